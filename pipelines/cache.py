@@ -1,0 +1,61 @@
+"""The extraction cache: one JSON file per (source bytes, extraction settings).
+
+Extraction and transcription are the expensive steps before embedding; their result is kept
+under ``home/cache/extract`` keyed by content hash plus the settings and model that shaped it,
+so a new process (or a re-run after a crash) reuses it. ``inlet show`` reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from pipelines.config import Settings
+from pipelines.records import Extraction, Source
+
+EXTRACTOR_VERSION = "1"
+
+
+def extraction_key(source: Source, settings: Settings) -> str:
+    """The cache key of a source's extraction."""
+    if source.kind in ("audio", "video"):
+        return f"{source.source_id}-a{EXTRACTOR_VERSION}-{settings.transcription_key()}"
+    return f"{source.source_id}-{source.kind}{EXTRACTOR_VERSION}"
+
+
+def _path(settings: Settings, key: str) -> Path:
+    return settings.cache_dir / "extract" / key[:2] / f"{key}.json"
+
+
+def load(source: Source, settings: Settings) -> Extraction | None:
+    """The cached extraction of ``source``, or ``None``."""
+    path = _path(settings, extraction_key(source, settings))
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    extraction = Extraction.from_dict(data)
+    # The bytes are the same; the name and place may not be.
+    extraction.source.path, extraction.source.file = source.path, source.file
+    extraction.cached = True
+    return extraction
+
+
+def save(extraction: Extraction, settings: Settings) -> None:
+    """Store an extraction atomically (write to a temporary file, then rename)."""
+    path = _path(settings, extraction_key(extraction.source, settings))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(extraction.to_dict(), fh, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+def find(source_id: str, settings: Settings) -> Extraction | None:
+    """Any cached extraction of ``source_id`` (used to show what was extracted)."""
+    folder = settings.cache_dir / "extract" / source_id[:2]
+    for path in sorted(folder.glob(f"{source_id}-*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+        return Extraction.from_dict(json.loads(path.read_text("utf-8")))
+    return None

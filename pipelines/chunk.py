@@ -1,0 +1,100 @@
+"""Chunking: token windows over a source's segments, counted in the embedder's own tokens.
+
+A chunk never holds more tokens than the embedder reads (its maximum sequence length less the
+two special tokens), so nothing is silently truncated. Consecutive chunks overlap. Each chunk
+keeps the pages or seconds it covers, and its id is derived from the collection, the source,
+the chunking settings and its position, so the same input always gives the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from pipelines.records import Chunk, Segment
+
+SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+
+
+def chunk_id(collection: str, source_id: str, chunking_key: str, index: int) -> str:
+    """Deterministic chunk id."""
+    raw = f"{collection}\x1f{source_id}\x1f{chunking_key}\x1f{index}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def token_budget(requested: int, max_seq_length: int) -> int:
+    """Tokens a chunk may hold: the requested size, capped by what the model reads."""
+    return max(8, min(requested, max_seq_length - SPECIAL_TOKENS))
+
+
+def chunk_segments(
+    segments: list[Segment],
+    *,
+    tokenizer: Any,
+    max_tokens: int,
+    overlap: int,
+    collection: str,
+    source_id: str,
+    chunking_key: str,
+) -> list[Chunk]:
+    """Split ``segments`` into overlapping windows of at most ``max_tokens`` tokens.
+
+    ``tokenizer`` is a Hugging Face fast tokenizer (the embedder's). Windows run across segment
+    boundaries; a chunk's text is the covered part of each segment, joined by newlines.
+    """
+    if overlap >= max_tokens:
+        raise ValueError("overlap must be smaller than max_tokens")
+    texts = [s.text for s in segments]
+    if not texts:
+        return []
+    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    # One entry per token: (segment index, char start, char end).
+    tokens: list[tuple[int, int, int]] = []
+    for seg_index, offsets in enumerate(encoded["offset_mapping"]):
+        tokens.extend((seg_index, start, end) for start, end in offsets)
+    chunks: list[Chunk] = []
+    begin = 0
+    while begin < len(tokens):
+        end = min(begin + max_tokens, len(tokens))
+        window = tokens[begin:end]
+        text = _text_of(window, texts)
+        n_tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        while n_tokens > max_tokens and len(window) > 1:  # re-tokenising a join can add tokens
+            window = window[:-1]
+            end -= 1
+            text = _text_of(window, texts)
+            n_tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        covered = [segments[i] for i in sorted({t[0] for t in window})]
+        pages = [s.page for s in covered if s.page is not None]
+        starts = [s.start for s in covered if s.start is not None]
+        ends = [s.end for s in covered if s.end is not None]
+        index = len(chunks)
+        chunks.append(
+            Chunk(
+                chunk_id=chunk_id(collection, source_id, chunking_key, index),
+                source_id=source_id,
+                index=index,
+                text=text,
+                n_tokens=n_tokens,
+                page_start=min(pages) if pages else None,
+                page_end=max(pages) if pages else None,
+                time_start=min(starts) if starts else None,
+                time_end=max(ends) if ends else None,
+            )
+        )
+        if end >= len(tokens):
+            break
+        begin = max(end - overlap, begin + 1)
+    return chunks
+
+
+def _text_of(window: list[tuple[int, int, int]], texts: list[str]) -> str:
+    parts: list[str] = []
+    current, first, last = window[0][0], window[0][1], window[0][2]
+    for seg_index, start, end in window[1:]:
+        if seg_index != current:
+            parts.append(texts[current][first:last])
+            current, first = seg_index, start
+        last = end
+    parts.append(texts[current][first:last])
+    return "\n".join(p.strip() for p in parts if p.strip())

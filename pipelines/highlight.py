@@ -1,0 +1,66 @@
+"""Snippets: the part of a chunk that best matches a query, with the query's words marked.
+
+Words are matched case-insensitively on their stem (a crude suffix strip: "countries" matches
+"country"), stop words are ignored, and the marked words are wrapped in ``**`` so that the
+snippet reads in a terminal and renders as bold in Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+STOP_WORDS = frozenset(
+    """a an and are as at be but by for from has have he her his i if in into is it its
+    me my no not of on or our she so than that the their them then there these they this to
+    was we were what when which who will with you your""".split()
+)
+_SUFFIXES = ("ingly", "edly", "ings", "ing", "ies", "ied", "ers", "est", "ed", "es", "er", "ly", "s", "y")
+
+
+def stem(word: str) -> str:
+    """A light stem: lower case, common English suffixes removed (never below 3 letters)."""
+    word = word.lower()
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def query_terms(query: str) -> set[str]:
+    """Stems of the query's content words (all words if the query is only stop words)."""
+    words = [w.lower() for w in _WORD.findall(query)]
+    content = [w for w in words if w not in STOP_WORDS] or words
+    return {stem(w) for w in content}
+
+
+def snippet(text: str, query: str, width: int = 240, mark: str = "**") -> str:
+    """The ``width``-character window of ``text`` with the most query words, words marked."""
+    terms = query_terms(query)
+    words = list(_WORD.finditer(text))
+    hits = [m for m in words if stem(m.group()) in terms]
+    if len(text) <= width:
+        start, end = 0, len(text)
+    elif hits:
+        best, best_count = hits[0].start(), 0
+        for h in hits:  # window starting a little before each hit; keep the densest
+            lo = max(0, h.start() - width // 4)
+            count = sum(1 for other in hits if lo <= other.start() < lo + width)
+            if count > best_count:
+                best, best_count = lo, count
+        start, end = best, min(len(text), best + width)
+    else:
+        start, end = 0, width
+    # Snap to word boundaries.
+    if start > 0:
+        space = text.rfind(" ", 0, start)
+        start = space + 1 if space >= 0 and start - space < 30 else start
+    if end < len(text):
+        space = text.find(" ", end)
+        end = space if 0 <= space - end < 30 else end
+    piece = text[start:end]
+    marked = _WORD.sub(
+        lambda m: f"{mark}{m.group()}{mark}" if stem(m.group()) in terms else m.group(), piece
+    )
+    marked = " ".join(marked.split())
+    return ("… " if start > 0 else "") + marked + (" …" if end < len(text) else "")

@@ -1,0 +1,102 @@
+"""The index stage: chunk extracted sources, embed all their chunks together, write each source.
+
+Chunks of many sources go to the embedder in one call (the model sees large batches, DESIGN
+decision 3); vectors already in the cache are not computed again. A source whose write fails
+is reported on its own; the others are still written.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from pipelines.chunk import chunk_segments, token_budget
+from pipelines.config import Settings
+from pipelines.embed import embed_texts, load_embedder
+from pipelines.errors import InletError, classify
+from pipelines.records import Chunk, Extraction
+from pipelines.store import Store, VectorCache
+
+
+@dataclass
+class SourceIndexed:
+    """What happened to one source in the index stage."""
+
+    source_id: str
+    path: str
+    chunks: int = 0
+    chunk_s: float = 0.0
+    error: InletError | None = None
+
+
+@dataclass
+class IndexResult:
+    sources: list[SourceIndexed] = field(default_factory=list)
+    embed_s: float = 0.0
+    write_s: float = 0.0
+    embedded: int = 0
+
+    @property
+    def chunks_written(self) -> int:
+        return sum(s.chunks for s in self.sources if s.error is None)
+
+
+def index_sources(
+    extractions: list[Extraction],
+    *,
+    collection: str,
+    settings: Settings,
+    replaces: dict[str, list[str]] | None = None,
+    store: Store | None = None,
+) -> IndexResult:
+    """Chunk, embed and write ``extractions`` into ``collection``.
+
+    ``replaces`` maps a source id to the ids of older versions of the same path, whose chunks
+    are removed in the same commit.
+    """
+    store = store or Store(settings)
+    embedder = load_embedder(settings)
+    budget = token_budget(settings.chunk_tokens, embedder.max_seq_length)
+    overlap = min(settings.chunk_overlap, budget // 2)
+    key = settings.chunking_key()
+    result = IndexResult()
+    planned: list[tuple[Extraction, list[Chunk], SourceIndexed]] = []
+    for extraction in extractions:
+        outcome = SourceIndexed(extraction.source.source_id, extraction.source.path)
+        started = time.perf_counter()
+        try:
+            chunks = chunk_segments(
+                extraction.segments, tokenizer=embedder.tokenizer, max_tokens=budget,
+                overlap=overlap, collection=collection, source_id=extraction.source.source_id,
+                chunking_key=key,
+            )
+        except Exception as exc:  # noqa: BLE001 - one source must not sink the batch
+            outcome.error = classify(exc, path=extraction.source.path,
+                                     source_id=extraction.source.source_id, stage="chunk")
+            result.sources.append(outcome)
+            continue
+        outcome.chunk_s = time.perf_counter() - started
+        planned.append((extraction, chunks, outcome))
+        result.sources.append(outcome)
+
+    texts = [c.text for _, chunks, _ in planned for c in chunks]
+    cache = VectorCache(store, embedder.dim)
+    embedded = embed_texts(texts, embedder, cache)
+    result.embed_s, result.embedded = embedded.seconds, embedded.computed
+
+    started = time.perf_counter()
+    offset = 0
+    for extraction, chunks, outcome in planned:
+        vectors = embedded.vectors[offset : offset + len(chunks)]
+        offset += len(chunks)
+        try:
+            outcome.chunks = store.write_source(
+                collection=collection, extraction=extraction, chunks=chunks, vectors=vectors,
+                model=embedder.name, chunking_key=key,
+                replaces=(replaces or {}).get(extraction.source.source_id, []),
+            )
+        except Exception as exc:  # noqa: BLE001
+            outcome.error = classify(exc, path=extraction.source.path,
+                                     source_id=extraction.source.source_id, stage="write")
+    result.write_s = time.perf_counter() - started
+    return result

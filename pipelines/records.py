@@ -1,0 +1,77 @@
+"""Plain records that flow between the stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["pdf", "text", "audio", "video"]
+KINDS: tuple[str, ...] = ("pdf", "text", "audio", "video")
+
+
+@dataclass
+class Source:
+    """One input file, identified by the hash of its bytes."""
+
+    path: str
+    source_id: str
+    kind: str
+    size: int
+    file: str
+    """File name shown in citations."""
+    pages: int | None = None
+    duration_s: float | None = None
+    encoding: str | None = None
+    container: str | None = None
+
+
+@dataclass
+class Segment:
+    """Text with its location: a PDF page, or the start and end second of speech."""
+
+    text: str
+    page: int | None = None
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass
+class Extraction:
+    """What a source yielded: its segments plus facts found on the way."""
+
+    source: Source
+    segments: list[Segment]
+    language: str | None = None
+    seconds: float = 0.0
+    """Wall time the extraction took."""
+    cached: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Extraction:
+        return cls(
+            source=Source(**data["source"]),
+            segments=[Segment(**s) for s in data["segments"]],
+            language=data.get("language"),
+            seconds=data.get("seconds", 0.0),
+            cached=data.get("cached", False),
+            warnings=list(data.get("warnings", [])),
+        )
+
+
+@dataclass
+class Chunk:
+    """A window of tokens over one source's segments, with the span it covers."""
+
+    chunk_id: str
+    source_id: str
+    index: int
+    text: str
+    n_tokens: int
+    page_start: int | None = None
+    page_end: int | None = None
+    time_start: float | None = None
+    time_end: float | None = None

@@ -1,0 +1,177 @@
+"""Sources: find files, tell their kind from their content, check limits, hash the bytes.
+
+Kind comes from magic bytes (``puremagic``) and, for media, a probe of the container with PyAV;
+the extension is never trusted. Limits are checked here, before any heavy work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import puremagic
+from charset_normalizer import from_bytes
+
+from pipelines.config import Settings
+from pipelines.errors import (
+    EmptyInput,
+    NoAudioTrack,
+    TooLarge,
+    TooLong,
+    UndecodableAudio,
+    UnsupportedFormat,
+)
+from pipelines.records import Source
+
+_SNIFF_BYTES = 64 * 1024
+_MEDIA_MIMES = ("audio/", "video/")
+_MEDIA_EXTRA = {"application/ogg", "application/x-matroska", "application/mp4"}
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Every file under ``paths`` (files are taken as given, folders walked), sorted, no dupes.
+
+    Hidden files and folders (names starting with ``.``) inside a walked folder are skipped.
+    A path that does not exist raises ``FileNotFoundError`` naming it.
+    """
+    found: dict[Path, None] = {}
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_file():
+            found[path.resolve()] = None
+        elif path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith("."):
+                        found[(Path(root) / name).resolve()] = None
+        else:
+            raise FileNotFoundError(f"No such file or folder: {path}")
+    return list(found)
+
+
+def hash_file(path: Path, block: int = 1 << 20) -> str:
+    """``source_id``: the SHA-256 of the file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sniff(head: bytes) -> tuple[str | None, str]:
+    """Guess a kind from the first bytes: (``pdf``/``media``/``text``/``None``, a description)."""
+    if b"%PDF-" in head[:1024]:
+        return "pdf", "application/pdf"
+    try:
+        candidates = puremagic.magic_string(head)
+    except puremagic.PureError:
+        candidates = []
+    for match in candidates:
+        mime = (match.mime_type or "").lower()
+        if mime.startswith(_MEDIA_MIMES) or mime in _MEDIA_EXTRA:
+            return "media", mime
+    textual = not candidates or all(
+        (m.mime_type or "").startswith(("text/", "application/json", "application/xml"))
+        or m.confidence < 0.4
+        for m in candidates
+    )
+    if textual and b"\x00" not in head and _decode_guess(head) is not None:
+        return "text", "text/plain"
+    label = next((m.mime_type or m.extension for m in candidates if m.mime_type or m.extension), "")
+    return None, label or "binary data"
+
+
+def _decode_guess(data: bytes) -> str | None:
+    """The encoding that decodes ``data`` as text, or ``None`` if it is not text."""
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # A sniffed head may end inside a multi-byte character.
+        if exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
+            return "utf-8"
+    best = from_bytes(data).best()
+    return best.encoding if best is not None else None
+
+
+def probe_media(path: Path) -> tuple[str, float | None, str]:
+    """Open a media file with PyAV: (``audio`` or ``video``, duration in seconds or ``None``,
+    container name). Raises ``UndecodableAudio`` if it will not open and ``NoAudioTrack`` for a
+    video without sound."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            streams = list(container.streams)
+            audio = [s for s in streams if s.type == "audio"]
+            video = [
+                s
+                for s in streams
+                if s.type == "video" and not (s.disposition & av.stream.Disposition.attached_pic)
+            ]
+            duration = container.duration / 1_000_000 if container.duration else None
+            if duration is None and audio and audio[0].duration and audio[0].time_base:
+                duration = float(audio[0].duration * audio[0].time_base)
+            name = container.format.name
+    except Exception as exc:  # PyAV raises many FFmpeg error types
+        raise UndecodableAudio(
+            f"Could not open the media container: {type(exc).__name__}: {exc}", path=str(path)
+        ) from exc
+    kind = "video" if video else "audio"
+    if not audio:
+        if video:
+            raise NoAudioTrack("The video has no audio track to transcribe", path=str(path))
+        raise UndecodableAudio("The file has no audio stream", path=str(path))
+    return kind, duration, name
+
+
+def inspect(path: str | os.PathLike[str], settings: Settings) -> Source:
+    """Identify one file and check its limits; raise a classified ``InputError`` if it fails.
+
+    Cheap checks come first (size, magic bytes); a PDF's page count is read by the extractor,
+    which fails before extracting text when the limit is passed.
+    """
+    p = Path(path)
+    size = p.stat().st_size
+    if size == 0:
+        raise EmptyInput("The file is empty (0 bytes)", path=str(p))
+    with open(p, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    family, label = sniff(head)
+    if family is None:
+        raise UnsupportedFormat(f"Unsupported file type ({label})", path=str(p))
+
+    duration: float | None = None
+    container: str | None = None
+    encoding: str | None = None
+    if family == "media":
+        kind, duration, container = probe_media(p)
+    else:
+        kind = family
+        if kind == "text":
+            encoding = _decode_guess(head)
+
+    limit = settings.max_bytes(kind)
+    if size > limit:
+        raise TooLarge(
+            f"The {kind} file is {size / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB limit",
+            path=str(p),
+        )
+    if duration is not None and duration > settings.max_audio_seconds:
+        raise TooLong(
+            f"The recording lasts {duration:.0f} s, over the {settings.max_audio_seconds:.0f} s limit",
+            path=str(p),
+        )
+    return Source(
+        path=str(p),
+        source_id=hash_file(p),
+        kind=kind,
+        size=size,
+        file=p.name,
+        duration_s=duration,
+        encoding=encoding,
+        container=container,
+    )

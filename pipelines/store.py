@@ -1,0 +1,474 @@
+"""The LanceDB store: chunks with their vectors, one row per ingested source, the vector cache.
+
+Writing a source is one ``merge_insert`` on ``chunk_id`` that also deletes the source's stale
+chunks (and those of the file it replaces) in the same commit, so a crash leaves the old or the
+new version, never both. Every value that reaches a ``where`` string goes through
+:func:`sql_literal`; column names come from a whitelist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from pipelines.config import Settings
+from pipelines.errors import StoreUnavailable
+from pipelines.highlight import snippet
+from pipelines.records import Chunk, Extraction
+
+log = logging.getLogger("inlet.store")
+
+CHUNKS = "chunks"
+SOURCES = "sources"
+VECTORS = "vector_cache"
+
+FILTER_COLUMNS = frozenset({"collection", "kind", "source_id", "file", "language"})
+HIT_COLUMNS = [
+    "chunk_id", "source_id", "file", "kind", "page_start", "page_end", "time_start",
+    "time_end", "score", "text", "snippet", "collection",
+]  # fmt: skip
+MODES = ("vector", "text", "hybrid")
+
+
+# --- safe predicates ----------------------------------------------------------------------
+def sql_literal(value: Any) -> str:
+    """A SQL literal for ``value``; strings are quoted with ``'`` doubled, so they stay data."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"not a finite number: {value!r}")
+        return repr(float(value))
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("NUL characters are not allowed in filter values")
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"cannot use a {type(value).__name__} as a filter value")
+
+
+def where(**filters: Any) -> str | None:
+    """An AND of equality (or ``IN`` for lists) filters over whitelisted columns; ``None`` if
+    no filter has a value."""
+    parts: list[str] = []
+    for column, value in filters.items():
+        if value is None:
+            continue
+        if column not in FILTER_COLUMNS:
+            raise ValueError(f"cannot filter on {column!r}; use one of {sorted(FILTER_COLUMNS)}")
+        if isinstance(value, list | tuple | set | frozenset):
+            values = sorted(value)
+            if not values:
+                return "FALSE"
+            parts.append(f"`{column}` IN ({', '.join(sql_literal(v) for v in values)})")
+        else:
+            parts.append(f"`{column}` = {sql_literal(value)}")
+    return " AND ".join(parts) or None
+
+
+# --- schemas ------------------------------------------------------------------------------
+def chunk_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("chunk_id", pa.string(), nullable=False),
+            pa.field("collection", pa.string()),
+            pa.field("source_id", pa.string()),
+            pa.field("file", pa.string()),
+            pa.field("path", pa.string()),
+            pa.field("kind", pa.string()),
+            pa.field("language", pa.string()),
+            pa.field("chunk_index", pa.int32()),
+            pa.field("page_start", pa.int32()),
+            pa.field("page_end", pa.int32()),
+            pa.field("time_start", pa.float64()),
+            pa.field("time_end", pa.float64()),
+            pa.field("text", pa.string()),
+            pa.field("n_tokens", pa.int32()),
+            pa.field("model", pa.string()),
+            pa.field("created_at", pa.timestamp("us", tz="UTC")),
+            pa.field("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+SOURCE_SCHEMA = pa.schema(
+    [
+        pa.field("source_key", pa.string(), nullable=False),
+        pa.field("collection", pa.string()),
+        pa.field("source_id", pa.string()),
+        pa.field("path", pa.string()),
+        pa.field("file", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("pages", pa.int32()),
+        pa.field("duration_s", pa.float64()),
+        pa.field("language", pa.string()),
+        pa.field("chunking_key", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("n_chunks", pa.int32()),
+        pa.field("ingested_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def _vector_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("key", pa.string(), nullable=False),
+            pa.field("model", pa.string()),
+            pa.field("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+def source_key(collection: str, source_id: str) -> str:
+    return f"{collection}\x1f{source_id}"
+
+
+# --- connection ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def _connect(uri: str) -> Any:
+    import lancedb
+
+    # Interval 0: every read checks for other processes' commits (a cheap manifest check).
+    return lancedb.connect(uri, read_consistency_interval=dt.timedelta(0))
+
+
+class Store:
+    """Handle on the LanceDB folder under ``settings.lancedb_dir``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        try:
+            settings.lancedb_dir.mkdir(parents=True, exist_ok=True)
+            self.db = _connect(str(settings.lancedb_dir))
+        except OSError as exc:
+            raise StoreUnavailable(f"Cannot open the store at {settings.lancedb_dir}: {exc}") from exc
+
+    # tables ----------------------------------------------------------------------------
+    def _names(self) -> set[str]:
+        result = self.db.list_tables()
+        names = getattr(result, "tables", result)
+        return set(names)
+
+    def _table(self, name: str, schema: pa.Schema | None = None) -> Any | None:
+        try:
+            return self.db.open_table(name)
+        except (ValueError, FileNotFoundError):
+            if schema is None:
+                return None
+        try:
+            return self.db.create_table(name, schema=schema)
+        except ValueError:  # created meanwhile by another process
+            return self.db.open_table(name)
+
+    def chunks(self, dim: int | None = None) -> Any | None:
+        return self._table(CHUNKS, chunk_schema(dim) if dim else None)
+
+    def sources_table(self, create: bool = False) -> Any | None:
+        return self._table(SOURCES, SOURCE_SCHEMA if create else None)
+
+    # sources ---------------------------------------------------------------------------
+    def source_rows(self, collection: str | None = None, **filters: Any) -> pl.DataFrame:
+        """Rows of the sources table (``source_id``, ``path``, ``file``, ``kind``, …)."""
+        table = self.sources_table()
+        if table is None:
+            return pl.DataFrame(schema={f.name: pl.Utf8 for f in SOURCE_SCHEMA})
+        predicate = where(collection=collection, **filters)
+        query = table.search()
+        if predicate:
+            query = query.where(predicate)
+        return query.limit(None).to_polars() if hasattr(query, "to_polars") else pl.from_arrow(query.to_arrow())
+
+    def is_current(self, collection: str, source_id: str, chunking_key: str) -> bool:
+        """True when the source is already indexed in ``collection`` with these settings."""
+        rows = self.source_rows(collection, source_id=source_id)
+        return bool(rows.height) and chunking_key in rows["chunking_key"].to_list()
+
+    def replaced_by(self, collection: str, path: str, source_id: str) -> list[str]:
+        """Source ids previously ingested from ``path`` that ``source_id`` replaces."""
+        table = self.sources_table()
+        if table is None:
+            return []
+        rows = (
+            table.search()
+            .where(f"`collection` = {sql_literal(collection)} AND `path` = {sql_literal(path)}")
+            .select(["source_id"])
+            .limit(None)
+            .to_arrow()
+        )
+        return sorted({s for s in rows.column("source_id").to_pylist() if s != source_id})
+
+    # writing ---------------------------------------------------------------------------
+    def write_source(
+        self,
+        *,
+        collection: str,
+        extraction: Extraction,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        model: str,
+        chunking_key: str,
+        replaces: Iterable[str] = (),
+    ) -> int:
+        """Upsert a source's chunks and drop its stale ones (and those of ``replaces``) in one
+        commit, then record the source. Returns the number of chunk rows written."""
+        source = extraction.source
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk is required")
+        table = self.chunks(dim=int(vectors.shape[1]))
+        now = dt.datetime.now(dt.UTC)
+        rows = pa.table(
+            {
+                "chunk_id": [c.chunk_id for c in chunks],
+                "collection": [collection] * len(chunks),
+                "source_id": [source.source_id] * len(chunks),
+                "file": [source.file] * len(chunks),
+                "path": [source.path] * len(chunks),
+                "kind": [source.kind] * len(chunks),
+                "language": [extraction.language] * len(chunks),
+                "chunk_index": [c.index for c in chunks],
+                "page_start": [c.page_start for c in chunks],
+                "page_end": [c.page_end for c in chunks],
+                "time_start": [c.time_start for c in chunks],
+                "time_end": [c.time_end for c in chunks],
+                "text": [c.text for c in chunks],
+                "n_tokens": [c.n_tokens for c in chunks],
+                "model": [model] * len(chunks),
+                "created_at": [now] * len(chunks),
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(vectors.astype(np.float32).ravel()), int(vectors.shape[1])
+                ),
+            },
+            schema=table.schema,
+        )
+        owned = where(collection=collection, source_id=[source.source_id, *replaces])
+        (
+            table.merge_insert("chunk_id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .when_not_matched_by_source_delete(owned)
+            .execute(rows)
+        )
+        self._record_source(collection, extraction, len(chunks), model, chunking_key, now, replaces)
+        return len(chunks)
+
+    def _record_source(
+        self,
+        collection: str,
+        extraction: Extraction,
+        n_chunks: int,
+        model: str,
+        chunking_key: str,
+        now: dt.datetime,
+        replaces: Iterable[str],
+    ) -> None:
+        source = extraction.source
+        table = self.sources_table(create=True)
+        row = pa.Table.from_pylist(
+            [
+                {
+                    "source_key": source_key(collection, source.source_id),
+                    "collection": collection,
+                    "source_id": source.source_id,
+                    "path": source.path,
+                    "file": source.file,
+                    "kind": source.kind,
+                    "size": source.size,
+                    "pages": source.pages,
+                    "duration_s": source.duration_s,
+                    "language": extraction.language,
+                    "chunking_key": chunking_key,
+                    "model": model,
+                    "n_chunks": n_chunks,
+                    "ingested_at": now,
+                }
+            ],
+            schema=SOURCE_SCHEMA,
+        )
+        keys = [source_key(collection, s) for s in [source.source_id, *replaces]]
+        (
+            table.merge_insert("source_key")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .when_not_matched_by_source_delete(f"`source_key` IN ({', '.join(map(sql_literal, keys))})")
+            .execute(row)
+        )
+
+    def delete_source(self, collection: str, source_id: str) -> None:
+        """Remove a source and its chunks from a collection."""
+        predicate = where(collection=collection, source_id=source_id)
+        for table in (self.chunks(), self.sources_table()):
+            if table is not None:
+                table.delete(predicate)
+
+    def refresh_indexes(self) -> None:
+        """Build the full-text index if missing, else fold new rows into the indexes."""
+        from lancedb.index import FTS
+
+        table = self.chunks()
+        if table is None:
+            return
+        names = {i.name for i in table.list_indices()}
+        if "text_idx" not in names:
+            table.create_index("text", config=FTS(with_position=True), replace=True, name="text_idx")
+        else:
+            table.optimize()
+
+    # reading ---------------------------------------------------------------------------
+    def count_chunks(self, collection: str | None = None) -> int:
+        table = self.chunks()
+        if table is None:
+            return 0
+        return int(table.count_rows(where(collection=collection)))
+
+    def chunk_rows(self, **filters: Any) -> pl.DataFrame:
+        table = self.chunks()
+        if table is None:
+            return pl.DataFrame()
+        query = table.search()
+        predicate = where(**filters)
+        if predicate:
+            query = query.where(predicate)
+        return query.limit(None).to_polars()
+
+    def search(
+        self,
+        query: str,
+        query_vector: np.ndarray | None,
+        *,
+        mode: str = "hybrid",
+        limit: int = 10,
+        **filters: Any,
+    ) -> pl.DataFrame:
+        """Best chunks for ``query``; one row per hit with the :data:`HIT_COLUMNS`."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        table = self.chunks()
+        empty = pl.DataFrame(schema={c: pl.Utf8 for c in HIT_COLUMNS})
+        if table is None or not query.strip():
+            return empty
+        predicate = where(**filters)
+        has_fts = any(i.name == "text_idx" for i in table.list_indices())
+        if mode != "vector" and not has_fts:
+            mode = "vector"  # nothing indexed for keywords yet
+        if mode == "vector":
+            frame = self._vector_hits(table, query_vector, predicate, limit)
+        elif mode == "text":
+            frame = self._text_hits(table, query, predicate, limit)
+        else:
+            depth = max(limit * 2, 50)
+            frame = reciprocal_rank_fusion(
+                [
+                    self._vector_hits(table, query_vector, predicate, depth),
+                    self._text_hits(table, query, predicate, depth),
+                ],
+                limit=limit,
+            )
+        if frame.height == 0:
+            return empty
+        frame = frame.with_columns(
+            pl.col("text").map_elements(lambda t: snippet(t, query), return_dtype=pl.Utf8).alias("snippet")
+        )
+        return frame.select(HIT_COLUMNS).sort("score", descending=True)
+
+    @staticmethod
+    def _vector_hits(table: Any, vector: np.ndarray | None, predicate: str | None, limit: int) -> pl.DataFrame:
+        if vector is None:
+            raise ValueError("vector search needs a query vector")
+        builder = table.search(vector, vector_column_name="vector").distance_type("cosine")
+        if predicate:
+            builder = builder.where(predicate, prefilter=True)
+        frame = builder.select([*_STORED_HIT_COLUMNS, "_distance"]).limit(limit).to_polars()
+        return frame.with_columns((1 - pl.col("_distance")).cast(pl.Float64).alias("score")).drop("_distance")
+
+    @staticmethod
+    def _text_hits(table: Any, query: str, predicate: str | None, limit: int) -> pl.DataFrame:
+        builder = table.search(_text_query(query), query_type="fts")
+        if predicate:
+            builder = builder.where(predicate, prefilter=True)
+        frame = builder.select([*_STORED_HIT_COLUMNS, "_score"]).limit(limit).to_polars()
+        return frame.with_columns(pl.col("_score").cast(pl.Float64).alias("score")).drop("_score")
+
+
+_STORED_HIT_COLUMNS = [c for c in HIT_COLUMNS if c not in ("score", "snippet")]
+
+
+def reciprocal_rank_fusion(rankings: list[pl.DataFrame], *, limit: int, k: int = 60) -> pl.DataFrame:
+    """Fuse ranked hit lists: each hit scores the sum of 1 / (k + rank) over the lists."""
+    scored = [
+        r.with_row_index("rank", offset=1).with_columns((1.0 / (k + pl.col("rank"))).alias("rrf"))
+        for r in rankings
+        if r.height
+    ]
+    if not scored:
+        return rankings[0]
+    both = pl.concat([s.drop("score", "rank") for s in scored], how="vertical_relaxed")
+    fused = both.group_by("chunk_id", maintain_order=True).agg(
+        pl.exclude("rrf").first(), pl.col("rrf").sum().alias("score")
+    )
+    return fused.sort("score", descending=True).head(limit)
+
+
+def _text_query(query: str) -> Any:
+    """A LanceDB full-text query: a quoted query is a phrase, anything else matches any word."""
+    from lancedb.query import MatchQuery, PhraseQuery
+
+    stripped = query.strip()
+    if len(stripped) > 2 and stripped[0] == stripped[-1] == '"':
+        return PhraseQuery(stripped[1:-1], "text")
+    return MatchQuery(stripped, "text")
+
+
+class VectorCache:
+    """Vectors by (model, text hash), kept in a LanceDB table beside the chunks."""
+
+    def __init__(self, store: Store, dim: int) -> None:
+        self.table = store._table(VECTORS, _vector_schema(dim))
+        self.dim = dim
+
+    def get(self, keys: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = sorted(set(keys))
+        if not unique or self.table.count_rows() == 0:
+            return found
+        for i in range(0, len(unique), 500):
+            part = unique[i : i + 500]
+            rows = (
+                self.table.search()
+                .where(f"`key` IN ({', '.join(map(sql_literal, part))})")
+                .select(["key", "vector"])
+                .limit(None)
+                .to_arrow()
+            )
+            vectors = rows.column("vector").combine_chunks().flatten().to_numpy().reshape(-1, self.dim)
+            found.update(zip(rows.column("key").to_pylist(), vectors, strict=True))
+        return found
+
+    def put(self, vectors: dict[str, np.ndarray], model: str) -> None:
+        if not vectors:
+            return
+        keys = list(vectors)
+        matrix = np.stack([vectors[k] for k in keys]).astype(np.float32)
+        rows = pa.table(
+            {
+                "key": keys,
+                "model": [model] * len(keys),
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), self.dim),
+            },
+            schema=self.table.schema,
+        )
+        self.table.merge_insert("key").when_not_matched_insert_all().execute(rows)
