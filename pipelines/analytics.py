@@ -105,6 +105,19 @@ def _duck_type(dtype: Any) -> str:
     return "TIMESTAMPTZ"
 
 
+# A job's state: its latest status, and the first known value of everything else.
+_JOB_STATE = """
+CREATE VIEW job_state AS
+SELECT job_id, any_value(collection) AS collection, any_value(priority) AS priority,
+       arg_max(status, "at") AS status, min(submitted_at) AS submitted_at,
+       min(started_at) AS started_at, max(finished_at) AS finished_at,
+       any_value(flow_run_id) AS flow_run_id, max(n_sources) AS n_sources,
+       max(n_failed) AS n_failed, max(n_unchanged) AS n_unchanged,
+       max(chunks_written) AS chunks_written, any_value(paths) AS paths, max("at") AS "at"
+FROM jobs GROUP BY job_id
+"""
+
+
 def query(settings: Settings, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
     """Run ``sql`` over the tables ``jobs``, ``events``, ``errors`` (as views) in a fresh
     in-memory DuckDB; values go in ``params`` (``?`` placeholders), never into ``sql``."""
@@ -112,9 +125,8 @@ def query(settings: Settings, sql: str, params: list[Any] | None = None) -> pl.D
     try:
         for table in SCHEMAS:
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM {_relation(settings, table)}")
-        con.execute("CREATE VIEW job_state AS SELECT * FROM jobs "
-                    "QUALIFY row_number() OVER (PARTITION BY job_id ORDER BY at DESC) = 1")
-        return con.execute(sql, params or []).pl()
+        con.execute(_JOB_STATE)
+        return pl.from_arrow(con.execute(sql, params or []).to_arrow_table())  # type: ignore[return-value]
     finally:
         con.close()
 
@@ -126,7 +138,7 @@ def errors(settings: Settings, job_id: str | None = None, limit: int = 1000) -> 
     if job_id:
         sql += " WHERE job_id = ?"
         params.append(job_id)
-    return query(settings, sql + " ORDER BY at DESC LIMIT ?", [*params, limit])
+    return query(settings, sql + ' ORDER BY "at" DESC LIMIT ?', [*params, limit])
 
 
 def jobs(settings: Settings, limit: int = 100) -> pl.DataFrame:

@@ -47,7 +47,7 @@ def chunk_segments(
     texts = [s.text for s in segments]
     if not texts:
         return []
-    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     # One entry per token: (segment index, char start, char end).
     tokens: list[tuple[int, int, int]] = []
     for seg_index, offsets in enumerate(encoded["offset_mapping"]):
@@ -58,12 +58,12 @@ def chunk_segments(
         end = min(begin + max_tokens, len(tokens))
         window = tokens[begin:end]
         text = _text_of(window, texts)
-        n_tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        n_tokens = len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
         while n_tokens > max_tokens and len(window) > 1:  # re-tokenising a join can add tokens
             window = window[:-1]
             end -= 1
             text = _text_of(window, texts)
-            n_tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+            n_tokens = len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
         covered = [segments[i] for i in sorted({t[0] for t in window})]
         pages = [s.page for s in covered if s.page is not None]
         starts = [s.start for s in covered if s.start is not None]

@@ -119,8 +119,8 @@ class Settings(BaseSettings):
     small_file_batch: int = Field(32, ge=1)
     """Text files and small PDFs processed together in one task."""
 
-    large_pdf_pages: int = Field(50, ge=1)
-    """A PDF with more pages than this gets a task of its own."""
+    large_pdf_bytes: int = Field(2 * MB, ge=1)
+    """A PDF larger than this gets a task of its own; smaller ones share a batch task."""
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -69,7 +69,8 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        getter = getattr(self.model, "get_embedding_dimension", None)
+        return int(getter() if getter else self.model.get_sentence_embedding_dimension())
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         """Normalised float32 vectors, one row per text."""

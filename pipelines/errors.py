@@ -6,6 +6,7 @@ orchestrator reads (only retryable classes are retried). Instances keep where th
 
     InletError
     ├── InputError                      the file itself is the problem: never retried
+    │   ├── NotFound                    the path does not exist
     │   ├── UnsupportedFormat           not a PDF, text, audio or video file
     │   ├── TooLarge                    over the byte limit for its kind
     │   ├── TooLong                     over the page or audio-seconds limit
@@ -87,6 +88,13 @@ class InputError(InletError):
     """The file itself cannot be ingested; retrying will not help."""
 
     code = "input"
+
+
+class NotFound(InputError):
+    """Raised when a path given to ingest does not exist."""
+
+    code = "not_found"
+    hint = "Check the path (and that it is readable by this user)."
 
 
 class UnsupportedFormat(InputError):
@@ -240,7 +248,7 @@ class InternalError(InletError):
 
 
 ALL_CLASSES: tuple[type[InletError], ...] = (
-    UnsupportedFormat, TooLarge, TooLong, EmptyInput, EncryptedPdf, DamagedPdf, NoTextLayer,
+    NotFound, UnsupportedFormat, TooLarge, TooLong, EmptyInput, EncryptedPdf, DamagedPdf, NoTextLayer,
     UndecodableAudio, NoAudioTrack, NoSpeech, OutOfMemory, DiskFull, StageTimeout, ModelMissing,
     ModelLoadFailed, WriteConflict, StoreUnavailable, InternalError,
 )  # fmt: skip

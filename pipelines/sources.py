@@ -30,13 +30,14 @@ _MEDIA_MIMES = ("audio/", "video/")
 _MEDIA_EXTRA = {"application/ogg", "application/x-matroska", "application/mp4"}
 
 
-def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Every file under ``paths`` (files are taken as given, folders walked), sorted, no dupes.
+def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
+    """Every file under ``paths`` (files taken as given, folders walked), without duplicates,
+    and the paths that do not exist.
 
     Hidden files and folders (names starting with ``.``) inside a walked folder are skipped.
-    A path that does not exist raises ``FileNotFoundError`` naming it.
     """
     found: dict[Path, None] = {}
+    missing: list[Path] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_file():
@@ -48,8 +49,8 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
                     if not name.startswith("."):
                         found[(Path(root) / name).resolve()] = None
         else:
-            raise FileNotFoundError(f"No such file or folder: {path}")
-    return list(found)
+            missing.append(path)
+    return list(found), missing
 
 
 def hash_file(path: Path, block: int = 1 << 20) -> str:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate the bundled sample corpus in this folder (samples/).
+"""Regenerate the bundled sample corpus in samples/corpus/.
 
 This script is documentation as much as a tool: it records exactly how every
 file in samples/ was made. It is NOT part of inlet and its tools are NOT
@@ -33,7 +33,7 @@ import tempfile
 
 from fpdf import FPDF
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 # Fixed date so that regenerated PDFs are byte-identical.
 FIXED_DATE = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
 

@@ -1,0 +1,21 @@
+"""Environment for Prefect in embedded mode, set before ``prefect`` is imported."""
+
+from __future__ import annotations
+
+import os
+
+from pipelines.config import get_settings
+
+
+def configure_prefect() -> None:
+    """Give Prefect its home under inlet's home, quiet its telemetry, keep models offline."""
+    settings = get_settings()
+    if "PREFECT_HOME" not in os.environ:
+        settings.prefect_home.mkdir(parents=True, exist_ok=True)
+        os.environ["PREFECT_HOME"] = str(settings.prefect_home)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    # inlet's own loggers reach the Prefect UI as run logs.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "inlet")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
