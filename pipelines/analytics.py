@@ -126,7 +126,7 @@ def query(settings: Settings, sql: str, params: list[Any] | None = None) -> pl.D
         for table in SCHEMAS:
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM {_relation(settings, table)}")
         con.execute(_JOB_STATE)
-        return pl.from_arrow(con.execute(sql, params or []).to_arrow_table())  # type: ignore[return-value]
+        return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]
     finally:
         con.close()
 
