@@ -52,10 +52,20 @@ def chunk_segments(
     tokens: list[tuple[int, int, int]] = []
     for seg_index, offsets in enumerate(encoded["offset_mapping"]):
         tokens.extend((seg_index, start, end) for start, end in offsets)
+    # A window may only start or end where a word starts, so no word is cut in two.
+    word_start = [
+        i == 0 or tokens[i][0] != tokens[i - 1][0] or tokens[i][1] > tokens[i - 1][2]
+        for i in range(len(tokens))
+    ]
     chunks: list[Chunk] = []
     begin = 0
     while begin < len(tokens):
         end = min(begin + max_tokens, len(tokens))
+        if end < len(tokens):
+            cut = end
+            while cut > begin and not word_start[cut]:
+                cut -= 1
+            end = cut if cut > begin else end  # a single word longer than a window is cut
         window = tokens[begin:end]
         text = _text_of(window, texts)
         n_tokens = len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
@@ -84,7 +94,10 @@ def chunk_segments(
         )
         if end >= len(tokens):
             break
-        begin = max(end - overlap, begin + 1)
+        nxt = max(end - overlap, begin + 1)
+        while nxt > begin + 1 and not word_start[nxt]:
+            nxt -= 1
+        begin = nxt
     return chunks
 
 

@@ -28,7 +28,9 @@ def _default_home() -> Path:
 class Settings(BaseSettings):
     """inlet's settings. Environment variable = ``INLET_`` + field name in upper case."""
 
-    model_config = SettingsConfigDict(env_prefix="INLET_", extra="forbid", validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix="INLET_", extra="forbid", validate_default=True, use_attribute_docstrings=True
+    )
 
     home: Path = Field(default_factory=_default_home)
     """Folder that holds every store: LanceDB, analytics events, caches, exported models,
@@ -45,6 +47,10 @@ class Settings(BaseSettings):
     embed_backend: Literal["onnx", "torch"] = "onnx"
     """``onnx`` (sentence-transformers' ONNX backend; exported once into ``home/models``) or
     ``torch``. Both give the same vectors; ONNX is faster on CPU (see ``bench/ingest.py``)."""
+
+    models_dir: Path | None = None
+    """Where exported models (the ONNX copy of the embedder) are kept; default ``home/models``.
+    Point several homes at one folder to export once."""
 
     embed_batch_size: int = Field(16, ge=1)
     """Chunks per forward pass of the embedder (16 is best on 2 CPU cores)."""
@@ -130,6 +136,7 @@ class Settings(BaseSettings):
                 f"({self.chunk_tokens}), e.g. INLET_CHUNK_TOKENS=200 INLET_CHUNK_OVERLAP=32"
             )
         self.home = self.home.expanduser()
+        self.models_dir = (self.models_dir or self.home / "models").expanduser()
         return self
 
     # --- derived locations --------------------------------------------------------------
@@ -144,10 +151,6 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.home / "models"
 
     @property
     def uploads_dir(self) -> Path:
@@ -175,6 +178,19 @@ class Settings(BaseSettings):
         """Short hash of what decides a transcript (model and decoding options)."""
         raw = json.dumps([self.whisper_model, self.whisper_beam_size, self.whisper_language])
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+def settings_table() -> str:
+    """The settings as a Markdown table (environment variable, default, meaning) for the README."""
+    rows = ["| variable | default | what it sets |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:
+            default = {"home": "~/.inlet", "whisper_cpu_threads": "all cores"}.get(name, "[]")
+        else:
+            default = "home/models" if name == "models_dir" else repr(field.default)
+        text = " ".join((field.description or "").split()).replace("|", "\\|")
+        rows.append(f"| `INLET_{name.upper()}` | `{default}` | {text} |")
+    return "\n".join(rows)
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -1,0 +1,70 @@
+"""Shared fixtures: an isolated home folder per test, the real shared data, one Prefect harness.
+
+Prefect's own state goes to a temporary folder for the whole session (set before any import
+of ``flows``); every test gets a fresh ``INLET_HOME``; exported models are shared by the session
+so the ONNX export happens once.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="inlet-tests-"))
+os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ["INLET_MODELS_DIR"] = str(_SESSION_DIR / "models")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+SAMPLES = REPO / "samples" / "corpus"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from importlib.metadata import version
+
+    names = ["prefect", "lancedb", "duckdb", "polars", "pypdf", "faster-whisper", "sentence-transformers", "streamlit"]
+    return "inlet stack: " + ", ".join(f"{n} {version(n)}" for n in names)
+
+
+@pytest.fixture(autouse=True)
+def inlet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty home folder; no INLET_* setting leaks between tests."""
+    for name in list(os.environ):
+        if name.startswith("INLET_") and name != "INLET_MODELS_DIR":
+            monkeypatch.delenv(name)
+    home = tmp_path / "inlet-home"
+    monkeypatch.setenv("INLET_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The shared real test files (``../shared/data`` beside the checkout)."""
+    if not SHARED.is_dir():
+        pytest.fail(f"The shared test data is missing: expected {SHARED}")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One real Prefect API server (temporary SQLite) for every flow test of the session."""
+    import flows  # noqa: F401  - sets Prefect's environment before prefect is imported
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def embedder():  # noqa: ANN201
+    """The default embedder, loaded once."""
+    from pipelines.config import get_settings
+    from pipelines.embed import load_embedder
+
+    return load_embedder(get_settings(home=_SESSION_DIR / "home"))

@@ -1,0 +1,60 @@
+from pipelines.chunk import SPECIAL_TOKENS, chunk_segments, token_budget
+from pipelines.records import Segment
+
+
+def _chunks(embedder, segments, max_tokens=64, overlap=8):  # noqa: ANN001, ANN202
+    return chunk_segments(
+        segments, tokenizer=embedder.tokenizer, max_tokens=max_tokens, overlap=overlap,
+        collection="c", source_id="s" * 64, chunking_key="k",
+    )
+
+
+def _count(embedder, text: str) -> int:  # noqa: ANN001
+    return len(embedder.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def test_no_chunk_exceeds_what_the_model_reads(embedder) -> None:  # noqa: ANN001
+    # Long words split into many word-pieces: the classic source of silent truncation.
+    text = " ".join(["electroencephalographically", "pneumonoultramicroscopic", "ok"] * 400)
+    budget = token_budget(10_000, embedder.max_seq_length)
+    assert budget == embedder.max_seq_length - SPECIAL_TOKENS
+    chunks = _chunks(embedder, [Segment(text=text, page=1)], max_tokens=budget, overlap=32)
+    assert len(chunks) > 5
+    for chunk in chunks:
+        n = _count(embedder, chunk.text)
+        assert n == chunk.n_tokens <= budget
+        # The model would keep every token: encoding with special tokens fits max_seq_length.
+        assert len(embedder.tokenizer(chunk.text)["input_ids"]) <= embedder.max_seq_length
+
+
+def test_windows_overlap_and_cover_everything(embedder) -> None:  # noqa: ANN001
+    words = [f"w{i}" for i in range(300)]
+    chunks = _chunks(embedder, [Segment(text=" ".join(words))], max_tokens=64, overlap=16)
+    seen = set()
+    for chunk in chunks:
+        seen.update(chunk.text.split())
+    assert seen == set(words)
+    first, second = chunks[0].text.split(), chunks[1].text.split()
+    assert set(first) & set(second), "consecutive chunks share their overlap"
+
+
+def test_chunks_keep_page_and_time_spans(embedder) -> None:  # noqa: ANN001
+    pages = [Segment(text=f"page {n} " + "text " * 40, page=n) for n in (1, 2, 3)]
+    chunks = _chunks(embedder, pages, max_tokens=64, overlap=8)
+    assert chunks[0].page_start == 1
+    assert chunks[-1].page_end == 3
+    assert any(c.page_start != c.page_end for c in chunks), "a window runs across pages"
+    speech = [Segment(text="hello there " * 5, start=0.0, end=4.0),
+              Segment(text="general kenobi " * 5, start=4.0, end=9.5)]
+    timed = _chunks(embedder, speech, max_tokens=200, overlap=8)
+    assert (timed[0].time_start, timed[0].time_end) == (0.0, 9.5)
+
+
+def test_ids_are_deterministic_and_depend_on_collection(embedder) -> None:  # noqa: ANN001
+    segments = [Segment(text="alpha beta gamma " * 50)]
+    a = [c.chunk_id for c in _chunks(embedder, segments)]
+    b = [c.chunk_id for c in _chunks(embedder, segments)]
+    assert a == b and len(set(a)) == len(a)
+    other = chunk_segments(segments, tokenizer=embedder.tokenizer, max_tokens=64, overlap=8,
+                           collection="other", source_id="s" * 64, chunking_key="k")
+    assert not set(a) & {c.chunk_id for c in other}
