@@ -1,0 +1,118 @@
+"""The ingest flow end to end, under a real Prefect server (the test harness)."""
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+import inlet
+from pipelines.config import get_settings
+from pipelines.store import Store
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+GOOD = {
+    "crazyones.pdf": "pdfs/pypdf/crazyones.pdf",
+    "irs-instructions.pdf": "pdfs/pdfminer/i1040nr.pdf",
+    "jfk.flac": "audio/fw_jfk.flac",
+    "notes.txt": "pdfs/pypdf/crazyones.txt",
+}
+BAD = {  # file name -> expected error class
+    "scan.pdf": "no_text_layer",
+    "locked.pdf": "encrypted_pdf",
+    "empty.pdf": "empty",
+    "truncated.pdf": "damaged_pdf",
+    "archive.pdf": "unsupported_format",
+    "silent-film.mp4": "no_audio_track",
+}
+
+
+@pytest.fixture(scope="module")
+def mixed_folder(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Path:
+    folder = tmp_path_factory.mktemp("mixed")
+    for name, rel in GOOD.items():
+        shutil.copy(shared / rel, folder / name)
+    shutil.copy(shared / "pdfs/pypdf/imagemagick-CCITTFaxDecode.pdf", folder / "scan.pdf")
+    shutil.copy(shared / "pdfs/pypdf/encryption/r4-aes-user-password.pdf", folder / "locked.pdf")
+    (folder / "empty.pdf").write_bytes(b"")
+    data = (shared / "pdfs/pdfminer/i1040nr.pdf").read_bytes()
+    (folder / "truncated.pdf").write_bytes(data[: len(data) // 3])
+    with zipfile.ZipFile(folder / "archive.pdf", "w") as z:
+        z.writestr("a.txt", "not a pdf")
+    shutil.copy(shared / "audio/video/moviepy_example.mp4", folder / "silent-film.mp4")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ingested(mixed_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    home = tmp_path_factory.mktemp("home")
+    return inlet.ingest([mixed_folder], collection="research", home=home), home
+
+
+def test_bad_files_get_their_class_and_good_files_are_ingested(ingested) -> None:  # noqa: ANN001
+    summary, home = ingested
+    by_file = {s["file"]: s for s in summary["sources"]}
+    assert summary["status"] == "partially_failed"
+    for name in GOOD:
+        assert by_file[name]["status"] == "ingested", by_file[name]
+        assert by_file[name]["chunks"] >= 1
+    for name, cls in BAD.items():
+        error = by_file[name]["error"]
+        assert by_file[name]["status"] == "failed" and error["class"] == cls, by_file[name]
+        assert error["message"] and error["hint"] and error["retryable"] is False
+    assert summary["chunks_written"] == Store(get_settings(home=home)).count_chunks()
+    # Failures are kept for `inlet errors`.
+    errors = inlet.errors(home=home)
+    assert sorted(errors["file"].to_list()) == sorted(BAD)
+    assert set(errors["job_id"]) == {summary["job_id"]}
+    stats = inlet.stats(home=home)
+    assert stats["sources"] == len(GOOD) and stats["chunks"] == summary["chunks_written"]
+
+
+def test_a_phrase_from_a_pdf_is_found_on_its_page(ingested, shared: Path) -> None:  # noqa: ANN001
+    _, home = ingested
+    page = 30
+    text = " ".join(PdfReader(shared / "pdfs/pdfminer/i1040nr.pdf").pages[page - 1].extract_text().split())
+    words = text.split()
+    phrase = " ".join(words[len(words) // 2 : len(words) // 2 + 12])
+    for mode in ("text", "hybrid"):
+        hits = inlet.search(phrase, mode=mode, limit=3, home=home)
+        top = hits.row(0, named=True)
+        assert top["file"] == "irs-instructions.pdf", (mode, phrase, top)
+        assert top["page_start"] <= page <= top["page_end"], (mode, top)
+        assert "**" in top["snippet"]
+
+
+def test_speech_is_found_by_a_paraphrase_at_the_right_seconds(ingested) -> None:  # noqa: ANN001
+    _, home = ingested
+    hits = inlet.search("don't ask what the nation gives you, ask how you can serve it",
+                        limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "jfk.flac" and top["kind"] == "audio"
+    assert 0.0 <= top["time_start"] < top["time_end"] <= 11.5
+    shown = inlet.show("jfk.flac", home=home)
+    assert shown["language"] == "en" and shown["segments"][0]["start"] == pytest.approx(0.0, abs=1.0)
+
+
+def test_ingesting_twice_writes_and_embeds_nothing(ingested, mixed_folder: Path) -> None:  # noqa: ANN001
+    first, home = ingested
+    store = Store(get_settings(home=home))
+    before = (store.count_chunks(), store.chunks().version)
+    again = inlet.ingest([mixed_folder], collection="research", home=home)
+    good = [s for s in again["sources"] if s["file"] in GOOD]
+    assert {s["status"] for s in good} == {"unchanged"}
+    assert again["chunks_written"] == 0 and again["embedded"] == 0
+    assert (store.count_chunks(), store.chunks().version) == before
+
+
+def test_a_changed_file_replaces_its_chunks(tmp_path: Path) -> None:
+    doc = tmp_path / "notes.md"
+    doc.write_text("# Tides\n\nThe moon pulls the oceans and makes the tides.\n")
+    assert inlet.ingest([doc], collection="c")["status"] == "completed"
+    doc.write_text("# Volcanoes\n\nMagma rises through the crust and erupts.\n")
+    summary = inlet.ingest([doc], collection="c")
+    assert summary["sources"][0]["status"] == "ingested"
+    texts = Store(get_settings()).chunk_rows(collection="c")["text"].to_list()
+    assert len(texts) == 1 and "Magma" in texts[0]
