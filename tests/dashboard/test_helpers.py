@@ -1,0 +1,207 @@
+"""The dashboard's pure helpers, on plain data (no Streamlit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+from dashboard import helpers, strings
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0, "00:00.0"), (7.5, "00:07.5"), (15.54, "00:15.5"), (59.96, "01:00.0"), (75, "01:15.0"),
+     (3599.9, "59:59.9"), (3725.25, "1:02:05.2"), (None, "?"), (float("nan"), "?"),
+     (-1, "00:00.0")],
+)  # fmt: skip
+def test_format_clock(seconds: float | None, shown: str) -> None:
+    assert helpers.format_clock(seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [(None, ""), (0, "0 B"), (999, "999 B"), (4997, "5.0 kB"), (498378, "498.4 kB"),
+     (1_200_000, "1.2 MB"), (2_500_000_000, "2.5 GB"), (5_000_000_000_000, "5000.0 GB")],
+)  # fmt: skip
+def test_format_bytes(size: int | None, shown: str) -> None:
+    assert helpers.format_bytes(size) == shown
+
+
+@pytest.mark.parametrize(
+    ("hit", "cited"),
+    [
+        ({"file": "d.pdf", "page_start": 2, "page_end": 2}, "d.pdf, p. 2"),
+        ({"file": "d.pdf", "page_start": 2, "page_end": 3}, "d.pdf, pp. 2-3"),
+        ({"file": "d.pdf", "page_start": 4, "page_end": None}, "d.pdf, p. 4"),
+        ({"file": "a.wav", "page_start": None, "time_start": 7.5, "time_end": 15.5},
+         "a.wav, 00:07.5–00:15.5"),
+        ({"file": "v.mp4", "time_start": 3600.0, "time_end": 3612.25},
+         "v.mp4, 1:00:00.0–1:00:12.2"),
+        ({"file": "a.wav", "time_start": 0.0, "time_end": None}, "a.wav, 00:00.0–?"),
+        ({"file": "n.md", "page_start": None, "page_end": None, "time_start": None}, "n.md"),
+        ({"file": "n.md", "page_start": float("nan"), "time_start": float("nan")}, "n.md"),
+    ],
+)  # fmt: skip
+def test_citation(hit: dict, cited: str) -> None:
+    assert helpers.citation(hit) == cited
+
+
+def test_media_start_is_the_whole_second_at_or_before_the_hit() -> None:
+    assert helpers.media_start({"time_start": 7.9}) == 7
+    assert helpers.media_start({"time_start": 0.0}) == 0
+    assert helpers.media_start({"time_start": None}) == 0
+    assert helpers.media_start({}) == 0
+
+
+def test_score_text_names_what_the_score_means_per_mode() -> None:
+    assert helpers.score_text(0.63591, "vector") == "similarity 0.636"
+    assert helpers.score_text(9.5263, "text") == "keyword score 9.526"
+    assert helpers.score_text(0.0328, "hybrid") == "fused score 0.033"
+
+
+def test_markdown_escape_makes_text_literal() -> None:
+    assert helpers.markdown_escape("jfk_inaugural_excerpt.wav") == r"jfk\_inaugural\_excerpt.wav"
+    assert helpers.markdown_escape("costs $5 and $6") == r"costs \$5 and \$6"
+    assert helpers.markdown_escape(":red[alarm] <b>x</b>") == r":red\[alarm\] \<b\>x\</b\>"
+    assert helpers.markdown_escape("# not a\n\n  heading") == r"\# not a heading"
+    assert helpers.markdown_escape("- not a list") == r"\- not a list"
+    assert helpers.markdown_escape("1. not a list") == r"1\. not a list"
+    assert helpers.markdown_escape(None) == ""
+
+
+def test_snippet_markdown_keeps_the_query_marks_and_escapes_the_rest() -> None:
+    raw = "my fellow Americans, **ask** not what your **country** **can** do_for $5"
+    assert helpers.snippet_markdown(raw) == (
+        r"my fellow Americans, **ask** not what your **country** **can** do\_for \$5"
+    )
+    assert helpers.snippet_markdown("**Four** score") == "**Four** score"
+    assert helpers.snippet_markdown("a ** b") == r"a \*\* b"  # unpaired mark stays text
+    assert helpers.snippet_markdown("") == ""
+
+
+def test_hit_heading_has_the_kind_icon_and_the_bold_citation() -> None:
+    hit = {"file": "jfk_x.wav", "kind": "audio", "time_start": 0.0, "time_end": 15.5}
+    assert helpers.hit_heading(hit) == (
+        f"{strings.KIND_ICONS['audio']} **jfk\\_x.wav, 00:00.0–00:15.5**"
+    )
+    assert helpers.hit_heading({"file": "x", "kind": "other"}).startswith(strings.UNKNOWN_ICON)
+
+
+STATS = {
+    "sources": 5, "chunks": 18,
+    "collections": {"samples": {"sources": 4, "chunks": 17}, "notes": {"sources": 1, "chunks": 1}},
+    "sources_by_kind": {"audio": 1, "text": 1, "pdf": 3},
+    "jobs": 1, "errors": 1, "home": "/tmp/home",
+}  # fmt: skip
+
+
+def test_filter_options_start_with_all() -> None:
+    assert helpers.collection_options(STATS) == [strings.ALL, "notes", "samples"]
+    assert helpers.kind_options(STATS) == [strings.ALL, "pdf", "text", "audio"]
+    assert helpers.collection_options({"collections": {}}) == [strings.ALL]
+    odd = {"sources_by_kind": {"zz": 1, "video": 2}}
+    assert helpers.kind_options(odd) == [strings.ALL, "video", "zz"]
+    assert helpers.filter_value(strings.ALL) is None
+    assert helpers.filter_value(None) is None
+    assert helpers.filter_value("samples") == "samples"
+    assert helpers.kind_label("pdf") == "PDF"
+    assert helpers.kind_label(strings.ALL) == strings.ALL
+
+
+def _sources() -> pl.DataFrame:
+    at = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
+    return pl.DataFrame(
+        {
+            "collection": ["samples", "samples", "notes"],
+            "source_id": ["s1", "s2", "s3"],
+            "path": ["/c/jfk.wav", "/c/decl.pdf", "/n/a.md"],
+            "file": ["jfk.wav", "decl.pdf", "a.md"],
+            "kind": ["audio", "pdf", "text"],
+            "size": [498378, 4997, 120],
+            "pages": [None, 3, None],
+            "duration_s": [15.573, None, None],
+            "language": ["en", None, None],
+            "n_chunks": [1, 5, 2],
+            "ingested_at": [at, at, at],
+        },
+        schema_overrides={"pages": pl.Int32, "n_chunks": pl.Int32},
+    )
+
+
+def test_paths_by_source() -> None:
+    assert helpers.paths_by_source(_sources()) == {
+        "s1": "/c/jfk.wav", "s2": "/c/decl.pdf", "s3": "/n/a.md",
+    }  # fmt: skip
+    empty = pl.DataFrame(schema={"source_id": pl.Utf8, "path": pl.Utf8})
+    assert helpers.paths_by_source(empty) == {}
+
+
+def test_collection_and_kind_tables() -> None:
+    assert helpers.collection_table(STATS).rows() == [("notes", 1, 1), ("samples", 4, 17)]
+    assert helpers.collection_table({"collections": {}}).height == 0
+    by_kind = helpers.kind_table(STATS, _sources())
+    assert by_kind.rows() == [("PDF", 3, 5), ("Text", 1, 2), ("Audio", 1, 1)]
+    assert helpers.kind_table(STATS).rows() == [("PDF", 3, 0), ("Text", 1, 0), ("Audio", 1, 0)]
+
+
+def test_sources_table_is_for_people() -> None:
+    table = helpers.sources_table(_sources())
+    assert table.columns == helpers.SOURCE_COLUMNS
+    assert table["file"].to_list() == ["a.md", "decl.pdf", "jfk.wav"]  # by collection, then file
+    assert table["length"].to_list() == ["", "3 pages", "00:15.6"]
+    assert table["kind"].to_list() == ["Text", "PDF", "Audio"]
+    assert table["size"].to_list() == ["120 B", "5.0 kB", "498.4 kB"]
+    assert table["chunks"].to_list() == [2, 5, 1]
+    assert all(len(v) == len("2026-01-02 03:04") for v in table["ingested_at"])
+    empty = helpers.sources_table(pl.DataFrame(schema={"file": pl.Utf8}))
+    assert empty.height == 0 and empty.columns == helpers.SOURCE_COLUMNS
+    assert helpers.source_length("pdf", 1, None) == strings.ONE_PAGE
+
+
+HINT = "Re-export or repair the PDF (for example by printing it)."
+
+
+def _errors() -> pl.DataFrame:
+    base = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    return pl.DataFrame(
+        {
+            "class": ["damaged_pdf", "no_speech", "not_found"],
+            "message": ["pypdf cannot read this PDF", "No speech", "No such file"],
+            "hint": [HINT, "Check it.", "Check the path."],
+            "retryable": [False, False, False],
+            "file": ["broken.pdf", "quiet.wav", "gone.md"],
+            "stage": ["extract", "transcribe", "validate"],
+            "job_id": ["j", "j", "j"],
+            "at": [base, base + dt.timedelta(hours=2), base + dt.timedelta(hours=1)],
+        }
+    )  # fmt: skip
+
+
+def test_errors_table_newest_first_and_limited() -> None:
+    table = helpers.errors_table(_errors(), limit=2)
+    assert table.columns == helpers.ERROR_COLUMNS
+    assert table["class"].to_list() == ["no_speech", "not_found"]
+    assert helpers.errors_table(pl.DataFrame(schema={"at": pl.Datetime}), limit=2).height == 0
+
+
+def test_error_markdown_shows_class_message_and_hint() -> None:
+    row = helpers.errors_table(_errors(), limit=3).row(2, named=True)
+    text = helpers.error_markdown(row)
+    assert text.startswith(r":red-badge[damaged\_pdf] broken.pdf · extract · ")
+    assert "pypdf cannot read this PDF" in text
+    assert f"**{strings.COLUMNS['hint']}:** {HINT}" in text
+
+
+def test_labelled_uses_the_strings_headings() -> None:
+    assert helpers.labelled(helpers.collection_table(STATS)).columns == [
+        strings.COLUMNS["collection"], strings.COLUMNS["sources"], strings.COLUMNS["chunks"]
+    ]
+
+
+def test_helpers_and_strings_do_not_import_streamlit() -> None:
+    code = "import sys, dashboard.helpers, dashboard.strings; assert 'streamlit' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
