@@ -17,7 +17,14 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
-from flows.tasks import extract_batch, extract_one, index_batch, validate_files
+from flows.tasks import (
+    extract_batch,
+    extract_one,
+    index_batch,
+    stage_options,
+    timeout_for,
+    validate_files,
+)
 from pipelines import analytics
 from pipelines.config import Settings
 from pipelines.errors import InletError, NotFound, classify
@@ -165,19 +172,20 @@ def ingest_flow(
     by_id = {s.source_id: o for s, o in todo}
     heavy = [s for s, _ in todo if _is_expensive(s, settings)]
     light = [s for s, _ in todo if not _is_expensive(s, settings)]
-    extract_task = extract_one.with_options(retries=settings.retries)
     for source in heavy:
+        extract_task = extract_one.with_options(**stage_options(settings, timeout_for(source, settings)))
         state = extract_task(source, settings, return_state=True)
         result = state.result(raise_on_failure=False)
         _collect(job, source, result, by_id[source.source_id], extracted)
+    batch_task = extract_batch.with_options(timeout_seconds=settings.timeout_extract_s)
     for i in range(0, len(light), settings.small_file_batch):
         batch = light[i : i + settings.small_file_batch]
-        for source, result in zip(batch, extract_batch(batch, settings), strict=True):
+        for source, result in zip(batch, batch_task(batch, settings), strict=True):
             _collect(job, source, result, by_id[source.source_id], extracted)
     job.flush_events()
 
     # Index: chunk + embed + write, batched across sources.
-    index_task = index_batch.with_options(retries=settings.retries)
+    index_task = index_batch.with_options(**stage_options(settings, settings.timeout_index_s))
     for batch in _index_batches(extracted):
         extractions = [e for e, _ in batch]
         replaces = {

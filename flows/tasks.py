@@ -35,11 +35,16 @@ def retry_if_retryable(task: Any, task_run: Any, state: Any) -> bool:
 
 
 RETRY_OPTIONS: dict[str, Any] = {
-    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
-    "retry_jitter_factor": 0.5,
     "retry_condition_fn": retry_if_retryable,
+    "retry_jitter_factor": 0.5,
     "cache_policy": NO_CACHE,  # the engine caches extractions and vectors by content hash
 }
+
+
+def stage_options(settings: Settings, timeout_s: float) -> dict[str, Any]:
+    """Retries, backoff and timeout of a stage task, from the settings."""
+    delay = exponential_backoff(backoff_factor=settings.retry_delay_s) if settings.retry_delay_s else 0
+    return {"retries": settings.retries, "retry_delay_seconds": delay, "timeout_seconds": timeout_s}
 
 
 def extract_cached(source: Source, settings: Settings) -> Extraction:
@@ -71,6 +76,13 @@ def extract_one(source: Source, settings: Settings) -> Extraction:
         return extract_cached(source, settings)
     except Exception as exc:
         raise classify(exc, path=source.path, source_id=source.source_id, stage="extract") from exc
+
+
+def timeout_for(source: Source, settings: Settings) -> float:
+    """The extract stage's time limit for this kind of source."""
+    if source.kind in ("audio", "video"):
+        return settings.timeout_transcribe_s
+    return settings.timeout_extract_s
 
 
 @task(name="extract-batch", cache_policy=NO_CACHE)

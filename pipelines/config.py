@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     retries: int = Field(3, ge=0)
     """Retries of a stage that failed with a retryable error class."""
 
+    retry_delay_s: float = Field(2.0, ge=0)
+    """First retry delay in seconds; it doubles with each attempt (plus up to 50 % jitter)."""
+
     small_file_batch: int = Field(32, ge=1)
     """Text files and small PDFs processed together in one task."""
 

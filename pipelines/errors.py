@@ -20,7 +20,7 @@ orchestrator reads (only retryable classes are retried). Instances keep where th
     ├── ResourceError
     │   ├── OutOfMemory                 the process ran out of memory
     │   ├── DiskFull                    no space left to write
-    │   └── StageTimeout                a stage ran past its time limit (retryable)
+    │   └── StageTimeout                a stage ran past its time limit
     ├── ModelError
     │   ├── ModelMissing                the configured model cannot be found locally
     │   └── ModelLoadFailed             the model files exist but would not load
@@ -192,7 +192,6 @@ class StageTimeout(ResourceError):
     """Raised when a stage runs past its time limit."""
 
     code = "timeout"
-    retryable = True
     hint = "Raise INLET_TIMEOUT_EXTRACT_S / _TRANSCRIBE_S / _INDEX_S, or split the file."
 
 

@@ -1,6 +1,7 @@
 """The ingest flow end to end, under a real Prefect server (the test harness)."""
 
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
@@ -116,3 +117,14 @@ def test_a_changed_file_replaces_its_chunks(tmp_path: Path) -> None:
     assert summary["sources"][0]["status"] == "ingested"
     texts = Store(get_settings()).chunk_rows(collection="c")["text"].to_list()
     assert len(texts) == 1 and "Magma" in texts[0]
+
+
+def test_a_stage_past_its_time_limit_is_a_timeout_error(shared: Path, tmp_path: Path) -> None:
+    clip = tmp_path / "long.mp3"
+    shutil.copy(shared / "audio/fw_multilingual.mp3", clip)  # 60 s of speech
+    started = time.monotonic()
+    summary = inlet.ingest([clip], timeout_transcribe_s=1.0, retries=0)
+    error = summary["sources"][0]["error"]
+    assert summary["status"] == "failed" and error["class"] == "timeout", summary
+    assert "INLET_TIMEOUT_" in error["hint"]
+    assert time.monotonic() - started < 30
