@@ -217,7 +217,7 @@ def dashboard(port: int, host: str) -> None:
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.address", host, "--server.port", str(port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
+        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     click.echo(f"inlet dashboard on http://{host}:{port}  (Ctrl-C to stop)")
     sys.exit(subprocess.call(command))

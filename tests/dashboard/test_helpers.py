@@ -81,6 +81,10 @@ def test_snippet_markdown_keeps_the_query_marks_and_escapes_the_rest() -> None:
     assert helpers.snippet_markdown("**Four** score") == "**Four** score"
     assert helpers.snippet_markdown("a ** b") == r"a \*\* b"  # unpaired mark stays text
     assert helpers.snippet_markdown("") == ""
+    assert helpers.snippet_markdown(". — That to **secure** these") == "That to **secure** these"
+    assert helpers.snippet_markdown(", to care for him") == "to care for him"
+    assert helpers.snippet_markdown("… will little note") == "… will little note"
+    assert helpers.snippet_markdown("-5 degrees") == r"\-5 degrees"
 
 
 def test_hit_heading_has_the_kind_icon_and_the_bold_citation() -> None:

@@ -1,0 +1,93 @@
+"""Search page: one query over every collection (or one), each hit with its citation.
+
+Recordings play from the cited second when the file is still where it was ingested from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from dashboard import helpers, resources, strings
+from pipelines.errors import InletError
+
+settings = resources.settings()
+stats = resources.stats(settings)
+ready = stats["chunks"] > 0
+
+st.title(strings.SEARCH_TITLE)
+st.caption(strings.SEARCH_INTRO)
+if not ready:
+    st.info(strings.EMPTY_STORE, icon=":material/info:")
+
+query = st.text_input(
+    strings.QUERY_LABEL, key="q", placeholder=strings.QUERY_PLACEHOLDER, disabled=not ready,
+    icon=strings.SEARCH_ICON, bind="query-params",
+)  # fmt: skip
+columns = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
+mode_col, collection_col, kind_col, limit_col = columns
+with mode_col:
+    mode = st.segmented_control(
+        strings.MODE_LABEL, list(strings.MODE_OPTIONS), default="vector", required=True,
+        format_func=strings.MODE_OPTIONS.get, key="mode", help=strings.MODE_HELP,
+        disabled=not ready, bind="query-params",
+    )  # fmt: skip
+with collection_col:
+    collection = st.selectbox(
+        strings.COLLECTION_LABEL, helpers.collection_options(stats), key="collection",
+        disabled=not ready,
+    )  # fmt: skip
+with kind_col:
+    kind = st.selectbox(
+        strings.KIND_LABEL, helpers.kind_options(stats), format_func=helpers.kind_label,
+        key="kind", disabled=not ready,
+    )  # fmt: skip
+with limit_col:
+    limit = st.slider(strings.LIMIT_LABEL, 1, 50, 10, key="limit", disabled=not ready)
+
+
+def show_hit(hit: dict[str, Any], paths: dict[str, str], all_collections: bool) -> None:
+    """One hit: citation and score, the snippet, and a player for recordings."""
+    with st.container(border=True):
+        head, score = st.columns([3, 1], vertical_alignment="center")
+        head.markdown(helpers.hit_heading(hit))
+        note = helpers.score_text(hit["score"], mode)
+        if all_collections:
+            note += " · " + strings.IN_COLLECTION.format(collection=hit["collection"])
+        score.caption(note)
+        st.markdown(helpers.snippet_markdown(hit["snippet"]))
+        if hit["kind"] in ("audio", "video"):
+            path = paths.get(hit["source_id"])
+            if path and Path(path).is_file():
+                player = st.audio if hit["kind"] == "audio" else st.video
+                player(path, start_time=helpers.media_start(hit))
+            elif path:
+                st.caption(strings.MEDIA_MISSING.format(path=path))
+
+
+if ready and query and query.strip():
+    try:
+        with st.spinner(strings.SEARCHING):
+            hits = resources.search(
+                settings, query.strip(), mode=mode or "vector",
+                collection=helpers.filter_value(collection), kind=helpers.filter_value(kind),
+                limit=int(limit),
+            )  # fmt: skip
+    except InletError as exc:
+        st.error(strings.FAILED.format(message=exc.message, hint=exc.hint or ""),
+                 icon=":material/error:")  # fmt: skip
+        st.stop()
+    if hits.height == 0:
+        st.warning(strings.NO_HITS.format(query=query.strip(), all=strings.ALL))
+    else:
+        st.caption(strings.HITS_CAPTION.format(n=hits.height))
+        paths = helpers.paths_by_source(resources.sources(settings))
+        # name each hit's collection only when the hits can come from more than one
+        several_collections = (helpers.filter_value(collection) is None
+                               and len(stats["collections"]) > 1)  # fmt: skip
+        for hit in hits.iter_rows(named=True):
+            show_hit(hit, paths, all_collections=several_collections)
+
+st.caption(strings.STORE_CAPTION.format(home=stats["home"]))
