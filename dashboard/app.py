@@ -16,8 +16,7 @@ st.set_page_config(page_title=strings.APP_TITLE, page_icon=strings.APP_ICON, lay
 
 navigation = st.navigation(
     [
-        st.Page("views/search.py", title=strings.SEARCH_NAV, icon=strings.SEARCH_ICON,
-                default=True),
+        st.Page("views/search.py", title=strings.SEARCH_NAV, icon=strings.SEARCH_ICON, default=True),
         st.Page("views/library.py", title=strings.LIBRARY_NAV, icon=strings.LIBRARY_ICON),
     ]
 )

@@ -46,8 +46,7 @@ def _embedder(_s: Settings, key: tuple[str, ...]) -> Any:
 
 def embedder(s: Settings) -> Any:
     """The query embedder for these settings, loaded once per dashboard process."""
-    key = (s.embed_model, s.embed_backend, s.embed_device, str(s.embed_batch_size),
-           str(s.models_dir))
+    key = (s.embed_model, s.embed_backend, s.embed_device, str(s.embed_batch_size), str(s.models_dir))
     return _embedder(s, key)
 
 
@@ -87,8 +86,7 @@ def errors(s: Settings) -> pl.DataFrame:
 @st.cache_data(ttl=SEARCH_TTL_S, show_spinner=False, max_entries=256)
 def _search(_s: Settings, key: str, query: str, mode: str, collection: str | None,
             kind: str | None, limit: int) -> pl.DataFrame:  # fmt: skip
-    return inlet.search(query, collection=collection, kind=kind, mode=mode, limit=limit,
-                        settings=_s)
+    return inlet.search(query, collection=collection, kind=kind, mode=mode, limit=limit, settings=_s)
 
 
 def search(s: Settings, query: str, *, mode: str, collection: str | None, kind: str | None,

@@ -37,8 +37,7 @@ FAILED = "{message}  \n**What to do:** {hint}"
 # --- search page ---------------------------------------------------------------------------
 SEARCH_TITLE = "Search"
 SEARCH_INTRO = (
-    "Find passages in your documents and recordings, each with the page or the second it "
-    "comes from."
+    "Find passages in your documents and recordings, each with the page or the second it comes from."
 )
 QUERY_LABEL = "Search for"
 QUERY_PLACEHOLDER = "a question or a few words, e.g. ask not what your country can do for you"
@@ -54,9 +53,7 @@ KIND_LABEL = "Kind"
 LIMIT_LABEL = "Results"
 LOADING_MODEL = "Loading the embedding model (once per dashboard process)…"
 SEARCHING = "Searching…"
-NO_HITS = (
-    "No passages match “{query}”. Try other words, another mode, or “{all}” collections."
-)
+NO_HITS = "No passages match “{query}”. Try other words, another mode, or “{all}” collections."
 HITS_CAPTION = "{n} passages, best first."
 SCORE_LABELS = {"vector": "similarity", "text": "keyword score", "hybrid": "fused score"}
 SCORE = "{label} {score:.3f}"
@@ -78,8 +75,7 @@ SOURCES_HEADER = "Sources"
 ERRORS_HEADER = "Recent errors"
 NO_ERRORS = "No errors recorded."
 ERRORS_CAPTION = (
-    "The latest {shown} of {total} errors, newest first. `inlet errors --json` lists them all "
-    "with details."
+    "The latest {shown} of {total} errors, newest first. `inlet errors --json` lists them all with details."
 )
 
 # Column headings of the library tables (keys are the helpers' column names).

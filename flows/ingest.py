@@ -196,7 +196,7 @@ def ingest_flow(
         result = state.result(raise_on_failure=False)
         if not hasattr(result, "sources"):
             error = classify(result, stage="index")
-            for extraction, outcome in batch:
+            for _, outcome in batch:
                 job.fail(outcome, classify(error, path=outcome.path, source_id=outcome.source_id))
             continue
         job.embedded += result.embedded
@@ -206,8 +206,9 @@ def ingest_flow(
                 job.fail(outcome, indexed.error)
                 continue
             outcome.status, outcome.chunks = "ingested", indexed.chunks
-            events.append(job.event(extraction.source, "index", chunks=indexed.chunks,
-                                    duration_s=indexed.chunk_s))
+            events.append(
+                job.event(extraction.source, "index", chunks=indexed.chunks, duration_s=indexed.chunk_s)
+            )
         analytics.record(settings, "events", events)
     if any(o.status == "ingested" for o in job.outcomes):
         store.refresh_indexes()

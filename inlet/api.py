@@ -17,7 +17,7 @@ import polars as pl
 from pipelines import analytics, cache
 from pipelines.config import Settings, get_settings
 from pipelines.sources import hash_file
-from pipelines.store import HIT_COLUMNS, Store
+from pipelines.store import Store
 
 __all__ = ["JobSummary", "errors", "ingest", "search", "show", "stats"]
 
@@ -41,8 +41,16 @@ class JobSummary(dict):
             }
             for s in self["sources"]
         ]  # fmt: skip
-        schema = {"file": pl.Utf8, "kind": pl.Utf8, "status": pl.Utf8, "chunks": pl.Int64,
-                  "error": pl.Utf8, "hint": pl.Utf8, "path": pl.Utf8, "source_id": pl.Utf8}
+        schema = {
+            "file": pl.Utf8,
+            "kind": pl.Utf8,
+            "status": pl.Utf8,
+            "chunks": pl.Int64,
+            "error": pl.Utf8,
+            "hint": pl.Utf8,
+            "path": pl.Utf8,
+            "source_id": pl.Utf8,
+        }
         return pl.DataFrame(rows, schema=schema)
 
     def _repr_html_(self) -> str:
@@ -89,8 +97,9 @@ def ingest(
     s = _settings(settings, overrides)
     from flows.ingest import ingest_flow  # imports Prefect: only when work is submitted
 
-    return JobSummary(ingest_flow(resolved, collection=collection or s.collection, settings=s,
-                                  priority=priority))
+    return JobSummary(
+        ingest_flow(resolved, collection=collection or s.collection, settings=s, priority=priority)
+    )
 
 
 def search(
@@ -127,8 +136,9 @@ def search(
     s = _settings(settings, overrides)
     store = Store(s)
     vector = load_embedder(s).encode_query(query) if mode in ("vector", "hybrid") else None
-    return store.search(query, vector, mode=mode, limit=limit, collection=collection, kind=kind,
-                        source_id=source)
+    return store.search(
+        query, vector, mode=mode, limit=limit, collection=collection, kind=kind, source_id=source
+    )
 
 
 def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> dict[str, Any]:
@@ -178,9 +188,7 @@ def _resolve_source(source: str, settings: Settings) -> str:
     raise LookupError(f"No ingested source matches {source!r} (give a path, file name or source id).")
 
 
-def errors(
-    job_id: str | None = None, *, settings: Settings | None = None, **overrides: Any
-) -> pl.DataFrame:
+def errors(job_id: str | None = None, *, settings: Settings | None = None, **overrides: Any) -> pl.DataFrame:
     """Recorded failures, newest first: ``class, message, hint, retryable, file, stage,
     job_id, at`` (plus ``path``, ``source_id``, ``attempt``, ``detail``)."""
     s = _settings(settings, overrides)
@@ -199,8 +207,10 @@ def stats(*, settings: Settings | None = None, **overrides: Any) -> dict[str, An
         grouped = sources.group_by("collection").agg(
             pl.len().alias("sources"), pl.col("n_chunks").sum().alias("chunks")
         )
-        per_collection = {r["collection"]: {"sources": r["sources"], "chunks": int(r["chunks"])}
-                          for r in grouped.iter_rows(named=True)}
+        per_collection = {
+            r["collection"]: {"sources": r["sources"], "chunks": int(r["chunks"])}
+            for r in grouped.iter_rows(named=True)
+        }
     counts = analytics.query(
         s, "SELECT (SELECT count(*) FROM job_state) AS jobs, (SELECT count(*) FROM errors) AS errors"
     ).row(0, named=True)
@@ -217,5 +227,3 @@ def stats(*, settings: Settings | None = None, **overrides: Any) -> dict[str, An
         "errors": counts["errors"],
         "home": str(s.home),
     }
-
-

@@ -51,8 +51,12 @@ def citation(hit: dict[str, Any]) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", type=click.Path(file_okay=False), envvar="INLET_HOME",
-              help="Folder holding inlet's stores (default ~/.inlet; env INLET_HOME).")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    envvar="INLET_HOME",
+    help="Folder holding inlet's stores (default ~/.inlet; env INLET_HOME).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show Prefect's run logs.")
 @click.version_option(package_name="inlet")
 def main(home: str | None, verbose: bool) -> None:
@@ -74,13 +78,18 @@ def main(home: str | None, verbose: bool) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("-c", "--collection", help="Collection to add to (default: 'default').")
-@click.option("--priority", type=click.Choice(["high", "normal", "low"]), default="normal",
-              show_default=True)
-@click.option("--pdf-password", "pdf_passwords", multiple=True,
-              help="Password to try on encrypted PDFs (repeatable).")
+@click.option("--priority", type=click.Choice(["high", "normal", "low"]), default="normal", show_default=True)
+@click.option(
+    "--pdf-password", "pdf_passwords", multiple=True, help="Password to try on encrypted PDFs (repeatable)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the job summary as JSON.")
-def ingest(paths: tuple[str, ...], collection: str | None, priority: str,
-           pdf_passwords: tuple[str, ...], as_json: bool) -> None:
+def ingest(
+    paths: tuple[str, ...],
+    collection: str | None,
+    priority: str,
+    pdf_passwords: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Ingest files and folders: PDF, text, audio and video.
 
     Exit status 0 when every source is ingested or unchanged, 1 when any failed.
@@ -103,12 +112,18 @@ def ingest(paths: tuple[str, ...], collection: str | None, priority: str,
             line = f"{source['status']:>9}  {source['file']}"
             if source["kind"]:
                 line += f" ({source['kind']}"
-                line += f", {source['chunks']} chunk{'' if source['chunks'] == 1 else 's'})" if source["status"] == "ingested" else ")"
+                line += (
+                    f", {source['chunks']} chunk{'' if source['chunks'] == 1 else 's'})"
+                    if source["status"] == "ingested"
+                    else ")"
+                )
             click.echo(line)
             if source["error"]:
                 click.echo(f"           {source['error']['class']}: {source['error']['message']}")
                 click.echo(f"           hint: {source['error']['hint']}")
-        counts = {k: sum(s["status"] == k for s in summary["sources"]) for k in ("ingested", "unchanged", "failed")}
+        counts = {
+            k: sum(s["status"] == k for s in summary["sources"]) for k in ("ingested", "unchanged", "failed")
+        }
         click.echo(
             f"job {summary['job_id']} {summary['status']} in {summary['seconds']:.1f} s: "
             f"{counts['ingested']} ingested, {counts['unchanged']} unchanged, {counts['failed']} failed; "
@@ -123,12 +138,25 @@ def ingest(paths: tuple[str, ...], collection: str | None, priority: str,
 @click.option("-c", "--collection", help="Only this collection (default: all).")
 @click.option("-k", "--kind", type=click.Choice(["pdf", "text", "audio", "video"]))
 @click.option("--source", help="Only this source id.")
-@click.option("-m", "--mode", type=click.Choice(["vector", "text", "hybrid"]), default="vector",
-              show_default=True, help="By meaning, by keywords, or both.")
+@click.option(
+    "-m",
+    "--mode",
+    type=click.Choice(["vector", "text", "hybrid"]),
+    default="vector",
+    show_default=True,
+    help="By meaning, by keywords, or both.",
+)
 @click.option("-n", "--limit", type=click.IntRange(1, 1000), default=5, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def search(query: str, collection: str | None, kind: str | None, source: str | None, mode: str,
-           limit: int, as_json: bool) -> None:
+def search(
+    query: str,
+    collection: str | None,
+    kind: str | None,
+    source: str | None,
+    mode: str,
+    limit: int,
+    as_json: bool,
+) -> None:
     """Search what was ingested; each hit comes with its citation.
 
     \b
@@ -166,7 +194,11 @@ def show(source: str, as_json: bool) -> None:
         return
     click.echo(f"{shown['file']} ({shown['kind']}, source {shown['source_id'][:12]})")
     for segment in shown["segments"]:
-        where = f"p. {segment['page']}" if "page" in segment else f"{_clock(segment['start'])}-{_clock(segment['end'])}"
+        where = (
+            f"p. {segment['page']}"
+            if "page" in segment
+            else f"{_clock(segment['start'])}-{_clock(segment['end'])}"
+        )
         if segment.get("page") is None and "page" in segment:
             where = ""
         click.echo(f"[{where}] {segment['text']}" if where else segment["text"])
@@ -181,13 +213,27 @@ def errors(job_id: str | None, as_json: bool) -> None:
 
     rows = inlet.errors(job_id).to_dicts()
     if as_json:
-        keep = ["class", "message", "hint", "retryable", "file", "path", "stage", "job_id", "at", "source_id", "attempt"]
+        keep = [
+            "class",
+            "message",
+            "hint",
+            "retryable",
+            "file",
+            "path",
+            "stage",
+            "job_id",
+            "at",
+            "source_id",
+            "attempt",
+        ]
         _emit_json({"errors": [{k: r[k] for k in keep} for r in rows]})
         return
     if not rows:
         click.echo("No errors recorded.")
     for r in rows:
-        click.echo(f"{r['at']:%Y-%m-%d %H:%M}  {r['class']:<18} {r['file']}  (job {r['job_id']}, {r['stage']})")
+        click.echo(
+            f"{r['at']:%Y-%m-%d %H:%M}  {r['class']:<18} {r['file']}  (job {r['job_id']}, {r['stage']})"
+        )
         click.echo(f"    {r['message']}\n    hint: {r['hint']}")
 
 
@@ -202,15 +248,21 @@ def stats(as_json: bool) -> None:
         _emit_json(totals)
         return
     click.echo(f"home: {totals['home']}")
-    click.echo(f"sources: {totals['sources']}   chunks: {totals['chunks']}   jobs: {totals['jobs']}   errors: {totals['errors']}")
+    click.echo(
+        f"sources: {totals['sources']}   chunks: {totals['chunks']}   jobs: {totals['jobs']}   errors: {totals['errors']}"
+    )
     for name, c in totals["collections"].items():
         click.echo(f"  {name}: {c['sources']} sources, {c['chunks']} chunks")
 
 
 @main.command()
 @click.option("--port", type=int, default=8501, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; keep 127.0.0.1 unless others must reach it.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; keep 127.0.0.1 unless others must reach it.",
+)
 def dashboard(port: int, host: str) -> None:
     """Open the Streamlit dashboard (upload, search, statistics)."""
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"

@@ -87,9 +87,7 @@ def _relation(settings: Settings, table: str) -> str:
         glob = str(folder / "*" / "*.parquet").replace("'", "''")
         return f"read_parquet('{glob}', union_by_name = true)"
     empty = pl.DataFrame(schema=SCHEMAS[table])
-    cols = ", ".join(
-        f"CAST(NULL AS {_duck_type(dtype)}) AS \"{name}\"" for name, dtype in empty.schema.items()
-    )
+    cols = ", ".join(f'CAST(NULL AS {_duck_type(dtype)}) AS "{name}"' for name, dtype in empty.schema.items())
     return f"(SELECT {cols} WHERE FALSE)"
 
 

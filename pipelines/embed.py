@@ -77,8 +77,11 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self.model.encode_document(
-            texts, batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
 
@@ -136,8 +139,11 @@ def _save_export(model: Any, target: Path) -> None:
 def load_embedder(settings: Settings) -> Embedder:
     """The embedder for these settings, loaded once per process."""
     return _load(
-        settings.embed_model, settings.embed_backend, settings.embed_device,
-        settings.embed_batch_size, str(settings.models_dir),
+        settings.embed_model,
+        settings.embed_backend,
+        settings.embed_device,
+        settings.embed_batch_size,
+        str(settings.models_dir),
     )
 
 

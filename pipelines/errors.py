@@ -143,7 +143,9 @@ class NoTextLayer(InputError):
     """Raised when a PDF has pages but no extractable text (a scan)."""
 
     code = "no_text_layer"
-    hint = "The PDF is a scan without a text layer; run OCR on it (for example ocrmypdf) and ingest the result."
+    hint = (
+        "The PDF is a scan without a text layer; run OCR on it (for example ocrmypdf) and ingest the result."
+    )
 
 
 class UndecodableAudio(InputError):

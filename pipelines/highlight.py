@@ -59,8 +59,6 @@ def snippet(text: str, query: str, width: int = 240, mark: str = "**") -> str:
         space = text.find(" ", end)
         end = space if 0 <= space - end < 30 else end
     piece = text[start:end].lstrip(" \t\n.,;:!?-\u2014\u2013)]")
-    marked = _WORD.sub(
-        lambda m: f"{mark}{m.group()}{mark}" if stem(m.group()) in terms else m.group(), piece
-    )
+    marked = _WORD.sub(lambda m: f"{mark}{m.group()}{mark}" if stem(m.group()) in terms else m.group(), piece)
     marked = " ".join(marked.split())
     return ("… " if start > 0 else "") + marked + (" …" if end < len(text) else "")

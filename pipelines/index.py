@@ -66,13 +66,18 @@ def index_sources(
         started = time.perf_counter()
         try:
             chunks = chunk_segments(
-                extraction.segments, tokenizer=embedder.tokenizer, max_tokens=budget,
-                overlap=overlap, collection=collection, source_id=extraction.source.source_id,
+                extraction.segments,
+                tokenizer=embedder.tokenizer,
+                max_tokens=budget,
+                overlap=overlap,
+                collection=collection,
+                source_id=extraction.source.source_id,
                 chunking_key=key,
             )
         except Exception as exc:  # noqa: BLE001 - one source must not sink the batch
-            outcome.error = classify(exc, path=extraction.source.path,
-                                     source_id=extraction.source.source_id, stage="chunk")
+            outcome.error = classify(
+                exc, path=extraction.source.path, source_id=extraction.source.source_id, stage="chunk"
+            )
             result.sources.append(outcome)
             continue
         outcome.chunk_s = time.perf_counter() - started
@@ -91,12 +96,17 @@ def index_sources(
         offset += len(chunks)
         try:
             outcome.chunks = store.write_source(
-                collection=collection, extraction=extraction, chunks=chunks, vectors=vectors,
-                model=embedder.name, chunking_key=key,
+                collection=collection,
+                extraction=extraction,
+                chunks=chunks,
+                vectors=vectors,
+                model=embedder.name,
+                chunking_key=key,
                 replaces=(replaces or {}).get(extraction.source.source_id, []),
             )
         except Exception as exc:  # noqa: BLE001
-            outcome.error = classify(exc, path=extraction.source.path,
-                                     source_id=extraction.source.source_id, stage="write")
+            outcome.error = classify(
+                exc, path=extraction.source.path, source_id=extraction.source.source_id, stage="write"
+            )
     result.write_s = time.perf_counter() - started
     return result

@@ -75,8 +75,7 @@ def sniff(head: bytes) -> tuple[str | None, str]:
         if mime.startswith(_MEDIA_MIMES) or mime in _MEDIA_EXTRA:
             return "media", mime
     textual = not candidates or all(
-        (m.mime_type or "").startswith(("text/", "application/json", "application/xml"))
-        or m.confidence < 0.4
+        (m.mime_type or "").startswith(("text/", "application/json", "application/xml")) or m.confidence < 0.4
         for m in candidates
     )
     if textual and b"\x00" not in head and _decode_guess(head) is not None:

@@ -191,7 +191,9 @@ class Store:
         query = table.search()
         if predicate:
             query = query.where(predicate)
-        return query.limit(None).to_polars() if hasattr(query, "to_polars") else pl.from_arrow(query.to_arrow())
+        return (
+            query.limit(None).to_polars() if hasattr(query, "to_polars") else pl.from_arrow(query.to_arrow())
+        )
 
     def is_current(self, collection: str, source_id: str, chunking_key: str) -> bool:
         """True when the source is already indexed in ``collection`` with these settings."""
@@ -386,7 +388,9 @@ class Store:
         return frame.select(HIT_COLUMNS).sort("score", descending=True)
 
     @staticmethod
-    def _vector_hits(table: Any, vector: np.ndarray | None, predicate: str | None, limit: int) -> pl.DataFrame:
+    def _vector_hits(
+        table: Any, vector: np.ndarray | None, predicate: str | None, limit: int
+    ) -> pl.DataFrame:
         if vector is None:
             raise ValueError("vector search needs a query vector")
         builder = table.search(vector, vector_column_name="vector").distance_type("cosine")

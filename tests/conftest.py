@@ -28,7 +28,16 @@ SAMPLES = REPO / "samples" / "corpus"
 def pytest_report_header(config: pytest.Config) -> str:
     from importlib.metadata import version
 
-    names = ["prefect", "lancedb", "duckdb", "polars", "pypdf", "faster-whisper", "sentence-transformers", "streamlit"]
+    names = [
+        "prefect",
+        "lancedb",
+        "duckdb",
+        "polars",
+        "pypdf",
+        "faster-whisper",
+        "sentence-transformers",
+        "streamlit",
+    ]
     return "inlet stack: " + ", ".join(f"{n} {version(n)}" for n in names)
 
 
@@ -54,8 +63,9 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """One real Prefect API server (temporary SQLite) for every flow test of the session."""
-    import flows  # noqa: F401  - sets Prefect's environment before prefect is imported
     from prefect.testing.utilities import prefect_test_harness
+
+    import flows  # noqa: F401  - sets Prefect's environment before prefect is imported
 
     with prefect_test_harness(server_startup_timeout=120):
         yield

@@ -33,8 +33,15 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def ingest_result(home: Path, shared: Path) -> tuple[int, dict]:
-    return run("ingest", str(SAMPLES), str(shared / "pdfs/pdfplumber/empty.pdf"),
-               "--collection", "research", "--json", home=home)
+    return run(
+        "ingest",
+        str(SAMPLES),
+        str(shared / "pdfs/pdfplumber/empty.pdf"),
+        "--collection",
+        "research",
+        "--json",
+        home=home,
+    )
 
 
 def test_ingest_json_and_exit_status(ingest_result: tuple[int, dict]) -> None:
@@ -57,24 +64,45 @@ def test_unchanged_run_exits_zero(ingest_result: tuple[int, dict], home: Path) -
 
 
 def test_search_cites_the_second_of_speech(ingest_result: tuple[int, dict], home: Path) -> None:
-    code, out = run("search", "ask not what your country can do for you", "--collection",
-                    "research", "--json", home=home)
+    code, out = run(
+        "search", "ask not what your country can do for you", "--collection", "research", "--json", home=home
+    )
     assert code == 0
     top = out["results"][0]
-    assert set(top) >= {"chunk_id", "source_id", "file", "kind", "page_start", "page_end",
-                        "time_start", "time_end", "score", "text", "snippet"}
+    assert set(top) >= {
+        "chunk_id",
+        "source_id",
+        "file",
+        "kind",
+        "page_start",
+        "page_end",
+        "time_start",
+        "time_end",
+        "score",
+        "text",
+        "snippet",
+    }
     assert top["file"] == "jfk_inaugural_excerpt.wav" and top["time_start"] == 0.0
     assert "**country**" in top["snippet"]
 
 
 def test_search_cites_the_pdf_page(ingest_result: tuple[int, dict], home: Path) -> None:
-    code, out = run("search", '"We hold these truths to be self-evident"', "--mode", "text",
-                    "--kind", "pdf", "--json", home=home)
+    code, out = run(
+        "search",
+        '"We hold these truths to be self-evident"',
+        "--mode",
+        "text",
+        "--kind",
+        "pdf",
+        "--json",
+        home=home,
+    )
     top = out["results"][0]
     assert top["file"] == "declaration_of_independence.pdf"
     assert top["page_start"] <= 2 <= top["page_end"]
-    code, human = run("search", "cruel and unusual punishments", "-m", "hybrid", "-n", "1", home=home,
-                      check_json=False)
+    code, human = run(
+        "search", "cruel and unusual punishments", "-m", "hybrid", "-n", "1", home=home, check_json=False
+    )
     assert code == 0 and "bill_of_rights.pdf, p. 2" in human["stdout"]
 
 
@@ -86,7 +114,9 @@ def test_show_errors_stats(ingest_result: tuple[int, dict], home: Path) -> None:
     assert shown["pages"] == 3 and [s["page"] for s in shown["segments"]] == [1, 2, 3]
     code, errors = run("errors", "--json", home=home)
     assert [e["class"] for e in errors["errors"]] == ["empty"]
-    assert {"class", "message", "hint", "retryable", "file", "stage", "job_id", "at"} <= set(errors["errors"][0])
+    assert {"class", "message", "hint", "retryable", "file", "stage", "job_id", "at"} <= set(
+        errors["errors"][0]
+    )
     code, stats = run("stats", "--json", home=home)
     assert stats["sources"] == 5 and stats["chunks"] == ingest_result[1]["chunks_written"]
     code, missing = run("show", "nothing-like-this.pdf", home=home, check_json=False)

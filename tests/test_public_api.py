@@ -19,6 +19,9 @@ def test_engine_imports_neither_prefect_nor_streamlit() -> None:
     root = Path(inlet.__file__).resolve().parents[1] / "pipelines"
     for path in root.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             assert not any(n.split(".")[0] in {"prefect", "streamlit", "flows", "inlet"} for n in names), path

@@ -51,7 +51,10 @@ def load_whisper(name: str, device: str, compute_type: str, cpu_threads: int) ->
     started = time.perf_counter()
     try:
         model = WhisperModel(
-            where, device=device, compute_type=compute_type, cpu_threads=cpu_threads,
+            where,
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=cpu_threads,
             local_files_only=True,
         )
     except Exception as exc:
@@ -69,7 +72,9 @@ def load_whisper(name: str, device: str, compute_type: str, cpu_threads: int) ->
 
 def whisper_for(settings: Settings) -> Any:
     return load_whisper(
-        settings.whisper_model, settings.whisper_device, settings.whisper_compute_type,
+        settings.whisper_model,
+        settings.whisper_device,
+        settings.whisper_compute_type,
         settings.whisper_cpu_threads,
     )
 
@@ -95,7 +100,10 @@ def transcribe(source: Source, settings: Settings) -> Extraction:
     if language is None and settings.whisper_model.endswith(".en"):
         language = "en"
     pieces, info = model.transcribe(
-        audio, language=language, beam_size=settings.whisper_beam_size, vad_filter=True,
+        audio,
+        language=language,
+        beam_size=settings.whisper_beam_size,
+        vad_filter=True,
     )
     segments = [
         Segment(text=p.text.strip(), start=round(p.start, 2), end=round(p.end, 2))

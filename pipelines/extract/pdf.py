@@ -49,7 +49,9 @@ def _open(source: Source, passwords: list[str]) -> PdfReader:
                 raise DamagedPdf(
                     f"The PDF's encryption could not be handled: {exc}", path=source.path
                 ) from exc
-        tried = "no password was configured" if not passwords else "none of the configured passwords opened it"
+        tried = (
+            "no password was configured" if not passwords else "none of the configured passwords opened it"
+        )
         raise EncryptedPdf(f"The PDF is password-protected and {tried}", path=source.path)
     return reader
 
@@ -90,12 +92,11 @@ def extract_pdf(source: Source, settings: Settings) -> Extraction:
     if not segments:
         if unreadable == n_pages:
             raise DamagedPdf(
-                f"None of the PDF's {n_pages} pages could be read", path=source.path,
+                f"None of the PDF's {n_pages} pages could be read",
+                path=source.path,
                 detail="\n".join(collector.messages[-20:]),
             )
-        raise NoTextLayer(
-            f"The PDF's {n_pages} page(s) have no text layer", path=source.path
-        )
+        raise NoTextLayer(f"The PDF's {n_pages} page(s) have no text layer", path=source.path)
     if not any(s.text.strip() for s in segments):
         raise EmptyInput("The PDF holds no text", path=source.path)
     return Extraction(

@@ -89,9 +89,7 @@ def test_snippet_markdown_keeps_the_query_marks_and_escapes_the_rest() -> None:
 
 def test_hit_heading_has_the_kind_icon_and_the_bold_citation() -> None:
     hit = {"file": "jfk_x.wav", "kind": "audio", "time_start": 0.0, "time_end": 15.5}
-    assert helpers.hit_heading(hit) == (
-        f"{strings.KIND_ICONS['audio']} **jfk\\_x.wav, 00:00.0–00:15.5**"
-    )
+    assert helpers.hit_heading(hit) == (f"{strings.KIND_ICONS['audio']} **jfk\\_x.wav, 00:00.0–00:15.5**")
     assert helpers.hit_heading({"file": "x", "kind": "other"}).startswith(strings.UNKNOWN_ICON)
 
 
@@ -202,7 +200,9 @@ def test_error_markdown_shows_class_message_and_hint() -> None:
 
 def test_labelled_uses_the_strings_headings() -> None:
     assert helpers.labelled(helpers.collection_table(STATS)).columns == [
-        strings.COLUMNS["collection"], strings.COLUMNS["sources"], strings.COLUMNS["chunks"]
+        strings.COLUMNS["collection"],
+        strings.COLUMNS["sources"],
+        strings.COLUMNS["chunks"],
     ]
 
 

@@ -18,8 +18,9 @@ def _execute(name: str, home: Path) -> nbformat.NotebookNode:
     env_before = dict(os.environ)
     os.environ.update({"INLET_HOME": str(home), "INLET_SAMPLES": str(SAMPLES)})
     try:
-        NotebookClient(nb, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
+        NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}
+        ).execute()
     finally:
         os.environ.clear()
         os.environ.update(env_before)

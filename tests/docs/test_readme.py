@@ -34,8 +34,14 @@ def test_first_command_ingests_the_samples_and_serves_the_dashboard(tmp_path: Pa
     env = {**os.environ, "INLET_HOME": str(tmp_path / "home"), "INLET_PORT": str(port)}
     log = tmp_path / "demo.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(["bash", "scripts/demo.sh"], cwd=REPO, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["bash", "scripts/demo.sh"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 900
         health = None

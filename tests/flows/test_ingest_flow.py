@@ -88,8 +88,7 @@ def test_a_phrase_from_a_pdf_is_found_on_its_page(ingested, shared: Path) -> Non
 
 def test_speech_is_found_by_a_paraphrase_at_the_right_seconds(ingested) -> None:  # noqa: ANN001
     _, home = ingested
-    hits = inlet.search("don't ask what the nation gives you, ask how you can serve it",
-                        limit=3, home=home)
+    hits = inlet.search("don't ask what the nation gives you, ask how you can serve it", limit=3, home=home)
     top = hits.row(0, named=True)
     assert top["file"] == "jfk.flac" and top["kind"] == "audio"
     assert 0.0 <= top["time_start"] < top["time_end"] <= 11.5

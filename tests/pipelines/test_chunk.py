@@ -4,8 +4,13 @@ from pipelines.records import Segment
 
 def _chunks(embedder, segments, max_tokens=64, overlap=8):  # noqa: ANN001, ANN202
     return chunk_segments(
-        segments, tokenizer=embedder.tokenizer, max_tokens=max_tokens, overlap=overlap,
-        collection="c", source_id="s" * 64, chunking_key="k",
+        segments,
+        tokenizer=embedder.tokenizer,
+        max_tokens=max_tokens,
+        overlap=overlap,
+        collection="c",
+        source_id="s" * 64,
+        chunking_key="k",
     )
 
 
@@ -44,8 +49,10 @@ def test_chunks_keep_page_and_time_spans(embedder) -> None:  # noqa: ANN001
     assert chunks[0].page_start == 1
     assert chunks[-1].page_end == 3
     assert any(c.page_start != c.page_end for c in chunks), "a window runs across pages"
-    speech = [Segment(text="hello there " * 5, start=0.0, end=4.0),
-              Segment(text="general kenobi " * 5, start=4.0, end=9.5)]
+    speech = [
+        Segment(text="hello there " * 5, start=0.0, end=4.0),
+        Segment(text="general kenobi " * 5, start=4.0, end=9.5),
+    ]
     timed = _chunks(embedder, speech, max_tokens=200, overlap=8)
     assert (timed[0].time_start, timed[0].time_end) == (0.0, 9.5)
 
@@ -55,6 +62,13 @@ def test_ids_are_deterministic_and_depend_on_collection(embedder) -> None:  # no
     a = [c.chunk_id for c in _chunks(embedder, segments)]
     b = [c.chunk_id for c in _chunks(embedder, segments)]
     assert a == b and len(set(a)) == len(a)
-    other = chunk_segments(segments, tokenizer=embedder.tokenizer, max_tokens=64, overlap=8,
-                           collection="other", source_id="s" * 64, chunking_key="k")
+    other = chunk_segments(
+        segments,
+        tokenizer=embedder.tokenizer,
+        max_tokens=64,
+        overlap=8,
+        collection="other",
+        source_id="s" * 64,
+        chunking_key="k",
+    )
     assert not set(a) & {c.chunk_id for c in other}

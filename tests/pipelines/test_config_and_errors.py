@@ -41,7 +41,7 @@ def test_every_error_class_has_a_code_hint_and_docstring() -> None:
 def test_classify_maps_unexpected_failures() -> None:
     assert isinstance(errors.classify(MemoryError()), errors.OutOfMemory)
     assert isinstance(errors.classify(OSError(28, "No space left on device")), errors.DiskFull)
-    assert errors.classify(TimeoutError()).retryable
+    assert isinstance(errors.classify(TimeoutError()), errors.StageTimeout)
     internal = errors.classify(KeyError("x"), path="a.pdf", stage="extract")
     assert isinstance(internal, errors.InternalError) and "KeyError" in internal.detail
     assert internal.to_dict()["path"] == "a.pdf"

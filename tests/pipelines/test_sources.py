@@ -7,8 +7,11 @@ from pipelines.errors import EmptyInput, NoAudioTrack, TooLarge, TooLong, Unsupp
 from pipelines.sources import discover, hash_file, inspect
 
 AUDIO = ["fw_jfk.flac", "pywhispercpp_jfk.wav", "fw_hotwords.mp3", "lhotse_common_voice_en_651325.mp3"]
-VIDEO = ["video/lhotse_big_buck_bunny_small.mp4", "video/moviepy_big_buck_bunny_0_30.webm",
-         "video/moviepy_no_duration.webm"]
+VIDEO = [
+    "video/lhotse_big_buck_bunny_small.mp4",
+    "video/moviepy_big_buck_bunny_0_30.webm",
+    "video/moviepy_no_duration.webm",
+]
 
 
 @pytest.mark.parametrize("name", AUDIO)
@@ -30,7 +33,10 @@ def test_m4a_audio_only_mp4_is_audio(shared: Path, tmp_path: Path) -> None:
     import av
 
     out = tmp_path / "speech.m4a"
-    with av.open(str(shared / "audio" / "pywhispercpp_jfk.wav")) as src, av.open(str(out), "w", format="mp4") as dst:
+    with (
+        av.open(str(shared / "audio" / "pywhispercpp_jfk.wav")) as src,
+        av.open(str(out), "w", format="mp4") as dst,
+    ):
         stream = dst.add_stream("aac", rate=16000)
         for frame in src.decode(audio=0):
             frame.pts = None

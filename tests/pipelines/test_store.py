@@ -37,8 +37,12 @@ def test_reingest_is_idempotent_and_replaces_stale_chunks(embedder) -> None:  # 
     new_id = "b" * 64
     replaces = {new_id: store.replaced_by("c", "/x/doc.txt", new_id)}
     assert replaces[new_id] == ["a" * 64]
-    index_sources([_extraction(new_id, ["Only one short page now."])], collection="c",
-                  settings=settings, replaces=replaces)
+    index_sources(
+        [_extraction(new_id, ["Only one short page now."])],
+        collection="c",
+        settings=settings,
+        replaces=replaces,
+    )
     rows = store.chunk_rows(collection="c")
     assert rows["source_id"].unique().to_list() == [new_id] and rows.height == 1
     assert store.source_rows("c")["source_id"].to_list() == [new_id]
@@ -47,10 +51,16 @@ def test_reingest_is_idempotent_and_replaces_stale_chunks(embedder) -> None:  # 
 def test_filters_and_hostile_values(embedder) -> None:  # noqa: ANN001
     settings = get_settings()
     store = Store(settings)
-    index_sources([_extraction("a" * 64, ["Whales sing in the deep ocean."], path="/x/whales.txt")],
-                  collection="sea", settings=settings)
-    index_sources([_extraction("b" * 64, ["Whales are large mammals of the sea."], path="/x/o'brien.pdf", kind="pdf")],
-                  collection="land", settings=settings)
+    index_sources(
+        [_extraction("a" * 64, ["Whales sing in the deep ocean."], path="/x/whales.txt")],
+        collection="sea",
+        settings=settings,
+    )
+    index_sources(
+        [_extraction("b" * 64, ["Whales are large mammals of the sea."], path="/x/o'brien.pdf", kind="pdf")],
+        collection="land",
+        settings=settings,
+    )
     store.refresh_indexes()
     vector = embedder.encode_query("whales")
     for mode in ("vector", "text", "hybrid"):
@@ -67,8 +77,11 @@ def test_filters_and_hostile_values(embedder) -> None:  # noqa: ANN001
 def test_phrase_query_ranks_its_passage_first(embedder) -> None:  # noqa: ANN001
     settings = get_settings()
     texts = ["the brown dog and the quick fox", "a quick brown fox leaps", "brown is a colour, fox a word"]
-    index_sources([_extraction(str(i) * 64, [t], path=f"/x/{i}.txt") for i, t in enumerate(texts)],
-                  collection="c", settings=settings)
+    index_sources(
+        [_extraction(str(i) * 64, [t], path=f"/x/{i}.txt") for i, t in enumerate(texts)],
+        collection="c",
+        settings=settings,
+    )
     store = Store(settings)
     store.refresh_indexes()
     hits = store.search('"quick brown fox"', None, mode="text")
