@@ -151,6 +151,7 @@ def ingest_flow(
 
     store = Store(settings)
     key = settings.chunking_key()
+    current, ids_by_path = store.source_map(collection, key)
     todo: list[tuple[Source, SourceOutcome]] = []
     seen: dict[str, SourceOutcome] = {}
     validated = validate_files([str(f) for f in files], settings) if files else []
@@ -161,7 +162,7 @@ def ingest_flow(
             job.fail(outcome, result)
             continue
         outcome.source_id, outcome.kind = result.source_id, result.kind
-        if result.source_id in seen or store.is_current(collection, result.source_id, key):
+        if result.source_id in seen or result.source_id in current:
             outcome.status = "unchanged"
             continue
         seen[result.source_id] = outcome
@@ -189,7 +190,7 @@ def ingest_flow(
     for batch in _index_batches(extracted):
         extractions = [e for e, _ in batch]
         replaces = {
-            e.source.source_id: store.replaced_by(collection, e.source.path, e.source.source_id)
+            e.source.source_id: sorted(ids_by_path.get(e.source.path, set()) - {e.source.source_id})
             for e in extractions
         }
         state = index_task(extractions, collection, settings, replaces, return_state=True)

@@ -90,23 +90,25 @@ def index_sources(
     result.embed_s, result.embedded = embedded.seconds, embedded.computed
 
     started = time.perf_counter()
+    items = []
     offset = 0
-    for extraction, chunks, outcome in planned:
-        vectors = embedded.vectors[offset : offset + len(chunks)]
+    for extraction, chunks, _ in planned:
+        replaced = (replaces or {}).get(extraction.source.source_id, [])
+        items.append((extraction, chunks, embedded.vectors[offset : offset + len(chunks)], replaced))
         offset += len(chunks)
-        try:
-            outcome.chunks = store.write_source(
-                collection=collection,
-                extraction=extraction,
-                chunks=chunks,
-                vectors=vectors,
-                model=embedder.name,
-                chunking_key=key,
-                replaces=(replaces or {}).get(extraction.source.source_id, []),
-            )
-        except Exception as exc:  # noqa: BLE001
-            outcome.error = classify(
-                exc, path=extraction.source.path, source_id=extraction.source.source_id, stage="write"
-            )
+    try:  # one commit for the whole batch
+        store.write_sources(collection=collection, items=items, model=embedder.name, chunking_key=key)
+        for (_, chunks, outcome), _item in zip(planned, items, strict=True):
+            outcome.chunks = len(chunks)
+    except Exception:  # noqa: BLE001 - retry source by source so one bad source is reported alone
+        for item, (extraction, _, outcome) in zip(items, planned, strict=True):
+            try:
+                outcome.chunks = store.write_sources(
+                    collection=collection, items=[item], model=embedder.name, chunking_key=key
+                )
+            except Exception as exc:  # noqa: BLE001
+                outcome.error = classify(
+                    exc, path=extraction.source.path, source_id=extraction.source.source_id, stage="write"
+                )
     result.write_s = time.perf_counter() - started
     return result

@@ -28,6 +28,7 @@ from pipelines.records import Source
 _SNIFF_BYTES = 64 * 1024
 _MEDIA_MIMES = ("audio/", "video/")
 _MEDIA_EXTRA = {"application/ogg", "application/x-matroska", "application/mp4"}
+_TEXT_VIDEO_CODECS = {"ansi"}  # FFmpeg reads any text file as an ANSI-art "video"
 
 
 def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
@@ -70,18 +71,22 @@ def sniff(head: bytes) -> tuple[str | None, str]:
         candidates = puremagic.magic_string(head)
     except puremagic.PureError:
         candidates = []
-    for match in candidates:
-        mime = (match.mime_type or "").lower()
-        if mime.startswith(_MEDIA_MIMES) or mime in _MEDIA_EXTRA:
-            return "media", mime
-    textual = not candidates or all(
-        (m.mime_type or "").startswith(("text/", "application/json", "application/xml")) or m.confidence < 0.4
-        for m in candidates
-    )
-    if textual and b"\x00" not in head and _decode_guess(head) is not None:
-        return "text", "text/plain"
+    media = [m for m in candidates if _is_media_mime(m.mime_type)]
+    # Text first: a file without NUL bytes that decodes is text, unless a media signature sits
+    # at its very start. (Weak matches further in, such as a QuickTime atom name at byte 4 of
+    # an English sentence, or "From " read as a mailbox, do not turn prose into media.)
+    if b"\x00" not in head and not any(getattr(m, "offset", 0) == 0 for m in media):
+        if _decode_guess(head) is not None:
+            return "text", "text/plain"
+    if media:
+        return "media", (media[0].mime_type or "").lower()
     label = next((m.mime_type or m.extension for m in candidates if m.mime_type or m.extension), "")
     return None, label or "binary data"
+
+
+def _is_media_mime(mime: str | None) -> bool:
+    mime = (mime or "").lower()
+    return mime.startswith(_MEDIA_MIMES) or mime in _MEDIA_EXTRA
 
 
 def _decode_guess(data: bytes) -> str | None:
@@ -110,7 +115,9 @@ def probe_media(path: Path) -> tuple[str, float | None, str]:
             video = [
                 s
                 for s in streams
-                if s.type == "video" and not (s.disposition & av.stream.Disposition.attached_pic)
+                if s.type == "video"
+                and not (s.disposition & av.stream.Disposition.attached_pic)
+                and s.codec_context.name not in _TEXT_VIDEO_CODECS
             ]
             duration = container.duration / 1_000_000 if container.duration else None
             if duration is None and audio and audio[0].duration and audio[0].time_base:
@@ -124,7 +131,7 @@ def probe_media(path: Path) -> tuple[str, float | None, str]:
     if not audio:
         if video:
             raise NoAudioTrack("The video has no audio track to transcribe", path=str(path))
-        raise UndecodableAudio("The file has no audio stream", path=str(path))
+        raise UnsupportedFormat(f"The file holds no audio or video ({name})", path=str(path))
     return kind, duration, name
 
 

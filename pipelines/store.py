@@ -200,6 +200,18 @@ class Store:
         rows = self.source_rows(collection, source_id=source_id)
         return bool(rows.height) and chunking_key in rows["chunking_key"].to_list()
 
+    def source_map(self, collection: str, chunking_key: str) -> tuple[set[str], dict[str, set[str]]]:
+        """One read of a collection's sources: the ids indexed with ``chunking_key``, and the
+        ids ingested from each path (to find the older versions a changed file replaces)."""
+        rows = self.source_rows(collection)
+        current: set[str] = set()
+        by_path: dict[str, set[str]] = {}
+        for row in rows.select("source_id", "path", "chunking_key").iter_rows(named=True):
+            if row["chunking_key"] == chunking_key:
+                current.add(row["source_id"])
+            by_path.setdefault(row["path"], set()).add(row["source_id"])
+        return current, by_path
+
     def replaced_by(self, collection: str, path: str, source_id: str) -> list[str]:
         """Source ids previously ingested from ``path`` that ``source_id`` replaces."""
         table = self.sources_table()
@@ -226,88 +238,111 @@ class Store:
         chunking_key: str,
         replaces: Iterable[str] = (),
     ) -> int:
-        """Upsert a source's chunks and drop its stale ones (and those of ``replaces``) in one
-        commit, then record the source. Returns the number of chunk rows written."""
-        source = extraction.source
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk is required")
-        table = self.chunks(dim=int(vectors.shape[1]))
-        now = dt.datetime.now(dt.UTC)
-        rows = pa.table(
-            {
-                "chunk_id": [c.chunk_id for c in chunks],
-                "collection": [collection] * len(chunks),
-                "source_id": [source.source_id] * len(chunks),
-                "file": [source.file] * len(chunks),
-                "path": [source.path] * len(chunks),
-                "kind": [source.kind] * len(chunks),
-                "language": [extraction.language] * len(chunks),
-                "chunk_index": [c.index for c in chunks],
-                "page_start": [c.page_start for c in chunks],
-                "page_end": [c.page_end for c in chunks],
-                "time_start": [c.time_start for c in chunks],
-                "time_end": [c.time_end for c in chunks],
-                "text": [c.text for c in chunks],
-                "n_tokens": [c.n_tokens for c in chunks],
-                "model": [model] * len(chunks),
-                "created_at": [now] * len(chunks),
-                "vector": pa.FixedSizeListArray.from_arrays(
-                    pa.array(vectors.astype(np.float32).ravel()), int(vectors.shape[1])
-                ),
-            },
-            schema=table.schema,
+        """Write one source: see :meth:`write_sources`. Returns its number of chunk rows."""
+        return self.write_sources(
+            collection=collection,
+            items=[(extraction, chunks, vectors, list(replaces))],
+            model=model,
+            chunking_key=chunking_key,
         )
-        owned = where(collection=collection, source_id=[source.source_id, *replaces])
+
+    def write_sources(
+        self,
+        *,
+        collection: str,
+        items: list[tuple[Extraction, list[Chunk], np.ndarray, list[str]]],
+        model: str,
+        chunking_key: str,
+    ) -> int:
+        """Upsert the chunks of several sources and drop their stale chunks (and those of the
+        older versions each replaces) in one commit, then record the sources in one more.
+
+        ``items`` holds ``(extraction, chunks, vectors, replaced source ids)``. A crash leaves
+        either the old or the new version of the batch, never a mix of both for one source;
+        the chunk commit comes first, so an unrecorded source is simply processed again.
+        Returns the number of chunk rows written.
+        """
+        if not items:
+            return 0
+        for _, chunks, vectors, _ in items:
+            if len(chunks) != len(vectors):
+                raise ValueError("one vector per chunk is required")
+        dim = int(items[0][2].shape[1])
+        table = self.chunks(dim=dim)
+        now = dt.datetime.now(dt.UTC)
+        columns: dict[str, list[Any]] = {name: [] for name in table.schema.names if name != "vector"}
+        for extraction, chunks, _, _ in items:
+            src, n = extraction.source, len(chunks)
+            columns["chunk_id"] += [c.chunk_id for c in chunks]
+            columns["collection"] += [collection] * n
+            columns["source_id"] += [src.source_id] * n
+            columns["file"] += [src.file] * n
+            columns["path"] += [src.path] * n
+            columns["kind"] += [src.kind] * n
+            columns["language"] += [extraction.language] * n
+            columns["chunk_index"] += [c.index for c in chunks]
+            columns["page_start"] += [c.page_start for c in chunks]
+            columns["page_end"] += [c.page_end for c in chunks]
+            columns["time_start"] += [c.time_start for c in chunks]
+            columns["time_end"] += [c.time_end for c in chunks]
+            columns["text"] += [c.text for c in chunks]
+            columns["n_tokens"] += [c.n_tokens for c in chunks]
+            columns["model"] += [model] * n
+            columns["created_at"] += [now] * n
+        matrix = np.concatenate([v for _, _, v, _ in items]).astype(np.float32)
+        columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), dim)  # type: ignore[assignment]
+        rows = pa.table(columns, schema=table.schema)
+        owned_ids = sorted({e.source.source_id for e, *_ in items} | {r for *_, rs in items for r in rs})
         (
             table.merge_insert("chunk_id")
             .when_matched_update_all()
             .when_not_matched_insert_all()
-            .when_not_matched_by_source_delete(owned)
+            .when_not_matched_by_source_delete(where(collection=collection, source_id=owned_ids))
             .execute(rows)
         )
-        self._record_source(collection, extraction, len(chunks), model, chunking_key, now, replaces)
-        return len(chunks)
+        self._record_sources(collection, items, model, chunking_key, now)
+        return rows.num_rows
 
-    def _record_source(
+    def _record_sources(
         self,
         collection: str,
-        extraction: Extraction,
-        n_chunks: int,
+        items: list[tuple[Extraction, list[Chunk], np.ndarray, list[str]]],
         model: str,
         chunking_key: str,
         now: dt.datetime,
-        replaces: Iterable[str],
     ) -> None:
-        source = extraction.source
         table = self.sources_table(create=True)
-        row = pa.Table.from_pylist(
-            [
+        records = []
+        keys: set[str] = set()
+        for extraction, chunks, _, replaces in items:
+            src = extraction.source
+            keys.update(source_key(collection, s) for s in [src.source_id, *replaces])
+            records.append(
                 {
-                    "source_key": source_key(collection, source.source_id),
+                    "source_key": source_key(collection, src.source_id),
                     "collection": collection,
-                    "source_id": source.source_id,
-                    "path": source.path,
-                    "file": source.file,
-                    "kind": source.kind,
-                    "size": source.size,
-                    "pages": source.pages,
-                    "duration_s": source.duration_s,
+                    "source_id": src.source_id,
+                    "path": src.path,
+                    "file": src.file,
+                    "kind": src.kind,
+                    "size": src.size,
+                    "pages": src.pages,
+                    "duration_s": src.duration_s,
                     "language": extraction.language,
                     "chunking_key": chunking_key,
                     "model": model,
-                    "n_chunks": n_chunks,
+                    "n_chunks": len(chunks),
                     "ingested_at": now,
                 }
-            ],
-            schema=SOURCE_SCHEMA,
-        )
-        keys = [source_key(collection, s) for s in [source.source_id, *replaces]]
+            )
         (
             table.merge_insert("source_key")
             .when_matched_update_all()
             .when_not_matched_insert_all()
-            .when_not_matched_by_source_delete(f"`source_key` IN ({', '.join(map(sql_literal, keys))})")
-            .execute(row)
+            .when_not_matched_by_source_delete(
+                f"`source_key` IN ({', '.join(map(sql_literal, sorted(keys)))})"
+            )
+            .execute(pa.Table.from_pylist(records, schema=SOURCE_SCHEMA))
         )
 
     def delete_source(self, collection: str, source_id: str) -> None:
@@ -329,6 +364,9 @@ class Store:
             table.create_index("text", config=FTS(with_position=True), replace=True, name="text_idx")
         else:
             table.optimize()
+        sources = self.sources_table()
+        if sources is not None:
+            sources.optimize()  # fold small commits so per-source lookups stay fast
 
     # reading ---------------------------------------------------------------------------
     def count_chunks(self, collection: str | None = None) -> int:

@@ -115,3 +115,17 @@ def test_source_id_is_the_hash_of_the_bytes(tmp_path: Path) -> None:
     b.write_text("same bytes")
     settings = get_settings()
     assert inspect(a, settings).source_id == inspect(b, settings).source_id == hash_file(a)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Candidate genes for asthma were studied in 2,000 children.",  # "idat" at byte 4: QuickTime
+        "The widespread use of antibiotics in farming.",  # "wide" at byte 4: QuickTime
+        "From the first trial onwards, the effect held.",  # "From " at byte 0: a mailbox
+    ],
+)
+def test_prose_that_looks_like_a_signature_is_text(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "abstract.txt"
+    path.write_text(text + "\n\n" + "More ordinary prose follows here. " * 20)
+    assert inspect(path, get_settings()).kind == "text"
