@@ -195,11 +195,6 @@ class Store:
             query.limit(None).to_polars() if hasattr(query, "to_polars") else pl.from_arrow(query.to_arrow())
         )
 
-    def is_current(self, collection: str, source_id: str, chunking_key: str) -> bool:
-        """True when the source is already indexed in ``collection`` with these settings."""
-        rows = self.source_rows(collection, source_id=source_id)
-        return bool(rows.height) and chunking_key in rows["chunking_key"].to_list()
-
     def source_map(self, collection: str, chunking_key: str) -> tuple[set[str], dict[str, set[str]]]:
         """One read of a collection's sources: the ids indexed with ``chunking_key``, and the
         ids ingested from each path (to find the older versions a changed file replaces)."""
