@@ -10,6 +10,7 @@ re-uploading never embeds the same text twice.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -18,6 +19,8 @@ import re
 import shutil
 import tempfile
 import time
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +109,9 @@ def _load(name: str, backend: str, device: str, batch_size: int, models_dir: str
             if (exported / "onnx" / "model.onnx").exists():
                 model = SentenceTransformer(str(exported), **kwargs)
             else:
-                model = SentenceTransformer(where, **kwargs)  # exports to ONNX in memory
+                log.info("exporting %s to ONNX once, into %s", name, exported)
+                with _quiet_export():
+                    model = SentenceTransformer(where, **kwargs)  # exports to ONNX in memory
                 _save_export(model, exported)
         else:
             model = SentenceTransformer(where, **kwargs)
@@ -119,6 +124,21 @@ def _load(name: str, backend: str, device: str, batch_size: int, models_dir: str
         raise ModelLoadFailed(f"Embedding model at {where} failed to load: {exc}") from exc
     log.info("loaded %s (%s) in %.1f s", name, backend, time.perf_counter() - started)
     return Embedder(name=name, backend=backend, model=model, batch_size=batch_size)
+
+
+@contextlib.contextmanager
+def _quiet_export() -> Iterator[None]:
+    """Hide the tracer warnings and save-me advice the one-time ONNX export prints; inlet
+    saves the export itself."""
+    st_log = logging.getLogger("sentence_transformers")
+    level = st_log.level
+    st_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        st_log.setLevel(level)
 
 
 def _onnx_folder_name(name: str) -> str:
