@@ -56,6 +56,5 @@ def save(extraction: Extraction, settings: Settings) -> None:
 def find(source_id: str, settings: Settings) -> Extraction | None:
     """Any cached extraction of ``source_id`` (used to show what was extracted)."""
     folder = settings.cache_dir / "extract" / source_id[:2]
-    for path in sorted(folder.glob(f"{source_id}-*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
-        return Extraction.from_dict(json.loads(path.read_text("utf-8")))
-    return None
+    newest = max(folder.glob(f"{source_id}-*.json"), key=lambda p: p.stat().st_mtime, default=None)
+    return Extraction.from_dict(json.loads(newest.read_text("utf-8"))) if newest else None

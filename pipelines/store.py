@@ -191,9 +191,7 @@ class Store:
         query = table.search()
         if predicate:
             query = query.where(predicate)
-        return (
-            query.limit(None).to_polars() if hasattr(query, "to_polars") else pl.from_arrow(query.to_arrow())
-        )
+        return query.limit(None).to_polars()
 
     def source_map(self, collection: str, chunking_key: str) -> tuple[set[str], dict[str, set[str]]]:
         """One read of a collection's sources: the ids indexed with ``chunking_key``, and the
