@@ -5,9 +5,14 @@
     >>> inlet.search("ask not what your country can do for you")            # doctest: +SKIP
 
 Results are polars DataFrames (search hits, errors) or small objects with a notebook view.
+One private module per concern: ``_jobs`` (submitting work), ``_search``, ``_library`` (what
+is stored), ``_reports`` (analytics); the ``inlet`` command lives in ``inlet.cli``.
 """
 
-from inlet.api import JobSummary, errors, ingest, search, show, stats
+from inlet._jobs import JobSummary, ingest
+from inlet._library import show
+from inlet._reports import errors, stats
+from inlet._search import search
 
 __all__ = ["JobSummary", "errors", "ingest", "search", "show", "stats"]
 __version__ = "0.1.0"

@@ -9,6 +9,7 @@ Tables (one folder each under ``home/analytics``):
 - ``jobs``: one row per job state change; the latest row of a job is its state.
 - ``events``: stage start / end / retry / fail, with timings and counts.
 - ``errors``: classified failures, with message, hint, retryable flag and detail.
+- ``searches``: one row per search: query, mode, filters (JSON), result count, latency.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "path": pl.Utf8, "stage": pl.Utf8, "class": pl.Utf8, "message": pl.Utf8,
         "hint": pl.Utf8, "retryable": pl.Boolean, "attempt": pl.Int64, "detail": pl.Utf8,
         "at": pl.Datetime("us", "UTC"),
+    },
+    "searches": {
+        "query": pl.Utf8, "mode": pl.Utf8, "collection": pl.Utf8, "filters": pl.Utf8,
+        "results": pl.Int64, "latency_ms": pl.Float64, "at": pl.Datetime("us", "UTC"),
     },
 }  # fmt: skip
 

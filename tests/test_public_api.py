@@ -2,7 +2,7 @@ import inlet
 
 
 def test_public_surface_is_exactly_all() -> None:
-    public = {name for name in dir(inlet) if not name.startswith("_")} - {"api", "cli"}
+    public = {name for name in dir(inlet) if not name.startswith("_")} - {"cli"}
     assert set(inlet.__all__) == public
     assert set(inlet.__all__) == {"JobSummary", "errors", "ingest", "search", "show", "stats"}
 

@@ -1,0 +1,3 @@
+from inlet.cli import main
+
+main()

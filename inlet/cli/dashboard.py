@@ -1,0 +1,31 @@
+"""``inlet dashboard``: serve the Streamlit app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from inlet.cli import main
+
+
+@main.command()
+@click.option("--port", type=int, default=8501, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; keep 127.0.0.1 unless others must reach it.",
+)
+def dashboard(port: int, host: str) -> None:
+    """Open the Streamlit dashboard (upload, search, statistics)."""
+    app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+    ]  # fmt: skip
+    click.echo(f"inlet dashboard on http://{host}:{port}  (Ctrl-C to stop)")
+    sys.exit(subprocess.call(command))
