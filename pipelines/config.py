@@ -131,6 +131,56 @@ class Settings(BaseSettings):
     large_pdf_bytes: int = Field(2 * MB, ge=1)
     """A PDF larger than this gets a task of its own; smaller ones share a batch task."""
 
+    # --- analytics: retention and health (analytics engineer) ---------------------------
+    events_retention_days: float = Field(7, ge=0)
+    """Stage events older than this many days are deleted by the maintenance flow."""
+
+    errors_retention_days: float = Field(30, ge=0)
+    """Error rows older than this many days are deleted by the maintenance flow."""
+
+    searches_retention_days: float = Field(30, ge=0)
+    """Search log rows older than this many days are deleted by the maintenance flow."""
+
+    stuck_job_after_s: float = Field(900, gt=0)
+    """A running job with no event for this many seconds is reported as stuck."""
+
+    # --- orchestration (flows, local worker, Prefect server) -----------------------------
+    retry_jitter: float = Field(0.5, ge=0, le=1)
+    """Random spread of each retry delay, as a fraction of it (0.5: from half to one and a half times)."""
+
+    task_workers: int = Field(2, ge=1)
+    """Tasks of one job that run at the same time (threads): transcription next to text extraction
+    and embedding."""
+
+    max_transcriptions: int = Field(1, ge=1)
+    """Transcriptions running at once on this machine (a Prefect global concurrency limit)."""
+
+    max_embeddings: int = Field(1, ge=1)
+    """Embedding batches running at once on this machine (a Prefect global concurrency limit)."""
+
+    mode: Literal["auto", "embedded", "server"] = "auto"
+    """Where submitted jobs run: ``embedded`` (a local worker process started on demand),
+    ``server`` (runs of the ``ingest`` deployment on a Prefect server's ``inlet`` work pool), or
+    ``auto``: ``server`` when ``PREFECT_API_URL`` is set, else ``embedded``."""
+
+    worker_idle_s: float = Field(300.0, gt=0)
+    """A local worker stops after this many seconds without work (it is started again on demand)."""
+
+    work_pool: str = "inlet"
+    """The Prefect work pool of server mode; its queues ``high``, ``normal``, ``low`` order the runs."""
+
+    pool_concurrency: int = Field(1, ge=1)
+    """Flow runs the work pool runs at once (queue priorities only order runs under a limit)."""
+
+    fault_injection: str | None = None
+    """For tests only: ``stage:transient:N`` makes the first N attempts of ``stage`` fail with a
+    retryable error; ``stage:permanent`` makes every attempt fail with a non-retryable one."""
+
+    # --- search (search engineer) --------------------------------------------------------
+    ann_min_rows: int = Field(65_536, ge=256)
+    """Chunks a table needs before an ANN (IVF-PQ) vector index is trained: about sqrt(rows)
+    partitions of 256 rows each. Below it vector search is exact (and fast enough)."""
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.chunk_overlap >= self.chunk_tokens:

@@ -38,6 +38,13 @@ def weight(kind: str | None, stage: str) -> float:
     return WEIGHTS.get(kind or "", _UNKNOWN_KIND).get(stage, 0.0)
 
 
+def weight_rows() -> list[tuple[str, str, float]]:
+    """``(kind, stage, weight)`` for every kind, and ``("*", stage, weight)`` for an unknown
+    kind: the table SQL readers join to compute :func:`source_progress` over many sources."""
+    rows = [(kind, stage, w) for kind, stages in WEIGHTS.items() for stage, w in stages.items()]
+    return rows + [("*", stage, w) for stage, w in _UNKNOWN_KIND.items()]
+
+
 def source_progress(kind: str | None, events: Iterable[tuple[str, str]]) -> float:
     """Progress (0..1) of one source from its ``(stage, event)`` pairs."""
     done = 0.0

@@ -1,0 +1,48 @@
+"""Job, stage-event, error and search analytics: immutable Parquet files, read with DuckDB.
+
+No process keeps a DuckDB file open (DESIGN decision 6): writers append one Parquet file per
+batch of rows (``record``), readers query the live files with a fresh in-memory DuckDB
+(``query``), and one maintenance step at a time folds small files together (``compact``) and
+drops old rows (``apply_retention``); both are safe while writers and readers work.
+
+Tables (``SCHEMAS``, one folder each under ``home/analytics``), versioned (``schema``):
+
+- ``jobs``: one row per job state change (queued, running, completed, partially_failed,
+  failed, cancelled); the latest row of a job is its state.
+- ``events``: per source and stage (validate, extract, transcribe, chunk, embed, index):
+  start, end, retry, fail, skip, cancel, with attempt, duration and counts.
+- ``errors``: classified failures with message, hint, retryable flag, traceback.
+- ``searches``: one row per search: query, mode, filters (JSON), result count, latency.
+
+    >>> from pipelines import analytics
+    >>> analytics.record(settings, "events", [{"job_id": "j1", "stage": "extract", "event": "end"}])  # doctest: +SKIP
+    >>> analytics.jobs(settings)  # doctest: +SKIP
+"""
+
+from .export import FORMATS, to_markdown
+from .files import apply_retention, compact, live_files, migrate, now, record, versions, write_frame
+from .read import TERMINAL_STATUSES, connect, query
+from .reports import errors, job_sources, jobs, statistics
+from .schema import SCHEMA_VERSION, SCHEMAS
+
+__all__ = [
+    "FORMATS",
+    "SCHEMAS",
+    "SCHEMA_VERSION",
+    "TERMINAL_STATUSES",
+    "apply_retention",
+    "compact",
+    "connect",
+    "errors",
+    "job_sources",
+    "jobs",
+    "live_files",
+    "migrate",
+    "now",
+    "query",
+    "record",
+    "statistics",
+    "to_markdown",
+    "versions",
+    "write_frame",
+]

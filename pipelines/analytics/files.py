@@ -1,0 +1,302 @@
+"""The analytics files: append-only writes, the live set a reader sees, compaction, retention.
+
+Layout: ``home/analytics/<table>/<YYYY-MM-DD>/<name>.parquet``. A writer adds one file per
+batch of rows, written aside and renamed into place, so a reader never sees half a file.
+No process ever holds a DuckDB database file, so there is no lock to wait for.
+
+Compaction and retention replace files without a reader ever seeing a row twice or not at
+all. A replacement file ``c-*.parquet`` is published by one rename, after a manifest
+``c-*.parquet.replaces`` (a JSON list of the names it replaces) was written beside it. A
+reader lists a folder, then drops every name that a manifest of a *listed* replacement
+names. The replaced files are deleted afterwards, then the manifest; a reader that listed a
+file just before it was deleted gets a missing-file error and reads again (``read.query``).
+Only one process compacts at a time (a ``flock`` on ``analytics/.maintenance.lock``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+
+from pipelines.config import Settings
+
+from .schema import SCHEMA_VERSION, SCHEMAS, SORT_KEYS, VERSION_KEY, select_current
+
+COMPACT_BELOW_BYTES = 64 * 1024 * 1024
+"""Files smaller than this are folded together by compaction; bigger ones are left alone."""
+REPLACED_SUFFIX = ".replaces"
+
+_lock = threading.Lock()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def table_dir(settings: Settings, table: str) -> Path:
+    return settings.analytics_dir / table
+
+
+def _new_name(prefix: str = "") -> str:
+    return f"{prefix}{now().strftime('%H%M%S%f')}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
+
+
+def _write_atomic(frame: pl.DataFrame, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")
+    frame.write_parquet(tmp, metadata={VERSION_KEY: str(SCHEMA_VERSION)}, row_group_size=128 * 1024)
+    os.replace(tmp, target)
+
+
+def write_frame(settings: Settings, table: str, frame: pl.DataFrame) -> Path:
+    """Append a frame that has exactly ``SCHEMAS[table]`` as one new file (bulk loads)."""
+    if frame.schema != pl.Schema(SCHEMAS[table]):
+        frame = frame.select(
+            [
+                pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c)
+                for c, t in SCHEMAS[table].items()
+            ]
+        )
+    folder = table_dir(settings, table) / now().strftime("%Y-%m-%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / _new_name()
+    with _lock:
+        _write_atomic(frame, target)
+    return target
+
+
+def record(settings: Settings, table: str, rows: list[dict[str, Any]]) -> Path | None:
+    """Append ``rows`` to ``table`` as one new Parquet file; missing columns are null, ``at``
+    defaults to now. Returns the file written (``None`` for no rows).
+
+    >>> record(settings, "events", [{"job_id": "j1", "stage": "extract", "event": "end"}])  # doctest: +SKIP
+    """
+    if not rows:
+        return None
+    schema = SCHEMAS[table]
+    stamp = now()
+    full = [{**dict.fromkeys(schema), "at": stamp, **row} for row in rows]
+    unknown = set().union(*full) - set(schema)
+    if unknown:
+        raise ValueError(f"unknown {table} columns: {sorted(unknown)}; known: {sorted(schema)}")
+    return write_frame(settings, table, pl.DataFrame(full, schema=schema))
+
+
+# --- the live set -------------------------------------------------------------------------
+def live_files(settings: Settings, table: str) -> list[Path]:
+    """The files a reader should read now: every file but those a published replacement names."""
+    root = table_dir(settings, table)
+    if not root.is_dir():
+        return []
+    live: list[Path] = []
+    for day in sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            names = {p.name for p in day.iterdir() if p.suffix == ".parquet" and not p.name.startswith(".")}
+        except FileNotFoundError:
+            continue
+        replaced: set[str] = set()
+        for name in names:
+            if name.startswith("c-"):
+                replaced |= _read_manifest(day / (name + REPLACED_SUFFIX))
+        live += [day / n for n in sorted(names - replaced)]
+    return live
+
+
+def _read_manifest(path: Path) -> set[str]:
+    try:
+        return set(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return set()
+
+
+def file_version(path: Path) -> int:
+    """The schema version a file was written with (1 for files from before versioning)."""
+    meta = pq.read_metadata(path).metadata or {}
+    return int(meta.get(VERSION_KEY.encode(), b"1"))
+
+
+# --- single-writer maintenance ------------------------------------------------------------
+@contextlib.contextmanager
+def maintenance_lock(settings: Settings) -> Iterator[bool]:
+    """Hold the one maintenance slot of a home; yields False (and waits for nothing) if taken."""
+    settings.analytics_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.analytics_dir / ".maintenance.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read_current(
+    table: str, files: list[Path], where: str = "", params: list[Any] | None = None
+) -> pl.DataFrame:
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    source = f"read_parquet([{listed}], union_by_name = true)"
+    order = ", ".join(f'"{c}"' for c in SORT_KEYS[table])
+    sql = f"SELECT * FROM ({select_current(table, source)}) {where} ORDER BY {order}"
+    con = duckdb.connect(":memory:")
+    try:
+        return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]
+    finally:
+        con.close()
+
+
+def _replace(day: Path, old: list[Path], frame: pl.DataFrame | None) -> None:
+    """Publish ``frame`` (if any rows) in place of ``old``, then delete ``old``."""
+    if frame is not None and frame.height:
+        target = day / _new_name("c-")
+        manifest = day / (target.name + REPLACED_SUFFIX)
+        tmp = manifest.with_name(f".{manifest.name}.tmp")
+        tmp.write_text(json.dumps([p.name for p in old]))
+        os.replace(tmp, manifest)
+        _write_atomic(frame, target)  # the commit point: from here readers skip ``old``
+    else:
+        manifest = None
+    for path in old:
+        path.unlink(missing_ok=True)
+        _manifest_of(path).unlink(missing_ok=True)
+    if manifest is not None:
+        manifest.unlink(missing_ok=True)
+
+
+def _manifest_of(path: Path) -> Path:
+    return path.with_name(path.name + REPLACED_SUFFIX)
+
+
+def _sweep(day: Path) -> None:
+    """Finish replacements a crash interrupted: delete replaced files, orphan manifests, temp files."""
+    for manifest in day.glob("c-*" + REPLACED_SUFFIX):
+        published = manifest.with_name(manifest.name.removesuffix(REPLACED_SUFFIX))
+        if published.exists():
+            for name in _read_manifest(manifest):
+                (day / name).unlink(missing_ok=True)
+        manifest.unlink(missing_ok=True)
+    for tmp in day.glob(".*.tmp"):
+        if now().timestamp() - tmp.stat().st_mtime > 3600:
+            tmp.unlink(missing_ok=True)
+
+
+def compact(settings: Settings, *, below_bytes: int = COMPACT_BELOW_BYTES) -> dict[str, dict[str, int]]:
+    """Fold each day's small files (and any file of an older schema version) into one file.
+
+    Safe while writers append and readers query (see the module docstring); a second
+    compaction running at the same time returns at once with ``{"skipped": ...}``. Returns
+    ``{table: {"files_before": n, "files_after": m, "rows": r}}``.
+
+    >>> compact(settings)  # doctest: +SKIP
+    {'events': {'files_before': 812, 'files_after': 3, 'rows': 40600}, ...}
+    """
+    report: dict[str, dict[str, int]] = {}
+    with maintenance_lock(settings) as held:
+        if not held:
+            return {"skipped": {"files_before": 0, "files_after": 0, "rows": 0}}
+        for table in SCHEMAS:
+            before = live_files(settings, table)
+            rows = 0
+            by_day: dict[Path, list[Path]] = {}
+            for path in before:
+                by_day.setdefault(path.parent, []).append(path)
+            for day, files in by_day.items():
+                _sweep(day)
+                small = [
+                    f for f in files if f.stat().st_size < below_bytes or file_version(f) < SCHEMA_VERSION
+                ]
+                if len(small) < 2 and not any(file_version(f) < SCHEMA_VERSION for f in small):
+                    continue
+                frame = _read_current(table, small)
+                rows += frame.height
+                _replace(day, small, frame)
+            report[table] = {
+                "files_before": len(before),
+                "files_after": len(live_files(settings, table)),
+                "rows": rows,
+            }
+    return report
+
+
+def migrate(settings: Settings) -> dict[str, dict[str, int]]:
+    """Rewrite every file of an older schema version in the current one (keeps every row).
+
+    Readers do not need this (they read old files as the current version); it makes the
+    files themselves current. It is what :func:`compact` does, so it is the same call.
+    """
+    return compact(settings)
+
+
+def versions(settings: Settings) -> dict[str, dict[int, int]]:
+    """How many live files of each schema version each table has."""
+    out: dict[str, dict[int, int]] = {}
+    for table in SCHEMAS:
+        counts: dict[int, int] = {}
+        for path in live_files(settings, table):
+            v = file_version(path)
+            counts[v] = counts.get(v, 0) + 1
+        out[table] = counts
+    return out
+
+
+RETAINED = {
+    "events": "events_retention_days",
+    "errors": "errors_retention_days",
+    "searches": "searches_retention_days",
+}
+"""Tables cleaned by retention, and the setting giving their age limit; ``jobs`` rows stay."""
+
+
+def apply_retention(settings: Settings, *, at: dt.datetime | None = None) -> dict[str, int]:
+    """Delete rows older than the retention settings; returns the rows removed per table.
+
+    A file whose rows are all too old is deleted; a file with some is rewritten without them
+    (published like a compaction, so readers see either the old or the new rows, never both).
+
+    >>> apply_retention(settings)  # doctest: +SKIP
+    {'events': 1200, 'errors': 3, 'searches': 0}
+    """
+    removed = dict.fromkeys(RETAINED, 0)
+    with maintenance_lock(settings) as held:
+        if not held:
+            return removed
+        for table, setting in RETAINED.items():
+            cutoff = (at or now()) - dt.timedelta(days=float(getattr(settings, setting)))
+            files = live_files(settings, table)
+            if not files:
+                continue
+            listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+            con = duckdb.connect(":memory:")
+            try:
+                per_file = con.execute(
+                    f"""SELECT filename, count(*) AS n, count(*) FILTER (WHERE "at" < ?) AS old
+                    FROM read_parquet([{listed}], union_by_name = true, filename = true) GROUP BY filename""",
+                    [cutoff],
+                ).fetchall()
+            finally:
+                con.close()
+            for name, n, old in per_file:
+                if not old:
+                    continue
+                path = Path(name)
+                frame = None if old == n else _read_current(table, [path], 'WHERE "at" >= ?', [cutoff])
+                _replace(path.parent, [path], frame)
+                removed[table] += old
+            today = now().strftime("%Y-%m-%d")
+            for day in table_dir(settings, table).iterdir():
+                if day.name < today:  # never today's: a writer may have just made it
+                    with contextlib.suppress(OSError):
+                        day.rmdir()  # only empty folders go
+    return removed

@@ -1,0 +1,133 @@
+"""Reading: a fresh in-memory DuckDB per query, over the live files, as polars frames.
+
+Views available to ``query``:
+
+- ``jobs``, ``events``, ``errors``, ``searches``: the tables, in the current schema whatever
+  version their files were written with.
+- ``job_state``: one row per job, its latest status and the first known value of the rest.
+- ``source_events``: ``events`` plus each ``errors`` row as a ``fail`` event, keyed by
+  ``source_key`` (the source id, or the path for a file that never got one).
+- ``source_state``: one row per source of a job: ``status`` (``ingested``, ``unchanged``,
+  ``failed``, ``cancelled``, ``retrying``, ``running``), current ``stage``, ``progress`` by the
+  rules of ``pipelines/progress.py``, retries, seconds, first and last event time.
+- ``stage_weights``: ``pipelines.progress.weight_rows()``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from pipelines import progress
+from pipelines.config import Settings
+
+from .files import live_files
+from .schema import SCHEMAS, select_current
+
+TERMINAL_STATUSES = ("completed", "partially_failed", "failed", "cancelled")
+"""Job statuses after which a job does no more work."""
+
+_JOB_STATE = """
+CREATE VIEW job_state AS
+SELECT job_id,
+       arg_max(collection, "at") FILTER (WHERE collection IS NOT NULL) AS collection,
+       arg_max(priority, "at") FILTER (WHERE priority IS NOT NULL) AS priority,
+       arg_max(status, "at") AS status, min(submitted_at) AS submitted_at,
+       min(started_at) AS started_at, max(finished_at) AS finished_at,
+       arg_max(flow_run_id, "at") FILTER (WHERE flow_run_id IS NOT NULL) AS flow_run_id,
+       max(n_sources) AS n_sources, max(n_failed) AS n_failed, max(n_unchanged) AS n_unchanged,
+       max(chunks_written) AS chunks_written,
+       arg_min(paths, "at") FILTER (WHERE paths IS NOT NULL) AS paths, max("at") AS "at"
+FROM jobs GROUP BY job_id
+"""
+
+_SOURCE_EVENTS = """
+CREATE VIEW source_events AS
+SELECT job_id, coalesce(source_id, path, file) AS source_key, source_id, path, file, kind, collection,
+       stage, event, attempt, duration_s, bytes, pages, audio_s, chunks, error_class, message, "at"
+FROM events
+UNION ALL BY NAME
+SELECT job_id, coalesce(source_id, path, file) AS source_key, source_id, path, file, kind, collection,
+       stage, 'fail' AS event, attempt, "class" AS error_class, message, "at"
+FROM errors
+"""
+
+_SOURCE_STATE = """
+CREATE VIEW source_state AS
+WITH agg AS (
+    SELECT job_id, source_key, max(source_id) AS source_id, max(path) AS path, max(file) AS file,
+           max(kind) AS kind, max(collection) AS collection,
+           arg_max(stage, "at") AS stage, arg_max(event, "at") AS last_event,
+           bool_or(event = 'end' AND stage = 'index') AS has_index_end, bool_or(event = 'skip') AS has_skip,
+           bool_or(event = 'fail') AS has_fail, bool_or(event = 'cancel') AS has_cancel,
+           count(*) FILTER (WHERE event = 'retry') AS retries, max(attempt) AS attempts,
+           sum(duration_s) FILTER (WHERE event = 'end') AS seconds,
+           max(pages) AS pages, max(audio_s) AS audio_s, max(chunks) AS chunks,
+           min("at") AS first_at, max("at") AS last_at
+    FROM source_events GROUP BY job_id, source_key
+),
+done AS (
+    SELECT e.job_id, e.source_key,
+           sum(CASE WHEN a.kind IN (SELECT kind FROM stage_weights WHERE kind <> '*')
+                    THEN coalesce(w.weight, 0) ELSE coalesce(d.weight, 0) END) AS done
+    FROM (SELECT DISTINCT job_id, source_key, stage FROM source_events WHERE event = 'end') e
+    JOIN agg a USING (job_id, source_key)
+    LEFT JOIN stage_weights w ON w.kind = a.kind AND w.stage = e.stage
+    LEFT JOIN stage_weights d ON d.kind = '*' AND d.stage = e.stage
+    GROUP BY ALL
+)
+SELECT agg.*,
+       CASE WHEN has_index_end THEN 'ingested' WHEN has_skip THEN 'unchanged' WHEN has_fail THEN 'failed'
+            WHEN has_cancel THEN 'cancelled' WHEN last_event = 'retry' THEN 'retrying'
+            ELSE 'running' END AS status,
+       CASE WHEN has_index_end OR has_skip OR has_fail OR has_cancel THEN 1.0
+            ELSE least(coalesce(done.done, 0.0), 1.0) END AS progress
+FROM agg LEFT JOIN done USING (job_id, source_key)
+"""
+
+_MISSING_FILE_SIGNS = ("no such file", "no files found", "cannot open file", "could not open")
+
+
+def _files_sql(files: list[Path]) -> str:
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{listed}], union_by_name = true)"
+
+
+def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB with every view of this module over the live files."""
+    con = duckdb.connect(":memory:")
+    for table in SCHEMAS:
+        files = live_files(settings, table)
+        source = _files_sql(files) if files else "(SELECT 1 AS _none WHERE FALSE)"
+        con.execute(f"CREATE VIEW {table} AS {select_current(table, source)}")
+    con.execute("CREATE TABLE stage_weights (kind VARCHAR, stage VARCHAR, weight DOUBLE)")
+    con.executemany("INSERT INTO stage_weights VALUES (?, ?, ?)", progress.weight_rows())
+    for view in (_JOB_STATE, _SOURCE_EVENTS, _SOURCE_STATE):
+        con.execute(view)
+    return con
+
+
+def query(
+    settings: Settings, sql: str, params: list[Any] | None = None, *, attempts: int = 8
+) -> pl.DataFrame:
+    """Run ``sql`` over the views above in a fresh in-memory DuckDB; values go in ``params``
+    (``?`` placeholders), never into ``sql``. A file replaced by compaction between listing
+    and reading makes the query start over (at most ``attempts`` times); no lock is ever taken.
+
+    >>> query(settings, "SELECT status, count(*) AS n FROM job_state GROUP BY status")  # doctest: +SKIP
+    """
+    for attempt in range(attempts):
+        con = connect(settings)
+        try:
+            return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]
+        except duckdb.IOException as exc:
+            if attempt == attempts - 1 or not any(s in str(exc).lower() for s in _MISSING_FILE_SIGNS):
+                raise
+            time.sleep(0.01 * (attempt + 1))
+        finally:
+            con.close()
+    raise AssertionError("unreachable")

@@ -1,0 +1,303 @@
+"""The questions people ask of the analytics, answered as polars frames.
+
+``jobs`` (with progress and ETA), ``job_sources`` (per file), ``errors``, and ``statistics``:
+outcome rates, stage durations and throughput, retries, queue depth, errors over time,
+health and search figures. Every function reads through ``read.query`` (fresh DuckDB).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+
+from pipelines import progress
+from pipelines.config import Settings
+
+from .files import now
+from .read import TERMINAL_STATUSES, query
+
+
+def _since_clause(column: str, since: dt.datetime | None, params: list[Any]) -> str:
+    if since is None:
+        return "TRUE"
+    params.append(since)
+    return f"{column} >= ?"
+
+
+def errors(
+    settings: Settings,
+    job_id: str | None = None,
+    *,
+    collection: str | None = None,
+    error_class: str | None = None,
+    since: dt.datetime | None = None,
+    limit: int = 1000,
+) -> pl.DataFrame:
+    """Recorded errors, newest first (every column of ``errors``).
+
+    >>> errors(settings, error_class="damaged_pdf", limit=10)  # doctest: +SKIP
+    """
+    where, params = ["TRUE"], []
+    for column, value in (("job_id", job_id), ("collection", collection), ('"class"', error_class)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    where.append(_since_clause('"at"', since, params))
+    sql = f'SELECT * FROM errors WHERE {" AND ".join(where)} ORDER BY "at" DESC LIMIT ?'
+    return query(settings, sql, [*params, limit])
+
+
+JOB_COLUMNS = {
+    "job_id": pl.Utf8, "status": pl.Utf8, "priority": pl.Utf8, "collection": pl.Utf8,
+    "progress": pl.Float64, "eta_s": pl.Float64, "submitted_at": pl.Datetime("us", "UTC"),
+    "started_at": pl.Datetime("us", "UTC"), "finished_at": pl.Datetime("us", "UTC"),
+    "sources": pl.Int64, "failed": pl.Int64, "unchanged": pl.Int64, "retries": pl.Int64,
+    "chunks_written": pl.Int64, "flow_run_id": pl.Utf8, "last_event_at": pl.Datetime("us", "UTC"),
+    "stuck": pl.Boolean,
+}  # fmt: skip
+
+
+def jobs(
+    settings: Settings,
+    *,
+    status: str | list[str] | None = None,
+    collection: str | None = None,
+    job_id: str | None = None,
+    limit: int = 100,
+    at: dt.datetime | None = None,
+) -> pl.DataFrame:
+    """The latest state of each job, newest first, with ``progress`` (0..1) and ``eta_s``.
+
+    ``progress`` is 1 for a finished job, 0 for a queued one, else the mean of its sources'
+    stage-weighted progress (``pipelines.progress``); ``eta_s`` extrapolates the time since it
+    started. ``stuck`` marks a running job with no event for ``stuck_job_after_s``.
+
+    >>> jobs(settings, status="running")  # doctest: +SKIP
+    """
+    where, params = ["TRUE"], []
+    statuses = [status] if isinstance(status, str) else status
+    if statuses:
+        where.append(f"status IN ({', '.join('?' * len(statuses))})")
+        params += statuses
+    for column, value in (("collection", collection), ("job_id", job_id)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    sql = f"""
+    WITH j AS (SELECT * FROM job_state WHERE {" AND ".join(where)}
+               ORDER BY submitted_at DESC NULLS LAST, "at" DESC LIMIT ?),
+    s AS (SELECT job_id, list(progress) AS per_source, count(*) FILTER (WHERE status = 'failed') AS failed,
+                 count(*) FILTER (WHERE status = 'unchanged') AS unchanged, sum(retries) AS retries,
+                 min(first_at) AS first_event_at, max(last_at) AS last_event_at
+          FROM source_state WHERE job_id IN (SELECT job_id FROM j) GROUP BY job_id)
+    SELECT j.*, s.per_source, s.failed AS seen_failed, s.unchanged AS seen_unchanged, s.retries,
+           s.first_event_at, greatest(j."at", s.last_event_at) AS last_event_at
+    FROM j LEFT JOIN s USING (job_id)
+    ORDER BY j.submitted_at DESC NULLS LAST, j."at" DESC
+    """
+    raw = query(settings, sql, [*params, limit])
+    moment = at or now()
+    rows = []
+    for r in raw.iter_rows(named=True):
+        per_source = r["per_source"] or []
+        n_sources = max(r["n_sources"] or 0, len(per_source))
+        if r["status"] in TERMINAL_STATUSES:
+            done, eta = 1.0, 0.0
+        elif r["status"] == "queued":
+            done, eta = 0.0, None
+        else:
+            done = progress.job_progress(per_source, n_sources or None)
+            began = r["started_at"] or r["first_event_at"] or r["submitted_at"]
+            eta = progress.eta_seconds((moment - began).total_seconds(), done) if began else None
+        last = r["last_event_at"]
+        rows.append({
+            "job_id": r["job_id"], "status": r["status"], "priority": r["priority"],
+            "collection": r["collection"], "progress": round(done, 4), "eta_s": eta,
+            "submitted_at": r["submitted_at"], "started_at": r["started_at"],
+            "finished_at": r["finished_at"], "sources": n_sources,
+            "failed": max(r["n_failed"] or 0, r["seen_failed"] or 0),
+            "unchanged": max(r["n_unchanged"] or 0, r["seen_unchanged"] or 0),
+            "retries": int(r["retries"] or 0), "chunks_written": r["chunks_written"],
+            "flow_run_id": r["flow_run_id"], "last_event_at": last,
+            "stuck": bool(r["status"] == "running" and last is not None
+                          and (moment - last).total_seconds() > settings.stuck_job_after_s),
+        })  # fmt: skip
+    return pl.DataFrame(rows, schema=JOB_COLUMNS)
+
+
+def job_sources(settings: Settings, job_id: str) -> pl.DataFrame:
+    """One row per file of a job: ``file, path, kind, stage, status, progress``, retries,
+    seconds, and its latest error's ``error_class, error_message, error_hint``.
+
+    >>> job_sources(settings, "3f2a9c0d1e2b")  # doctest: +SKIP
+    """
+    sql = """
+    WITH e AS (
+        SELECT coalesce(source_id, path, file) AS source_key, arg_max("class", "at") AS error_class,
+               arg_max(message, "at") AS error_message, arg_max(hint, "at") AS error_hint,
+               arg_max(retryable, "at") AS error_retryable
+        FROM errors WHERE job_id = ? GROUP BY 1
+    )
+    SELECT s.file, s.path, s.kind, s.stage, s.status, s.progress, s.source_id, s.retries,
+           s.attempts, s.seconds, s.pages, s.audio_s, s.chunks,
+           coalesce(e.error_class, CASE WHEN s.status = 'failed' THEN s.last_error END) AS error_class,
+           e.error_message, e.error_hint, e.error_retryable, s.first_at, s.last_at
+    FROM (SELECT ss.*, (SELECT arg_max(error_class, "at") FROM source_events x
+                        WHERE x.job_id = ss.job_id AND x.source_key = ss.source_key) AS last_error
+          FROM source_state ss WHERE job_id = ?) s
+    LEFT JOIN e USING (source_key)
+    ORDER BY s.first_at, s.file
+    """
+    return query(settings, sql, [job_id, job_id])
+
+
+# --- statistics ---------------------------------------------------------------------------
+def _outcomes(by: str, where: str) -> str:
+    return f"""
+    SELECT coalesce({by}, 'unknown') AS {by}, count(*) AS sources,
+           count(*) FILTER (WHERE status IN ('ingested', 'unchanged')) AS succeeded,
+           count(*) FILTER (WHERE status = 'failed') AS failed,
+           count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+           count(*) FILTER (WHERE status IN ('running', 'retrying')) AS in_progress,
+           round(count(*) FILTER (WHERE status IN ('ingested', 'unchanged'))
+                 / nullif(count(*) FILTER (WHERE status IN ('ingested', 'unchanged', 'failed')), 0), 4)
+               AS success_rate,
+           round(count(*) FILTER (WHERE status = 'failed')
+                 / nullif(count(*) FILTER (WHERE status IN ('ingested', 'unchanged', 'failed')), 0), 4)
+               AS failure_rate
+    FROM source_state WHERE {where} GROUP BY 1 ORDER BY 1
+    """
+
+
+def statistics(
+    settings: Settings,
+    *,
+    since: dt.datetime | None = None,
+    collection: str | None = None,
+    every: str = "1 hour",
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Every figure of the pipeline's work, as frames (and two small dicts).
+
+    - ``by_kind``, ``by_collection``: sources, succeeded, failed, cancelled, in progress,
+      success and failure rates (of the sources that finished).
+    - ``stages``: per stage, ended and failed counts, failure rate, duration mean/p50/p95/max
+      (seconds, over ``end`` events), and throughput: pages/s, audio seconds/s, chunks/s.
+    - ``retries``: retry events, retried stages, how many then ended, and that rate.
+    - ``queue``: jobs ``queued`` per priority.
+    - ``errors_by_class``: error counts per class and time bucket (``every``, a DuckDB interval).
+    - ``health``: last success, jobs running and queued, stuck jobs (running, no event for
+      ``stuck_job_after_s``), errors in the last 24 hours.
+    - ``searches``: per mode, queries, no-result queries, latency p50/p95 (ms).
+
+    ``since`` and ``collection`` narrow events, errors and searches.
+
+    >>> statistics(settings)["stages"]  # doctest: +SKIP
+    """
+    params: list[Any] = []
+    ev_where = _since_clause('"at"', since, params)
+    if collection is not None:
+        ev_where += " AND collection = ?"
+        params.append(collection)
+    src_where = ev_where.replace('"at"', "first_at")
+    by_kind = query(settings, _outcomes("kind", src_where), params)
+    by_collection = query(settings, _outcomes("collection", src_where), params)
+    stages = query(
+        settings,
+        f"""
+        WITH ends AS (
+            SELECT stage, count(*) AS ended, avg(duration_s) AS mean_s,
+                   quantile_cont(duration_s, 0.5) AS p50_s, quantile_cont(duration_s, 0.95) AS p95_s,
+                   max(duration_s) AS max_s, sum(duration_s) AS total_s,
+                   sum(pages) / nullif(sum(duration_s) FILTER (WHERE pages IS NOT NULL), 0) AS pages_per_s,
+                   sum(audio_s) / nullif(sum(duration_s) FILTER (WHERE audio_s IS NOT NULL), 0) AS audio_s_per_s,
+                   sum(chunks) / nullif(sum(duration_s) FILTER (WHERE chunks IS NOT NULL), 0) AS chunks_per_s
+            FROM events WHERE event = 'end' AND {ev_where} GROUP BY stage
+        ),
+        fails AS (
+            SELECT stage, count(*) AS failed
+            FROM (SELECT DISTINCT job_id, source_key, stage FROM source_events WHERE event = 'fail' AND {ev_where})
+            GROUP BY stage
+        )
+        SELECT coalesce(ends.stage, fails.stage) AS stage, coalesce(ended, 0) AS ended,
+               coalesce(failed, 0) AS failed,
+               round(coalesce(failed, 0) / nullif(coalesce(ended, 0) + coalesce(failed, 0), 0), 4) AS failure_rate,
+               mean_s, p50_s, p95_s, max_s, total_s, pages_per_s, audio_s_per_s, chunks_per_s
+        FROM ends FULL JOIN fails ON ends.stage IS NOT DISTINCT FROM fails.stage
+        ORDER BY array_position({list(progress.STAGES)!r}, coalesce(ends.stage, fails.stage)) NULLS LAST, 1
+        """,
+        params + params,
+    )
+    retries = query(
+        settings,
+        f"""
+        WITH r AS (SELECT job_id, source_key, stage, count(*) AS n, min("at") AS first_retry
+                   FROM source_events WHERE event = 'retry' AND {ev_where} GROUP BY ALL)
+        SELECT coalesce(sum(n), 0)::BIGINT AS retries, count(*) AS retried,
+               count(*) FILTER (WHERE EXISTS (
+                   SELECT 1 FROM source_events x WHERE x.job_id = r.job_id AND x.source_key = r.source_key
+                   AND x.stage = r.stage AND x.event = 'end' AND x."at" >= r.first_retry)) AS recovered,
+               round(recovered / nullif(retried, 0), 4) AS success_rate
+        FROM r
+        """,
+        params,
+    ).row(0, named=True)
+    queue = query(
+        settings,
+        "SELECT priority, count(*) AS queued FROM job_state WHERE status = 'queued' GROUP BY 1 ORDER BY 1",
+    )
+    err_params: list[Any] = [every, *params]
+    errors_by_class = query(
+        settings,
+        f"""SELECT time_bucket(CAST(? AS INTERVAL), "at") AS bucket, "class", count(*) AS errors
+        FROM errors WHERE {ev_where} GROUP BY ALL ORDER BY bucket, "class" """,
+        err_params,
+    )
+    moment = at or now()
+    running = jobs(settings, status="running", limit=10_000, at=moment)
+    health_row = query(
+        settings,
+        """SELECT (SELECT max(finished_at) FROM job_state WHERE status IN ('completed', 'partially_failed'))
+                      AS last_success_at,
+                  (SELECT max("at") FROM events WHERE event = 'end' AND stage = 'index') AS last_indexed_at,
+                  (SELECT count(*) FROM job_state WHERE status = 'queued') AS queued,
+                  (SELECT count(*) FROM errors WHERE "at" >= ?) AS errors_24h""",
+        [moment - dt.timedelta(hours=24)],
+    ).row(0, named=True)
+    stuck = running.filter(pl.col("stuck"))
+    health = {
+        **health_row,
+        "running": running.height,
+        "stuck": stuck.height,
+        "stuck_jobs": stuck.select("job_id", "collection", "last_event_at", "progress"),
+        "stuck_after_s": settings.stuck_job_after_s,
+    }
+    s_params: list[Any] = []
+    s_where = _since_clause('"at"', since, s_params)
+    if collection is not None:
+        s_where += " AND collection = ?"
+        s_params.append(collection)
+    searches = query(
+        settings,
+        f"""WITH s AS (SELECT coalesce(mode, 'unknown') AS m, results, latency_ms FROM searches WHERE {s_where})
+        SELECT m AS mode, count(*) AS queries, count(*) FILTER (WHERE results = 0) AS no_results,
+               quantile_cont(latency_ms, 0.5) AS p50_ms, quantile_cont(latency_ms, 0.95) AS p95_ms
+        FROM s GROUP BY m
+        UNION ALL
+        SELECT 'all', count(*), count(*) FILTER (WHERE results = 0),
+               quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95)
+        FROM s ORDER BY mode = 'all', mode""",
+        s_params,
+    )
+    return {
+        "by_kind": by_kind,
+        "by_collection": by_collection,
+        "stages": stages,
+        "retries": retries,
+        "queue": queue,
+        "errors_by_class": errors_by_class,
+        "health": health,
+        "searches": searches,
+    }
