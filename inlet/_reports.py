@@ -1,7 +1,11 @@
-"""Reports over the analytics store and the index: errors and totals."""
+"""Reports over the analytics store and the index: jobs, errors, statistics, export."""
 
 from __future__ import annotations
 
+import datetime as dt
+import html
+import re
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -11,18 +15,131 @@ from pipelines import analytics
 from pipelines.config import Settings
 from pipelines.store import Store
 
+Since = dt.datetime | dt.timedelta | str | None
+"""A moment: a datetime, a timedelta back from now, ``"24h"``/``"7d"``/``"30m"``, or an ISO date."""
 
-def errors(job_id: str | None = None, *, settings: Settings | None = None, **overrides: Any) -> pl.DataFrame:
-    """Recorded failures, newest first: ``class, message, hint, retryable, file, stage,
-    job_id, at`` (plus ``path``, ``source_id``, ``attempt``, ``detail``)."""
+
+def moment(value: Since) -> dt.datetime | None:
+    """``since`` as an aware datetime: ``"7d"``, ``"24h"``, ``"30m"``, an ISO date, a timedelta.
+
+    >>> moment("2024-05-01").isoformat()
+    '2024-05-01T00:00:00+00:00'
+    """
+    if value is None or isinstance(value, dt.datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.timedelta):
+        return analytics.now() - value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", value)
+    if match:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
+        return analytics.now() - dt.timedelta(**{unit: float(match[1])})
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"cannot read {value!r} as a moment: use 24h, 7d, 30m or an ISO date") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def jobs(
+    *,
+    status: str | list[str] | None = None,
+    collection: str | None = None,
+    limit: int = 100,
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> pl.DataFrame:
+    """Jobs, newest first: ``job_id, status, priority, collection, progress, eta_s,
+    submitted_at, started_at, finished_at, sources, failed, flow_run_id``, retries, stuck.
+
+    >>> inlet.jobs(status="running")  # doctest: +SKIP
+    """
     s = resolve(settings, overrides)
-    frame = analytics.errors(s, job_id=job_id)
+    return analytics.jobs(s, status=status, collection=collection, limit=limit)
+
+
+def job_sources(job_id: str, *, settings: Settings | None = None, **overrides: Any) -> pl.DataFrame:
+    """The files of one job: ``file, kind, stage, status, progress``, retries, seconds, and the
+    latest error's ``error_class, error_message, error_hint``.
+
+    >>> inlet.job_sources(inlet.jobs()["job_id"][0])  # doctest: +SKIP
+    """
+    s = resolve(settings, overrides)
+    return analytics.job_sources(s, job_id)
+
+
+def errors(
+    job_id: str | None = None,
+    *,
+    collection: str | None = None,
+    error_class: str | None = None,
+    since: Since = None,
+    limit: int = 1000,
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> pl.DataFrame:
+    """Recorded failures, newest first: ``class, message, hint, retryable, file, stage,
+    job_id, at`` (plus ``path``, ``source_id``, ``kind``, ``attempt``, ``detail``, ``traceback``).
+
+    >>> inlet.errors(since="24h", error_class="damaged_pdf")  # doctest: +SKIP
+    """
+    s = resolve(settings, overrides)
+    frame = analytics.errors(
+        s, job_id=job_id, collection=collection, error_class=error_class, since=moment(since), limit=limit
+    )
     first = ["class", "message", "hint", "retryable", "file", "stage", "job_id", "at"]
     return frame.select(first + [c for c in frame.columns if c not in first])
 
 
-def stats(*, settings: Settings | None = None, **overrides: Any) -> dict[str, Any]:
-    """Totals: ``sources`` and ``chunks`` in the store, per collection, jobs and errors."""
+class Stats(dict):
+    """``inlet.stats()``: store totals and analytics figures; a dict, shown as tables in a notebook.
+
+    Keys: ``sources``, ``chunks`` (in the store), ``collections``, ``sources_by_kind``, ``jobs``,
+    ``errors``, ``home``, and the frames of :func:`pipelines.analytics.statistics`: ``by_kind``,
+    ``by_collection``, ``stages``, ``queue``, ``errors_by_class``, ``searches``; dicts
+    ``retries`` and ``health``.
+    """
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data (frames as lists of rows), as ``inlet stats --json`` prints it."""
+        return _plain(dict(self))
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<p><b>{self['sources']}</b> sources, <b>{self['chunks']}</b> chunks, "
+            f"<b>{self['jobs']}</b> jobs, <b>{self['errors']}</b> errors "
+            f"<small>({html.escape(str(self['home']))})</small></p>"
+        )
+        parts = [head]
+        for key in ("by_kind", "by_collection", "stages", "queue", "errors_by_class", "searches"):
+            frame = self.get(key)
+            if isinstance(frame, pl.DataFrame) and frame.height:
+                parts.append(f"<h4>{key.replace('_', ' ')}</h4>{frame._repr_html_()}")
+        for key in ("retries", "health"):
+            values = {k: v for k, v in self.get(key, {}).items() if not isinstance(v, pl.DataFrame)}
+            cells = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in values.items())
+            parts.append(f"<h4>{key}</h4><table>{cells}</table>")
+        return "".join(parts)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pl.DataFrame):
+        return value.to_dicts()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def stats(
+    *,
+    since: Since = None,
+    collection: str | None = None,
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> Stats:
+    """Totals in the store and every analytics figure (see :class:`Stats`).
+
+    >>> inlet.stats()["stages"]  # doctest: +SKIP
+    """
     s = resolve(settings, overrides)
     store = Store(s)
     sources = store.source_rows()
@@ -42,12 +159,101 @@ def stats(*, settings: Settings | None = None, **overrides: Any) -> dict[str, An
         {r["kind"]: r["len"] for r in sources.group_by("kind").len().iter_rows(named=True)}
         if sources.height else {}
     )  # fmt: skip
-    return {
-        "sources": sources.height,
-        "chunks": store.count_chunks(),
-        "collections": per_collection,
-        "sources_by_kind": by_kind,
-        "jobs": counts["jobs"],
-        "errors": counts["errors"],
-        "home": str(s.home),
-    }
+    return Stats(
+        sources=sources.height,
+        chunks=store.count_chunks(),
+        collections=per_collection,
+        sources_by_kind=by_kind,
+        jobs=counts["jobs"],
+        errors=counts["errors"],
+        home=str(s.home),
+        **analytics.statistics(s, since=moment(since), collection=collection),
+    )
+
+
+EXPORTS = ("jobs", "errors", "collections")
+
+
+def collection_summary(*, settings: Settings | None = None, **overrides: Any) -> pl.DataFrame:
+    """Per collection: ``sources, pages, audio_minutes, chunks, errors, jobs``.
+
+    >>> inlet._reports.collection_summary()  # doctest: +SKIP
+    """
+    s = resolve(settings, overrides)
+    sources = Store(s).source_rows()
+    stored = (
+        sources.group_by("collection").agg(
+            pl.len().alias("sources"),
+            pl.col("pages").cast(pl.Int64).sum().alias("pages"),
+            (pl.col("duration_s").filter(pl.col("kind").is_in(["audio", "video"])).sum() / 60)
+            .round(2)
+            .alias("audio_minutes"),
+            pl.col("n_chunks").cast(pl.Int64).sum().alias("chunks"),
+        )
+        if sources.height
+        else pl.DataFrame(
+            schema={
+                "collection": pl.Utf8,
+                "sources": pl.UInt32,
+                "pages": pl.Int64,
+                "audio_minutes": pl.Float64,
+                "chunks": pl.Int64,
+            }
+        )  # fmt: skip
+    )
+    logged = analytics.query(
+        s,
+        """SELECT collection, (SELECT count(*) FROM errors e WHERE e.collection = j.collection) AS errors,
+                  count(*) AS jobs
+           FROM job_state j WHERE collection IS NOT NULL GROUP BY collection
+           UNION ALL
+           SELECT collection, count(*), 0 FROM errors
+           WHERE collection IS NOT NULL AND collection NOT IN (SELECT collection FROM job_state
+                                                                WHERE collection IS NOT NULL)
+           GROUP BY collection""",
+    )
+    frame = stored.with_columns(pl.col("sources").cast(pl.Int64)).join(
+        logged, on="collection", how="full", coalesce=True
+    )
+    return frame.with_columns(
+        pl.col("sources", "pages", "chunks", "errors", "jobs").fill_null(0),
+        pl.col("audio_minutes").fill_null(0.0),
+    ).sort("collection")
+
+
+def export(
+    folder: str | Path,
+    *,
+    format: str = "parquet",  # noqa: A002 - the word users know
+    tables: tuple[str, ...] | list[str] = EXPORTS,
+    since: Since = None,
+    collection: str | None = None,
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> dict[str, Path]:
+    """Write ``jobs``, ``errors`` and ``collections`` (the collection summary) to ``folder``
+    as ``parquet``, ``csv`` or ``markdown``; returns the file written per table.
+
+    >>> inlet.export("reports", format="markdown")  # doctest: +SKIP
+    {'jobs': PosixPath('reports/jobs.md'), 'errors': ..., 'collections': ...}
+    """
+    unknown = set(tables) - set(EXPORTS)
+    if unknown:
+        raise ValueError(f"cannot export {sorted(unknown)}; choose from {', '.join(EXPORTS)}")
+    if format not in analytics.FORMATS:
+        raise ValueError(f"unknown export format {format!r}; use one of {', '.join(analytics.FORMATS)}")
+    s = resolve(settings, overrides)
+    start = moment(since)
+    frames: dict[str, pl.DataFrame] = {}
+    if "jobs" in tables:
+        frame = analytics.jobs(s, collection=collection, limit=1_000_000)
+        frames["jobs"] = frame if start is None else frame.filter(pl.col("submitted_at") >= start)
+    if "errors" in tables:
+        frames["errors"] = errors(collection=collection, since=start, limit=1_000_000, settings=s)
+    if "collections" in tables:
+        summary = collection_summary(settings=s)
+        frames["collections"] = (
+            summary if collection is None else summary.filter(pl.col("collection") == collection)
+        )
+    out = Path(folder).expanduser()
+    return {name: analytics.export_frame(frame, out / name, format) for name, frame in frames.items()}

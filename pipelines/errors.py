@@ -54,6 +54,7 @@ class InletError(Exception):
         attempt: int = 1,
         hint: str | None = None,
         detail: str | None = None,
+        traceback: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -64,6 +65,7 @@ class InletError(Exception):
         if hint is not None:
             self.hint = hint  # type: ignore[misc]  # per-instance refinement of the class hint
         self.detail = detail
+        self.traceback = traceback
 
     def to_dict(self) -> dict[str, Any]:
         """The error as plain data: ``class``, ``message``, ``hint``, ``retryable`` and where."""
@@ -77,6 +79,7 @@ class InletError(Exception):
             "stage": self.stage,
             "attempt": self.attempt,
             "detail": self.detail,
+            "traceback": self.traceback,
         }
 
     def __str__(self) -> str:
@@ -245,7 +248,7 @@ class InternalError(InletError):
     """Raised for anything unexpected; the traceback is kept in ``detail``."""
 
     code = "internal"
-    hint = "This is a bug in inlet: please report it with the detail shown by `inlet errors --json`."
+    hint = "This is a bug in inlet: please report it with the traceback shown by `inlet errors --json`."
 
 
 ALL_CLASSES: tuple[type[InletError], ...] = (
@@ -276,14 +279,56 @@ def classify(
         return exc
     where = {"path": path, "source_id": source_id, "stage": stage, "attempt": attempt}
     text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, MemoryError):
-        return OutOfMemory(f"Ran out of memory during {stage or 'a stage'}", detail=text, **where)
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return DiskFull("No space left on the device", detail=text, **where)
-    if isinstance(exc, TimeoutError):
-        return StageTimeout(f"{stage or 'A stage'} ran past its time limit", detail=text, **where)
-    lowered = str(exc).lower()
-    if "commit conflict" in lowered or "retryable commit" in lowered:
-        return WriteConflict("A concurrent write to the store conflicted", detail=text, **where)
     tb = "".join(_traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return InternalError(f"Unexpected error: {text}", detail=tb, **where)
+    mapped = _closest_class(exc, stage)
+    if mapped is None:
+        return InternalError(f"Unexpected error: {text}", detail=tb, traceback=tb, **where)
+    cls, message = mapped
+    return cls(message, detail=text, traceback=tb, **where)
+
+
+_MODULE_HINTS: tuple[tuple[str, type[InletError], str], ...] = (
+    ("pypdf", DamagedPdf, "The PDF could not be read"),
+    ("av", UndecodableAudio, "The sound could not be decoded"),
+    ("lance", StoreUnavailable, "The store could not be read or written"),
+    ("lancedb", StoreUnavailable, "The store could not be read or written"),
+)
+"""Exceptions raised from these libraries' modules map to a class when nothing closer fits."""
+
+
+def _closest_class(exc: BaseException, stage: str | None) -> tuple[type[InletError], str] | None:
+    """The taxonomy class an unexpected exception stands for, with a message; None if unknown."""
+    name = type(exc).__name__
+    module = type(exc).__module__.split(".")[0]
+    lowered = str(exc).lower()
+    where = stage or "a stage"
+    if isinstance(exc, MemoryError) or "out of memory" in lowered:
+        return OutOfMemory, f"Ran out of memory during {where}"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull, "No space left on the device"
+    if isinstance(exc, TimeoutError):
+        return StageTimeout, f"{stage or 'A stage'} ran past its time limit"
+    if "commit conflict" in lowered or "retryable commit" in lowered:
+        return WriteConflict, "A concurrent write to the store conflicted"
+    if isinstance(exc, FileNotFoundError) and stage in (None, "validate", "extract", "transcribe"):
+        return NotFound, f"The file disappeared or cannot be found: {exc.filename or exc}"
+    if isinstance(exc, PermissionError):
+        if stage in (None, "validate", "extract", "transcribe"):
+            return NotFound, f"The file cannot be read by this user: {exc.filename or exc}"
+        return StoreUnavailable, f"Permission denied: {exc.filename or exc}"
+    if isinstance(exc, ConnectionError | BrokenPipeError):
+        return StoreUnavailable, f"A connection failed during {where}"
+    if name == "FileNotDecryptedError" or "file has not been decrypted" in lowered:
+        return EncryptedPdf, "The PDF is encrypted and could not be opened"
+    if name in ("PdfReadError", "PdfStreamError", "EmptyFileError"):
+        return DamagedPdf, f"The PDF could not be read ({name})"
+    if isinstance(exc, UnicodeDecodeError):
+        return UnsupportedFormat, "The text is in an encoding that could not be decoded"
+    if stage == "transcribe" and isinstance(exc, IndexError):  # faster-whisper on a silent video
+        return NoAudioTrack, "The file has no audio stream to transcribe"
+    if stage in ("embed", "transcribe") and module in ("onnxruntime", "ctranslate2", "sentence_transformers"):
+        return ModelLoadFailed, f"The model failed during {where} ({name})"
+    for prefix, cls, message in _MODULE_HINTS:
+        if module == prefix:
+            return cls, f"{message} ({name}: {exc})"
+    return None

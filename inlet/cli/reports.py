@@ -1,35 +1,109 @@
-"""``inlet errors`` and ``inlet stats``: reports over the analytics store."""
+"""``inlet jobs``, ``inlet errors``, ``inlet stats``, ``inlet export``: reports over the analytics."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from inlet.cli import emit_json, main
+from inlet.cli import EXIT_USAGE, clock, emit_json, main
+
+JOB_KEYS = [
+    "job_id", "status", "priority", "collection", "progress", "eta_s", "submitted_at", "started_at",
+    "finished_at", "sources", "failed", "unchanged", "retries", "chunks_written", "flow_run_id", "stuck",
+]  # fmt: skip
+ERROR_KEYS = [
+    "class", "message", "hint", "retryable", "file", "path", "stage", "job_id", "at", "source_id",
+    "kind", "attempt", "traceback",
+]  # fmt: skip
+
+
+def _since_option(fn: Any) -> Any:
+    return click.option("--since", help="Only what happened since: 24h, 7d, 30m or an ISO date.")(fn)
+
+
+def _moment(since: str | None) -> Any:
+    from inlet._reports import moment
+
+    try:
+        return moment(since)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@main.command()
+@click.argument("job_id", required=False)
+@click.option("--status", multiple=True, help="Only jobs with this status (repeatable): queued, running, ...")
+@click.option("-c", "--collection", help="Only jobs of this collection.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def jobs(
+    job_id: str | None, status: tuple[str, ...], collection: str | None, limit: int, as_json: bool
+) -> None:
+    """List jobs with their progress and ETA; with JOB_ID, the files of that job.
+
+    \b
+    Examples:
+      inlet jobs --status running
+      inlet jobs 3f2a9c0d1e2b --json
+    """
+    import inlet
+
+    if job_id:
+        files = inlet.job_sources(job_id).to_dicts()
+        if as_json:
+            emit_json({"job_id": job_id, "sources": files})
+            return
+        if not files:
+            click.echo(f"No files recorded for job {job_id}.")
+        for f in files:
+            click.echo(
+                f"{f['status']:>10}  {f['progress'] * 100:5.1f}%  {f['file']}  ({f['kind']}, {f['stage']})"
+            )
+            if f["error_class"]:
+                click.echo(
+                    f"            {f['error_class']}: {f['error_message']}\n            hint: {f['error_hint']}"
+                )
+        return
+    rows = inlet.jobs(status=list(status) or None, collection=collection, limit=limit).to_dicts()
+    if as_json:
+        emit_json({"jobs": [{k: r[k] for k in JOB_KEYS} for r in rows]})
+        return
+    if not rows:
+        click.echo("No jobs recorded.")
+    for r in rows:
+        eta = "" if r["eta_s"] in (None, 0.0) else f"  eta {clock(r['eta_s'])}"
+        stuck = "  STUCK" if r["stuck"] else ""
+        when = f"{r['submitted_at']:%Y-%m-%d %H:%M}" if r["submitted_at"] else "?"
+        click.echo(
+            f"{r['job_id']}  {r['status']:<16} {r['progress'] * 100:5.1f}%{eta}  {when}  "
+            f"{r['collection']}  {r['sources']} sources, {r['failed']} failed  [{r['priority']}]{stuck}"
+        )
 
 
 @main.command()
 @click.option("--job", "job_id", help="Only the errors of this job.")
+@click.option("--class", "error_class", help="Only errors of this class (e.g. damaged_pdf).")
+@click.option("-c", "--collection", help="Only errors of this collection.")
+@_since_option
+@click.option("--limit", type=int, default=1000, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def errors(job_id: str | None, as_json: bool) -> None:
+def errors(
+    job_id: str | None,
+    error_class: str | None,
+    collection: str | None,
+    since: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """List recorded failures with their class, message and recovery hint."""
     import inlet
 
-    rows = inlet.errors(job_id).to_dicts()
+    rows = inlet.errors(
+        job_id, error_class=error_class, collection=collection, since=_moment(since), limit=limit
+    ).to_dicts()
     if as_json:
-        keep = [
-            "class",
-            "message",
-            "hint",
-            "retryable",
-            "file",
-            "path",
-            "stage",
-            "job_id",
-            "at",
-            "source_id",
-            "attempt",
-        ]
-        emit_json({"errors": [{k: r[k] for k in keep} for r in rows]})
+        emit_json({"errors": [{k: r[k] for k in ERROR_KEYS} for r in rows]})
         return
     if not rows:
         click.echo("No errors recorded.")
@@ -41,18 +115,82 @@ def errors(job_id: str | None, as_json: bool) -> None:
 
 
 @main.command()
+@_since_option
+@click.option("-c", "--collection", help="Only this collection's events, errors and searches.")
 @click.option("--json", "as_json", is_flag=True)
-def stats(as_json: bool) -> None:
-    """Totals: sources and chunks in the store, jobs and errors."""
+def stats(since: str | None, collection: str | None, as_json: bool) -> None:
+    """Totals in the store, outcome rates, stage timings, throughput, retries, queue and health."""
     import inlet
 
-    totals = inlet.stats()
+    totals = inlet.stats(since=_moment(since), collection=collection)
     if as_json:
-        emit_json(totals)
+        emit_json(totals.to_json())
         return
     click.echo(f"home: {totals['home']}")
     click.echo(
-        f"sources: {totals['sources']}   chunks: {totals['chunks']}   jobs: {totals['jobs']}   errors: {totals['errors']}"
+        f"sources: {totals['sources']}   chunks: {totals['chunks']}   jobs: {totals['jobs']}   "
+        f"errors: {totals['errors']}"
     )
     for name, c in totals["collections"].items():
         click.echo(f"  {name}: {c['sources']} sources, {c['chunks']} chunks")
+    health = totals["health"]
+    click.echo(
+        f"health: {health['running']} running, {health['queued']} queued, {health['stuck']} stuck, "
+        f"{health['errors_24h']} errors in 24 h, last success {health['last_success_at'] or 'never'}"
+    )
+    for key in ("by_kind", "stages", "queue", "searches"):
+        frame = totals[key]
+        if frame.height:
+            click.echo(f"\n{key.replace('_', ' ')}:")
+            with _table_format():
+                click.echo(str(frame))
+    r = totals["retries"]
+    click.echo(f"\nretries: {r['retries']} ({r['retried']} stages retried, {r['recovered']} then succeeded)")
+
+
+def _table_format() -> Any:
+    import polars as pl
+
+    return pl.Config(
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_rows=50,
+        tbl_cols=20,
+        fmt_float="mixed",
+    )
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option(
+    "--format", "fmt", type=click.Choice(["parquet", "csv", "markdown"]), default="parquet", show_default=True
+)
+@click.option("--table", "tables", multiple=True, type=click.Choice(["jobs", "errors", "collections"]),
+              help="What to export (repeatable; default all three).")  # fmt: skip
+@_since_option
+@click.option("-c", "--collection", help="Only this collection.")
+@click.option("--json", "as_json", is_flag=True)
+def export(
+    folder: str, fmt: str, tables: tuple[str, ...], since: str | None, collection: str | None, as_json: bool
+) -> None:
+    """Export jobs, errors and a per-collection summary to FOLDER (Parquet, CSV or Markdown).
+
+    \b
+    Example:
+      inlet export reports --format markdown --since 7d
+    """
+    import inlet
+
+    try:
+        written = inlet.export(
+            folder, format=fmt, tables=tables or ("jobs", "errors", "collections"),
+            since=_moment(since), collection=collection,
+        )  # fmt: skip
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(EXIT_USAGE) from None
+    if as_json:
+        emit_json({"files": {k: str(v) for k, v in written.items()}})
+        return
+    for name, path in written.items():
+        click.echo(f"{name}: {path}")

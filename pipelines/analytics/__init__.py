@@ -20,6 +20,7 @@ Tables (``SCHEMAS``, one folder each under ``home/analytics``), versioned (``sch
 """
 
 from .export import FORMATS, to_markdown
+from .export import write as export_frame
 from .files import apply_retention, compact, live_files, migrate, now, record, versions, write_frame
 from .read import TERMINAL_STATUSES, connect, query
 from .reports import errors, job_sources, jobs, statistics
@@ -34,6 +35,7 @@ __all__ = [
     "compact",
     "connect",
     "errors",
+    "export_frame",
     "job_sources",
     "jobs",
     "live_files",

@@ -36,7 +36,8 @@ CREATE VIEW job_state AS
 SELECT job_id,
        arg_max(collection, "at") FILTER (WHERE collection IS NOT NULL) AS collection,
        arg_max(priority, "at") FILTER (WHERE priority IS NOT NULL) AS priority,
-       arg_max(status, "at") AS status, min(submitted_at) AS submitted_at,
+       arg_max(status, epoch_us("at") * 4 + CASE status WHEN 'queued' THEN 0 WHEN 'running' THEN 1
+                                                      ELSE 2 END) AS status, min(submitted_at) AS submitted_at,
        min(started_at) AS started_at, max(finished_at) AS finished_at,
        arg_max(flow_run_id, "at") FILTER (WHERE flow_run_id IS NOT NULL) AS flow_run_id,
        max(n_sources) AS n_sources, max(n_failed) AS n_failed, max(n_unchanged) AS n_unchanged,
