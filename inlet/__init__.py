@@ -11,8 +11,8 @@ is stored), ``_reports`` (analytics); the ``inlet`` command lives in ``inlet.cli
 
 from inlet._jobs import JobSummary, ingest
 from inlet._library import show
-from inlet._reports import errors, stats
+from inlet._reports import errors, export, job_sources, jobs, stats
 from inlet._search import search
 
-__all__ = ["JobSummary", "errors", "ingest", "search", "show", "stats"]
+__all__ = ["JobSummary", "errors", "export", "ingest", "job_sources", "jobs", "search", "show", "stats"]
 __version__ = "0.1.0"

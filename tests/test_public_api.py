@@ -4,7 +4,9 @@ import inlet
 def test_public_surface_is_exactly_all() -> None:
     public = {name for name in dir(inlet) if not name.startswith("_")} - {"cli"}
     assert set(inlet.__all__) == public
-    assert set(inlet.__all__) == {"JobSummary", "errors", "ingest", "search", "show", "stats"}
+    assert set(inlet.__all__) == {
+        "JobSummary", "errors", "export", "ingest", "job_sources", "jobs", "search", "show", "stats"
+    }
 
 
 def test_public_functions_have_docstrings() -> None:
