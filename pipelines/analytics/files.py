@@ -20,6 +20,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -50,7 +51,9 @@ def table_dir(settings: Settings, table: str) -> Path:
 
 
 def _new_name(prefix: str = "") -> str:
-    return f"{prefix}{now().strftime('%H%M%S%f')}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
+    """A unique file name that also says its schema version (``….v2.parquet``)."""
+    stamp = now().strftime("%H%M%S%f")
+    return f"{prefix}{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}.v{SCHEMA_VERSION}.parquet"
 
 
 def _write_atomic(frame: pl.DataFrame, target: Path) -> None:
@@ -121,9 +124,16 @@ def _read_manifest(path: Path) -> set[str]:
 
 
 def file_version(path: Path) -> int:
-    """The schema version a file was written with (1 for files from before versioning)."""
+    """The schema version a file was written with, from its name (``….v2.parquet``) or, for a
+    name without one, its footer (1 for files from before versioning)."""
+    match = _VERSIONED_NAME.search(path.name)
+    if match:
+        return int(match[1])
     meta = pq.read_metadata(path).metadata or {}
     return int(meta.get(VERSION_KEY.encode(), b"1"))
+
+
+_VERSIONED_NAME = re.compile(r"\.v(\d+)\.parquet$")
 
 
 # --- single-writer maintenance ------------------------------------------------------------
@@ -143,11 +153,17 @@ def maintenance_lock(settings: Settings) -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def parquet_source(files: list[Path]) -> str:
+    """SQL reading ``files``; columns are matched by name only when their versions differ."""
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    mixed = any(file_version(f) != SCHEMA_VERSION for f in files)
+    return f"read_parquet([{listed}]{', union_by_name = true' if mixed else ''})"
+
+
 def _read_current(
     table: str, files: list[Path], where: str = "", params: list[Any] | None = None
 ) -> pl.DataFrame:
-    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-    source = f"read_parquet([{listed}], union_by_name = true)"
+    source = parquet_source(files)
     order = ", ".join(f'"{c}"' for c in SORT_KEYS[table])
     sql = f"SELECT * FROM ({select_current(table, source)}) {where} ORDER BY {order}"
     con = duckdb.connect(":memory:")
@@ -188,8 +204,9 @@ def _sweep(day: Path) -> None:
                 (day / name).unlink(missing_ok=True)
         manifest.unlink(missing_ok=True)
     for tmp in day.glob(".*.tmp"):
-        if now().timestamp() - tmp.stat().st_mtime > 3600:
-            tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):  # a writer may be renaming it right now
+            if now().timestamp() - tmp.stat().st_mtime > 3600:
+                tmp.unlink()
 
 
 def compact(settings: Settings, *, below_bytes: int = COMPACT_BELOW_BYTES) -> dict[str, dict[str, int]]:

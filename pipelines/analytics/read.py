@@ -16,7 +16,6 @@ Views available to ``query``:
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -25,7 +24,7 @@ import polars as pl
 from pipelines import progress
 from pipelines.config import Settings
 
-from .files import live_files
+from .files import live_files, parquet_source
 from .schema import SCHEMAS, select_current
 
 TERMINAL_STATUSES = ("completed", "partially_failed", "failed", "cancelled")
@@ -57,8 +56,10 @@ SELECT job_id, coalesce(source_id, path, file) AS source_key, source_id, path, f
 FROM errors
 """
 
-_SOURCE_STATE = """
-CREATE VIEW source_state AS
+
+def source_state_sql(events: str = "source_events") -> str:
+    """The ``source_state`` query over a relation shaped like ``source_events`` (a view, a CTE)."""
+    return f"""
 WITH agg AS (
     SELECT job_id, source_key, max(source_id) AS source_id, max(path) AS path, max(file) AS file,
            max(kind) AS kind, max(collection) AS collection,
@@ -68,20 +69,20 @@ WITH agg AS (
            count(*) FILTER (WHERE event = 'retry') AS retries, max(attempt) AS attempts,
            sum(duration_s) FILTER (WHERE event = 'end') AS seconds,
            max(pages) AS pages, max(audio_s) AS audio_s, max(chunks) AS chunks,
-           min("at") AS first_at, max("at") AS last_at
-    FROM source_events GROUP BY job_id, source_key
+           min("at") AS first_at, max("at") AS last_at,
+           list(DISTINCT stage) FILTER (WHERE event = 'end') AS ended_stages
+    FROM {events} GROUP BY job_id, source_key
 ),
 done AS (
-    SELECT e.job_id, e.source_key,
+    SELECT a.job_id, a.source_key,
            sum(CASE WHEN a.kind IN (SELECT kind FROM stage_weights WHERE kind <> '*')
                     THEN coalesce(w.weight, 0) ELSE coalesce(d.weight, 0) END) AS done
-    FROM (SELECT DISTINCT job_id, source_key, stage FROM source_events WHERE event = 'end') e
-    JOIN agg a USING (job_id, source_key)
-    LEFT JOIN stage_weights w ON w.kind = a.kind AND w.stage = e.stage
-    LEFT JOIN stage_weights d ON d.kind = '*' AND d.stage = e.stage
+    FROM (SELECT job_id, source_key, kind, unnest(ended_stages) AS stage FROM agg) a
+    LEFT JOIN stage_weights w ON w.kind = a.kind AND w.stage = a.stage
+    LEFT JOIN stage_weights d ON d.kind = '*' AND d.stage = a.stage
     GROUP BY ALL
 )
-SELECT agg.*,
+SELECT agg.* EXCLUDE (ended_stages),
        CASE WHEN has_index_end THEN 'ingested' WHEN has_skip THEN 'unchanged' WHEN has_fail THEN 'failed'
             WHEN has_cancel THEN 'cancelled' WHEN last_event = 'retry' THEN 'retrying'
             ELSE 'running' END AS status,
@@ -90,12 +91,13 @@ SELECT agg.*,
 FROM agg LEFT JOIN done USING (job_id, source_key)
 """
 
+
+_SOURCE_STATE = f"CREATE VIEW source_state AS {source_state_sql()}"
+
+_WEIGHTS = ", ".join(f"('{k}', '{s}', {float(w)!r}::DOUBLE)" for k, s, w in progress.weight_rows())
+"""The stage weights as SQL values (constants of ``pipelines.progress``, not user input)."""
+
 _MISSING_FILE_SIGNS = ("no such file", "no files found", "cannot open file", "could not open")
-
-
-def _files_sql(files: list[Path]) -> str:
-    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-    return f"read_parquet([{listed}], union_by_name = true)"
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -103,10 +105,9 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     for table in SCHEMAS:
         files = live_files(settings, table)
-        source = _files_sql(files) if files else "(SELECT 1 AS _none WHERE FALSE)"
+        source = parquet_source(files) if files else "(SELECT 1 AS _none WHERE FALSE)"
         con.execute(f"CREATE VIEW {table} AS {select_current(table, source)}")
-    con.execute("CREATE TABLE stage_weights (kind VARCHAR, stage VARCHAR, weight DOUBLE)")
-    con.executemany("INSERT INTO stage_weights VALUES (?, ?, ?)", progress.weight_rows())
+    con.execute(f"CREATE TABLE stage_weights AS SELECT * FROM (VALUES {_WEIGHTS}) t(kind, stage, weight)")
     for view in (_JOB_STATE, _SOURCE_EVENTS, _SOURCE_STATE):
         con.execute(view)
     return con
@@ -122,13 +123,15 @@ def query(
     >>> query(settings, "SELECT status, count(*) AS n FROM job_state GROUP BY status")  # doctest: +SKIP
     """
     for attempt in range(attempts):
-        con = connect(settings)
+        con = None
         try:
+            con = connect(settings)
             return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]
         except duckdb.IOException as exc:
             if attempt == attempts - 1 or not any(s in str(exc).lower() for s in _MISSING_FILE_SIGNS):
                 raise
             time.sleep(0.01 * (attempt + 1))
         finally:
-            con.close()
+            if con is not None:
+                con.close()
     raise AssertionError("unreachable")

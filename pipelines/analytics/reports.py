@@ -16,7 +16,7 @@ from pipelines import progress
 from pipelines.config import Settings
 
 from .files import now
-from .read import TERMINAL_STATUSES, query
+from .read import TERMINAL_STATUSES, query, source_state_sql
 
 
 def _since_clause(column: str, since: dt.datetime | None, params: list[Any]) -> str:
@@ -88,10 +88,12 @@ def jobs(
     sql = f"""
     WITH j AS (SELECT * FROM job_state WHERE {" AND ".join(where)}
                ORDER BY submitted_at DESC NULLS LAST, "at" DESC LIMIT ?),
+    ev AS MATERIALIZED (SELECT * FROM source_events WHERE job_id IN (SELECT job_id FROM j)),
+    st AS ({source_state_sql("ev")}),
     s AS (SELECT job_id, list(progress) AS per_source, count(*) FILTER (WHERE status = 'failed') AS failed,
                  count(*) FILTER (WHERE status = 'unchanged') AS unchanged, sum(retries) AS retries,
                  min(first_at) AS first_event_at, max(last_at) AS last_event_at
-          FROM source_state WHERE job_id IN (SELECT job_id FROM j) GROUP BY job_id)
+          FROM st GROUP BY job_id)
     SELECT j.*, s.per_source, s.failed AS seen_failed, s.unchanged AS seen_unchanged, s.retries,
            s.first_event_at, greatest(j."at", s.last_event_at) AS last_event_at
     FROM j LEFT JOIN s USING (job_id)
@@ -133,22 +135,22 @@ def job_sources(settings: Settings, job_id: str) -> pl.DataFrame:
 
     >>> job_sources(settings, "3f2a9c0d1e2b")  # doctest: +SKIP
     """
-    sql = """
-    WITH e AS (
+    sql = f"""
+    WITH ev AS MATERIALIZED (SELECT * FROM source_events WHERE job_id = ?),
+    st AS ({source_state_sql("ev")}),
+    le AS (SELECT source_key, arg_max(error_class, "at") AS last_error FROM ev GROUP BY 1),
+    e AS (
         SELECT coalesce(source_id, path, file) AS source_key, arg_max("class", "at") AS error_class,
                arg_max(message, "at") AS error_message, arg_max(hint, "at") AS error_hint,
                arg_max(retryable, "at") AS error_retryable
         FROM errors WHERE job_id = ? GROUP BY 1
     )
-    SELECT s.file, s.path, s.kind, s.stage, s.status, s.progress, s.source_id, s.retries,
-           s.attempts, s.seconds, s.pages, s.audio_s, s.chunks,
-           coalesce(e.error_class, CASE WHEN s.status = 'failed' THEN s.last_error END) AS error_class,
-           e.error_message, e.error_hint, e.error_retryable, s.first_at, s.last_at
-    FROM (SELECT ss.*, (SELECT arg_max(error_class, "at") FROM source_events x
-                        WHERE x.job_id = ss.job_id AND x.source_key = ss.source_key) AS last_error
-          FROM source_state ss WHERE job_id = ?) s
-    LEFT JOIN e USING (source_key)
-    ORDER BY s.first_at, s.file
+    SELECT st.file, st.path, st.kind, st.stage, st.status, st.progress, st.source_id, st.retries,
+           st.attempts, st.seconds, st.pages, st.audio_s, st.chunks,
+           coalesce(e.error_class, CASE WHEN st.status = 'failed' THEN le.last_error END) AS error_class,
+           e.error_message, e.error_hint, e.error_retryable, st.first_at, st.last_at
+    FROM st LEFT JOIN le USING (source_key) LEFT JOIN e USING (source_key)
+    ORDER BY st.first_at, st.file
     """
     return query(settings, sql, [job_id, job_id])
 
