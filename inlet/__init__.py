@@ -12,7 +12,19 @@ is stored), ``_reports`` (analytics); the ``inlet`` command lives in ``inlet.cli
 from inlet._jobs import JobSummary, ingest
 from inlet._library import show
 from inlet._reports import errors, export, job_sources, jobs, stats
-from inlet._search import search
+from inlet._search import reindex, search, suggest
 
-__all__ = ["JobSummary", "errors", "export", "ingest", "job_sources", "jobs", "search", "show", "stats"]
+__all__ = [
+    "JobSummary",
+    "errors",
+    "export",
+    "ingest",
+    "job_sources",
+    "jobs",
+    "reindex",
+    "search",
+    "show",
+    "stats",
+    "suggest",
+]
 __version__ = "0.1.0"

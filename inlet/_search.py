@@ -1,7 +1,11 @@
-"""Searching the indexed chunks."""
+"""Searching the indexed chunks, completing queries, rebuilding the search indexes."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import logging
+import time
 from typing import Any
 
 import polars as pl
@@ -10,14 +14,24 @@ from inlet._settings import resolve
 from pipelines.config import Settings
 from pipelines.store import Store
 
+log = logging.getLogger("inlet.search")
+
+DEFAULT_MODE = "hybrid"  # wins on SciFact over vector and keyword alone (bench/search_eval.py)
+
+DateLike = str | dt.date | dt.datetime
+
 
 def search(
     query: str,
     *,
+    mode: str = DEFAULT_MODE,
     collection: str | None = None,
-    kind: str | None = None,
-    source: str | None = None,
-    mode: str = "vector",
+    kind: str | list[str] | None = None,
+    source: str | list[str] | None = None,
+    file: str | list[str] | None = None,
+    since: DateLike | None = None,
+    until: DateLike | None = None,
+    language: str | list[str] | None = None,
     limit: int = 10,
     settings: Settings | None = None,
     **overrides: Any,
@@ -25,26 +39,114 @@ def search(
     """Search the indexed chunks; every hit carries its citation.
 
     Args:
-        query: words or a question; in ``text`` mode a query in double quotes is a phrase.
+        query: words or a question. In ``text`` and ``hybrid`` mode a part in double quotes is a
+            phrase that must appear as written, and ``-word`` excludes a word; misspelt words
+            are matched fuzzily.
+        mode: ``hybrid`` (default: meaning and keywords fused by reciprocal rank; best on the
+            SciFact benchmark), ``vector`` (meaning) or ``text`` (keywords).
         collection: only this collection (default: all collections).
-        kind: only ``pdf``, ``text``, ``audio`` or ``video`` sources.
-        source: only this source id.
-        mode: ``vector`` (meaning), ``text`` (keywords) or ``hybrid`` (both, fused by rank).
+        kind: only ``pdf``, ``text``, ``audio`` or ``video`` sources (a value or a list).
+        source: only this source id (or list of ids).
+        file: only this file name (or list of names), e.g. ``"report.pdf"``.
+        since, until: only sources ingested in this range (both inclusive; dates or ISO
+            strings; a date means the whole day, local time). The time is when the version of
+            the source that is searched was ingested.
+        language: only sources in this language (code as extracted, e.g. ``en``).
         limit: how many hits.
 
     Returns:
         A polars DataFrame with columns ``chunk_id, source_id, file, kind, page_start,
         page_end, time_start, time_end, score, text, snippet, collection``, best first; the
-        snippet marks the query's words with ``**``.
+        snippet marks the matching words with ``**``. Each call is recorded in the analytics
+        ``searches`` table (query, mode, filters, result count, latency).
 
     Example:
         >>> inlet.search("ask not what your country can do for you")  # doctest: +SKIP
+        >>> inlet.search('"quick brown fox" -lazy', mode="text", since="2024-05-01")  # doctest: +SKIP
     """
-    from pipelines.embed import load_embedder
-
     s = resolve(settings, overrides)
+    started = time.perf_counter()
     store = Store(s)
-    vector = load_embedder(s).encode_query(query) if mode in ("vector", "hybrid") else None
-    return store.search(
-        query, vector, mode=mode, limit=limit, collection=collection, kind=kind, source_id=source
-    )
+    vector = None
+    if mode in ("vector", "hybrid") and query.strip():
+        from pipelines.embed import load_embedder
+
+        vector = load_embedder(s).encode_query(query)
+    hits = store.search(
+        query, vector, mode=mode, limit=limit, collection=collection, kind=kind, source_id=source,
+        file=file, language=language, since=since, until=until,
+    )  # fmt: skip
+    latency_ms = (time.perf_counter() - started) * 1000
+    filters = {"kind": kind, "source": source, "file": file, "since": since, "until": until,
+               "language": language, "limit": limit}  # fmt: skip
+    _record(s, query, mode, collection, filters, hits.height, latency_ms)
+    return hits
+
+
+def _record(
+    s: Settings,
+    query: str,
+    mode: str,
+    collection: str | None,
+    filters: dict[str, Any],
+    results: int,
+    ms: float,
+) -> None:
+    """One row in the analytics ``searches`` table; a failure to record never fails a search."""
+    from pipelines import analytics
+
+    used = {k: v for k, v in filters.items() if v is not None}
+    row = {
+        "query": query, "mode": mode, "collection": collection, "results": results, "latency_ms": ms,
+        "filters": json.dumps(used, default=str, sort_keys=True),
+    }  # fmt: skip
+    try:
+        analytics.record(s, "searches", [row])
+    except OSError as exc:
+        log.warning("could not record the search in %s: %s", s.analytics_dir, exc)
+
+
+def suggest(
+    prefix: str,
+    *,
+    collection: str | None = None,
+    limit: int = 8,
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> list[str]:
+    """Completions for a partial query, for search-as-you-type.
+
+    Titles of sources that start with ``prefix`` come first, then ``prefix`` with its last
+    word completed by the most frequent indexed words that begin with it. The vocabulary is
+    read once per version of the index (after that a call takes about a millisecond).
+
+    Example:
+        >>> inlet.suggest("ocean acid", collection="research")  # doctest: +SKIP
+        ['Ocean acidification and coral reefs', 'ocean acidification', 'ocean acidic']
+    """
+    from pipelines.search import suggest as complete
+
+    return complete(Store(resolve(settings, overrides)), prefix, collection=collection, limit=limit)
+
+
+def reindex(
+    collection: str | None = None, *, settings: Settings | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """Rebuild the search indexes from scratch: both full-text indexes (stemmed with positions,
+    and unstemmed for typos) and, once the table holds ``ann_min_rows`` chunks, the ANN vector
+    index. Searches keep answering while it runs.
+
+    The indexes span every collection (one chunks table), so ``collection`` only checks that
+    the collection exists; all are reindexed.
+
+    Returns:
+        ``{"rows", "rebuilt": [index names], "ann": bool, "seconds"}``.
+
+    Example:
+        >>> inlet.reindex()  # doctest: +SKIP
+        {'rows': 12031, 'rebuilt': ['text_idx', 'text_plain_idx'], 'ann': False, 'seconds': 2.1}
+    """
+    store = Store(resolve(settings, overrides))
+    if collection is not None and store.count_chunks(collection) == 0:
+        raise ValueError(f"no collection named {collection!r} has any chunk; nothing to reindex")
+    return store.reindex()

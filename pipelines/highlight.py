@@ -2,12 +2,14 @@
 
 Words are matched case-insensitively on their stem (a crude suffix strip: "countries" matches
 "country"), stop words are ignored, and the marked words are wrapped in ``**`` so that the
-snippet reads in a terminal and renders as bold in Markdown.
+snippet reads in a terminal and renders as bold in Markdown. Misspelt query words (``fuzzy``)
+also mark the words within their edit distance, the way fuzzy keyword search found them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 STOP_WORDS = frozenset(
@@ -34,11 +36,54 @@ def query_terms(query: str) -> set[str]:
     return {stem(w) for w in content}
 
 
-def snippet(text: str, query: str, width: int = 240, mark: str = "**") -> str:
-    """The ``width``-character window of ``text`` with the most query words, words marked."""
+def within_edits(a: str, b: str, limit: int) -> bool:
+    """True when ``a`` and ``b`` differ by at most ``limit`` insertions, deletions or
+    substitutions (Levenshtein), checked in O(len * limit).
+
+    >>> within_edits("pipelnes", "pipelines", 1)
+    True
+    """
+    if abs(len(a) - len(b)) > limit:
+        return False
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+        if min(current) > limit:
+            return False
+        previous = current
+    return previous[-1] <= limit
+
+
+def _matcher(query: str, fuzzy: list[str]) -> Callable[[str], bool]:
     terms = query_terms(query)
+    typos = [(t.lower(), 1 if len(t) <= 6 else 2) for t in fuzzy]
+    cache: dict[str, bool] = {}
+
+    def matches(word: str) -> bool:
+        lowered = word.lower()
+        if lowered not in cache:
+            cache[lowered] = stem(lowered) in terms or any(
+                lowered[:1] == t[:1] and within_edits(lowered, t, n) for t, n in typos
+            )
+        return cache[lowered]
+
+    return matches
+
+
+def snippet(text: str, query: str, width: int = 240, mark: str = "**", fuzzy: list[str] | None = None) -> str:
+    """The ``width``-character window of ``text`` with the most query words, words marked.
+
+    ``fuzzy``: misspelt query words; words of the text within 1 edit (2 for words longer than
+    six letters) of one of them are marked too.
+
+    >>> snippet("Data pipelines move data.", "pipelnes", fuzzy=["pipelnes"])
+    'Data **pipelines** move data.'
+    """
+    is_match = _matcher(query, fuzzy or [])
     words = list(_WORD.finditer(text))
-    hits = [m for m in words if stem(m.group()) in terms]
+    hits = [m for m in words if is_match(m.group())]
     if len(text) <= width:
         start, end = 0, len(text)
     elif hits:
@@ -59,6 +104,6 @@ def snippet(text: str, query: str, width: int = 240, mark: str = "**") -> str:
         space = text.find(" ", end)
         end = space if 0 <= space - end < 30 else end
     piece = text[start:end].lstrip(" \t\n.,;:!?-\u2014\u2013)]")
-    marked = _WORD.sub(lambda m: f"{mark}{m.group()}{mark}" if stem(m.group()) in terms else m.group(), piece)
+    marked = _WORD.sub(lambda m: f"{mark}{m.group()}{mark}" if is_match(m.group()) else m.group(), piece)
     marked = " ".join(marked.split())
     return ("… " if start > 0 else "") + marked + (" …" if end < len(text) else "")

@@ -21,7 +21,6 @@ import pyarrow as pa
 
 from pipelines.config import Settings
 from pipelines.errors import StoreUnavailable
-from pipelines.highlight import snippet
 from pipelines.records import Chunk, Extraction
 
 log = logging.getLogger("inlet.store")
@@ -96,6 +95,7 @@ def chunk_schema(dim: int) -> pa.Schema:
             pa.field("time_start", pa.float64()),
             pa.field("time_end", pa.float64()),
             pa.field("text", pa.string()),
+            pa.field("text_plain", pa.string()),  # the same text, for the unstemmed (fuzzy) index
             pa.field("n_tokens", pa.int32()),
             pa.field("model", pa.string()),
             pa.field("created_at", pa.timestamp("us", tz="UTC")),
@@ -279,6 +279,8 @@ class Store:
             columns["time_start"] += [c.time_start for c in chunks]
             columns["time_end"] += [c.time_end for c in chunks]
             columns["text"] += [c.text for c in chunks]
+            if "text_plain" in columns:
+                columns["text_plain"] += [c.text for c in chunks]
             columns["n_tokens"] += [c.n_tokens for c in chunks]
             columns["model"] += [model] * n
             columns["created_at"] += [now] * n
@@ -345,21 +347,23 @@ class Store:
             if table is not None:
                 table.delete(predicate)
 
-    def refresh_indexes(self) -> None:
-        """Build the full-text index if missing, else fold new rows into the indexes."""
-        from lancedb.index import FTS
+    def refresh_indexes(self) -> dict[str, Any]:
+        """Fold new rows into the search indexes, building any that is missing (after an
+        ingest); see :func:`pipelines.search.refresh`."""
+        from pipelines.search import refresh
 
-        table = self.chunks()
-        if table is None:
-            return
-        names = {i.name for i in table.list_indices()}
-        if "text_idx" not in names:
-            table.create_index("text", config=FTS(with_position=True), replace=True, name="text_idx")
-        else:
-            table.optimize()
+        report = refresh(self)
         sources = self.sources_table()
         if sources is not None:
             sources.optimize()  # fold small commits so per-source lookups stay fast
+        return report
+
+    def reindex(self) -> dict[str, Any]:
+        """Rebuild the full-text indexes and the vector index (when the table is large enough
+        for one) from scratch; searches keep answering meanwhile."""
+        from pipelines.search import refresh
+
+        return refresh(self, rebuild=True)
 
     # reading ---------------------------------------------------------------------------
     def count_chunks(self, collection: str | None = None) -> int:
@@ -387,85 +391,11 @@ class Store:
         limit: int = 10,
         **filters: Any,
     ) -> pl.DataFrame:
-        """Best chunks for ``query``; one row per hit with the :data:`HIT_COLUMNS`."""
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-        table = self.chunks()
-        empty = pl.DataFrame(schema={c: pl.Utf8 for c in HIT_COLUMNS})
-        if table is None or not query.strip():
-            return empty
-        predicate = where(**filters)
-        has_fts = any(i.name == "text_idx" for i in table.list_indices())
-        if mode != "vector" and not has_fts:
-            mode = "vector"  # nothing indexed for keywords yet
-        if mode == "vector":
-            frame = self._vector_hits(table, query_vector, predicate, limit)
-        elif mode == "text":
-            frame = self._text_hits(table, query, predicate, limit)
-        else:
-            depth = max(limit * 2, 50)
-            frame = reciprocal_rank_fusion(
-                [
-                    self._vector_hits(table, query_vector, predicate, depth),
-                    self._text_hits(table, query, predicate, depth),
-                ],
-                limit=limit,
-            )
-        if frame.height == 0:
-            return empty
-        frame = frame.with_columns(
-            pl.col("text").map_elements(lambda t: snippet(t, query), return_dtype=pl.Utf8).alias("snippet")
-        )
-        return frame.select(HIT_COLUMNS).sort("score", descending=True)
+        """Best chunks for ``query``; one row per hit with the :data:`HIT_COLUMNS` (see
+        :func:`pipelines.search.search` for the modes and filters)."""
+        from pipelines.search import search
 
-    @staticmethod
-    def _vector_hits(
-        table: Any, vector: np.ndarray | None, predicate: str | None, limit: int
-    ) -> pl.DataFrame:
-        if vector is None:
-            raise ValueError("vector search needs a query vector")
-        builder = table.search(vector, vector_column_name="vector").distance_type("cosine")
-        if predicate:
-            builder = builder.where(predicate, prefilter=True)
-        frame = builder.select([*_STORED_HIT_COLUMNS, "_distance"]).limit(limit).to_polars()
-        return frame.with_columns((1 - pl.col("_distance")).cast(pl.Float64).alias("score")).drop("_distance")
-
-    @staticmethod
-    def _text_hits(table: Any, query: str, predicate: str | None, limit: int) -> pl.DataFrame:
-        builder = table.search(_text_query(query), query_type="fts")
-        if predicate:
-            builder = builder.where(predicate, prefilter=True)
-        frame = builder.select([*_STORED_HIT_COLUMNS, "_score"]).limit(limit).to_polars()
-        return frame.with_columns(pl.col("_score").cast(pl.Float64).alias("score")).drop("_score")
-
-
-_STORED_HIT_COLUMNS = [c for c in HIT_COLUMNS if c not in ("score", "snippet")]
-
-
-def reciprocal_rank_fusion(rankings: list[pl.DataFrame], *, limit: int, k: int = 60) -> pl.DataFrame:
-    """Fuse ranked hit lists: each hit scores the sum of 1 / (k + rank) over the lists."""
-    scored = [
-        r.with_row_index("rank", offset=1).with_columns((1.0 / (k + pl.col("rank"))).alias("rrf"))
-        for r in rankings
-        if r.height
-    ]
-    if not scored:
-        return rankings[0]
-    both = pl.concat([s.drop("score", "rank") for s in scored], how="vertical_relaxed")
-    fused = both.group_by("chunk_id", maintain_order=True).agg(
-        pl.exclude("rrf").first(), pl.col("rrf").sum().alias("score")
-    )
-    return fused.sort("score", descending=True).head(limit)
-
-
-def _text_query(query: str) -> Any:
-    """A LanceDB full-text query: a quoted query is a phrase, anything else matches any word."""
-    from lancedb.query import MatchQuery, PhraseQuery
-
-    stripped = query.strip()
-    if len(stripped) > 2 and stripped[0] == stripped[-1] == '"':
-        return PhraseQuery(stripped[1:-1], "text")
-    return MatchQuery(stripped, "text")
+        return search(self, query, query_vector, mode=mode, limit=limit, **filters)
 
 
 class VectorCache:

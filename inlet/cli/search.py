@@ -1,45 +1,76 @@
-"""``inlet search``."""
+"""``inlet search`` (and ``--suggest``) and ``inlet reindex``."""
 
 from __future__ import annotations
 
 import click
 
+from inlet._search import DEFAULT_MODE
 from inlet.cli import citation, emit_json, main
 
 
 @main.command()
 @click.argument("query")
 @click.option("-c", "--collection", help="Only this collection (default: all).")
-@click.option("-k", "--kind", type=click.Choice(["pdf", "text", "audio", "video"]))
+@click.option("-k", "--kind", type=click.Choice(["pdf", "text", "audio", "video"]), multiple=True,
+              help="Only these kinds of source (repeatable).")  # fmt: skip
 @click.option("--source", help="Only this source id.")
+@click.option("-f", "--file", "file_", help="Only this file name, e.g. report.pdf.")
+@click.option("--since", help="Only sources ingested on or after this date (YYYY-MM-DD or ISO time).")
+@click.option("--until", help="Only sources ingested on or before this date (YYYY-MM-DD or ISO time).")
+@click.option("--language", help="Only sources in this language (e.g. en).")
 @click.option(
     "-m",
     "--mode",
     type=click.Choice(["vector", "text", "hybrid"]),
-    default="vector",
+    default=DEFAULT_MODE,
     show_default=True,
-    help="By meaning, by keywords, or both.",
+    help="By meaning, by keywords, or both fused (best on the SciFact benchmark).",
 )
 @click.option("-n", "--limit", type=click.IntRange(1, 1000), default=5, show_default=True)
+@click.option("--suggest", is_flag=True, help="Print completions of QUERY as a partial query instead.")
 @click.option("--json", "as_json", is_flag=True)
 def search(
     query: str,
     collection: str | None,
-    kind: str | None,
+    kind: tuple[str, ...],
     source: str | None,
+    file_: str | None,
+    since: str | None,
+    until: str | None,
+    language: str | None,
     mode: str,
     limit: int,
+    suggest: bool,
     as_json: bool,
 ) -> None:
     """Search what was ingested; each hit comes with its citation.
 
+    In QUERY, "words in double quotes" are a phrase and -word excludes a word (text and
+    hybrid modes); misspelt words still match.
+
     \b
-    Example:
-      inlet search "ask not what your country can do for you" --mode hybrid
+    Examples:
+      inlet search "ask not what your country can do for you"
+      inlet search '"cruel and unusual" -bail' --mode text --kind pdf --since 2024-05-01
+      inlet search "ocean acid" --suggest
     """
     import inlet
 
-    hits = inlet.search(query, collection=collection, kind=kind, source=source, mode=mode, limit=limit)
+    if suggest:
+        words = inlet.suggest(query, collection=collection, limit=limit)
+        if as_json:
+            emit_json({"prefix": query, "suggestions": words})
+        else:
+            for word in words:
+                click.echo(word)
+        return
+    try:
+        hits = inlet.search(
+            query, collection=collection, kind=list(kind) or None, source=source, file=file_,
+            since=since, until=until, language=language, mode=mode, limit=limit,
+        )  # fmt: skip
+    except ValueError as exc:  # a bad date, say
+        raise click.UsageError(str(exc)) from exc
     rows = hits.drop("collection").to_dicts() if as_json else hits.to_dicts()
     if as_json:
         emit_json({"query": query, "mode": mode, "results": rows})
@@ -50,3 +81,29 @@ def search(
     for rank, hit in enumerate(rows, 1):
         click.echo(f"{rank}. {citation(hit)}  [score {hit['score']:.3f}]")
         click.echo(f"   {hit['snippet']}")
+
+
+@main.command()
+@click.option("-c", "--collection", help="Check that this collection exists (the indexes span all).")
+@click.option("--json", "as_json", is_flag=True)
+def reindex(collection: str | None, as_json: bool) -> None:
+    """Rebuild the full-text and vector indexes; searches keep answering meanwhile.
+
+    \b
+    Example:
+      inlet reindex
+    """
+    import inlet
+
+    try:
+        report = inlet.reindex(collection)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if as_json:
+        emit_json(report)
+        return
+    ann = "an ANN vector index" if report["ann"] else "exact vector search (table below ann_min_rows)"
+    click.echo(
+        f"Reindexed {report['rows']} chunks in {report['seconds']:.1f} s: "
+        f"{', '.join(report['rebuilt']) or 'nothing to rebuild'}; {ann}."
+    )

@@ -1,0 +1,490 @@
+"""Search over the chunks table: keyword, vector and hybrid retrieval, filters, suggestions.
+
+- **Keyword** (``text``): LanceDB's native full-text index over ``text`` (stemmed, stop words
+  removed, with positions so ``"a phrase"`` in double quotes is a phrase query; ``-word``
+  excludes a word). A query word the index has never seen (a typo) is also looked up fuzzily
+  in a second, unstemmed index over the copy ``text_plain`` (fuzzy matching compares against
+  index terms, so it needs unstemmed ones): ``pipelnes`` finds ``pipelines``.
+- **Vector**: exact cosine search over the chunk vectors, or the ANN index once the table is
+  large enough to train one (``Settings.ann_min_rows``).
+- **Hybrid**: both lists, fused by reciprocal rank (:func:`reciprocal_rank_fusion`).
+- **Suggestions**: completions of a partial query from the indexed words and the titles of
+  the sources, computed once per table version and collection (:func:`suggest`).
+
+Filters become one ``where`` predicate built by :func:`pipelines.store.where` and
+:func:`date_range`: whitelisted columns, every value a quoted literal.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import heapq
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from pipelines.highlight import STOP_WORDS, snippet
+from pipelines.store import CHUNKS, HIT_COLUMNS, MODES, Store, sql_literal, where
+
+TEXT_INDEX = "text_idx"
+PLAIN_COLUMN = "text_plain"
+PLAIN_INDEX = "text_plain_idx"
+VECTOR_INDEX = "vector_idx"
+DATE_COLUMN = "created_at"
+_STORED = [c for c in HIT_COLUMNS if c not in ("score", "snippet")]
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+# --- the query ----------------------------------------------------------------------------
+@dataclass
+class ParsedQuery:
+    """A user query: free words, ``"quoted phrases"`` and ``-excluded`` words."""
+
+    words: str = ""
+    phrases: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+
+    @property
+    def marked_text(self) -> str:
+        """What the snippet should mark: words and phrases, not the excluded words."""
+        return " ".join([self.words, *self.phrases])
+
+
+_PHRASE = re.compile(r'"([^"]+)"')
+_EXCLUDED = re.compile(r"(?:(?<=\s)|^)-(\w[\w'-]*)")
+
+
+def parse_query(query: str) -> ParsedQuery:
+    """Split ``query`` into free words, phrases (double quotes) and excluded words (``-word``).
+
+    >>> parse_query('"brown fox" quick -lazy')
+    ParsedQuery(words='quick', phrases=['brown fox'], excluded=['lazy'])
+    """
+    phrases = [p.strip() for p in _PHRASE.findall(query) if _WORD.search(p)]
+    rest = _PHRASE.sub(" ", query)
+    excluded = _EXCLUDED.findall(rest)
+    rest = _EXCLUDED.sub(" ", rest).replace('"', " ")
+    return ParsedQuery(words=" ".join(rest.split()), phrases=phrases, excluded=excluded)
+
+
+def fuzziness(word: str) -> int:
+    """Edits allowed for a word: none up to 3 letters, 1 up to 6, 2 beyond (as Lucene's AUTO)."""
+    return 0 if len(word) <= 3 else 1 if len(word) <= 6 else 2
+
+
+def unknown_words(words: str, vocabulary: Vocabulary | None) -> list[str]:
+    """Content words of ``words`` the index has never seen: the ones worth a fuzzy lookup."""
+    if vocabulary is None:
+        return []
+    found = []
+    for w in _WORD.findall(words.lower()):
+        if w not in STOP_WORDS and not w.isdigit() and fuzziness(w) and w not in vocabulary:
+            found.append(w)
+    return found
+
+
+def text_query(parsed: ParsedQuery, typos: list[str], *, plain: bool) -> Any | None:
+    """The LanceDB full-text query for ``parsed``; ``None`` when nothing can match.
+
+    Phrases must match (in order); free words should; excluded words must not; each typo
+    adds a fuzzy match on the unstemmed column when there is one (``plain``).
+    """
+    from lancedb.query import BooleanQuery, MatchQuery, Occur, PhraseQuery
+
+    clauses: list[tuple[Any, Any]] = [(Occur.MUST, PhraseQuery(p, "text")) for p in parsed.phrases]
+    if parsed.words:
+        clauses.append((Occur.SHOULD, MatchQuery(parsed.words, "text")))
+    if plain:
+        clauses += [
+            (Occur.SHOULD, MatchQuery(w, PLAIN_COLUMN, fuzziness=fuzziness(w), prefix_length=1))
+            for w in typos
+        ]
+    if not clauses:
+        return None
+    clauses += [(Occur.MUST_NOT, MatchQuery(w, "text")) for w in parsed.excluded]
+    if len(clauses) == 1 and clauses[0][0] != Occur.MUST_NOT:
+        return clauses[0][1]
+    return BooleanQuery(clauses)
+
+
+# --- filters ------------------------------------------------------------------------------
+def _instant(value: str | dt.date | dt.datetime, *, end: bool) -> tuple[dt.datetime, bool]:
+    """A UTC instant for a filter bound, and whether the bound is inclusive.
+
+    A date (or an ISO date string) means the whole day in local time: ``until`` a date
+    includes that day. A datetime without a zone is local time.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = dt.date.fromisoformat(text) if len(text) <= 10 else dt.datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"not an ISO date or datetime: {value!r} (e.g. 2024-05-01)") from exc
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.astimezone()
+        return moment.astimezone(dt.UTC), True
+    if isinstance(value, dt.date):
+        day = value + dt.timedelta(days=1) if end else value
+        midnight = dt.datetime.combine(day, dt.time()).astimezone()
+        return midnight.astimezone(dt.UTC), not end
+    raise TypeError(f"a date bound must be a date, datetime or ISO string, not {type(value).__name__}")
+
+
+def date_range(
+    since: str | dt.date | dt.datetime | None, until: str | dt.date | dt.datetime | None
+) -> str | None:
+    """A predicate on the chunks' ingestion time (``created_at``: when the version of the
+    source they belong to was written), ``since`` and ``until`` both inclusive."""
+    parts = []
+    if since is not None:
+        moment, _ = _instant(since, end=False)
+        parts.append(f"`{DATE_COLUMN}` >= {sql_literal(moment)}")
+    if until is not None:
+        moment, inclusive = _instant(until, end=True)
+        parts.append(f"`{DATE_COLUMN}` {'<=' if inclusive else '<'} {sql_literal(moment)}")
+    return " AND ".join(parts) or None
+
+
+def predicate(
+    *,
+    collection: str | Iterable[str] | None = None,
+    kind: str | Iterable[str] | None = None,
+    source_id: str | Iterable[str] | None = None,
+    file: str | Iterable[str] | None = None,
+    language: str | Iterable[str] | None = None,
+    since: str | dt.date | dt.datetime | None = None,
+    until: str | dt.date | dt.datetime | None = None,
+) -> str | None:
+    """The ``where`` string for the search filters (each value, or list of values, literal)."""
+
+    def norm(v: Any) -> Any:
+        return v if v is None or isinstance(v, str) else list(v)
+
+    parts = [
+        where(
+            collection=norm(collection),
+            kind=norm(kind),
+            source_id=norm(source_id),
+            file=norm(file),
+            language=norm(language),
+        ),
+        date_range(since, until),
+    ]
+    parts = [p for p in parts if p]
+    return " AND ".join(f"({p})" for p in parts) or None
+
+
+# --- retrieval ----------------------------------------------------------------------------
+def index_names(table: Any) -> set[str]:
+    return {i.name for i in table.list_indices()}
+
+
+def vector_hits(
+    table: Any, vector: np.ndarray | None, where_: str | None, limit: int, ann: bool
+) -> pl.DataFrame:
+    if vector is None:
+        raise ValueError("vector search needs a query vector")
+    builder = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
+    builder = builder.distance_type("cosine")
+    if ann:
+        builder = builder.nprobes(32).refine_factor(4)
+    if where_:
+        builder = builder.where(where_, prefilter=True)
+    frame = builder.select([*_STORED, "_distance"]).limit(limit).to_polars()
+    return frame.with_columns((1 - pl.col("_distance")).cast(pl.Float64).alias("score")).drop("_distance")
+
+
+def text_hits(table: Any, query: Any | None, where_: str | None, limit: int) -> pl.DataFrame:
+    if query is None:
+        return _empty_hits()
+    builder = table.search(query, query_type="fts")
+    if where_:
+        builder = builder.where(where_, prefilter=True)
+    frame = builder.select([*_STORED, "_score"]).limit(limit).to_polars()
+    return frame.with_columns(pl.col("_score").cast(pl.Float64).alias("score")).drop("_score")
+
+
+def reciprocal_rank_fusion(rankings: list[pl.DataFrame], *, limit: int, k: int = 60) -> pl.DataFrame:
+    """Fuse ranked hit lists: each hit scores the sum of 1 / (k + rank) over the lists.
+
+    >>> a = pl.DataFrame({"chunk_id": ["x", "y"], "score": [0.9, 0.5]})
+    >>> reciprocal_rank_fusion([a, a.reverse()], limit=2)["chunk_id"].to_list()
+    ['x', 'y']
+    """
+    scored = [
+        r.with_row_index("rank", offset=1).with_columns((1.0 / (k + pl.col("rank"))).alias("rrf"))
+        for r in rankings
+        if r.height
+    ]
+    if not scored:
+        return rankings[0]
+    both = pl.concat([s.drop("score", "rank") for s in scored], how="vertical_relaxed")
+    fused = both.group_by("chunk_id", maintain_order=True).agg(
+        pl.exclude("rrf").first(), pl.col("rrf").sum().alias("score")
+    )
+    return fused.sort("score", descending=True, maintain_order=True).head(limit)
+
+
+def _empty_hits() -> pl.DataFrame:
+    return pl.DataFrame(schema={c: pl.Utf8 for c in HIT_COLUMNS})
+
+
+def search(
+    store: Store,
+    query: str,
+    query_vector: np.ndarray | None,
+    *,
+    mode: str = "hybrid",
+    limit: int = 10,
+    **filters: Any,
+) -> pl.DataFrame:
+    """Best chunks for ``query``: one row per hit with :data:`HIT_COLUMNS`, best first.
+
+    ``filters``: ``collection``, ``kind``, ``source_id``, ``file``, ``language`` (a value or a
+    list of values), ``since``, ``until`` (ingestion time; dates or ISO strings).
+
+    Example:
+        >>> search(Store(settings), "whales", embedder.encode_query("whales"), mode="hybrid")  # doctest: +SKIP
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    table = store.chunks()
+    if table is None or not query.strip():
+        return _empty_hits()
+    where_ = predicate(**filters)
+    names = index_names(table)
+    if mode != "vector" and TEXT_INDEX not in names:
+        mode = "vector"  # nothing indexed for keywords yet
+    parsed = parse_query(query)
+    typos: list[str] = []
+    plain = PLAIN_INDEX in names
+    if mode != "vector" and plain and parsed.words:
+        typos = unknown_words(parsed.words, vocabulary(store, filters.get("collection")))
+    ann = VECTOR_INDEX in names
+    if mode == "vector":
+        frame = vector_hits(table, query_vector, where_, limit, ann)
+    elif mode == "text":
+        frame = text_hits(table, text_query(parsed, typos, plain=plain), where_, limit)
+    else:
+        depth = max(limit, 100)
+        frame = reciprocal_rank_fusion(
+            [
+                vector_hits(table, query_vector, where_, depth, ann),
+                text_hits(table, text_query(parsed, typos, plain=plain), where_, depth),
+            ],
+            limit=limit,
+        )
+    if frame.height == 0:
+        return _empty_hits()
+    marked, fuzzy = parsed.marked_text or query, typos
+    frame = frame.with_columns(
+        pl.col("text")
+        .map_elements(lambda t: snippet(t, marked, fuzzy=fuzzy), return_dtype=pl.Utf8)
+        .alias("snippet")
+    )
+    return frame.select(HIT_COLUMNS).sort("score", descending=True, maintain_order=True)
+
+
+# --- vocabulary and suggestions -----------------------------------------------------------
+@dataclass
+class Vocabulary:
+    """The indexed words (lower case, with their counts) and titles of one collection."""
+
+    words: list[str]
+    counts: list[int]
+    titles: list[str]
+    _known: frozenset[str] = field(default=frozenset(), repr=False)
+
+    def __post_init__(self) -> None:
+        self._known = frozenset(self.words)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._known
+
+    def completions(self, partial: str, limit: int) -> list[str]:
+        """The ``limit`` most frequent words starting with ``partial`` (other than itself)."""
+        lo = bisect.bisect_left(self.words, partial)
+        hi = bisect.bisect_left(self.words, partial + "\U0010ffff")
+        best = heapq.nlargest(limit + 1, range(lo, hi), key=self.counts.__getitem__)
+        return [self.words[i] for i in best if self.words[i] != partial][:limit]
+
+
+_TITLE_MAX = 160
+_vocabularies: dict[tuple[str, str | None], tuple[int, Vocabulary]] = {}
+_vocabulary_lock = threading.Lock()
+
+
+def build_vocabulary(frame: pl.DataFrame) -> Vocabulary:
+    """Words and titles from chunk rows (``text``, ``file``, ``chunk_index``).
+
+    A title is a source's file name without its extension, and the first line of its first
+    chunk when that line is short (a document's title line).
+    """
+    tokens = (
+        frame.lazy()
+        .select(pl.col("text").str.to_lowercase().str.extract_all(r"\w+").alias("w"))
+        .explode("w")
+        .filter(pl.col("w").str.len_chars().is_between(2, 40) & ~pl.col("w").str.contains(r"^[\d_]+$"))
+        .group_by("w")
+        .len()
+        .sort("w")
+        .collect()
+    )
+    firsts = frame.filter(pl.col("chunk_index") == 0)
+    titles: dict[str, None] = {}
+    for name, text in zip(firsts["file"].to_list(), firsts["text"].to_list(), strict=True):
+        line = (text or "").strip().split("\n", 1)[0].strip()
+        if "\n" in (text or "").strip() and 3 <= len(line) <= _TITLE_MAX:
+            titles.setdefault(line, None)
+        stem = re.sub(r"[_\s]+", " ", (name or "").rsplit(".", 1)[0]).strip()
+        if len(stem) >= 3 and not stem.isdigit():
+            titles.setdefault(stem, None)
+    return Vocabulary(words=tokens["w"].to_list(), counts=tokens["len"].to_list(), titles=list(titles))
+
+
+def vocabulary(store: Store, collection: str | None = None) -> Vocabulary | None:
+    """The vocabulary of ``collection`` (all collections for ``None``), cached per table version."""
+    table = store.chunks()
+    if table is None:
+        return None
+    key = (str(store.settings.lancedb_dir), collection)
+    version = table.version
+    cached = _vocabularies.get(key)
+    if cached and cached[0] == version:
+        return cached[1]
+    with _vocabulary_lock:
+        cached = _vocabularies.get(key)
+        if cached and cached[0] == version:
+            return cached[1]
+        query = table.search().select(["text", "file", "chunk_index"])
+        if collection is not None:
+            query = query.where(where(collection=collection))
+        vocab = build_vocabulary(query.limit(None).to_polars())
+        _vocabularies[key] = (version, vocab)
+        return vocab
+
+
+def suggest(store: Store, prefix: str, *, collection: str | None = None, limit: int = 8) -> list[str]:
+    """Completions of ``prefix``: titles that start with it, then the prefix with its last
+    (partial) word completed by the most frequent indexed words that start with it.
+
+    >>> suggest(store, "ocean acid")  # doctest: +SKIP
+    ['Ocean acidification and coral reefs', 'ocean acidification', 'ocean acidic']
+    """
+    if limit < 1 or not prefix.strip():
+        return []
+    vocab = vocabulary(store, collection)
+    if vocab is None:
+        return []
+    lowered = " ".join(prefix.lower().split())
+    out: dict[str, None] = {}
+    if len(lowered) >= 2:
+        for title in vocab.titles:
+            if title.lower().startswith(lowered) and title.lower() != lowered:
+                out.setdefault(title, None)
+                if len(out) >= max(1, limit // 2):
+                    break
+    head, partial = _split_last(prefix)
+    if partial:
+        for word in vocab.completions(partial.lower(), limit):
+            out.setdefault(head + word, None)
+    return list(out)[:limit]
+
+
+def _split_last(prefix: str) -> tuple[str, str]:
+    """(everything before the last word, the last word) of a partial query; the last word is
+    empty when the prefix ends in a space."""
+    match = re.search(r"\w+$", prefix)
+    if not match:
+        return prefix, ""
+    return prefix[: match.start()], match.group()
+
+
+# --- indexes ------------------------------------------------------------------------------
+def ensure_plain_column(table: Any) -> bool:
+    """Add the unstemmed copy of ``text`` to a table made before it existed; True if added."""
+    if PLAIN_COLUMN in table.schema.names:
+        return False
+    table.add_columns({PLAIN_COLUMN: "text"})
+    return True
+
+
+def _fts_configs() -> dict[str, tuple[str, Any]]:
+    from lancedb.index import FTS
+
+    return {
+        TEXT_INDEX: ("text", FTS(with_position=True)),
+        PLAIN_INDEX: (PLAIN_COLUMN, FTS(stem=False, remove_stop_words=False, with_position=False)),
+    }
+
+
+def build_ann_index(table: Any, rows: int) -> None:
+    """Train an IVF-PQ index (cosine) on the vectors: about sqrt(rows) partitions."""
+    from lancedb.index import IvfPq
+
+    partitions = max(1, int(rows**0.5))
+    table.create_index("vector", config=IvfPq(distance_type="cosine", num_partitions=partitions),
+                       replace=True, name=VECTOR_INDEX)  # fmt: skip
+
+
+def refresh(store: Store, *, rebuild: bool = False) -> dict[str, Any]:
+    """Bring the chunk indexes up to date; with ``rebuild``, build them all again.
+
+    Without ``rebuild``: missing full-text indexes are built, new rows are folded into the
+    existing ones (``optimize``), and the ANN index is trained once the table reaches
+    ``ann_min_rows`` (and trained again when the table has doubled since). Readers keep the
+    indexes of the version they opened until the new ones are committed, so searches go on
+    answering meanwhile.
+    """
+    import time
+
+    started = time.perf_counter()
+    table = store.chunks()
+    report: dict[str, Any] = {"rows": 0, "rebuilt": [], "ann": False, "seconds": 0.0}
+    if table is None:
+        return report
+    ensure_plain_column(table)
+    rows = int(table.count_rows())
+    names = index_names(table)
+    if not rebuild and names:
+        table.optimize()
+    for name, (column, config) in _fts_configs().items():
+        if rebuild or name not in names:
+            table.create_index(column, config=config, replace=True, name=name)
+            report["rebuilt"].append(name)
+    threshold = store.settings.ann_min_rows
+    if rows >= threshold:
+        indexed = 0
+        if VECTOR_INDEX in names:
+            indexed = table.index_stats(VECTOR_INDEX).num_indexed_rows
+        if rebuild or VECTOR_INDEX not in names or rows >= 2 * indexed:
+            build_ann_index(table, rows)
+            report["rebuilt"].append(VECTOR_INDEX)
+        report["ann"] = True
+    elif VECTOR_INDEX in names:
+        table.drop_index(VECTOR_INDEX)  # too small now: exact search is better and fast
+    report.update(rows=rows, seconds=time.perf_counter() - started)
+    return report
+
+
+__all__ = [
+    "CHUNKS",
+    "ParsedQuery",
+    "Vocabulary",
+    "date_range",
+    "parse_query",
+    "predicate",
+    "reciprocal_rank_fusion",
+    "refresh",
+    "search",
+    "suggest",
+    "vocabulary",
+]

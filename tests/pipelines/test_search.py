@@ -1,0 +1,227 @@
+"""Search on real text (SciFact abstracts): typos, phrases, filters, hostile values, suggestions,
+reindexing under load, and the analytics row each search leaves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import inlet
+from pipelines import analytics
+from pipelines.config import Settings, get_settings
+from pipelines.index import index_sources
+from pipelines.records import Extraction, Segment, Source
+from pipelines.search import VECTOR_INDEX, parse_query, predicate, suggest
+from pipelines.store import Store
+
+N_DOCS = 60
+
+
+def _abstracts(shared: Path, n: int) -> list[dict]:
+    rows = []
+    with (shared / "retrieval" / "scifact" / "corpus.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            rows.append(json.loads(line))
+            if len(rows) == n:
+                break
+    return rows
+
+
+def _extraction(name: str, text: str, *, kind: str = "text", language: str | None = "en") -> Extraction:
+    source_id = hashlib.sha256(f"{name}\0{text}".encode()).hexdigest()
+    source = Source(path=f"/corpus/{name}", source_id=source_id, kind=kind, size=len(text), file=name)
+    return Extraction(
+        source=source, segments=[Segment(text=text, page=1 if kind == "pdf" else None)], language=language
+    )
+
+
+@pytest.fixture(scope="module")
+def corpus(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, str]]:
+    """60 real abstracts (title, blank line, text) in collection ``sci``; returns the settings
+    and the text of each file."""
+    settings = get_settings(home=tmp_path_factory.mktemp("search-home"))
+    docs = {
+        f"{r['_id']}.txt": f"{r['title'].strip()}\n\n{r['text'].strip()}" for r in _abstracts(shared, N_DOCS)
+    }
+    result = index_sources([_extraction(n, t) for n, t in docs.items()], collection="sci", settings=settings)
+    assert not [s for s in result.sources if s.error]
+    Store(settings).refresh_indexes()
+    return settings, docs
+
+
+def _search(settings: Settings, query: str, mode: str = "text", **kw: object):  # noqa: ANN202
+    return inlet.search(query, mode=mode, settings=settings, **kw)
+
+
+def test_misspelt_words_still_find_the_passage(corpus: tuple[Settings, dict[str, str]]) -> None:
+    settings, docs = corpus
+    # 4983.txt: "Microstructural development of human newborn cerebral white matter assessed in vivo
+    # by diffusion tensor magnetic resonance imaging." Three words misspelt.
+    query = "microstructral developmnt of cerebal white matter"
+    for mode in ("text", "hybrid"):
+        hits = _search(settings, query, mode)
+        assert hits["file"][0] == "4983.txt", (mode, hits["file"].to_list()[:5])
+    snippet = _search(settings, query, "text")["snippet"][0]
+    assert "**Microstructural**" in snippet and "**cerebral**" in snippet  # the typos are marked too
+
+
+def test_exact_phrase_ranks_its_passage_first(corpus: tuple[Settings, dict[str, str]]) -> None:
+    settings, docs = corpus
+    # Each word is common in the corpus; the phrase, in this order, is in one abstract only.
+    phrase = "cell specific expression"
+    words = phrase.split()
+    tokens = {n: re.findall(r"\w+", t.lower()) for n, t in docs.items()}
+    holders = [n for n, ts in tokens.items() if any(ts[i : i + 3] == words for i in range(len(ts)))]
+    assert len(holders) == 1
+    assert all(sum(w in ts for ts in tokens.values()) >= 10 for w in words)
+    hits = _search(settings, f'"{phrase}"', "text")
+    assert hits["file"][0] == holders[0]
+    assert "**cell**-**specific** **expression**" in hits["snippet"][0].lower()
+    # Without quotes the same words match many abstracts.
+    assert _search(settings, phrase, "text", limit=20).height > 1
+
+
+def test_excluded_word_drops_its_passages(corpus: tuple[Settings, dict[str, str]]) -> None:
+    settings, _ = corpus
+    with_mice = _search(settings, "mice tumor", "text", limit=50)
+    assert with_mice["text"].str.to_lowercase().str.contains("mice").any()
+    without = _search(settings, "tumor -mice", "text", limit=50)
+    assert without.height > 0 and not without["text"].str.to_lowercase().str.contains(r"\bmice\b").any()
+
+
+def test_filters_exclude_what_they_should(shared: Path) -> None:
+    settings = get_settings()
+    rows = _abstracts(shared, 6)
+    first = [_extraction(f"{r['_id']}.txt", f"{r['title']}\n\n{r['text']}") for r in rows[:3]]
+    index_sources(first, collection="old", settings=settings)
+    time.sleep(0.05)
+    cut = dt.datetime.now(dt.UTC)
+    time.sleep(0.05)
+    later = [
+        _extraction(f"{rows[3]['_id']}.pdf", rows[3]["text"], kind="pdf", language="en"),
+        _extraction(f"{rows[4]['_id']}.txt", rows[4]["text"], language="de"),
+        _extraction(f"{rows[5]['_id']}.txt", rows[5]["text"]),
+    ]
+    index_sources(later, collection="new", settings=settings)
+    Store(settings).refresh_indexes()
+    names = {e.source.file for e in first + later}
+    for mode in ("vector", "text", "hybrid"):
+        q = "the"  # every abstract has it; in text mode a stop word, so ask for a common word too
+        q = "of the study in patients cells" if mode != "vector" else q
+
+        def files(**kw: object) -> set[str]:
+            return set(_search(settings, q, mode, limit=50, **kw)["file"])  # noqa: B023
+
+        assert files() == names, mode
+        assert files(collection="old") == {e.source.file for e in first}
+        assert files(kind="pdf") == {later[0].source.file}
+        assert files(kind=["pdf", "text"], collection="new") == {e.source.file for e in later}
+        assert files(language="de") == {later[1].source.file}
+        assert files(file=later[2].source.file) == {later[2].source.file}
+        assert files(source=first[0].source.source_id) == {first[0].source.file}
+        assert files(since=cut) == {e.source.file for e in later}
+        assert files(until=cut) == {e.source.file for e in first}
+        assert files(since=dt.date.today().isoformat()) == names  # a date: the whole day
+        assert files(until=(dt.date.today() - dt.timedelta(days=1)).isoformat()) == set()
+    with pytest.raises(ValueError, match="ISO date"):
+        _search(settings, "cells", since="last tuesday")
+
+
+def test_quotes_and_sql_in_values_are_searched_literally(embedder) -> None:  # noqa: ANN001
+    settings = get_settings()
+    hostile = "o'brien'); DROP TABLE chunks; --.txt"
+    texts = {
+        hostile: "Mr O'Brien's notes: the table was dropped off at the lab; DROP TABLE chunks was written on it.",
+        "plain.txt": "A plain note about laboratory tables and chairs.",
+    }
+    index_sources([_extraction(n, t) for n, t in texts.items()], collection="x' OR '1'='1", settings=settings)
+    Store(settings).refresh_indexes()
+    for mode in ("vector", "text", "hybrid"):
+        # A filter value with quotes and SQL matches exactly that value, nothing more.
+        assert set(_search(settings, "notes table", mode, file=hostile)["file"]) == {hostile}
+        assert set(_search(settings, "notes table", mode, collection="x' OR '1'='1")["file"]) == set(texts)
+        assert _search(settings, "notes table", mode, collection="x").height == 0
+        assert _search(settings, "notes table", mode, file="plain.txt' OR '1'='1").height == 0
+    # A query with quotes and SQL is text to look for, not a statement.
+    hits = _search(settings, "O'Brien's notes'; DROP TABLE chunks; --", "text")
+    assert hits["file"][0] == hostile
+    assert Store(settings).count_chunks() == 2
+    assert predicate(file="a'b") == "(`file` = 'a''b')"
+
+
+def test_parse_query_reads_phrases_and_exclusions() -> None:
+    parsed = parse_query('"white matter" newborn -mice pre-term')
+    assert parsed.phrases == ["white matter"] and parsed.excluded == ["mice"]
+    assert parsed.words == "newborn pre-term"
+
+
+def test_suggestions_complete_words_and_titles(corpus: tuple[Settings, dict[str, str]]) -> None:
+    settings, docs = corpus
+    store = Store(settings)
+    words = suggest(store, "white mat")
+    assert "white matter" in words
+    assert all(w.startswith("white mat") for w in words)
+    title = docs["4983.txt"].split("\n", 1)[0]
+    assert title in inlet.suggest("Microstructural dev", settings=settings)
+    assert inlet.suggest("zzqx", settings=settings) == []
+    assert inlet.suggest("white mat", collection="elsewhere", settings=settings) == []
+    started = time.perf_counter()
+    for _ in range(50):
+        suggest(store, "cere")
+    assert (time.perf_counter() - started) / 50 < 0.05  # cached per table version: type-ahead speed
+
+
+def test_each_search_is_recorded(corpus: tuple[Settings, dict[str, str]]) -> None:
+    settings, _ = corpus
+    inlet.search("white matter", mode="text", collection="sci", kind="text", settings=settings)
+    inlet.search("qqqzzz", mode="text", settings=settings)
+    rows = analytics.query(settings, 'SELECT * FROM searches ORDER BY "at"').tail(2).to_dicts()
+    assert rows[0]["query"] == "white matter" and rows[0]["mode"] == "text"
+    assert rows[0]["collection"] == "sci" and json.loads(rows[0]["filters"])["kind"] == "text"
+    assert rows[0]["results"] > 0 and rows[0]["latency_ms"] > 0
+    assert rows[1]["results"] == 0  # a query with no result is recorded too
+
+
+@pytest.mark.slow
+def test_reindex_builds_ann_and_search_keeps_answering(shared: Path, tmp_path: Path) -> None:
+    # ann_min_rows at its floor (256) so a small real table is large enough to train IVF-PQ.
+    settings = get_settings(home=tmp_path / "home", ann_min_rows=256)
+    rows = _abstracts(shared, 130)
+    docs = [_extraction(f"{r['_id']}.txt", f"{r['title']}\n\n{r['text']}") for r in rows]
+    index_sources(docs, collection="sci", settings=settings)
+    store = Store(settings)
+    store.refresh_indexes()
+    assert store.count_chunks() >= 256
+    from pipelines.search import index_names
+
+    assert VECTOR_INDEX in index_names(store.chunks())  # trained after the ingest
+    query = "microstructural development of newborn cerebral white matter"
+    answers: list[str] = []
+    errors: list[BaseException] = []
+    report: dict = {}
+
+    def rebuild() -> None:
+        try:
+            report.update(inlet.reindex("sci", settings=settings))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    worker = threading.Thread(target=rebuild)
+    worker.start()
+    while worker.is_alive():
+        for mode in ("text", "hybrid", "vector"):
+            answers.append(inlet.search(query, mode=mode, limit=3, settings=settings)["file"][0])
+    worker.join()
+    assert not errors
+    assert report["ann"] and set(report["rebuilt"]) == {"text_idx", "text_plain_idx", VECTOR_INDEX}
+    assert len(answers) >= 3 and set(answers) == {"4983.txt"}  # answered, and right, meanwhile
+    assert inlet.search(query, mode="vector", limit=1, settings=settings)["file"][0] == "4983.txt"
+    with pytest.raises(ValueError, match="no collection"):
+        inlet.reindex("nope", settings=settings)
