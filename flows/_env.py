@@ -17,5 +17,6 @@ def configure_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     # inlet's own loggers reach the Prefect UI as run logs.
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "inlet")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -3,24 +3,54 @@
 Each task calls one stage; retries only happen for error classes marked retryable in
 ``pipelines.errors`` (a corrupt PDF is never retried), with exponential backoff and jitter.
 Tasks are sized to the work (DESIGN decision 3): one per expensive file, one per batch of
-small files, one per batch of chunks to embed; never one per chunk.
+small files, one per batch of chunks to embed; never one per chunk. Transcriptions and
+embedding batches hold a slot of a Prefect global concurrency limit while they run, so that
+several jobs (or several flows on one machine) never run more of them at once than the
+settings allow. Each task writes its stage's start, retry and end events as it goes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
 from prefect.tasks import exponential_backoff
 
+from flows.job import JobRun, source_values
 from pipelines import cache
 from pipelines.config import Settings
-from pipelines.errors import InletError, classify
+from pipelines.deadline import deadline
+from pipelines.errors import InletError, InternalError, StoreUnavailable, classify
 from pipelines.extract import extract
 from pipelines.index import IndexResult, index_sources
 from pipelines.records import Extraction, Source
 from pipelines.sources import inspect
+
+log = logging.getLogger("inlet.flows")
+
+
+class _ThreadTimeoutNotice(logging.Filter):
+    """Drop Prefect's notice that a task timeout cannot interrupt a worker thread: the engine's
+    long loops check their own deadline (``pipelines.deadline``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "running in a worker thread" not in record.getMessage()
+
+
+logging.getLogger("prefect.task_runs").addFilter(_ThreadTimeoutNotice())
+
+TRANSCRIBE_LIMIT = "inlet-transcribe"
+EMBED_LIMIT = "inlet-embed"
+
+
+class Cancelled(Exception):
+    """Returned (not raised) by a task that found its job cancelled before it started."""
 
 
 def retry_if_retryable(task: Any, task_run: Any, state: Any) -> bool:
@@ -34,17 +64,51 @@ def retry_if_retryable(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-RETRY_OPTIONS: dict[str, Any] = {
-    "retry_condition_fn": retry_if_retryable,
-    "retry_jitter_factor": 0.5,
-    "cache_policy": NO_CACHE,  # the engine caches extractions and vectors by content hash
-}
-
-
 def stage_options(settings: Settings, timeout_s: float) -> dict[str, Any]:
-    """Retries, backoff and timeout of a stage task, from the settings."""
+    """Retries, backoff, jitter and timeout of a stage task, from the settings."""
     delay = exponential_backoff(backoff_factor=settings.retry_delay_s) if settings.retry_delay_s else 0
-    return {"retries": settings.retries, "retry_delay_seconds": delay, "timeout_seconds": timeout_s}
+    return {
+        "retries": settings.retries,
+        "retry_delay_seconds": delay,
+        "retry_jitter_factor": settings.retry_jitter or None,
+        "timeout_seconds": timeout_s,
+    }
+
+
+def limits(settings: Settings) -> dict[str, int]:
+    """The global concurrency limits the tasks take slots from, with their sizes."""
+    return {TRANSCRIBE_LIMIT: settings.max_transcriptions, EMBED_LIMIT: settings.max_embeddings}
+
+
+def ensure_limits(settings: Settings) -> None:
+    """Create (or resize) inlet's global concurrency limits; idempotent."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        for name, size in limits(settings).items():
+            client.upsert_global_concurrency_limit_by_name(name, size)
+
+
+@contextlib.contextmanager
+def slot(name: str) -> Iterator[None]:
+    """Hold one slot of the global concurrency limit ``name`` (created by ``ensure_limits``)."""
+    from prefect.concurrency.sync import concurrency
+
+    with concurrency(name, occupy=1):
+        yield
+
+
+def inject_fault(settings: Settings, stage: str, attempt: int) -> None:
+    """Raise the fault the ``fault_injection`` setting asks for (tests only)."""
+    if not settings.fault_injection:
+        return
+    parts = settings.fault_injection.split(":")
+    if parts[0] != stage:
+        return
+    if parts[1] == "transient" and attempt <= int(parts[2] if len(parts) > 2 else 1):
+        raise StoreUnavailable(f"injected transient fault in {stage}, attempt {attempt}", stage=stage)
+    if parts[1] == "permanent":
+        raise InternalError(f"injected permanent fault in {stage}, attempt {attempt}", stage=stage)
 
 
 def extract_cached(source: Source, settings: Settings) -> Extraction:
@@ -55,6 +119,10 @@ def extract_cached(source: Source, settings: Settings) -> Extraction:
     extraction = extract(source, settings)
     cache.save(extraction, settings)
     return extraction
+
+
+def extract_stage(source: Source) -> str:
+    return "transcribe" if source.kind in ("audio", "video") else "extract"
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -69,13 +137,63 @@ def validate_files(paths: list[str], settings: Settings) -> list[Source | InletE
     return results
 
 
-@task(name="extract", **RETRY_OPTIONS)
-def extract_one(source: Source, settings: Settings) -> Extraction:
-    """Extract (or transcribe) one expensive source; errors propagate so Prefect can retry."""
+@task(name="extract", retry_condition_fn=retry_if_retryable, cache_policy=NO_CACHE)
+def extract_one(source: Source, settings: Settings, job: JobRun) -> Extraction | Cancelled:
+    """Extract or transcribe one expensive source; errors propagate so that Prefect retries."""
+    attempt = task_run.get_run_count() or 1
+    stage = extract_stage(source)
+    outcome = job.outcome(source.source_id)
+    if job.cancel_requested():
+        return Cancelled(source.path)
+    job.events([(outcome, stage, "start" if attempt == 1 else "retry", {"attempt": attempt})])
     try:
-        return extract_cached(source, settings)
+        inject_fault(settings, "extract", attempt)
+        with slot(TRANSCRIBE_LIMIT) if stage == "transcribe" else contextlib.nullcontext():
+            with deadline(timeout_for(source, settings), stage=stage):
+                extraction = extract_cached(source, settings)
     except Exception as exc:
-        raise classify(exc, path=source.path, source_id=source.source_id, stage="extract") from exc
+        raise classify(
+            exc, path=source.path, source_id=source.source_id, stage=stage, attempt=attempt
+        ) from exc
+    job.events([(outcome, stage, "end", _extract_values(extraction, attempt))])
+    return extraction
+
+
+@task(name="extract-batch", cache_policy=NO_CACHE)
+def extract_batch(
+    sources: list[Source], settings: Settings, job: JobRun
+) -> list[Extraction | InletError | Cancelled]:
+    """Extract a batch of small sources; each failure is returned in place of its result."""
+    if job.cancel_requested():
+        return [Cancelled(s.path) for s in sources]
+    outcomes = [job.outcome(s.source_id) for s in sources]
+    job.events([(o, "extract", "start", {}) for o in outcomes])
+    results: list[Extraction | InletError | Cancelled] = []
+    ended = []
+    for source, outcome in zip(sources, outcomes, strict=True):
+        try:
+            inject_fault(settings, "extract", 1)
+            with deadline(settings.timeout_extract_s, stage="extract"):
+                extraction = extract_cached(source, settings)
+        except Exception as exc:  # noqa: BLE001
+            results.append(classify(exc, path=source.path, source_id=source.source_id, stage="extract"))
+            continue
+        results.append(extraction)
+        ended.append((outcome, "extract", "end", _extract_values(extraction, 1)))
+    job.events(ended)
+    return results
+
+
+def _extract_values(extraction: Extraction, attempt: int) -> dict[str, Any]:
+    source = extraction.source
+    return {
+        **source_values(source),
+        "attempt": attempt,
+        "duration_s": extraction.seconds,
+        "pages": source.pages,
+        "audio_s": source.duration_s if source.kind in ("audio", "video") else None,
+        "cached": extraction.cached,
+    }
 
 
 def timeout_for(source: Source, settings: Settings) -> float:
@@ -85,24 +203,36 @@ def timeout_for(source: Source, settings: Settings) -> float:
     return settings.timeout_extract_s
 
 
-@task(name="extract-batch", cache_policy=NO_CACHE)
-def extract_batch(sources: list[Source], settings: Settings) -> list[Extraction | InletError]:
-    """Extract a batch of small sources; each failure is returned in place of its result."""
-    results: list[Extraction | InletError] = []
-    for source in sources:
-        try:
-            results.append(extract_cached(source, settings))
-        except Exception as exc:  # noqa: BLE001
-            results.append(classify(exc, path=source.path, source_id=source.source_id, stage="extract"))
-    return results
-
-
-@task(name="index", **RETRY_OPTIONS)
+@task(name="index", retry_condition_fn=retry_if_retryable, cache_policy=NO_CACHE)
 def index_batch(
     extractions: list[Extraction],
     collection: str,
     settings: Settings,
     replaces: dict[str, list[str]],
+    job: JobRun,
 ) -> IndexResult:
-    """Chunk, embed (across all sources of the batch) and write."""
-    return index_sources(extractions, collection=collection, settings=settings, replaces=replaces)
+    """Chunk, embed (across all sources of the batch) and write; one event per source and stage."""
+    attempt = task_run.get_run_count() or 1
+    outcomes = [job.outcome(e.source.source_id) for e in extractions]
+    job.events([(o, "chunk", "start" if attempt == 1 else "retry", {"attempt": attempt}) for o in outcomes])
+    started = time.perf_counter()
+    try:
+        inject_fault(settings, "index", attempt)
+        with slot(EMBED_LIMIT):
+            result = index_sources(extractions, collection=collection, settings=settings, replaces=replaces)
+    except Exception as exc:
+        raise classify(exc, stage="index", attempt=attempt) from exc
+    log.debug("indexed %d sources in %.1f s", len(extractions), time.perf_counter() - started)
+    share = 1 / max(len(extractions), 1)
+    rows = []
+    for extraction, outcome, indexed in zip(extractions, outcomes, result.sources, strict=True):
+        if indexed.error is not None:
+            continue
+        common = {**source_values(extraction.source), "attempt": attempt, "chunks": indexed.chunks}
+        rows += [
+            (outcome, "chunk", "end", {**common, "duration_s": indexed.chunk_s}),
+            (outcome, "embed", "end", {**common, "duration_s": result.embed_s * share}),
+            (outcome, "index", "end", {**common, "duration_s": result.write_s * share}),
+        ]
+    job.events(rows)
+    return result

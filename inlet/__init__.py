@@ -9,22 +9,26 @@ One private module per concern: ``_jobs`` (submitting work), ``_search``, ``_lib
 is stored), ``_reports`` (analytics); the ``inlet`` command lives in ``inlet.cli``.
 """
 
-from inlet._jobs import JobSummary, ingest
+from inlet._jobs import JobSummary, cancel, ingest, retry, submit, wait
 from inlet._library import show
 from inlet._reports import errors, export, job_sources, jobs, stats
 from inlet._search import reindex, search, suggest
 
 __all__ = [
     "JobSummary",
+    "cancel",
     "errors",
     "export",
     "ingest",
     "job_sources",
     "jobs",
     "reindex",
+    "retry",
     "search",
     "show",
     "stats",
+    "submit",
     "suggest",
+    "wait",
 ]
 __version__ = "0.1.0"

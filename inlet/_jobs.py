@@ -1,12 +1,17 @@
-"""Submitting work: ``ingest`` and the job summary it returns.
+"""Submitting work: ``submit``, ``ingest`` (submit and wait), ``cancel``, ``retry``.
 
-Work goes through ``flows`` (the ingest flow); this module only turns arguments into a call.
+Work goes through ``flows.submit``: to a local worker process in embedded mode, or as a run of
+the ``ingest`` deployment when a Prefect server is configured. This module turns arguments
+into that call and follows a job to its end with a progress bar.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import os
+import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -14,7 +19,9 @@ from typing import Any
 import polars as pl
 
 from inlet._settings import resolve
+from pipelines import analytics
 from pipelines.config import Settings
+from pipelines.queue import JobQueue, JobRequest
 
 
 class JobSummary(dict):
@@ -56,36 +63,175 @@ class JobSummary(dict):
         return head + self.to_polars()._repr_html_()
 
 
-def ingest(
-    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+PathsLike = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+
+
+def _paths(paths: PathsLike) -> list[str]:
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    return [str(Path(p).expanduser().resolve()) for p in paths]
+
+
+def submit(
+    paths: PathsLike,
     collection: str | None = None,
     *,
     priority: str = "normal",
     settings: Settings | None = None,
     **overrides: Any,
+) -> str:
+    """Queue files and folders for ingestion and return the job id at once.
+
+    In embedded mode a local worker process (started if none runs) takes queued jobs by
+    priority; with a Prefect server (``PREFECT_API_URL``) the job becomes a run of the
+    ``ingest`` deployment on the queue named after its priority. Follow it with
+    :func:`inlet.jobs`, wait for it with :func:`wait`, stop it with :func:`cancel`.
+
+    Args:
+        paths: files and/or folders (``~`` is expanded); folders are walked.
+        collection: the collection to add to (default: the ``collection`` setting).
+        priority: ``high``, ``normal`` or ``low``.
+
+    Example:
+        >>> job_id = inlet.submit(["~/recordings"], collection="research", priority="low")  # doctest: +SKIP
+    """
+    from flows.submit import submit as submit_job
+
+    s = resolve(settings, overrides)
+    request = JobRequest(paths=_paths(paths), collection=collection or s.collection, priority=priority)
+    return submit_job(request, s)
+
+
+def wait(
+    job_id: str,
+    *,
+    progress: bool = True,
+    timeout: float | None = None,
+    settings: Settings | None = None,
+    **overrides: Any,
 ) -> JobSummary:
+    """Follow a job to its end (a progress bar with its stage-weighted progress); its summary.
+
+    Raises:
+        TimeoutError: when ``timeout`` seconds pass first (the job goes on).
+    """
+    s = resolve(settings, overrides)
+    queue = JobQueue(s)
+    bar = _bar(job_id) if progress else None
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while (result := queue.result(job_id)) is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} is still running after {timeout} s")
+            if bar is not None:
+                _update(bar, s, job_id)
+            time.sleep(0.5)
+        if bar is not None:
+            bar.n = 100
+            bar.set_postfix_str(result.get("status", ""))
+    finally:
+        if bar is not None:
+            bar.close()
+    return JobSummary(result)
+
+
+def _bar(job_id: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=100, desc=f"job {job_id}", unit="%", file=sys.stderr,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")  # fmt: skip
+
+
+def _update(bar: Any, settings: Settings, job_id: str) -> None:
+    rows = analytics.jobs(settings, job_id=job_id, limit=1)
+    if not rows.height:
+        return
+    row = rows.row(0, named=True)
+    bar.n = round(100 * (row["progress"] or 0.0), 1)
+    eta = row["eta_s"]
+    bar.set_postfix_str(f"{row['status']}" + (f", ~{eta:.0f} s left" if eta else ""))
+
+
+def ingest(
+    paths: PathsLike,
+    collection: str | None = None,
+    *,
+    priority: str = "normal",
+    wait: bool = True,
+    progress: bool = True,
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> JobSummary | str:
     """Ingest files and folders: extract or transcribe, chunk, embed and index them.
 
     Args:
         paths: files and/or folders (``~`` is expanded); folders are walked.
         collection: the collection to add to (default: the ``collection`` setting).
         priority: ``high``, ``normal`` or ``low``.
+        wait: follow the job to its end and return its summary (default); ``False`` returns
+            the job id at once, like :func:`submit`.
+        progress: show a progress bar while waiting (``tqdm``: a widget in a notebook).
         settings: a :class:`pipelines.config.Settings`; ``overrides`` (any setting by name,
             e.g. ``home=...``, ``chunk_tokens=128``) are applied on top.
 
     Returns:
         A :class:`JobSummary`; ``summary["sources"]`` says per file whether it was ingested,
-        unchanged or failed (with the error's class, message and hint).
+        unchanged, failed (with the error's class, message and hint) or cancelled.
 
     Example:
         >>> inlet.ingest(["~/papers"], collection="research")  # doctest: +SKIP
     """
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    resolved = [str(Path(p).expanduser()) for p in paths]
     s = resolve(settings, overrides)
-    from flows.ingest import ingest_flow  # imports Prefect: only when work is submitted
+    job_id = submit(paths, collection, priority=priority, settings=s)
+    if not wait:
+        return job_id
+    return _wait_for(job_id, s, progress)
 
-    return JobSummary(
-        ingest_flow(resolved, collection=collection or s.collection, settings=s, priority=priority)
-    )
+
+def _wait_for(job_id: str, settings: Settings, progress: bool) -> JobSummary:
+    try:
+        return wait(job_id, progress=progress, settings=settings)
+    except KeyboardInterrupt:
+        print(
+            f"job {job_id} goes on in the background; stop it with inlet.cancel({job_id!r})", file=sys.stderr
+        )
+        raise
+
+
+def cancel(job_id: str, *, settings: Settings | None = None, **overrides: Any) -> str:
+    """Cancel a job. Returns ``cancelled`` (it had not started and will not run),
+    ``cancelling`` (it runs and stops before its next step: what was indexed stays, the rest is
+    marked cancelled), ``finished`` (it had already ended) or ``unknown``.
+
+    Example:
+        >>> inlet.cancel("3f2a9c1b7d4e")  # doctest: +SKIP
+    """
+    from flows.submit import cancel as cancel_job
+
+    return cancel_job(job_id, resolve(settings, overrides))
+
+
+def retry(
+    job_id: str | None = None,
+    *,
+    since: dt.datetime | str | None = None,
+    priority: str = "normal",
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> list[str]:
+    """Submit again the sources that failed in a job, or in every job since a time.
+
+    Sources ingested by a later job are left out. Returns the new job ids (one per collection;
+    empty when nothing failed).
+
+    Example:
+        >>> inlet.retry("3f2a9c1b7d4e")  # doctest: +SKIP
+        >>> inlet.retry(since="2026-11-01")  # doctest: +SKIP
+    """
+    from flows.submit import retry as retry_jobs
+
+    if isinstance(since, str):
+        since = dt.datetime.fromisoformat(since)
+    if since is not None and since.tzinfo is None:
+        since = since.astimezone(dt.UTC)
+    return retry_jobs(resolve(settings, overrides), job_id, since, priority)

@@ -60,7 +60,7 @@ def source_progress(kind: str | None, events: Iterable[tuple[str, str]]) -> floa
 
 def job_progress(per_source: Iterable[float], n_sources: int | None = None) -> float:
     """Mean progress over a job's sources; ``n_sources`` counts those not yet seen as 0."""
-    values = list(per_source)
+    values = [float(v) for v in per_source]
     total = max(n_sources or 0, len(values))
     return sum(values) / total if total else 0.0
 
@@ -73,6 +73,7 @@ def eta_seconds(elapsed_s: float, progress: float) -> float | None:
     >>> eta_seconds(5.0, 0.0) is None
     True
     """
+    progress, elapsed_s = float(progress), float(elapsed_s)
     if progress <= 0:
         return None
     if progress >= 1:

@@ -49,7 +49,39 @@ def inlet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(name)
     home = tmp_path / "inlet-home"
     monkeypatch.setenv("INLET_HOME", str(home))
+    monkeypatch.setenv("INLET_WORKER_IDLE_S", "20")  # local workers started by a test go soon
     return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_local_workers() -> Iterator[None]:
+    """At the end of the session, stop the local workers that tests started (their homes are
+    temporary folders); each also stops by itself after ``INLET_WORKER_IDLE_S``."""
+    import time
+
+    started = time.time()
+    yield
+    stop_local_workers(since=started)
+
+
+def stop_local_workers(since: float = 0.0) -> list[int]:
+    """Terminate ``flows.worker`` processes serving a home under the temporary folder."""
+    import psutil
+
+    stopped = []
+    for process in psutil.process_iter(["cmdline", "create_time"]):
+        try:
+            cmdline = process.info["cmdline"] or []
+            if "flows.worker" not in cmdline or process.info["create_time"] < since - 1:
+                continue
+            home = process.environ().get("INLET_HOME", "")
+            if home.startswith(tempfile.gettempdir()):
+                process.terminate()
+                stopped.append(process.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    psutil.wait_procs([psutil.Process(pid) for pid in stopped if psutil.pid_exists(pid)], timeout=10)
+    return stopped
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,21 @@ def test_public_surface_is_exactly_all() -> None:
     public = {name for name in dir(inlet) if not name.startswith("_")} - {"cli"}
     assert set(inlet.__all__) == public
     assert set(inlet.__all__) == {
-        "JobSummary", "errors", "export", "ingest", "job_sources", "jobs", "reindex", "search", "show",
-        "stats", "suggest",
+        "JobSummary",
+        "cancel",
+        "errors",
+        "export",
+        "ingest",
+        "job_sources",
+        "jobs",
+        "reindex",
+        "retry",
+        "search",
+        "show",
+        "stats",
+        "submit",
+        "suggest",
+        "wait",
     }
 
 

@@ -1,8 +1,10 @@
-"""``inlet ingest``: submit files and folders."""
+"""``inlet ingest``, ``inlet cancel``, ``inlet retry``, ``inlet worker``: submitting and steering jobs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from typing import Any
 
 import click
 
@@ -14,54 +16,153 @@ from inlet.cli import EXIT_FAILED_SOURCES, emit_json, main
 @click.option("-c", "--collection", help="Collection to add to (default: 'default').")
 @click.option("--priority", type=click.Choice(["high", "normal", "low"]), default="normal", show_default=True)
 @click.option(
+    "--wait/--no-wait",
+    default=None,
+    help="Follow the job to its end and print its summary (default in embedded mode), or print "
+    "the job id at once (default with a Prefect server).",
+)
+@click.option(
     "--pdf-password", "pdf_passwords", multiple=True, help="Password to try on encrypted PDFs (repeatable)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the job summary as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the job summary (or the job id) as JSON.")
 def ingest(
     paths: tuple[str, ...],
     collection: str | None,
     priority: str,
+    wait: bool | None,
     pdf_passwords: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Ingest files and folders: PDF, text, audio and video.
 
-    Exit status 0 when every source is ingested or unchanged, 1 when any failed.
+    The job runs in a local worker process (started on demand, it stays warm for the next
+    job), or on a Prefect worker when PREFECT_API_URL points to a server. Exit status 0 when
+    every source is ingested or unchanged, 1 when any failed or the job was cancelled.
 
     \b
     Example:
       inlet ingest ~/papers talk.mp4 --collection research
+      inlet ingest ~/recordings --priority low --no-wait
     """
     import inlet
+    from flows.submit import resolve_mode
     from pipelines.config import get_settings
 
     settings = get_settings()
     if pdf_passwords:
         settings = settings.model_copy(update={"pdf_passwords": [*settings.pdf_passwords, *pdf_passwords]})
-    summary = inlet.ingest(list(paths), collection=collection, priority=priority, settings=settings)
+    if wait is None:
+        wait = resolve_mode(settings) == "embedded"
+    job_id = inlet.submit(list(paths), collection=collection, priority=priority, settings=settings)
+    if not wait:
+        if as_json:
+            emit_json({"job_id": job_id, "status": "queued"})
+        else:
+            click.echo(f"job {job_id} queued ({priority} priority); follow it with: inlet jobs")
+        return
+    try:
+        summary = inlet.wait(job_id, progress=not as_json, settings=settings)
+    except KeyboardInterrupt:
+        click.echo(f"\njob {job_id} goes on in the background; stop it with: inlet cancel {job_id}", err=True)
+        sys.exit(130)
     if as_json:
         emit_json(summary)
     else:
-        for source in summary["sources"]:
-            line = f"{source['status']:>9}  {source['file']}"
-            if source["kind"]:
-                line += f" ({source['kind']}"
-                line += (
-                    f", {source['chunks']} chunk{'' if source['chunks'] == 1 else 's'})"
-                    if source["status"] == "ingested"
-                    else ")"
-                )
-            click.echo(line)
-            if source["error"]:
-                click.echo(f"           {source['error']['class']}: {source['error']['message']}")
-                click.echo(f"           hint: {source['error']['hint']}")
-        counts = {
-            k: sum(s["status"] == k for s in summary["sources"]) for k in ("ingested", "unchanged", "failed")
-        }
-        click.echo(
-            f"job {summary['job_id']} {summary['status']} in {summary['seconds']:.1f} s: "
-            f"{counts['ingested']} ingested, {counts['unchanged']} unchanged, {counts['failed']} failed; "
-            f"{summary['chunks_written']} chunks written into '{summary['collection']}'"
-        )
+        print_summary(summary)
     if summary["status"] != "completed":
         sys.exit(EXIT_FAILED_SOURCES)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """One line per source, its error and hint if it failed, and a closing line for the job."""
+    for source in summary["sources"]:
+        line = f"{source['status']:>9}  {source['file']}"
+        if source["kind"]:
+            line += f" ({source['kind']}"
+            line += (
+                f", {source['chunks']} chunk{'' if source['chunks'] == 1 else 's'})"
+                if source["status"] == "ingested"
+                else ")"
+            )
+        click.echo(line)
+        if source["error"]:
+            click.echo(f"           {source['error']['class']}: {source['error']['message']}")
+            click.echo(f"           hint: {source['error']['hint']}")
+    counts = {
+        k: sum(s["status"] == k for s in summary["sources"])
+        for k in ("ingested", "unchanged", "failed", "cancelled")
+    }
+    line = (
+        f"job {summary['job_id']} {summary['status']} in {summary.get('seconds', 0):.1f} s: "
+        f"{counts['ingested']} ingested, {counts['unchanged']} unchanged, {counts['failed']} failed"
+    )
+    if counts["cancelled"]:
+        line += f", {counts['cancelled']} cancelled"
+    click.echo(f"{line}; {summary['chunks_written']} chunks written into '{summary['collection']}'")
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True)
+def cancel(job_id: str, as_json: bool) -> None:
+    """Cancel a job: a waiting job never runs; a running one stops before its next step.
+
+    What was already indexed stays; the job's other sources are marked cancelled.
+    """
+    import inlet
+
+    outcome = inlet.cancel(job_id)
+    if as_json:
+        emit_json({"job_id": job_id, "result": outcome})
+        return
+    messages = {
+        "cancelled": f"job {job_id} cancelled before it started",
+        "cancelling": f"job {job_id} stops before its next step (follow it with: inlet jobs)",
+        "finished": f"job {job_id} had already ended; nothing to cancel",
+        "unknown": f"no job {job_id} is known here",
+    }
+    click.echo(messages[outcome])
+    if outcome == "unknown":
+        sys.exit(EXIT_FAILED_SOURCES)
+
+
+@main.command()
+@click.argument("job_id", required=False)
+@click.option("--since", help="Retry the failures of every job since this time (ISO date or date-time).")
+@click.option("--priority", type=click.Choice(["high", "normal", "low"]), default="normal", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def retry(job_id: str | None, since: str | None, priority: str, as_json: bool) -> None:
+    """Submit again the sources that failed in JOB_ID (or in every job since --since).
+
+    \b
+    Example:
+      inlet retry 3f2a9c1b7d4e
+      inlet retry --since 2026-11-01
+    """
+    import inlet
+
+    if not job_id and not since:
+        raise click.UsageError("give a JOB_ID or --since")
+    try:
+        when = dt.datetime.fromisoformat(since) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(f"{since!r} is not an ISO date or date-time", param_hint="--since") from exc
+    jobs = inlet.retry(job_id, since=when, priority=priority)
+    if as_json:
+        emit_json({"jobs": jobs})
+        return
+    if not jobs:
+        click.echo("Nothing to retry: no failed source is waiting for another try.")
+    for new in jobs:
+        click.echo(f"job {new} queued to retry the failed sources")
+
+
+@main.command()
+@click.option(
+    "--idle-s", type=float, help="Stop after this many seconds without work (default: the setting)."
+)
+def worker(idle_s: float | None) -> None:
+    """Run the local worker in the foreground (it is otherwise started on demand)."""
+    from flows.worker import main as worker_main
+
+    sys.exit(worker_main([] if idle_s is None else ["--idle-s", str(idle_s)]))

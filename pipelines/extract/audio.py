@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import Settings
+from pipelines.deadline import check as check_deadline
 from pipelines.errors import ModelLoadFailed, ModelMissing, NoSpeech, UndecodableAudio
 from pipelines.records import Extraction, Segment, Source
 from pipelines.sources import probe_media
@@ -105,11 +106,13 @@ def transcribe(source: Source, settings: Settings) -> Extraction:
         beam_size=settings.whisper_beam_size,
         vad_filter=True,
     )
-    segments = [
-        Segment(text=p.text.strip(), start=round(p.start, 2), end=round(p.end, 2))
-        for p in pieces
-        if p.text.strip()
-    ]
+    segments = []
+    for piece in pieces:  # lazy: each step decodes the next stretch of speech
+        check_deadline()
+        if piece.text.strip():
+            segments.append(
+                Segment(text=piece.text.strip(), start=round(piece.start, 2), end=round(piece.end, 2))
+            )
     if not segments:
         raise NoSpeech("No speech was recognised in the recording", path=source.path)
     return Extraction(

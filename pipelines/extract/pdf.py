@@ -14,6 +14,7 @@ from pypdf import PdfReader
 from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
 
 from pipelines.config import Settings
+from pipelines.deadline import check as check_deadline
 from pipelines.errors import DamagedPdf, EmptyInput, EncryptedPdf, NoTextLayer, TooLong
 from pipelines.records import Extraction, Segment, Source
 
@@ -77,6 +78,7 @@ def extract_pdf(source: Source, settings: Settings) -> Extraction:
         segments: list[Segment] = []
         unreadable = 0
         for number in range(1, n_pages + 1):
+            check_deadline()
             try:
                 text = reader.pages[number - 1].extract_text() or ""
             except Exception as exc:  # noqa: BLE001 - a damaged page must not sink the document

@@ -1,0 +1,48 @@
+"""The ``ingest-inbox`` flow (on an interval in ``prefect.yaml``): mirror a folder into a collection.
+
+New files and files changed since they were ingested go to one ingest job (a subflow run);
+sources ingested from the inbox whose file is gone are removed from the index. A file is
+looked at again only when its modification time is newer than its ingestion, so an unchanged
+inbox costs a directory listing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+
+from flows.ingest import ingest_flow
+from pipelines.config import get_settings
+from pipelines.sources import discover
+from pipelines.store import Store
+
+
+@flow(name="ingest-inbox", log_prints=True)
+def inbox_flow(inbox: str, collection: str = "inbox", priority: str = "low") -> dict[str, Any]:
+    """Ingest what is new or changed in ``inbox``; remove from the index what left it."""
+    settings = get_settings()
+    folder = Path(inbox).expanduser().resolve()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"The inbox folder {folder} does not exist; create it or fix the parameter.")
+    store = Store(settings)
+    rows = store.source_rows(collection)
+    known: dict[str, float] = {}
+    for row in rows.iter_rows(named=True):
+        if row["path"] and row["path"].startswith(str(folder)) and row.get("ingested_at") is not None:
+            stamp = row["ingested_at"].timestamp()
+            known[row["path"]] = max(known.get(row["path"], 0.0), stamp)
+    files, _ = discover([str(folder)])
+    todo = [str(f) for f in files if str(f) not in known or f.stat().st_mtime > known[str(f)]]
+    removed = []
+    present = {str(f) for f in files}
+    for row in rows.iter_rows(named=True):
+        if row["path"] and row["path"].startswith(str(folder)) and row["path"] not in present:
+            store.delete_source(collection, row["source_id"])
+            removed.append(row["path"])
+    summary = ingest_flow(todo, collection=collection, settings=settings, priority=priority) if todo else None
+    if removed:
+        store.refresh_indexes()
+    print(f"inbox {folder}: {len(todo)} new or changed, {len(removed)} removed")
+    return {"ingested": todo, "removed": removed, "job": summary and summary["job_id"]}

@@ -1,0 +1,175 @@
+"""Retries, caching, priorities and cancel, on real Prefect (the harness) and real stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.ingest import ingest_flow
+from flows.worker import serve
+from pipelines import analytics
+from pipelines.config import get_settings
+from pipelines.queue import JobQueue, JobRequest
+from pipelines.store import Store
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "samples" / "corpus"
+
+
+def events(settings, job_id: str):  # noqa: ANN001, ANN201
+    return analytics.query(settings, 'SELECT * FROM events WHERE job_id = ? ORDER BY "at"', [job_id])
+
+
+def test_a_transient_fault_is_retried_with_growing_delays(tmp_path: Path) -> None:
+    pdf = shutil.copy(SAMPLES / "gettysburg_address.pdf", tmp_path / "speech.pdf")
+    settings = get_settings(
+        fault_injection="extract:transient:2", retries=3, retry_delay_s=0.5, retry_jitter=0, large_pdf_bytes=1
+    )
+    summary = ingest_flow([str(pdf)], collection="c", settings=settings, job_id="transient1")
+    assert summary["status"] == "completed" and summary["sources"][0]["chunks"] > 0
+    rows = events(settings, "transient1").filter(stage="extract")
+    assert rows["event"].to_list() == ["start", "retry", "retry", "end"]
+    assert rows["attempt"].to_list() == [1, 2, 3, 3]
+    at = rows["at"].to_list()
+    first_gap, second_gap = (at[1] - at[0]).total_seconds(), (at[2] - at[1]).total_seconds()
+    assert first_gap >= 0.5 and second_gap >= 1.0 and second_gap > first_gap
+    assert analytics.query(settings, "SELECT count(*) AS n FROM errors")["n"][0] == 0
+
+
+def test_a_permanent_fault_is_not_retried_and_spares_the_other_sources(tmp_path: Path) -> None:
+    pdf = shutil.copy(SAMPLES / "gettysburg_address.pdf", tmp_path / "speech.pdf")
+    text = shutil.copy(SAMPLES / "lincoln_second_inaugural.md", tmp_path / "notes.md")
+    settings = get_settings(
+        fault_injection="extract:permanent", retries=3, retry_delay_s=0.2, large_pdf_bytes=1
+    )
+    summary = ingest_flow([str(tmp_path)], collection="c", settings=settings, job_id="permanent1")
+    by_file = {s["file"]: s for s in summary["sources"]}
+    assert summary["status"] == "failed"  # the batch of small files meets the same fault
+    assert by_file[pdf.name]["error"]["class"] == "internal"
+    assert by_file[text.name]["error"]["class"] == "internal"
+    starts = events(settings, "permanent1").filter(stage="extract", file=pdf.name)
+    assert starts["event"].to_list() == ["start", "fail"]  # one attempt, no retry
+    assert analytics.query(settings, "SELECT max(attempt) AS a FROM errors")["a"][0] == 1
+
+
+def test_a_cached_transcript_is_reused_by_a_new_process(tmp_path: Path) -> None:
+    audio = SAMPLES / "jfk_inaugural_excerpt.wav"
+    home = tmp_path / "home"
+    script = """
+import json, sys
+import flows
+from flows.ingest import ingest_flow
+from pipelines.config import get_settings
+from pipelines.extract.audio import load_whisper
+summary = ingest_flow([sys.argv[1]], collection=sys.argv[2], settings=get_settings())
+print(json.dumps({"status": summary["status"], "whisper_loads": load_whisper.cache_info().misses}))
+"""
+    env = {**os.environ, "INLET_HOME": str(home), "PREFECT_LOGGING_LEVEL": "ERROR"}
+
+    def run(collection: str) -> dict:
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(audio), collection],
+            env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert run("first") == {"status": "completed", "whisper_loads": 1}
+    assert run("second") == {"status": "completed", "whisper_loads": 0}  # the transcript came from the cache
+    settings = get_settings(home=home)
+    cached = analytics.query(
+        settings, "SELECT collection, cached FROM events WHERE stage = 'transcribe' AND event = 'end'"
+    )
+    assert dict(cached.iter_rows()) == {"first": False, "second": True}
+    assert Store(settings).search("ask not", None, mode="text", collection="second").height >= 1
+
+
+def test_the_local_runner_takes_the_higher_priority_first(tmp_path: Path) -> None:
+    settings = get_settings()
+    queue = JobQueue(settings)
+    order = []
+    for priority in ("low", "normal", "high", "low"):
+        doc = tmp_path / f"{priority}-{len(order)}.txt"
+        doc.write_text(f"A {priority} priority note number {len(order)} about river levels and rainfall.")
+        request = JobRequest(paths=[str(doc)], collection="c", priority=priority)
+        queue.submit(request)
+        order.append((priority, request.job_id))
+        time.sleep(0.01)
+    assert serve(settings, idle_s=0.2) == 4
+    started = analytics.query(settings, "SELECT job_id FROM job_state ORDER BY started_at")[
+        "job_id"
+    ].to_list()
+    expected = [order[2][1], order[1][1], order[0][1], order[3][1]]  # high, normal, then low oldest first
+    assert started == expected
+
+
+def test_a_waiting_job_is_cancelled_and_never_runs(tmp_path: Path) -> None:
+    from flows.submit import cancel
+
+    settings = get_settings()
+    doc = tmp_path / "note.txt"
+    doc.write_text("Nothing here should ever be indexed.")
+    request = JobRequest(paths=[str(doc)], collection="c")
+    JobQueue(settings).submit(request)
+    assert cancel(request.job_id, settings) == "cancelled"
+    assert serve(settings, idle_s=0.1) == 0
+    assert JobQueue(settings).result(request.job_id)["status"] == "cancelled"
+    assert Store(settings).count_chunks() == 0
+    assert cancel(request.job_id, settings) == "finished"
+
+
+def test_a_running_job_stops_keeps_what_it_finished_and_marks_the_rest(tmp_path: Path, shared: Path) -> None:
+    from flows.submit import cancel
+
+    corpus = shared / "retrieval" / "scifact" / "corpus.jsonl"
+    docs = []
+    with corpus.open() as lines:
+        for i, line in zip(range(6), lines, strict=False):
+            record = json.loads(line)
+            path = tmp_path / "docs" / f"doc{i}.txt"
+            path.parent.mkdir(exist_ok=True)
+            # Each file long enough that its embedding takes a moment.
+            path.write_text((record["title"] + "\n\n" + record["text"] + "\n") * 6)
+            docs.append(path)
+    settings = get_settings(small_file_batch=1)
+    job_id = "cancel1"
+    JobQueue(settings)  # folders
+
+    def cancel_after_first_source() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            done = analytics.query(
+                settings,
+                "SELECT count(*) AS n FROM events WHERE job_id = ? AND stage = 'index' AND event = 'end'",
+                [job_id],
+            )["n"][0]
+            if done:
+                assert cancel(job_id, settings) in ("cancelling", "cancelled")
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=cancel_after_first_source)
+    watcher.start()
+    flow = ingest_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))
+    summary = flow([str(tmp_path / "docs")], collection="c", settings=settings, job_id=job_id)
+    watcher.join()
+    statuses = [s["status"] for s in summary["sources"]]
+    assert summary["status"] == "cancelled"
+    assert statuses.count("ingested") >= 1 and statuses.count("cancelled") >= 1, statuses
+    store = Store(settings)
+    ingested = {s["source_id"] for s in summary["sources"] if s["status"] == "ingested"}
+    assert set(store.source_rows()["source_id"].to_list()) == ingested  # nothing of the rest
+    assert store.count_chunks() == sum(s["chunks"] for s in summary["sources"])
+    rows = events(settings, job_id).filter(event="cancel")
+    assert rows.height == statuses.count("cancelled")

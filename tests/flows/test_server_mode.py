@@ -1,0 +1,143 @@
+"""Server mode for real: `prefect server start`, `prefect deploy --all`, a worker on the `inlet`
+pool, jobs submitted with `inlet ingest` — exactly the README's steps — and priorities honoured."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines import analytics
+from pipelines.config import get_settings
+from pipelines.queue import JobQueue
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SAMPLES = REPO / "samples" / "corpus"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGINT first (a Prefect worker may ignore SIGTERM for a while), then kill."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A real Prefect server on 127.0.0.1, a free port and its own PREFECT_HOME."""
+    root = tmp_path_factory.mktemp("server")
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(root / "prefect"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "INLET_HOME": str(root / "inlet-home"),
+    }
+    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            assert process.poll() is None, (root / "server.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "prefect server did not answer in 180 s"
+            time.sleep(1)
+        yield env
+    finally:
+        stop(process)
+        log.close()
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    done = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{args}: {done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def submit(env: dict[str, str], path: Path, priority: str) -> str:
+    out = run(
+        [str(BIN / "inlet"), "ingest", str(path), "-c", "served", "--priority", priority, "--json"], env
+    )
+    answer = json.loads(out.stdout)
+    assert answer["status"] == "queued"  # server mode returns at once
+    return answer["job_id"]
+
+
+def test_deployed_jobs_run_on_a_worker_high_priority_first(server: dict[str, str], tmp_path: Path) -> None:
+    env = server
+    deployed = run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env, timeout=600)
+    for name in ("ingest", "ingest-inbox", "maintenance", "retry-failed"):
+        assert f"'{name}'" in deployed.stdout or name in deployed.stdout, deployed.stdout[-3000:]
+    queues = run([str(BIN / "prefect"), "work-queue", "ls", "--pool", "inlet"], env).stdout
+    assert all(q in queues for q in ("high", "normal", "low")), queues
+
+    worker_env = {**env, "PREFECT_WORKER_QUERY_SECONDS": "2", "PREFECT_WORKER_PREFETCH_SECONDS": "2"}
+    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen(
+        [str(BIN / "prefect"), "worker", "start", "--pool", "inlet"],
+        env=worker_env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    settings = get_settings(home=env["INLET_HOME"])
+    try:
+        busy = submit(env, SAMPLES / "jfk_inaugural_excerpt.wav", "normal")
+        deadline = time.monotonic() + 300
+        while analytics.jobs(settings, job_id=busy)["status"].to_list() != ["running"]:
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the first job never started"
+            time.sleep(1)
+        notes = tmp_path / "notes"
+        notes.mkdir()
+        (notes / "low.txt").write_text("Low priority: the river rose two metres after the spring rain.")
+        (notes / "high.txt").write_text("High priority: the bridge inspection found cracks in two piers.")
+        low = submit(env, notes / "low.txt", "low")
+        high = submit(env, notes / "high.txt", "high")
+        queue = JobQueue(settings)
+        deadline = time.monotonic() + 600
+        while any(queue.result(j) is None for j in (busy, low, high)):
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(1)
+    finally:
+        stop(worker)
+        log.close()
+    assert [queue.result(j)["status"] for j in (busy, low, high)] == ["completed"] * 3
+    started = analytics.query(
+        settings,
+        "SELECT job_id FROM job_state WHERE job_id IN (?, ?, ?) ORDER BY started_at",
+        [busy, low, high],
+    )["job_id"].to_list()
+    assert started == [busy, high, low]
+    runs = analytics.jobs(settings)
+    assert runs.filter(job_id=high)["flow_run_id"][0]  # linked to its Prefect flow run
