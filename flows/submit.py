@@ -14,6 +14,7 @@ summary to ``home/queue/done`` when it ends, which is what ``wait`` follows.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import subprocess
@@ -63,6 +64,7 @@ def create_deployment_run(request: JobRequest, settings: Settings) -> str:
     """A run of the ``ingest`` deployment on the queue of the job's priority; its id."""
     from prefect.deployments import run_deployment
 
+    _ensure_pool_once()
     flow_run = run_deployment(
         DEPLOYMENT,
         parameters={
@@ -78,6 +80,14 @@ def create_deployment_run(request: JobRequest, settings: Settings) -> str:
         _sync=True,
     )
     return str(flow_run.id)
+
+
+@functools.cache
+def _ensure_pool_once() -> None:
+    """On first use in a process: the pool and its priority queues exist, with the right limits."""
+    from flows.server import ensure_work_pool
+
+    ensure_work_pool()
 
 
 def worker_pid(settings: Settings) -> int | None:

@@ -218,7 +218,7 @@ def index_batch(
     started = time.perf_counter()
     try:
         inject_fault(settings, "index", attempt)
-        with slot(EMBED_LIMIT):
+        with slot(EMBED_LIMIT), deadline(settings.timeout_index_s, stage="index"):
             result = index_sources(extractions, collection=collection, settings=settings, replaces=replaces)
     except Exception as exc:
         raise classify(exc, stage="index", attempt=attempt) from exc

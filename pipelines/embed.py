@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.config import Settings
+from pipelines.deadline import check as check_deadline
 from pipelines.errors import ModelLoadFailed, ModelMissing
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -180,6 +181,11 @@ class EmbedResult:
     seconds: float
 
 
+EMBED_SLICE = 512
+"""Texts per call to the encoder (which batches them itself); the stage's deadline is checked
+between calls."""
+
+
 def embed_texts(texts: list[str], embedder: Embedder, cache: Any | None) -> EmbedResult:
     """Vectors for ``texts`` in order; cached ones are reused, new ones computed and cached.
 
@@ -193,7 +199,12 @@ def embed_texts(texts: list[str], embedder: Embedder, cache: Any | None) -> Embe
         if key not in known and key not in todo:
             todo[key] = text
     if todo:
-        fresh = embedder.encode_documents(list(todo.values()))
+        pending = list(todo.values())
+        parts = []
+        for start in range(0, len(pending), EMBED_SLICE):  # a time limit is checked between slices
+            check_deadline()
+            parts.append(embedder.encode_documents(pending[start : start + EMBED_SLICE]))
+        fresh = np.concatenate(parts)
         new = dict(zip(todo.keys(), fresh, strict=True))
         if cache is not None:
             cache.put(new, embedder.name)
