@@ -10,13 +10,15 @@ is stored), ``_reports`` (analytics); the ``inlet`` command lives in ``inlet.cli
 """
 
 from inlet._jobs import JobSummary, cancel, ingest, retry, submit, wait
-from inlet._library import show
+from inlet._library import collections, delete, show, sources
 from inlet._reports import errors, export, job_sources, jobs, stats
 from inlet._search import reindex, search, suggest
 
 __all__ = [
     "JobSummary",
     "cancel",
+    "collections",
+    "delete",
     "errors",
     "export",
     "ingest",
@@ -26,6 +28,7 @@ __all__ = [
     "retry",
     "search",
     "show",
+    "sources",
     "stats",
     "submit",
     "suggest",

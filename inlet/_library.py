@@ -1,4 +1,4 @@
-"""What is in the store: one source's extracted text."""
+"""What is in the store: the sources and collections, one source's extracted text, removal."""
 
 from __future__ import annotations
 
@@ -11,7 +11,214 @@ from inlet._settings import resolve
 from pipelines import cache
 from pipelines.config import Settings
 from pipelines.sources import hash_file
-from pipelines.store import Store
+from pipelines.store import Store, remove_sources
+
+SOURCE_COLUMNS = {
+    "source_id": pl.Utf8,
+    "file": pl.Utf8,
+    "path": pl.Utf8,
+    "kind": pl.Utf8,
+    "collection": pl.Utf8,
+    "pages": pl.Int32,
+    "duration_s": pl.Float64,
+    "chunks": pl.Int32,
+    "language": pl.Utf8,
+    "size": pl.Int64,
+    "model": pl.Utf8,
+    "ingested_at": pl.Datetime("us", "UTC"),
+}
+COLLECTION_COLUMNS = {
+    "collection": pl.Utf8,
+    "sources": pl.Int64,
+    "chunks": pl.Int64,
+    "kinds": pl.List(pl.Utf8),
+    "pages": pl.Int64,
+    "duration_s": pl.Float64,
+    "last_ingest": pl.Datetime("us", "UTC"),
+}
+
+
+def sources(
+    collection: str | None = None,
+    *,
+    kind: str | None = None,
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> pl.DataFrame:
+    """The ingested sources, newest first: one row per source and collection.
+
+    Args:
+        collection: only this collection (default: every collection).
+        kind: only ``pdf``, ``text``, ``audio`` or ``video`` sources.
+
+    Returns:
+        A polars DataFrame with ``source_id, file, path, kind, collection, pages, duration_s,
+        chunks, language, size, model, ingested_at`` (``pages`` for PDFs and text,
+        ``duration_s`` for recordings; ``ingested_at`` in UTC). Empty, with these columns, when
+        nothing is ingested.
+
+    Example:
+        >>> inlet.sources("research").select("file", "kind", "chunks")  # doctest: +SKIP
+        >>> inlet.sources(kind="audio")["duration_s"].sum()  # doctest: +SKIP
+    """
+    rows = Store(resolve(settings, overrides)).source_rows(collection, kind=kind)
+    if not rows.height:
+        return pl.DataFrame(schema=SOURCE_COLUMNS)
+    return (
+        rows.rename({"n_chunks": "chunks"})
+        .select([pl.col(name).cast(dtype) for name, dtype in SOURCE_COLUMNS.items()])
+        .sort(["ingested_at", "collection", "file"], descending=[True, False, False])
+    )
+
+
+def collections(*, settings: Settings | None = None, **overrides: Any) -> pl.DataFrame:
+    """The collections, one row each: ``collection, sources, chunks, kinds, pages, duration_s,
+    last_ingest`` (``kinds`` is the sorted list of source kinds; ``duration_s`` the seconds of
+    audio and video).
+
+    Example:
+        >>> inlet.collections()  # doctest: +SKIP
+        shape: (1, 7) ... samples  5  18  ["audio", "pdf", "text"]  4  15.5  2026-11-20 ...
+    """
+    frame = sources(settings=settings, **overrides)
+    if not frame.height:
+        return pl.DataFrame(schema=COLLECTION_COLUMNS)
+    return (
+        frame.group_by("collection")
+        .agg(
+            pl.len().cast(pl.Int64).alias("sources"),
+            pl.col("chunks").cast(pl.Int64).sum().alias("chunks"),
+            pl.col("kind").unique().sort().alias("kinds"),
+            pl.col("pages").cast(pl.Int64).sum().alias("pages"),
+            pl.col("duration_s").sum().alias("duration_s"),
+            pl.col("ingested_at").max().alias("last_ingest"),
+        )
+        .select(list(COLLECTION_COLUMNS))
+        .sort("collection")
+    )
+
+
+def delete(
+    target: str | None = None,
+    *,
+    collection: str | None = None,
+    purge_cache: bool = False,
+    dry_run: bool = False,
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Remove a source, or a whole collection, from the index (its chunks and source rows).
+
+    - ``delete("report.pdf")``: the source (a path, file name or source id, as :func:`show`
+      takes it) from every collection that holds it;
+    - ``delete("report.pdf", collection="research")``: only from that collection;
+    - ``delete(collection="research")``, or ``delete("research")`` when no source matches the
+      name: the whole collection.
+
+    Searches stop finding the chunks at once. The job history and errors in the analytics store
+    stay. Extractions (text and transcripts) are cached by the content of the file, not by
+    collection, so by default they stay: ingesting the same file again skips the extraction or
+    transcription. ``purge_cache=True`` also removes the cached extractions of the removed
+    sources that no collection still holds (``inlet.show`` then has nothing to show for them).
+    A job still running on the same files may add them back.
+
+    Args:
+        dry_run: say what would be removed, remove nothing.
+
+    Returns:
+        ``{"collections": [...], "sources": [{"source_id", "file", "collection", "chunks"}],
+        "chunks_removed", "cache_files_removed", "dry_run"}``.
+
+    Raises:
+        LookupError: when nothing matches.
+        ValueError: when ``target`` names both a collection and a source (pass ``collection=``).
+
+    Example:
+        >>> inlet.delete("old_draft.pdf", collection="research")  # doctest: +SKIP
+        {'collections': ['research'], 'sources': [...], 'chunks_removed': 12, ...}
+        >>> inlet.delete(collection="scratch", purge_cache=True)  # doctest: +SKIP
+    """
+    s = resolve(settings, overrides)
+    store = Store(s)
+    rows = sources(settings=s)
+    doomed, whole = _doomed(target, collection, rows)
+    report: dict[str, Any] = {
+        "collections": sorted(set(doomed["collection"].to_list()) | set(whole)),
+        "sources": doomed.select("source_id", "file", "collection", "chunks").to_dicts(),
+        "chunks_removed": int(doomed["chunks"].cast(pl.Int64).sum()),
+        "cache_files_removed": 0,
+        "dry_run": dry_run,
+    }
+    if dry_run:
+        return report
+    removed = 0
+    for name in report["collections"]:
+        ids = None if name in whole else doomed.filter(pl.col("collection") == name)["source_id"].to_list()
+        removed += remove_sources(store, name, ids)
+    report["chunks_removed"] = removed
+    if purge_cache:
+        still_held = set(sources(settings=s)["source_id"].to_list())
+        gone = set(doomed["source_id"].to_list()) - still_held
+        report["cache_files_removed"] = sum(_purge_extractions(source_id, s) for source_id in gone)
+    return report
+
+
+def _doomed(target: str | None, collection: str | None, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """The source rows to remove, and the collections to remove whole."""
+    names = set(rows["collection"].to_list())
+    if target is None:
+        if collection is None:
+            raise ValueError("say what to delete: a source, or collection=NAME for a whole collection")
+        if collection not in names:
+            raise LookupError(f"No collection named {collection!r} (see inlet.collections()).")
+        return rows.filter(pl.col("collection") == collection), [collection]
+    scope = rows if collection is None else rows.filter(pl.col("collection") == collection)
+    matched = _matching(target, scope)
+    if collection is None and target in names:
+        if matched.height:
+            raise ValueError(
+                f"{target!r} names a collection and a source; pass collection={target!r} and no "
+                "source to delete the collection, or the source's path or id to delete the source."
+            )
+        return rows.filter(pl.col("collection") == target), [target]
+    if not matched.height:
+        where = f" in collection {collection!r}" if collection else ""
+        raise LookupError(
+            f"No ingested source{where} matches {target!r} (give a path, file name or source id)."
+        )
+    if matched["source_id"].n_unique() > 1:
+        paths = ", ".join(sorted(set(matched["path"].to_list())))
+        raise ValueError(f"{target!r} matches several sources ({paths}); give the path or the source id.")
+    return matched, []
+
+
+def _matching(source: str, rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows for ``source``, tried in order: source id, path (also the file's current bytes),
+    file name, a unique source id prefix of six characters or more."""
+    if not rows.height:
+        return rows
+    path = Path(source).expanduser()
+    candidates = [pl.col("source_id") == source, pl.col("path") == str(path.resolve())]
+    if path.is_file():
+        candidates.append(pl.col("source_id") == hash_file(path))
+    candidates.append(pl.col("file") == source)
+    for condition in candidates:
+        match = rows.filter(condition)
+        if match.height:
+            return match
+    prefix = rows.filter(pl.col("source_id").str.starts_with(source.lower()))
+    if len(source) >= 6 and prefix["source_id"].n_unique() == 1:
+        return prefix
+    return rows.clear()
+
+
+def _purge_extractions(source_id: str, settings: Settings) -> int:
+    folder = settings.cache_dir / "extract" / source_id[:2]
+    removed = 0
+    for path in folder.glob(f"{source_id}-*.json"):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> dict[str, Any]:
@@ -25,6 +232,10 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
 
     Raises:
         LookupError: when no ingested source matches.
+
+    Example:
+        >>> inlet.show("jfk_inaugural_excerpt.wav")["segments"][0]  # doctest: +SKIP
+        {'text': 'And so, my fellow Americans, ask not ...', 'start': 0.0, 'end': 15.5}
     """
     s = resolve(settings, overrides)
     source_id = _resolve_source(source, s)
@@ -49,13 +260,7 @@ def _resolve_source(source: str, settings: Settings) -> str:
     path = Path(source).expanduser()
     if path.is_file():
         return hash_file(path)
-    rows = Store(settings).source_rows()
-    if rows.height:
-        for column in ("source_id", "file", "path"):
-            match = rows.filter(pl.col(column) == source)
-            if match.height:
-                return str(match["source_id"][0])
-        prefix = rows.filter(pl.col("source_id").str.starts_with(source.lower()))
-        if len(source) >= 6 and prefix["source_id"].n_unique() == 1:
-            return str(prefix["source_id"][0])
+    match = _matching(source, Store(settings).source_rows())
+    if match.height:
+        return str(match["source_id"][0])
     raise LookupError(f"No ingested source matches {source!r} (give a path, file name or source id).")

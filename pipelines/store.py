@@ -437,3 +437,27 @@ class VectorCache:
             schema=self.table.schema,
         )
         self.table.merge_insert("key").when_not_matched_insert_all().execute(rows)
+
+
+# --- library: removing sources and collections (notebook engineer, issue 6) ----------------
+def remove_sources(store: Store, collection: str, source_ids: list[str] | None = None) -> int:
+    """Remove sources (``source_ids``) or a whole collection (``None``) from the index: their
+    rows in the sources table first, then their chunks. Returns the number of chunks removed.
+
+    The source rows go first: a crash between the two commits leaves chunks without a source
+    row, which a new ingest of the file rewrites (same chunk ids), never a source row that
+    claims chunks that are gone (which an ingest would take as unchanged and skip).
+    """
+    if not collection:
+        raise ValueError("remove_sources needs the collection to remove from")
+    predicate = str(where(collection=collection, source_id=source_ids))
+    sources = store.sources_table()
+    if sources is not None:
+        sources.delete(predicate)
+    chunks = store.chunks()
+    if chunks is None:
+        return 0
+    before = int(chunks.count_rows(predicate))
+    if before:
+        chunks.delete(predicate)
+    return before

@@ -7,6 +7,8 @@ def test_public_surface_is_exactly_all() -> None:
     assert set(inlet.__all__) == {
         "JobSummary",
         "cancel",
+        "collections",
+        "delete",
         "errors",
         "export",
         "ingest",
@@ -16,6 +18,7 @@ def test_public_surface_is_exactly_all() -> None:
         "retry",
         "search",
         "show",
+        "sources",
         "stats",
         "submit",
         "suggest",

@@ -1,10 +1,68 @@
-"""``inlet show``: what is in the store."""
+"""``inlet sources``, ``inlet collections``, ``inlet show``, ``inlet delete``: what is in the store."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
 from inlet.cli import clock, emit_json, main
+
+SOURCE_KEYS = [
+    "source_id", "file", "path", "kind", "collection", "pages", "duration_s", "chunks", "language",
+    "size", "ingested_at",
+]  # fmt: skip
+
+
+@main.command()
+@click.option("-c", "--collection", help="Only the sources of this collection.")
+@click.option(
+    "--kind", type=click.Choice(["pdf", "text", "audio", "video"]), help="Only sources of this kind."
+)
+@click.option("--json", "as_json", is_flag=True)
+def sources(collection: str | None, kind: str | None, as_json: bool) -> None:
+    """List the ingested sources, newest first.
+
+    \b
+    Examples:
+      inlet sources --collection research
+      inlet sources --kind audio --json
+    """
+    import inlet
+
+    rows = inlet.sources(collection, kind=kind).to_dicts()
+    if as_json:
+        emit_json({"sources": [{k: r[k] for k in SOURCE_KEYS} for r in rows]})
+        return
+    if not rows:
+        click.echo("No sources ingested" + (f" in collection {collection!r}." if collection else "."))
+    for r in rows:
+        extent = clock(r["duration_s"]) if r["kind"] in ("audio", "video") else f"{r['pages'] or 0} p."
+        when = f"{r['ingested_at']:%Y-%m-%d %H:%M}" if r["ingested_at"] else "?"
+        click.echo(
+            f"{r['source_id'][:12]}  {r['collection']:<12} {r['kind']:<5} {extent:>8}  "
+            f"{r['chunks']:>5} chunks  {when}  {r['file']}"
+        )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def collections(as_json: bool) -> None:
+    """List the collections: sources, chunks, kinds and the last ingest."""
+    import inlet
+
+    rows = inlet.collections().to_dicts()
+    if as_json:
+        emit_json({"collections": rows})
+        return
+    if not rows:
+        click.echo("No collections yet: inlet ingest PATH --collection NAME")
+    for r in rows:
+        when = f"{r['last_ingest']:%Y-%m-%d %H:%M}" if r["last_ingest"] else "?"
+        click.echo(
+            f"{r['collection']:<16} {r['sources']:>5} sources {r['chunks']:>7} chunks  "
+            f"{', '.join(r['kinds'])}  last ingest {when}"
+        )
 
 
 @main.command()
@@ -31,3 +89,50 @@ def show(source: str, as_json: bool) -> None:
         if segment.get("page") is None and "page" in segment:
             where = ""
         click.echo(f"[{where}] {segment['text']}" if where else segment["text"])
+
+
+@main.command()
+@click.argument("target", required=False)
+@click.option("-c", "--collection", help="Only from this collection; alone, the whole collection.")
+@click.option(
+    "--purge-cache", is_flag=True, help="Also remove the cached extractions of the removed sources."
+)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True)
+def delete(target: str | None, collection: str | None, purge_cache: bool, yes: bool, as_json: bool) -> None:
+    """Remove a source (a path, file name or source id) or a whole collection from the index.
+
+    Its chunks and source rows go; job history and errors stay; cached extractions stay unless
+    --purge-cache (so ingesting the same file again skips transcription). Asks first unless --yes.
+
+    \b
+    Examples:
+      inlet delete old_draft.pdf --collection research
+      inlet delete --collection scratch --yes --json
+    """
+    import inlet
+
+    try:
+        plan = inlet.delete(target, collection=collection, dry_run=True)
+        if not yes:
+            click.confirm(_describe(plan), abort=True, err=True)
+        done = inlet.delete(target, collection=collection, purge_cache=purge_cache)
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        emit_json(done)
+        return
+    click.echo(
+        f"Removed {len(done['sources'])} sources ({done['chunks_removed']} chunks) from "
+        f"{', '.join(done['collections'])}"
+        + (f"; {done['cache_files_removed']} cached extractions" if purge_cache else "")
+    )
+
+
+def _describe(plan: dict[str, Any]) -> str:
+    files = [s["file"] for s in plan["sources"]]
+    shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    return (
+        f"Remove {len(files)} sources ({plan['chunks_removed']} chunks) from "
+        f"{', '.join(plan['collections'])}: {shown}?"
+    )
