@@ -106,7 +106,7 @@ class JobRun:
                 records.append({
                     "job_id": self.job_id, "collection": self.collection,
                     "source_id": outcome.source_id, "file": outcome.file, "kind": outcome.kind,
-                    "stage": stage, "event": event, "attempt": 1, **values,
+                    "path": outcome.path, "stage": stage, "event": event, "attempt": 1, **values,
                 })  # fmt: skip
         analytics.record(self.settings, "events", records)
 
@@ -118,8 +118,11 @@ class JobRun:
             "file": outcome.file, "path": outcome.path, "stage": error.stage,
             "class": error.code, "message": error.message, "hint": error.hint,
             "retryable": error.retryable, "attempt": error.attempt, "detail": error.detail,
+            "kind": outcome.kind, "traceback": error.detail if error.code == "internal" else None,
         }])  # fmt: skip
-        self.events([(outcome, error.stage or "validate", "fail", {"attempt": error.attempt})])
+        self.events([(outcome, error.stage or "validate", "fail", {
+            "attempt": error.attempt, "error_class": error.code, "message": error.message,
+        })])  # fmt: skip
 
     # --- progress --------------------------------------------------------------------------
     def progress(self) -> float:

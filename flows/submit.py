@@ -115,6 +115,14 @@ def ensure_worker(settings: Settings) -> int | None:
     return process.pid
 
 
+def revive(job_id: str, settings: Settings) -> int | None:
+    """If ``job_id`` waits or runs in the local queue but no worker serves the home (it died:
+    killed, out of memory), start one; it puts the job back in the queue and runs it."""
+    if JobQueue(settings).state(job_id) in ("pending", "running"):
+        return ensure_worker(settings)
+    return None
+
+
 def cancel(job_id: str, settings: Settings) -> str:
     """Cancel a job: ``cancelled`` (it was waiting and will not run), ``cancelling`` (it runs
     and stops at its next step), ``finished`` (it had already ended) or ``unknown``."""

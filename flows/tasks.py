@@ -111,6 +111,13 @@ def inject_fault(settings: Settings, stage: str, attempt: int) -> None:
         raise InternalError(f"injected permanent fault in {stage}, attempt {attempt}", stage=stage)
 
 
+def note_retry(job: JobRun, outcomes: list, stage: str, error: InletError, settings: Settings) -> None:
+    """Write a ``retry`` event when Prefect is going to run this failed attempt again."""
+    if error.retryable and error.attempt <= settings.retries:
+        values = {"attempt": error.attempt, "error_class": error.code, "message": error.message}
+        job.events([(o, stage, "retry", values) for o in outcomes])
+
+
 def extract_cached(source: Source, settings: Settings) -> Extraction:
     """The extraction of ``source``, from the cache when its bytes were extracted before."""
     hit = cache.load(source, settings)
@@ -145,16 +152,16 @@ def extract_one(source: Source, settings: Settings, job: JobRun) -> Extraction |
     outcome = job.outcome(source.source_id)
     if job.cancel_requested():
         return Cancelled(source.path)
-    job.events([(outcome, stage, "start" if attempt == 1 else "retry", {"attempt": attempt})])
+    job.events([(outcome, stage, "start", {"attempt": attempt, "path": source.path})])
     try:
         inject_fault(settings, "extract", attempt)
         with slot(TRANSCRIBE_LIMIT) if stage == "transcribe" else contextlib.nullcontext():
             with deadline(timeout_for(source, settings), stage=stage):
                 extraction = extract_cached(source, settings)
     except Exception as exc:
-        raise classify(
-            exc, path=source.path, source_id=source.source_id, stage=stage, attempt=attempt
-        ) from exc
+        error = classify(exc, path=source.path, source_id=source.source_id, stage=stage, attempt=attempt)
+        note_retry(job, [outcome], stage, error, settings)
+        raise error from exc
     job.events([(outcome, stage, "end", _extract_values(extraction, attempt))])
     return extraction
 
@@ -167,7 +174,7 @@ def extract_batch(
     if job.cancel_requested():
         return [Cancelled(s.path) for s in sources]
     outcomes = [job.outcome(s.source_id) for s in sources]
-    job.events([(o, "extract", "start", {}) for o in outcomes])
+    job.events([(o, "extract", "start", {"path": o.path}) for o in outcomes])
     results: list[Extraction | InletError | Cancelled] = []
     ended = []
     for source, outcome in zip(sources, outcomes, strict=True):
@@ -214,14 +221,16 @@ def index_batch(
     """Chunk, embed (across all sources of the batch) and write; one event per source and stage."""
     attempt = task_run.get_run_count() or 1
     outcomes = [job.outcome(e.source.source_id) for e in extractions]
-    job.events([(o, "chunk", "start" if attempt == 1 else "retry", {"attempt": attempt}) for o in outcomes])
+    job.events([(o, "chunk", "start", {"attempt": attempt, "path": o.path}) for o in outcomes])
     started = time.perf_counter()
     try:
         inject_fault(settings, "index", attempt)
         with slot(EMBED_LIMIT), deadline(settings.timeout_index_s, stage="index"):
             result = index_sources(extractions, collection=collection, settings=settings, replaces=replaces)
     except Exception as exc:
-        raise classify(exc, stage="index", attempt=attempt) from exc
+        error = classify(exc, stage="index", attempt=attempt)
+        note_retry(job, outcomes, "index", error, settings)
+        raise error from exc
     log.debug("indexed %d sources in %.1f s", len(extractions), time.perf_counter() - started)
     share = 1 / max(len(extractions), 1)
     rows = []

@@ -119,12 +119,18 @@ def wait(
     queue = JobQueue(s)
     bar = _bar(job_id) if progress else None
     deadline = None if timeout is None else time.monotonic() + timeout
+    from flows.submit import revive
+
+    checked = time.monotonic()
     try:
         while (result := queue.result(job_id)) is None:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} is still running after {timeout} s")
             if bar is not None:
                 _update(bar, s, job_id)
+            if time.monotonic() - checked > 5:  # a local worker that died is replaced
+                revive(job_id, s)
+                checked = time.monotonic()
             time.sleep(0.5)
         if bar is not None:
             bar.n = 100

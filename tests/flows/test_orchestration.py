@@ -39,10 +39,11 @@ def test_a_transient_fault_is_retried_with_growing_delays(tmp_path: Path) -> Non
     summary = ingest_flow([str(pdf)], collection="c", settings=settings, job_id="transient1")
     assert summary["status"] == "completed" and summary["sources"][0]["chunks"] > 0
     rows = events(settings, "transient1").filter(stage="extract")
-    assert rows["event"].to_list() == ["start", "retry", "retry", "end"]
-    assert rows["attempt"].to_list() == [1, 2, 3, 3]
+    assert rows["event"].to_list() == ["start", "retry", "start", "retry", "start", "end"]
+    assert rows["attempt"].to_list() == [1, 1, 2, 2, 3, 3]
+    assert rows.filter(event="retry")["error_class"].to_list() == ["store_unavailable"] * 2
     at = rows["at"].to_list()
-    first_gap, second_gap = (at[1] - at[0]).total_seconds(), (at[2] - at[1]).total_seconds()
+    first_gap, second_gap = (at[2] - at[1]).total_seconds(), (at[4] - at[3]).total_seconds()
     assert first_gap >= 0.5 and second_gap >= 1.0 and second_gap > first_gap
     assert analytics.query(settings, "SELECT count(*) AS n FROM errors")["n"][0] == 0
 

@@ -86,16 +86,30 @@ def run(args: list[str], env: dict[str, str], timeout: float = 300) -> subproces
     return done
 
 
-def submit(env: dict[str, str], path: Path, priority: str) -> str:
-    out = run(
-        [str(BIN / "inlet"), "ingest", str(path), "-c", "served", "--priority", priority, "--json"], env
+def submit(env: dict[str, str], jobs: list[tuple[Path, str]]) -> list[str]:
+    """Submit jobs as ``inlet.submit`` does for the CLI, one process for all (quick one after another)."""
+    script = (
+        "import json, sys, inlet\n"
+        "jobs = json.loads(sys.argv[1])\n"
+        "print(json.dumps([inlet.submit([p], 'served', priority=pr) for p, pr in jobs]))"
     )
-    answer = json.loads(out.stdout)
-    assert answer["status"] == "queued"  # server mode returns at once
-    return answer["job_id"]
+    out = run([sys.executable, "-c", script, json.dumps([[str(p), pr] for p, pr in jobs])], env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_deployed_jobs_run_on_a_worker_high_priority_first(server: dict[str, str], tmp_path: Path) -> None:
+def busy_corpus(folder: Path, shared: Path, n: int = 150) -> Path:
+    """Enough SciFact abstracts that their job keeps the worker busy for a while."""
+    folder.mkdir()
+    with (shared / "retrieval" / "scifact" / "corpus.jsonl").open() as lines:
+        for _, line in zip(range(n), lines, strict=False):
+            doc = json.loads(line)
+            (folder / f"{doc['_id']}.txt").write_text(f"{doc['title']}\n\n{doc['text']}\n")
+    return folder
+
+
+def test_deployed_jobs_run_on_a_worker_high_priority_first(
+    server: dict[str, str], tmp_path: Path, shared: Path
+) -> None:
     env = server
     deployed = run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env, timeout=600)
     for name in ("ingest", "ingest-inbox", "maintenance", "retry-failed"):
@@ -111,7 +125,11 @@ def test_deployed_jobs_run_on_a_worker_high_priority_first(server: dict[str, str
     )  # fmt: skip
     settings = get_settings(home=env["INLET_HOME"])
     try:
-        busy = submit(env, SAMPLES / "jfk_inaugural_excerpt.wav", "normal")
+        corpus = busy_corpus(tmp_path / "busy", shared)
+        out = run([str(BIN / "inlet"), "ingest", str(SAMPLES), str(corpus), "-c", "served", "--json"], env)
+        answer = json.loads(out.stdout)
+        assert answer["status"] == "queued"  # server mode returns at once
+        busy = answer["job_id"]
         deadline = time.monotonic() + 300
         while analytics.jobs(settings, job_id=busy)["status"].to_list() != ["running"]:
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
@@ -121,8 +139,7 @@ def test_deployed_jobs_run_on_a_worker_high_priority_first(server: dict[str, str
         notes.mkdir()
         (notes / "low.txt").write_text("Low priority: the river rose two metres after the spring rain.")
         (notes / "high.txt").write_text("High priority: the bridge inspection found cracks in two piers.")
-        low = submit(env, notes / "low.txt", "low")
-        high = submit(env, notes / "high.txt", "high")
+        low, high = submit(env, [(notes / "low.txt", "low"), (notes / "high.txt", "high")])
         queue = JobQueue(settings)
         deadline = time.monotonic() + 600
         while any(queue.result(j) is None for j in (busy, low, high)):
@@ -133,6 +150,10 @@ def test_deployed_jobs_run_on_a_worker_high_priority_first(server: dict[str, str
         stop(worker)
         log.close()
     assert [queue.result(j)["status"] for j in (busy, low, high)] == ["completed"] * 3
+    times = analytics.query(settings, "SELECT job_id, submitted_at, started_at, finished_at FROM job_state")
+    busy_end = times.filter(job_id=busy)["finished_at"][0]
+    high_in = times.filter(job_id=high)["submitted_at"][0]
+    assert busy_end > high_in, f"the first job ended before both others were queued: {times}"
     started = analytics.query(
         settings,
         "SELECT job_id FROM job_state WHERE job_id IN (?, ?, ?) ORDER BY started_at",
