@@ -14,7 +14,7 @@ def configure_prefect() -> None:
         settings.prefect_home.mkdir(parents=True, exist_ok=True)
         os.environ["PREFECT_HOME"] = str(settings.prefect_home)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     # inlet's own loggers reach the Prefect UI as run logs.
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "inlet")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")

@@ -193,7 +193,7 @@ def failed_paths(
         WHERE {" AND ".join(where) or "TRUE"} AND e.path IS NOT NULL
           AND NOT EXISTS (
             SELECT 1 FROM events v
-            WHERE v.collection = e.collection AND v.source_id = e.source_id
+            WHERE v.collection = e.collection AND (v.source_id = e.source_id OR v.path = e.path)
               AND v.stage = 'index' AND v.event = 'end' AND v."at" > e."at")
         GROUP BY e.collection, e.path ORDER BY e.collection, e.path
     """

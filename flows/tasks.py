@@ -47,6 +47,9 @@ logging.getLogger("prefect.task_runs").addFilter(_ThreadTimeoutNotice())
 
 TRANSCRIBE_LIMIT = "inlet-transcribe"
 EMBED_LIMIT = "inlet-embed"
+SLOT_LEASE_S = 60
+"""A slot held by a process that died is given back by a Prefect server after this long (the
+holder renews its lease while it works)."""
 
 
 class Cancelled(Exception):
@@ -80,13 +83,22 @@ def limits(settings: Settings) -> dict[str, int]:
     return {TRANSCRIBE_LIMIT: settings.max_transcriptions, EMBED_LIMIT: settings.max_embeddings}
 
 
-def ensure_limits(settings: Settings) -> None:
-    """Create (or resize) inlet's global concurrency limits; idempotent."""
+def ensure_limits(settings: Settings, *, release_all: bool = False) -> None:
+    """Create (or resize) inlet's global concurrency limits; idempotent.
+
+    ``release_all`` frees every slot they hold. The local worker does this when it starts: in
+    embedded mode a slot's lease lives in the memory of the ephemeral Prefect server of the
+    process that took it, so a process killed while holding one would hold it for ever, and
+    the worker is the only process running this home's jobs.
+    """
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
     with get_client(sync_client=True) as client:
         for name, size in limits(settings).items():
             client.upsert_global_concurrency_limit_by_name(name, size)
+            if release_all:
+                client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
 
 
 @contextlib.contextmanager
@@ -94,7 +106,7 @@ def slot(name: str) -> Iterator[None]:
     """Hold one slot of the global concurrency limit ``name`` (created by ``ensure_limits``)."""
     from prefect.concurrency.sync import concurrency
 
-    with concurrency(name, occupy=1):
+    with concurrency(name, occupy=1, lease_duration=SLOT_LEASE_S):
         yield
 
 

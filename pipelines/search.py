@@ -475,8 +475,21 @@ def refresh(store: Store, *, rebuild: bool = False) -> dict[str, Any]:
     return report
 
 
+def needs_refresh(store: Store) -> bool:
+    """True when the chunks table has rows but a full-text index is missing or has rows not
+    folded in yet (for example after a job was killed between its last write and its refresh)."""
+    table = store.chunks()
+    if table is None or table.count_rows() == 0:
+        return False
+    names = index_names(table)
+    if any(name not in names for name in _fts_configs()):
+        return True
+    return any(table.index_stats(name).num_unindexed_rows for name in _fts_configs())
+
+
 __all__ = [
     "CHUNKS",
+    "needs_refresh",
     "ParsedQuery",
     "Vocabulary",
     "date_range",

@@ -54,28 +54,24 @@ def inlet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_local_workers() -> Iterator[None]:
-    """At the end of the session, stop the local workers that tests started (their homes are
-    temporary folders); each also stops by itself after ``INLET_WORKER_IDLE_S``."""
-    import time
-
-    started = time.time()
+def _stop_local_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session, stop the local workers that its tests started (their homes
+    are under this session's temporary folder); each also stops by itself after
+    ``INLET_WORKER_IDLE_S``."""
     yield
-    stop_local_workers(since=started)
+    stop_local_workers(str(tmp_path_factory.getbasetemp()))
 
 
-def stop_local_workers(since: float = 0.0) -> list[int]:
-    """Terminate ``flows.worker`` processes serving a home under the temporary folder."""
+def stop_local_workers(under: str) -> list[int]:
+    """Terminate ``flows.worker`` processes serving a home inside the folder ``under``."""
     import psutil
 
     stopped = []
-    for process in psutil.process_iter(["cmdline", "create_time"]):
+    for process in psutil.process_iter(["cmdline"]):
         try:
-            cmdline = process.info["cmdline"] or []
-            if "flows.worker" not in cmdline or process.info["create_time"] < since - 1:
+            if "flows.worker" not in (process.info["cmdline"] or []):
                 continue
-            home = process.environ().get("INLET_HOME", "")
-            if home.startswith(tempfile.gettempdir()):
+            if process.environ().get("INLET_HOME", "").startswith(under):
                 process.terminate()
                 stopped.append(process.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
