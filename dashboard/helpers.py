@@ -240,8 +240,8 @@ def errors_table(errors: pl.DataFrame, limit: int = 10) -> pl.DataFrame:
 
 def error_markdown(error: Mapping[str, Any]) -> str:
     """One error as Markdown: class badge, file and stage, then message and what to do."""
-    where = " · ".join(markdown_escape(str(error[k])) for k in ("file", "stage", "at")
-                       if error.get(k))  # fmt: skip
+    where = " · ".join(markdown_escape(_when(error[k]) if k == "at" else str(error[k]))
+                       for k in ("file", "stage", "at") if error.get(k))  # fmt: skip
     lines = [f":red-badge[{markdown_escape(error.get('class') or 'error')}] {where}",
              markdown_escape(error.get("message"))]  # fmt: skip
     if error.get("hint"):
@@ -264,3 +264,340 @@ def _when(value: Any) -> str:
             value = value.astimezone()
         return value.strftime("%Y-%m-%d %H:%M")
     return str(value)
+
+
+# --- upload ----------------------------------------------------------------------------------
+
+
+def limits_text(settings: Any) -> str:
+    """The upload limits of ``settings`` in words (sizes per kind, recording length, pages)."""
+    from pipelines.uploads import human_size
+
+    return strings.UPLOAD_LIMITS.format(
+        pdf=human_size(settings.max_bytes_pdf), text=human_size(settings.max_bytes_text),
+        audio=human_size(settings.max_bytes_audio), video=human_size(settings.max_bytes_video),
+        seconds=format_duration(settings.max_audio_seconds), pages=settings.max_pdf_pages,
+    )  # fmt: skip
+
+
+def format_duration(seconds: float | None) -> str:
+    """``45 s``, ``12 min``, ``4 h``, ``1 h 30 min``: a limit or an ETA in words.
+
+    >>> format_duration(45), format_duration(720), format_duration(14400), format_duration(5400)
+    ('45 s', '12 min', '4 h', '1 h 30 min')
+    """
+    if seconds is None or not math.isfinite(float(seconds)):
+        return "?"
+    total = round(float(seconds))
+    if total < 60:
+        return f"{total} s"
+    hours, minutes = divmod(round(total / 60), 60)
+    if not hours:
+        return f"{minutes} min"
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def upload_collections(stats: Mapping[str, Any], default: str) -> list[str]:
+    """Collections to offer on upload: the default one first, then those in the store."""
+    return [default, *sorted(c for c in (stats.get("collections") or {}) if c != default)]
+
+
+_COLLECTION = re.compile(r"^[\w][\w .\-]{0,63}$", re.UNICODE)
+
+
+def collection_name(choice: str | None) -> str | None:
+    """A typed collection name, trimmed; ``None`` when empty or not a plain name.
+
+    >>> collection_name("  research "), collection_name(""), collection_name("../x")
+    ('research', None, None)
+    """
+    name = (choice or "").strip()
+    return name if _COLLECTION.match(name) else None
+
+
+def rejection_text(name: str, error: Any) -> str:
+    """Why one uploaded file was refused, and what to do, as Markdown."""
+    return strings.UPLOAD_REJECTED.format(
+        name=markdown_escape(name), message=markdown_escape(error.message.rstrip(".")),
+        hint=markdown_escape(error.hint),
+    )  # fmt: skip
+
+
+def accepted_text(names: list[str], job_id: str) -> str:
+    """``2 files accepted (a.pdf, b.wav) and queued as job `…`.``"""
+    template = strings.UPLOAD_ONE_ACCEPTED if len(names) == 1 else strings.UPLOAD_ACCEPTED
+    return template.format(n=len(names), names=markdown_escape(", ".join(names)), job_id=job_id)
+
+
+# --- jobs ------------------------------------------------------------------------------------
+
+FINISHED = frozenset({"completed", "partially_failed", "failed", "cancelled"})
+
+
+def status_state(status: str | None) -> str:
+    """``st.status`` state for a job status: running until it ends, then complete or error."""
+    if status in ("completed",):
+        return "complete"
+    if status in ("failed", "partially_failed", "cancelled"):
+        return "error"
+    return "running"
+
+
+def job_label(job: Mapping[str, Any]) -> str:
+    """``Job 3f2a… · research · running``."""
+    status = strings.JOB_STATUS.get(str(job.get("status")), str(job.get("status")))
+    return strings.JOB_LABEL.format(
+        job_id=job["job_id"], collection=job.get("collection") or "", status=status
+    )
+
+
+def progress_value(job: Mapping[str, Any]) -> float:
+    """The job's progress as 0..1 (1 once it ended)."""
+    if job.get("status") in FINISHED:
+        return 1.0
+    value = job.get("progress")
+    return min(max(float(value), 0.0), 1.0) if _present(value) else 0.0
+
+
+def progress_text(job: Mapping[str, Any]) -> str:
+    """``40% · about 1 min left`` (or ``finished``, or ``time left not known yet``)."""
+    value = progress_value(job)
+    if job.get("status") in FINISHED:
+        eta = strings.ETA_DONE
+    elif _present(job.get("eta_s")):
+        eta = strings.ETA.format(clock=format_duration(job["eta_s"]))
+    else:
+        eta = strings.ETA_UNKNOWN
+    return strings.JOB_PROGRESS.format(percent=int(value * 100), eta=eta)
+
+
+def job_summary(job: Mapping[str, Any]) -> str:
+    """Files, failures, priority and times of one job in a line."""
+    values = {
+        "sources": int(job.get("sources") or 0), "failed": int(job.get("failed") or 0),
+        "priority": job.get("priority") or "normal", "submitted": _when(job.get("submitted_at")),
+        "finished": _when(job.get("finished_at")),
+    }  # fmt: skip
+    template = strings.JOB_SUMMARY if job.get("finished_at") else strings.JOB_SUMMARY_RUNNING
+    return template.format(**values)
+
+
+JOB_SOURCE_COLUMNS = ["file", "kind", "stage", "status", "progress", "message"]
+_SOURCE_DONE = frozenset({"ingested", "unchanged"})  # no current stage once a file is through
+
+
+def job_sources_table(sources: pl.DataFrame) -> pl.DataFrame:
+    """Per file of a job: file, kind, current stage, status, progress (0–100), error message."""
+    schema = {c: pl.Utf8 for c in JOB_SOURCE_COLUMNS} | {"progress": pl.Int64}
+    if sources.height == 0:
+        return pl.DataFrame(schema=schema)
+    rows = []
+    for r in sources.iter_rows(named=True):
+        message = r.get("error_message") or r.get("error_class") or ""
+        rows.append({
+            "file": r.get("file"), "kind": kind_label(r.get("kind")),
+            "stage": "" if r.get("status") in _SOURCE_DONE else
+                     strings.SOURCE_STAGE.get(str(r.get("stage")), r.get("stage") or ""),
+            "status": strings.SOURCE_STATUS.get(str(r.get("status")), r.get("status") or ""),
+            "progress": round(100 * float(r["progress"])) if _present(r.get("progress")) else 0,
+            "message": message,
+        })  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
+
+
+def last_message(sources: pl.DataFrame) -> str | None:
+    """What happened last in a job: ``file: stage status`` of the newest source event, or its
+    error message."""
+    if sources.height == 0 or "last_at" not in sources.columns:
+        return None
+    newest = sources.sort("last_at", nulls_last=False).row(-1, named=True)
+    status = strings.SOURCE_STATUS.get(str(newest.get("status")), newest.get("status") or "")
+    if newest.get("error_message"):
+        what = str(newest["error_message"])
+    elif newest.get("status") in ("ingested", "unchanged", "cancelled", "failed"):
+        what = status
+    else:
+        stage = strings.SOURCE_STAGE.get(str(newest.get("stage")), newest.get("stage") or "")
+        what = f"{stage} {status}".strip()
+    return strings.LAST_MESSAGE.format(message=f"{newest.get('file')}: {what}")
+
+
+def pick_job(jobs: pl.DataFrame, wanted: str | None) -> str | None:
+    """The job to open: ``wanted`` (from the URL) when known, else none."""
+    if wanted and jobs.height and wanted in set(jobs["job_id"]):
+        return wanted
+    return None
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def error_groups(errors: pl.DataFrame) -> list[dict[str, Any]]:
+    """Errors grouped by class, the largest group first: ``class, count, hint, retryable,
+    message`` (the newest), and ``rows`` (that group's errors, newest first)."""
+    if errors.height == 0:
+        return []
+    frame = errors.sort("at", descending=True, nulls_last=True) if "at" in errors.columns else errors
+    groups = []
+    for (cls,), rows in frame.group_by(["class"], maintain_order=True):
+        first = rows.row(0, named=True)
+        groups.append({"class": cls, "count": rows.height, "hint": first.get("hint") or "",
+                       "retryable": bool(first.get("retryable")), "message": first.get("message") or "",
+                       "rows": rows})  # fmt: skip
+    return sorted(groups, key=lambda g: (-g["count"], str(g["class"])))
+
+
+def retry_targets(rows: pl.DataFrame) -> list[str]:
+    """The distinct jobs that own these errors (what to retry), newest first."""
+    if rows.height == 0 or "job_id" not in rows.columns:
+        return []
+    return [j for j in rows["job_id"].unique(maintain_order=True).to_list() if j]
+
+
+# --- health ----------------------------------------------------------------------------------
+
+
+def stores_table(stores: pl.DataFrame) -> pl.DataFrame:
+    """The store sizes for people: ``what``, ``rows`` (as text, blank when not counted), ``size``."""
+    rows = [{"what": r["what"], "rows": "" if r["rows"] is None else f"{r['rows']:,}",
+             "size": format_bytes(r["bytes"])} for r in stores.iter_rows(named=True)]  # fmt: skip
+    return pl.DataFrame(rows, schema={"what": pl.Utf8, "rows": pl.Utf8, "size": pl.Utf8})
+
+
+def group_markdown(group: Mapping[str, Any]) -> str:
+    """The newest message of an error group and what to do about it."""
+    return strings.GROUP_TEXT.format(
+        message=markdown_escape(group["message"]), hint=markdown_escape(group["hint"])
+    )
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+
+def percent(rate: float | None) -> str:
+    """``97%``; ``–`` when nothing finished yet."""
+    return "–" if rate is None else f"{round(100 * rate)}%"
+
+
+def success_rate(outcomes: pl.DataFrame) -> float | None:
+    """Share of finished sources that succeeded, over every row of an outcome frame."""
+    if outcomes.height == 0:
+        return None
+    ok, failed = int(outcomes["succeeded"].sum()), int(outcomes["failed"].sum())
+    return ok / (ok + failed) if ok + failed else None
+
+
+def bucket_width(span_s: float) -> str:
+    """A polars duration for time buckets: about 10–60 bars over ``span_s`` seconds.
+
+    >>> bucket_width(300), bucket_width(4 * 3600), bucket_width(10 * 86400)
+    ('10s', '5m', '6h')
+    """
+    for seconds, label in ((10, "10s"), (60, "1m"), (300, "5m"), (900, "15m"), (3600, "1h"), (21600, "6h")):
+        if span_s / seconds <= 60:
+            return label
+    return "1d"
+
+
+def throughput(finished: pl.DataFrame) -> pl.DataFrame:
+    """Files finished per time bucket and kind: ``time`` (local ``HH:MM`` or date), ``kind``,
+    ``files``; the bucket width follows the span of the data."""
+    schema = {"time": pl.Utf8, "kind": pl.Utf8, "files": pl.Int64}
+    if finished.height == 0:
+        return pl.DataFrame(schema=schema)
+    span = (finished["at"].max() - finished["at"].min()).total_seconds()
+    every = bucket_width(span)
+    counted = (
+        finished.with_columns(pl.col("at").dt.truncate(every).alias("bucket"),
+                              pl.col("kind").replace_strict(strings.KIND_LABELS, default=pl.col("kind"))
+                              .fill_null(strings.UNKNOWN_KIND).alias("kind"))
+        .group_by("bucket", "kind").agg(pl.len().cast(pl.Int64).alias("files")).sort("bucket", "kind")
+    )  # fmt: skip
+    fmt = "%Y-%m-%d" if every == "1d" else "%m-%d %H:%M:%S" if every.endswith("s") else "%m-%d %H:%M"
+    times = [_local(b).strftime(fmt) for b in counted["bucket"]]
+    return pl.DataFrame({"time": times, "kind": counted["kind"], "files": counted["files"]}, schema=schema)
+
+
+def stage_durations(stages: pl.DataFrame) -> pl.DataFrame:
+    """Long frame for a grouped bar chart: ``stage``, ``measure`` (median, 95th percentile),
+    ``seconds``; stages in pipeline order."""
+    schema = {"stage": pl.Utf8, "measure": pl.Utf8, "seconds": pl.Float64}
+    rows = []
+    for r in stages.iter_rows(named=True):
+        stage = strings.SOURCE_STAGE.get(str(r["stage"]), str(r["stage"]))
+        for measure, column in (("median", "p50_s"), ("95th percentile", "p95_s")):
+            if _present(r.get(column)):
+                rows.append({"stage": stage, "measure": measure, "seconds": round(float(r[column]), 3)})
+    return pl.DataFrame(rows, schema=schema)
+
+
+def outcome_table(outcomes: pl.DataFrame, by: str) -> pl.DataFrame:
+    """Per kind or collection: sources, succeeded, failed, success rate (as ``97%``)."""
+    schema = {by: pl.Utf8, "sources": pl.Int64, "succeeded": pl.Int64, "failed": pl.Int64, "success": pl.Utf8}
+    rows = [
+        {by: kind_label(r[by]) if by == "kind" else r[by], "sources": int(r["sources"]),
+         "succeeded": int(r["succeeded"]), "failed": int(r["failed"]),
+         "success": percent(r["success_rate"] if _present(r.get("success_rate")) else None)}
+        for r in outcomes.iter_rows(named=True)
+    ]  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
+
+
+def errors_over_time(errors_by_class: pl.DataFrame) -> pl.DataFrame:
+    """``time`` (local), ``class``, ``errors`` from ``statistics()["errors_by_class"]``."""
+    times = [_local(b).strftime("%m-%d %H:%M") for b in errors_by_class["bucket"]]
+    return pl.DataFrame(
+        {"time": times, "class": errors_by_class["class"], "errors": errors_by_class["errors"]}
+    )
+
+
+def _local(value: Any) -> Any:
+    return value.astimezone() if getattr(value, "tzinfo", None) is not None else value
+
+
+def stage_chart(durations: pl.DataFrame) -> Any:
+    """Grouped bars of stage durations (median and 95th percentile), stages in pipeline order."""
+    import altair as alt
+
+    order = [label for label in strings.SOURCE_STAGE.values() if label in set(durations["stage"])]
+    return (
+        alt.Chart(durations.to_pandas())
+        .mark_bar()
+        .encode(
+            x=alt.X("stage:N", sort=order, title=strings.COLUMNS["stage_label"]),
+            xOffset=alt.XOffset("measure:N"),
+            y=alt.Y("seconds:Q", title=strings.SECONDS_AXIS),
+            color=alt.Color("measure:N", title=None),
+            tooltip=["stage", "measure", "seconds"],
+        )
+        .properties(height=260)
+    )
+
+
+# --- search filters ----------------------------------------------------------------------------
+
+
+def file_options(sources: pl.DataFrame) -> list[str]:
+    """``All`` then the file names in the store, sorted."""
+    if sources.height == 0 or "file" not in sources.columns:
+        return [strings.ALL]
+    return [strings.ALL, *sorted({f for f in sources["file"].to_list() if f})]
+
+
+def language_options(sources: pl.DataFrame) -> list[str]:
+    """``All`` then the languages of the sources, sorted."""
+    if sources.height == 0 or "language" not in sources.columns:
+        return [strings.ALL]
+    return [strings.ALL, *sorted({x for x in sources["language"].to_list() if x})]
+
+
+def date_range(dates: Any) -> tuple[Any, Any]:
+    """``(since, until)`` from ``st.date_input``'s value: ``()``, ``(day,)`` (a range being
+    chosen: from that day on) or ``(first, last)``; a single date means that day only."""
+    if dates is None or dates == ():
+        return None, None
+    if isinstance(dates, tuple | list):
+        if len(dates) == 1:
+            return dates[0], None
+        return dates[0], dates[1]
+    return dates, dates

@@ -41,7 +41,9 @@ def settings_key(s: Settings) -> str:
 def _embedder(_s: Settings, key: tuple[str, ...]) -> Any:
     from pipelines.embed import load_embedder
 
-    return load_embedder(_s)
+    model = load_embedder(_s)
+    _loaded[_s.embed_model] = True
+    return model
 
 
 def embedder(s: Settings) -> Any:
@@ -84,14 +86,103 @@ def errors(s: Settings) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=SEARCH_TTL_S, show_spinner=False, max_entries=256)
-def _search(_s: Settings, key: str, query: str, mode: str, collection: str | None,
-            kind: str | None, limit: int) -> pl.DataFrame:  # fmt: skip
-    return inlet.search(query, collection=collection, kind=kind, mode=mode, limit=limit, settings=_s)
+def _search(
+    _s: Settings, key: str, query: str, mode: str, filters: tuple[tuple[str, Any], ...]
+) -> pl.DataFrame:
+    return inlet.search(query, mode=mode, settings=_s, **dict(filters))
 
 
-def search(s: Settings, query: str, *, mode: str, collection: str | None, kind: str | None,
-           limit: int) -> pl.DataFrame:  # fmt: skip
-    """``inlet.search(...)``; the same search within ``SEARCH_TTL_S`` seconds is not rerun."""
+def search(s: Settings, query: str, *, mode: str, **filters: Any) -> pl.DataFrame:
+    """``inlet.search(query, mode=..., **filters)`` (collection, kind, file, since, until,
+    language, limit); the same search within ``SEARCH_TTL_S`` seconds is not rerun."""
     if mode in ("vector", "hybrid"):
         embedder(s)  # warm the model under its own spinner the first time
-    return _search(s, settings_key(s), query, mode, collection, kind, limit)
+    return _search(s, settings_key(s), query, mode, tuple(sorted(filters.items())))
+
+
+@st.cache_data(ttl=SEARCH_TTL_S, show_spinner=False, max_entries=512)
+def _suggest(_s: Settings, key: str, prefix: str, collection: str | None) -> list[str]:
+    return inlet.suggest(prefix, collection=collection, settings=_s)
+
+
+def suggest(s: Settings, prefix: str, collection: str | None) -> list[str]:
+    """``inlet.suggest(prefix)``: titles and frequent words that complete the query."""
+    return _suggest(s, settings_key(s), prefix, collection)
+
+
+def embedder_loaded(s: Settings) -> bool:
+    """True once this dashboard process loaded the query embedder for these settings."""
+    return _loaded.get(s.embed_model, False)
+
+
+_loaded: dict[str, bool] = {}
+
+
+def clear_reads() -> None:
+    """Forget every cached read (after this session submitted or cancelled something)."""
+    for cached in (_stats, _sources, _errors, _jobs, _job_sources, _statistics):
+        cached.clear()
+
+
+@st.cache_data(ttl=STATS_TTL_S, show_spinner=False)
+def _store_sizes(_s: Settings, key: str) -> pl.DataFrame:
+    from dashboard import health
+
+    return health.stores(_s)
+
+
+def store_sizes(s: Settings) -> pl.DataFrame:
+    """Rows and bytes of each store (``dashboard.health.stores``), at most a few seconds old."""
+    return _store_sizes(s, settings_key(s))
+
+
+@st.cache_data(ttl=STATS_TTL_S, show_spinner=False)
+def server_answers(url: str) -> tuple[bool, str]:
+    """Whether the Prefect server answers, asked at most every few seconds."""
+    from dashboard import health
+
+    return health.server_answers(url)
+
+
+# --- jobs and statistics (analytics reads; a fresh in-memory DuckDB per read) ------------------
+
+JOBS_TTL_S = 1.5
+REFRESH_S = 2
+
+
+@st.cache_data(ttl=JOBS_TTL_S, show_spinner=False)
+def _jobs(_s: Settings, key: str, limit: int) -> pl.DataFrame:
+    return inlet.jobs(limit=limit, settings=_s)
+
+
+def jobs(s: Settings, limit: int = 50) -> pl.DataFrame:
+    """The newest jobs with progress and ETA; every open tab shares one read per ``JOBS_TTL_S``."""
+    return _jobs(s, settings_key(s), limit)
+
+
+@st.cache_data(ttl=JOBS_TTL_S, show_spinner=False, max_entries=64)
+def _job_sources(_s: Settings, key: str, job_id: str) -> pl.DataFrame:
+    return inlet.job_sources(job_id, settings=_s)
+
+
+def job_sources(s: Settings, job_id: str) -> pl.DataFrame:
+    """Per file of a job: stage, status, progress, error; shared like :func:`jobs`."""
+    return _job_sources(s, settings_key(s), job_id)
+
+
+@st.cache_data(ttl=STATS_TTL_S, show_spinner=False)
+def _statistics(_s: Settings, key: str) -> dict[str, Any]:
+    from pipelines import analytics
+
+    figures = dict(inlet.stats(settings=_s))
+    figures["finished"] = analytics.query(
+        _s,
+        """SELECT last_at AS "at", kind, collection, status FROM source_state
+               WHERE status IN ('ingested', 'unchanged', 'failed', 'cancelled')""",
+    )
+    return figures
+
+
+def statistics(s: Settings) -> dict[str, Any]:
+    """``inlet.stats()`` plus when each file finished (``finished``), a few seconds old."""
+    return _statistics(s, settings_key(s))

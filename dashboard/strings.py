@@ -11,10 +11,23 @@ APP_TITLE = "inlet"
 APP_ICON = ":material/manage_search:"
 
 # --- navigation ----------------------------------------------------------------------------
+UPLOAD_NAV = "Upload"
+UPLOAD_ICON = ":material/upload_file:"
+JOBS_NAV = "Jobs"
+JOBS_ICON = ":material/pending_actions:"
 SEARCH_NAV = "Search"
 SEARCH_ICON = ":material/search:"
 LIBRARY_NAV = "Library"
 LIBRARY_ICON = ":material/library_books:"
+STATISTICS_NAV = "Statistics"
+STATISTICS_ICON = ":material/monitoring:"
+ERRORS_NAV = "Errors"
+ERRORS_ICON = ":material/error:"
+HEALTH_NAV = "Health"
+HEALTH_ICON = ":material/health_and_safety:"
+NAV_WORK = "Work"
+NAV_FIND = "Find"
+NAV_WATCH = "Watch"
 
 # --- shared --------------------------------------------------------------------------------
 ALL = "All"
@@ -32,6 +45,7 @@ KIND_ICONS = {
     "video": ":material/movie:",
 }
 UNKNOWN_ICON = ":material/draft:"
+UNKNOWN_KIND = "not identified"
 FAILED = "{message}  \n**What to do:** {hint}"
 
 # --- search page ---------------------------------------------------------------------------
@@ -42,15 +56,21 @@ SEARCH_INTRO = (
 QUERY_LABEL = "Search for"
 QUERY_PLACEHOLDER = "a question or a few words, e.g. ask not what your country can do for you"
 MODE_LABEL = "Match by"
-MODE_OPTIONS = {"vector": "Meaning", "text": "Keywords", "hybrid": "Both"}
+MODE_OPTIONS = {"hybrid": "Both", "vector": "Meaning", "text": "Keywords"}
 MODE_HELP = (
     "**Meaning** finds passages that say the same thing in other words (vector search). "
     "**Keywords** finds the words themselves; put a phrase in double quotes. "
-    "**Both** merges the two rankings."
+    "**Both** merges the two rankings (best on the SciFact benchmark). Misspelt words still match."
 )
 COLLECTION_LABEL = "Collection"
 KIND_LABEL = "Kind"
 LIMIT_LABEL = "Results"
+SUGGESTIONS_LABEL = "Suggestions"
+MORE_FILTERS = "More filters: file, language, date"
+FILE_LABEL = "File"
+LANGUAGE_LABEL = "Language"
+DATES_LABEL = "Ingested between"
+DATES_HELP = "Only sources ingested on these days (the first and the last day included)."
 LOADING_MODEL = "Loading the embedding model (once per dashboard process)…"
 SEARCHING = "Searching…"
 NO_HITS = "No passages match “{query}”. Try other words, another mode, or “{all}” collections."
@@ -96,6 +116,155 @@ COLUMNS = {
     "hint": "What to do",
     "stage": "Stage",
     "retryable": "Retried",
+    "what": "What",
+    "rows": "Rows",
+    "package": "Package",
+    "version": "Version",
+    "stage_label": "Stage",
+    "status": "Status",
+    "progress": "Progress",
+    "job_id": "Job",
+    "succeeded": "Succeeded",
+    "failed": "Failed",
+    "success": "Success",
+    "queries": "Queries",
+    "no_results": "Without results",
+    "p50_ms": "Median ms",
+    "p95_ms": "95th pct. ms",
+    "mode": "Mode",
 }
 PAGES = "{n} pages"
 ONE_PAGE = "1 page"
+
+# --- upload page ---------------------------------------------------------------------------
+UPLOAD_TITLE = "Upload"
+UPLOAD_INTRO = (
+    "Drop documents and recordings here. Each file is checked (its kind from its content, its size, "
+    "its length) before it is kept; the files that pass become one job."
+)
+UPLOAD_LABEL = "Files to add"
+UPLOAD_HELP = "PDF, text or Markdown, audio (WAV, MP3, M4A, FLAC, OGG) and video (MP4, MKV, MOV, WebM)."
+UPLOAD_LIMITS = (
+    "Limits: PDF {pdf}, text {text}, audio {audio}, video {video}; recordings up to {seconds}, "
+    "PDFs up to {pages} pages."
+)
+UPLOAD_COLLECTION_LABEL = "Collection"
+UPLOAD_COLLECTION_HELP = "An existing collection, or type a new name."
+UPLOAD_PRIORITY_LABEL = "Priority"
+PRIORITY_OPTIONS = {"high": "High", "normal": "Normal", "low": "Low"}
+UPLOAD_BUTTON = "Check and submit"
+UPLOAD_NOTHING = "Choose or drop at least one file first."
+UPLOAD_BAD_COLLECTION = "Give the collection a name (letters, digits, dashes)."
+UPLOAD_CHECKING = "Checking {n} files…"
+UPLOAD_REJECTED = "**{name}** was not accepted: {message}.  \n**What to do:** {hint}"
+UPLOAD_NONE_ACCEPTED = "No file was accepted, so nothing was queued."
+UPLOAD_ACCEPTED = "{n} files accepted ({names}) and queued as job `{job_id}`."
+UPLOAD_ONE_ACCEPTED = "1 file accepted ({names}) and queued as job `{job_id}`."
+UPLOAD_SEE_JOB = "Follow the job"
+UPLOAD_SUBMIT_FAILED = "The files were kept in `{folder}` but the job could not be submitted: {message}"
+
+# --- jobs page -----------------------------------------------------------------------------
+JOBS_TITLE = "Jobs"
+JOBS_INTRO = "Running and recent jobs, refreshed every {seconds} seconds."
+NO_JOBS = "No job has been submitted yet. Add files on the Upload page, or run `inlet ingest PATH`."
+JOB_LABEL = "Job {job_id} · {collection} · {status}"
+JOB_STATUS = {
+    "queued": "queued",
+    "running": "running",
+    "completed": "done",
+    "partially_failed": "done, some files failed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+JOB_PROGRESS = "{percent}% · {eta}"
+ETA = "about {clock} left"
+ETA_UNKNOWN = "time left not known yet"
+ETA_DONE = "finished"
+JOB_SUMMARY = (
+    "{sources} files, {failed} failed · priority {priority} · submitted {submitted} · finished {finished}"
+)
+JOB_SUMMARY_RUNNING = "{sources} files, {failed} failed · priority {priority} · submitted {submitted}"
+LAST_MESSAGE = "Last: {message}"
+STUCK = "No progress for a while: the worker may have stopped. Cancel and retry the job."
+CANCEL = "Cancel job"
+CANCEL_OUTCOME = {
+    "cancelled": "Job `{job_id}` was cancelled before it started.",
+    "cancelling": "Job `{job_id}` stops before its next step; what is indexed stays.",
+    "finished": "Job `{job_id}` had already finished.",
+    "unknown": "No job `{job_id}` is known.",
+}
+RETRY_FAILED = "Retry failed files"
+RETRIED = "Failed files of `{job_id}` resubmitted as job `{new_id}`."
+NOTHING_TO_RETRY = "Job `{job_id}` has no failed file to retry."
+PREFECT_LINK = "Flow run in Prefect"
+SHOW_ALL_JOBS = "Show all jobs"
+SELECTED_JOB = "Showing job `{job_id}` (from the link)."
+JOB_NOT_FOUND = "No job `{job_id}` is known in this store."
+RECENT_JOBS = "Recent jobs"
+SOURCE_STAGE = {
+    "validate": "checking",
+    "extract": "extracting text",
+    "transcribe": "transcribing",
+    "chunk": "splitting",
+    "embed": "embedding",
+    "index": "indexing",
+}
+SOURCE_STATUS = {
+    "pending": "waiting",
+    "running": "working",
+    "retrying": "retrying",
+    "ingested": "done",
+    "unchanged": "unchanged",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+
+# --- statistics page -----------------------------------------------------------------------
+STATISTICS_TITLE = "Statistics"
+STATISTICS_INTRO = "How the work went: throughput, stage durations, success rates, retries and errors."
+NO_STATISTICS = "No work has been recorded yet; the charts appear after the first job."
+THROUGHPUT_HEADER = "Files finished over time"
+STAGES_HEADER = "Stage durations"
+STAGES_CAPTION = "Seconds per stage: median and 95th percentile over every recorded run of the stage."
+SECONDS_AXIS = "seconds"
+SUCCESS_HEADER = "Success by kind and collection"
+RETRIES_HEADER = "Retries"
+RETRIES_TEXT = "{retries} retries of {retried} stages; {recovered} of them then succeeded."
+ERRORS_OVER_TIME_HEADER = "Errors over time"
+SEARCHES_HEADER = "Searches"
+METRIC_SUCCESS_RATE = "Success rate"
+METRIC_QUEUED = "Queued"
+METRIC_RUNNING = "Running"
+METRIC_ERRORS_24H = "Errors, last 24 h"
+
+# --- errors page ---------------------------------------------------------------------------
+ERRORS_TITLE = "Errors"
+ERRORS_INTRO = "Failures grouped by what went wrong, with what to do about each."
+ERROR_GROUP = "{label} · {count}"
+ERROR_GROUP_FILES = "Files"
+RETRY_GROUP = "Retry all ({n})"
+RETRY_ONE = "Retry"
+RETRY_SUBMITTED = "Resubmitted as job `{job_id}`."
+RETRY_NOT_RETRYABLE = "Fix the file first: retrying it unchanged would fail the same way."
+DETAIL = "Detail (newest)"
+ERROR_CLASSES = "Kinds of error"
+GROUP_TEXT = "{message}  \n**What to do:** {hint}"
+
+# --- health page ---------------------------------------------------------------------------
+HEALTH_TITLE = "Health"
+HEALTH_INTRO = "What this dashboard runs on: models, stores, where jobs run, versions."
+MODELS_HEADER = "Models"
+MODEL_ROLE = {"embed": "Embedding", "whisper": "Transcription"}
+MODEL_FOUND = "found at `{where}`"
+MODEL_MISSING = "missing: {message}"
+MODEL_LOADED = "loaded in this dashboard"
+MODEL_NOT_LOADED = "not loaded here yet (loaded on first search)"
+MODEL_IN_WORKER = "loaded by the worker when a recording is ingested"
+STORES_HEADER = "Stores"
+STORE_ROWS = "{rows} rows"
+MODE_HEADER = "Where jobs run"
+MODE_EMBEDDED = "Embedded: a local worker process started on demand runs the jobs."
+MODE_SERVER = "Server: jobs go to the Prefect server at `{url}`."
+SERVER_UP = "The Prefect server answers."
+SERVER_DOWN = "The Prefect server at `{url}` does not answer: {reason}"
+VERSIONS_HEADER = "Versions"

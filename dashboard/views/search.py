@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import helpers, resources, strings
+from inlet._search import DEFAULT_MODE
 from pipelines.errors import InletError
 
 settings = resources.settings()
@@ -26,11 +27,29 @@ query = st.text_input(
     strings.QUERY_LABEL, key="q", placeholder=strings.QUERY_PLACEHOLDER, disabled=not ready,
     icon=strings.SEARCH_ICON, bind="query-params",
 )  # fmt: skip
+
+
+def use_suggestion() -> None:
+    """Put the chosen suggestion in the search box (before the box is drawn again)."""
+    chosen = st.session_state.get("suggestion")
+    if chosen:
+        st.session_state["q"] = chosen
+    st.session_state["suggestion"] = None
+
+
+if ready and query and query.strip():
+    completions = [
+        c for c in resources.suggest(settings, query.strip(), None) if c.lower() != query.strip().lower()
+    ]
+    if completions:
+        st.pills(strings.SUGGESTIONS_LABEL, completions, key="suggestion", on_change=use_suggestion,
+                 label_visibility="collapsed")  # fmt: skip
+
 columns = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
 mode_col, collection_col, kind_col, limit_col = columns
 with mode_col:
     mode = st.segmented_control(
-        strings.MODE_LABEL, list(strings.MODE_OPTIONS), default="vector", required=True,
+        strings.MODE_LABEL, list(strings.MODE_OPTIONS), default=DEFAULT_MODE, required=True,
         format_func=strings.MODE_OPTIONS.get, key="mode", help=strings.MODE_HELP,
         disabled=not ready, bind="query-params",
     )  # fmt: skip
@@ -46,6 +65,17 @@ with kind_col:
     )  # fmt: skip
 with limit_col:
     limit = st.slider(strings.LIMIT_LABEL, 1, 50, 10, key="limit", disabled=not ready)
+with st.expander(strings.MORE_FILTERS, icon=":material/filter_list:"):
+    file_col, language_col, dates_col = st.columns([3, 2, 3])
+    all_sources = resources.sources(settings)
+    file = file_col.selectbox(
+        strings.FILE_LABEL, helpers.file_options(all_sources), key="file", disabled=not ready
+    )
+    language = language_col.selectbox(strings.LANGUAGE_LABEL, helpers.language_options(all_sources),
+                                      key="language", disabled=not ready)  # fmt: skip
+    dates = dates_col.date_input(strings.DATES_LABEL, value=(), key="dates", help=strings.DATES_HELP,
+                                 disabled=not ready)  # fmt: skip
+since, until = helpers.date_range(dates)
 
 
 def show_hit(hit: dict[str, Any], paths: dict[str, str], all_collections: bool) -> None:
@@ -53,7 +83,7 @@ def show_hit(hit: dict[str, Any], paths: dict[str, str], all_collections: bool) 
     with st.container(border=True):
         head, score = st.columns([3, 1], vertical_alignment="center")
         head.markdown(helpers.hit_heading(hit))
-        note = helpers.score_text(hit["score"], mode)
+        note = helpers.score_text(hit["score"], mode or DEFAULT_MODE)
         if all_collections:
             note += " · " + strings.IN_COLLECTION.format(collection=hit["collection"])
         score.caption(note)
@@ -71,9 +101,10 @@ if ready and query and query.strip():
     try:
         with st.spinner(strings.SEARCHING):
             hits = resources.search(
-                settings, query.strip(), mode=mode or "vector",
+                settings, query.strip(), mode=mode or DEFAULT_MODE,
                 collection=helpers.filter_value(collection), kind=helpers.filter_value(kind),
-                limit=int(limit),
+                file=helpers.filter_value(file), language=helpers.filter_value(language),
+                since=since, until=until, limit=int(limit),
             )  # fmt: skip
     except InletError as exc:
         st.error(strings.FAILED.format(message=exc.message, hint=exc.hint or ""),

@@ -209,3 +209,196 @@ def test_labelled_uses_the_strings_headings() -> None:
 def test_helpers_and_strings_do_not_import_streamlit() -> None:
     code = "import sys, dashboard.helpers, dashboard.strings; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- upload, jobs, errors, statistics, health ----------------------------------------------------
+
+UTC = dt.UTC
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(None, "?"), (4.4, "4 s"), (59, "59 s"), (60, "1 min"), (720, "12 min"), (3600, "1 h"),
+     (5400, "1 h 30 min"), (14400, "4 h")],
+)  # fmt: skip
+def test_format_duration(seconds: float | None, shown: str) -> None:
+    assert helpers.format_duration(seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("typed", "name"),
+    [("research", "research"), ("  talks 2024 ", "talks 2024"), ("", None), (None, None),
+     ("../etc", None), ("a/b", None), ("x" * 65, None), ("Größe", "Größe")],
+)  # fmt: skip
+def test_collection_name(typed: str | None, name: str | None) -> None:
+    assert helpers.collection_name(typed) == name
+
+
+def test_rejection_and_acceptance_texts() -> None:
+    from pipelines.uploads import UnsafeName
+
+    error = UnsafeName("The file name “../../evil.pdf” contains a folder path")
+    text = helpers.rejection_text("../../evil_1.pdf", error)
+    assert text.startswith(r"**../../evil\_1.pdf** was not accepted: The file name")
+    assert text.endswith(helpers.markdown_escape(UnsafeName.hint))
+    assert helpers.accepted_text(["a.pdf"], "abc") == strings.UPLOAD_ONE_ACCEPTED.format(
+        names="a.pdf", job_id="abc"
+    )
+    assert helpers.accepted_text(["a.pdf", "b.wav"], "abc").startswith("2 files accepted (a.pdf, b.wav)")
+
+
+def test_upload_collections_put_the_default_first() -> None:
+    assert helpers.upload_collections({"collections": {"z": {}, "a": {}, "default": {}}}, "default") == [
+        "default", "a", "z"]  # fmt: skip
+    assert helpers.upload_collections({}, "inbox") == ["inbox"]
+
+
+@pytest.mark.parametrize(
+    ("job", "state", "value", "text"),
+    [
+        (
+            {"status": "queued", "progress": 0.0, "eta_s": None},
+            "running",
+            0.0,
+            "0% · time left not known yet",
+        ),
+        ({"status": "running", "progress": 0.4, "eta_s": 90.0}, "running", 0.4, "40% · about 2 min left"),
+        (
+            {"status": "running", "progress": None, "eta_s": None},
+            "running",
+            0.0,
+            "0% · time left not known yet",
+        ),
+        ({"status": "completed", "progress": 0.7, "eta_s": 0.0}, "complete", 1.0, "100% · finished"),
+        ({"status": "partially_failed", "progress": 1.0}, "error", 1.0, "100% · finished"),
+        ({"status": "cancelled", "progress": 0.3}, "error", 1.0, "100% · finished"),
+    ],
+)
+def test_job_state_progress_and_eta(job: dict, state: str, value: float, text: str) -> None:
+    assert helpers.status_state(job["status"]) == state
+    assert helpers.progress_value(job) == value
+    assert helpers.progress_text(job) == text
+
+
+def test_job_label_and_summary() -> None:
+    job = {"job_id": "3f2a", "collection": "talks", "status": "partially_failed", "sources": 3,
+           "failed": 1, "priority": "high", "submitted_at": dt.datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
+           "finished_at": None}  # fmt: skip
+    assert helpers.job_label(job) == "Job 3f2a · talks · done, some files failed"
+    assert helpers.job_summary(job).startswith("3 files, 1 failed · priority high · submitted 2026-01-0")
+    assert "finished" not in helpers.job_summary(job)
+
+
+def job_sources_frame() -> pl.DataFrame:
+    at = dt.datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    return pl.DataFrame([
+        {"file": "a.pdf", "kind": "pdf", "stage": "index", "status": "ingested", "progress": 1.0,
+         "error_message": None, "error_class": None, "last_at": at},
+        {"file": "talk.wav", "kind": "audio", "stage": "transcribe", "status": "running", "progress": 0.02,
+         "error_message": None, "error_class": None, "last_at": at + dt.timedelta(seconds=5)},
+        {"file": "bad.pdf", "kind": "pdf", "stage": "extract", "status": "failed", "progress": 1.0,
+         "error_message": "pypdf cannot read this PDF", "error_class": "damaged_pdf",
+         "last_at": at + dt.timedelta(seconds=1)},
+    ])  # fmt: skip
+
+
+def test_job_sources_table_names_stage_and_status_for_people() -> None:
+    table = helpers.job_sources_table(job_sources_frame())
+    assert table.columns == helpers.JOB_SOURCE_COLUMNS
+    assert table.rows() == [
+        ("a.pdf", "PDF", "", "done", 100, ""),
+        ("talk.wav", "Audio", "transcribing", "working", 2, ""),
+        ("bad.pdf", "PDF", "extracting text", "failed", 100, "pypdf cannot read this PDF"),
+    ]
+    assert helpers.job_sources_table(pl.DataFrame()).height == 0
+
+
+def test_last_message_is_the_newest_event() -> None:
+    frame = job_sources_frame()
+    assert helpers.last_message(frame) == "Last: talk.wav: transcribing working"
+    assert helpers.last_message(frame.head(1)) == "Last: a.pdf: done"
+    assert helpers.last_message(frame[2:]) == "Last: bad.pdf: pypdf cannot read this PDF"
+    assert helpers.last_message(pl.DataFrame()) is None
+
+
+def test_pick_job_only_takes_a_known_id() -> None:
+    jobs = pl.DataFrame({"job_id": ["a1", "b2"]})
+    assert helpers.pick_job(jobs, "b2") == "b2"
+    assert helpers.pick_job(jobs, "zz") is None
+    assert helpers.pick_job(jobs, None) is None
+
+
+def test_error_groups_largest_first_with_newest_message() -> None:
+    at = dt.datetime(2026, 1, 2, tzinfo=UTC)
+    errors = pl.DataFrame([
+        {"class": "damaged_pdf", "message": "old", "hint": "h1", "retryable": False, "job_id": "j1",
+         "at": at},
+        {"class": "timeout", "message": "slow", "hint": "h2", "retryable": True, "job_id": "j2",
+         "at": at + dt.timedelta(hours=1)},
+        {"class": "damaged_pdf", "message": "new", "hint": "h1", "retryable": False, "job_id": "j3",
+         "at": at + dt.timedelta(hours=2)},
+    ])  # fmt: skip
+    groups = helpers.error_groups(errors)
+    assert [(g["class"], g["count"], g["message"], g["retryable"]) for g in groups] == [
+        ("damaged_pdf", 2, "new", False), ("timeout", 1, "slow", True)]  # fmt: skip
+    assert helpers.retry_targets(groups[0]["rows"]) == ["j3", "j1"]
+    assert helpers.error_groups(errors.clear()) == []
+
+
+def test_throughput_buckets_follow_the_span() -> None:
+    at = dt.datetime(2026, 1, 2, 10, 0, tzinfo=UTC)
+    finished = pl.DataFrame({
+        "at": [at, at + dt.timedelta(minutes=1), at + dt.timedelta(hours=3)],
+        "kind": ["pdf", "pdf", None],
+    })  # fmt: skip
+    table = helpers.throughput(finished)
+    assert table["files"].to_list() == [2, 1]
+    assert table["kind"].to_list() == ["PDF", strings.UNKNOWN_KIND]
+    assert helpers.throughput(finished.clear()).height == 0
+
+
+def test_stage_durations_and_outcomes() -> None:
+    stages = pl.DataFrame({"stage": ["transcribe", "embed"], "p50_s": [6.0, 1.25], "p95_s": [6.5, None]})
+    long = helpers.stage_durations(stages)
+    assert long.rows() == [("transcribing", "median", 6.0), ("transcribing", "95th percentile", 6.5),
+                           ("embedding", "median", 1.25)]  # fmt: skip
+    outcomes = pl.DataFrame({"kind": ["pdf", "audio"], "sources": [4, 1], "succeeded": [3, 1], "failed": [1, 0],
+                             "success_rate": [0.75, 1.0]})  # fmt: skip
+    assert helpers.outcome_table(outcomes, "kind").rows() == [
+        ("PDF", 4, 3, 1, "75%"),
+        ("Audio", 1, 1, 0, "100%"),
+    ]
+    assert helpers.success_rate(outcomes) == 0.8
+    assert helpers.percent(None) == "–"
+
+
+def test_date_range_from_the_date_input() -> None:
+    day, later = dt.date(2026, 1, 2), dt.date(2026, 1, 9)
+    assert helpers.date_range(()) == (None, None)
+    assert helpers.date_range((day,)) == (day, None)
+    assert helpers.date_range((day, later)) == (day, later)
+    assert helpers.date_range(day) == (day, day)
+
+
+def test_health_figures_on_an_empty_home(inlet_home, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from dashboard import health
+    from pipelines.config import get_settings
+
+    settings = get_settings()
+    stores = health.stores(settings)
+    assert dict(zip(stores["what"], stores["rows"], strict=True))["chunks"] == 0
+    assert set(stores["what"]) >= {"sources", "chunks", "analytics: jobs", "uploads"}
+    models = health.models(settings, embedder_loaded=False)
+    assert [(m["role"], m["problem"], m["loaded"]) for m in models] == [
+        ("embed", None, False),
+        ("whisper", None, None),
+    ]
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    assert health.mode(settings) == "server"
+    ok, reason = health.server_answers("http://127.0.0.1:9/api", timeout_s=1)
+    assert not ok and reason
+    monkeypatch.delenv("PREFECT_API_URL")
+    assert health.mode(settings) == "embedded"
+    assert health.flow_run_url("http://127.0.0.1:4200/api/", "r1") == "http://127.0.0.1:4200/runs/flow-run/r1"
+    versions = health.versions(("streamlit", "no-such-package-here"))
+    assert versions["version"].to_list()[1] == "not installed"

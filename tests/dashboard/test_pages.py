@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import helpers, strings
+from inlet._search import DEFAULT_MODE
 
 pytestmark = pytest.mark.slow
 
@@ -22,13 +23,14 @@ REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "dashboard" / "app.py")
 SAMPLES = REPO / "samples" / "corpus"
 SAMPLE_FILES = sorted(p.name for p in SAMPLES.iterdir())
-TIMEOUT_S = 60
+TIMEOUT_S = 180  # generous: a loaded machine imports Prefect, LanceDB and the model slowly
 CLOCK_SPAN = r"\d\d:\d\d\.\d–\d\d:\d\d\.\d"
 
 
 @pytest.fixture(scope="module")
-def filled_home(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A home filled once by ``inlet.ingest`` with the samples and one damaged PDF."""
+def filled_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A home filled once by ``inlet.ingest`` with the samples and one damaged PDF (the job
+    runs in a local worker process, as it does for the dashboard)."""
     import inlet
 
     root = tmp_path_factory.mktemp("dashboard")
@@ -41,7 +43,7 @@ def filled_home(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory)
             if name.startswith("INLET_") and name != "INLET_MODELS_DIR":
                 env.delenv(name)
         env.setenv("INLET_HOME", str(home))
-        summary = inlet.ingest([str(SAMPLES), str(broken)], collection="samples")
+        summary = inlet.ingest([str(SAMPLES), str(broken)], collection="samples", progress=False)
     by_status = {s["file"]: s["status"] for s in summary["sources"]}
     assert by_status == {**{f: "ingested" for f in SAMPLE_FILES}, "broken.pdf": "failed"}, summary
     yield home
@@ -107,7 +109,7 @@ def test_search_page_offers_modes_collections_and_kinds(filled: Path) -> None:
     at = app()
     assert not at.info
     assert not at.text_input(key="q").disabled
-    assert at.segmented_control(key="mode").value == "vector"
+    assert at.segmented_control(key="mode").value == DEFAULT_MODE
     assert at.selectbox(key="collection").options == [strings.ALL, "samples"]
     assert at.selectbox(key="kind").options == [strings.ALL, "PDF", "Text", "Audio"]
     assert at.slider(key="limit").value == 10
@@ -122,7 +124,7 @@ def test_speech_is_found_with_a_time_citation_and_a_player(filled: Path) -> None
     snippets = [m.value for m in at.markdown if "**ask**" in m.value]
     assert snippets and "**country**" in snippets[0]
     assert at.caption[1].value == strings.HITS_CAPTION.format(n=10)
-    assert at.caption[2].value.startswith(strings.SCORE_LABELS["vector"])
+    assert at.caption[2].value.startswith(strings.SCORE_LABELS[DEFAULT_MODE])
     players = at.get("audio")
     assert len(players) == 1
     assert players[0].proto.start_time == 0
@@ -186,3 +188,166 @@ def test_library_shows_collections_sources_and_errors(filled: Path) -> None:
     from pipelines.errors import DamagedPdf
 
     assert helpers.markdown_escape(DamagedPdf.hint) in errors[0]
+
+
+# --- upload page -------------------------------------------------------------------------------
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+
+
+def test_bad_uploads_show_a_message_each_and_queue_nothing(
+    empty: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INLET_MAX_BYTES_PDF", "2000")
+    before = files_under(tmp_path)
+    at = app()
+    at.switch_page("views/upload.py").run()
+    assert not at.exception
+    assert [t.value for t in at.title] == [strings.UPLOAD_TITLE]
+    pdf = (SAMPLES / "gettysburg_address.pdf").read_bytes()
+    at.file_uploader[0].set_value([
+        ("../../evil.pdf", pdf, "application/pdf"),
+        ("big.pdf", pdf, "application/pdf"),
+        ("tool.exe", bytes(range(256)) * 16, "application/octet-stream"),
+    ]).run()  # fmt: skip
+    at.button(key="upload_submit").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 3
+    assert errors[0].startswith(
+        r"**../../evil.pdf** was not accepted: The file name “../../evil.pdf” contains"
+    )
+    assert (
+        "**big.pdf** was not accepted: The pdf file is" in errors[1] and "over the 2.0 kB limit" in errors[1]
+    )
+    assert "**tool.exe** was not accepted: Unsupported file type" in errors[2]
+    assert all("**What to do:**" in e for e in errors)
+    assert [w.value for w in at.warning] == [strings.UPLOAD_NONE_ACCEPTED]
+    assert "job" not in at.query_params
+    assert files_under(tmp_path) == before  # nothing kept, in the home or beside it
+    import inlet
+
+    assert inlet.jobs().height == 0
+
+
+def test_upload_page_offers_collections_priorities_and_limits(filled: Path) -> None:
+    at = app()
+    at.switch_page("views/upload.py").run()
+    assert not at.exception
+    assert at.selectbox(key="upload_collection").options == ["default", "samples"]
+    assert at.segmented_control(key="upload_priority").value == "normal"
+    limits = [c.value for c in at.caption if c.value.startswith("Limits:")]
+    assert limits == ["Limits: PDF 209.7 MB, text 21.0 MB, audio 524.3 MB, video 2.1 GB; "
+                      "recordings up to 4 h, PDFs up to 2000 pages."]  # fmt: skip
+    at.button(key="upload_submit").click().run()
+    assert [w.value for w in at.warning] == [strings.UPLOAD_NOTHING]
+
+
+# --- jobs, statistics, errors, health -----------------------------------------------------------
+
+
+def test_empty_store_pages_say_there_is_nothing_yet(empty: Path) -> None:
+    at = app()
+    at.switch_page("views/jobs.py").run()
+    assert not at.exception
+    assert [i.value for i in at.info] == [strings.NO_JOBS]
+    at.switch_page("views/statistics.py").run()
+    assert not at.exception
+    assert [i.value for i in at.info] == [strings.NO_STATISTICS]
+    at.switch_page("views/errors.py").run()
+    assert not at.exception
+    assert [s.value for s in at.success] == [strings.NO_ERRORS]
+
+
+def test_jobs_page_shows_the_ingest_job_with_its_files(filled: Path) -> None:
+    import inlet
+
+    job = inlet.jobs().row(0, named=True)
+    at = app()
+    at.switch_page("views/jobs.py").run()
+    assert not at.exception
+    label = helpers.job_label(job)
+    assert label == f"Job {job['job_id']} · samples · {strings.JOB_STATUS['partially_failed']}"
+    assert [(s.label, s.state) for s in at.status] == [(label, "error")]  # finished, one file failed
+    assert at.get("progress")[0].value == 100
+    files = at.dataframe[0].value
+    assert sorted(files[strings.COLUMNS["file"]]) == sorted([*SAMPLE_FILES, "broken.pdf"])
+    by_file = dict(zip(files[strings.COLUMNS["file"]], files[strings.COLUMNS["status"]], strict=True))
+    assert by_file["broken.pdf"] == strings.SOURCE_STATUS["failed"]
+    assert by_file["jfk_inaugural_excerpt.wav"] == strings.SOURCE_STATUS["ingested"]
+    assert [b.label for b in at.button] == [strings.RETRY_FAILED]  # finished: no cancel
+    # the job chosen in the URL is shown first, also in a new session (a reopened tab)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.query_params["job"] = job["job_id"]
+    at.run()
+    at.switch_page("views/jobs.py").run()
+    assert not at.exception
+    assert at.status[0].label == label
+
+
+def test_statistics_page_counts_the_ingest(filled: Path) -> None:
+    at = app()
+    at.switch_page("views/statistics.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[strings.METRIC_SOURCES] == "6"
+    assert metrics[strings.METRIC_SUCCESS_RATE] == "83%"  # 5 of 6 files
+    assert metrics[strings.METRIC_ERRORS_24H] == "1"
+    by_kind = at.dataframe[0].value
+    rows = dict(zip(by_kind[strings.COLUMNS["kind"]], by_kind[strings.COLUMNS["failed"]], strict=True))
+    assert rows == {"Audio": 0, "PDF": 1, "Text": 0}
+
+
+def test_errors_page_groups_by_class_with_hint_and_retry(filled: Path) -> None:
+    from pipelines.errors import DamagedPdf
+
+    at = app()
+    at.switch_page("views/errors.py").run()
+    assert not at.exception
+    groups = at.get("expandable")
+    assert [g.proto.expandable.label for g in groups] == [
+        strings.ERROR_GROUP.format(label="damaged_pdf", count=1)
+    ]
+    assert any(helpers.markdown_escape(DamagedPdf.hint) in m.value for m in at.markdown)
+    assert [b.label for b in at.button] == [strings.RETRY_GROUP.format(n=1), strings.RETRY_ONE]
+    assert strings.RETRY_NOT_RETRYABLE in [c.value for c in at.caption]
+
+
+def test_health_page_shows_models_stores_mode_and_versions(filled: Path) -> None:
+    import inlet
+
+    at = app()
+    at.switch_page("views/health.py").run()
+    assert not at.exception
+    badges = [m.value for m in at.markdown if m.value.startswith(":green-badge[")]
+    assert len(badges) == 2 and "all-MiniLM-L6-v2" in badges[0] and "tiny.en" in badges[1]
+    assert strings.MODE_EMBEDDED in [m.value for m in at.markdown]
+    stores, versions = (d.value for d in at.dataframe)
+    rows = dict(zip(stores[strings.COLUMNS["what"]], stores[strings.COLUMNS["rows"]], strict=True))
+    assert rows["chunks"] == f"{inlet.stats()['chunks']:,}"
+    assert rows["sources"] == "5" and rows["analytics: errors"] == "1"
+    packages = dict(
+        zip(versions[strings.COLUMNS["package"]], versions[strings.COLUMNS["version"]], strict=True)
+    )
+    assert packages["streamlit"].startswith("1.67")
+
+
+def test_suggestions_complete_the_query_and_filters_narrow_it(filled: Path) -> None:
+    at = app()
+    at.text_input(key="q").input("gettys").run()
+    assert not at.exception
+    pills = at.pills(key="suggestion")
+    assert "gettysburg address" in pills.options
+    pills.set_value("gettysburg address").run()
+    assert not at.exception
+    assert at.text_input(key="q").value == "gettysburg address"
+    headings = [m.value for m in at.markdown if m.value.startswith(tuple(strings.KIND_ICONS.values()))]
+    assert cited(headings[0]).startswith("gettysburg_address.pdf, p. 1")
+    # the file filter keeps only that file's passages
+    assert at.selectbox(key="file").options == [strings.ALL, *SAMPLE_FILES]
+    at.selectbox(key="file").set_value("lincoln_second_inaugural.md").run()
+    headings = [m.value for m in at.markdown if m.value.startswith(tuple(strings.KIND_ICONS.values()))]
+    assert headings and all(cited(h).startswith("lincoln_second_inaugural.md") for h in headings)
+    assert at.selectbox(key="language").options[0] == strings.ALL

@@ -1,0 +1,36 @@
+"""Uploads for the dashboard: keep the files a person sent, checked, under the home folder.
+
+Not part of ``inlet.__all__``: a notebook user has paths and calls ``inlet.submit`` or
+``inlet.ingest`` on them directly. The dashboard calls :func:`accept_uploads`, then submits
+``batch.paths`` as one job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, BinaryIO
+
+from inlet._settings import resolve
+from pipelines.config import Settings
+from pipelines.uploads import Accepted, Rejected, UploadBatch, accept_files, upload_limit_mb
+
+__all__ = ["Accepted", "Rejected", "UploadBatch", "accept_uploads", "upload_limit_mb"]
+
+
+def accept_uploads(
+    files: Iterable[tuple[str, BinaryIO]], *, settings: Settings | None = None, **overrides: Any
+) -> UploadBatch:
+    """Check uploaded files and keep those that pass under ``home/uploads/<batch>/``.
+
+    Args:
+        files: ``(name as sent by the browser, binary stream)`` pairs.
+
+    Returns:
+        An :class:`UploadBatch`: ``accepted`` (saved, with kind, size and duration),
+        ``rejected`` (with a classified error and its hint) and ``paths`` to submit.
+
+    Example:
+        >>> batch = accept_uploads([("talk.wav", open("talk.wav", "rb"))])  # doctest: +SKIP
+        >>> job_id = inlet.submit(batch.paths, "talks")  # doctest: +SKIP
+    """
+    return accept_files(files, resolve(settings, overrides))
