@@ -100,7 +100,10 @@ def settle(page) -> None:  # noqa: ANN001
     page.wait_for_timeout(300)
 
 
-def shoot(page, name: str) -> Path:  # noqa: ANN001
+def shoot(page, name: str, *, wait: bool = True) -> Path:  # noqa: ANN001
+    """A full-page screenshot, once the page finished its run (``wait``)."""
+    if wait:
+        settle(page)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -137,7 +140,7 @@ def test_upload_watch_and_search_in_chromium(served: tuple[str, Path], tmp_path:
         try:
             drive(page, url, home, tmp_path, outside_before, timings)
         except BaseException:
-            print(f"\nfailed; the page at that moment: {shoot(page, 'failure')}")
+            print(f"\nfailed; the page at that moment: {shoot(page, 'failure', wait=False)}")
             raise
         finally:
             browser.close()

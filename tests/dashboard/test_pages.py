@@ -306,10 +306,7 @@ def test_errors_page_groups_by_class_with_hint_and_retry(filled: Path) -> None:
     at = app()
     at.switch_page("views/errors.py").run()
     assert not at.exception
-    groups = at.get("expandable")
-    assert [g.proto.expandable.label for g in groups] == [
-        strings.ERROR_GROUP.format(label="damaged_pdf", count=1)
-    ]
+    assert [g.label for g in at.expander] == [strings.ERROR_GROUP.format(label="damaged_pdf", count=1)]
     assert any(helpers.markdown_escape(DamagedPdf.hint) in m.value for m in at.markdown)
     assert [b.label for b in at.button] == [strings.RETRY_GROUP.format(n=1), strings.RETRY_ONE]
     assert strings.RETRY_NOT_RETRYABLE in [c.value for c in at.caption]
