@@ -222,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=None, help="inlet home to use and keep (default: temp)")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     parser.add_argument("--depth", type=int, default=300, help="chunk hits asked per query")
+    parser.add_argument("--no-ingest", action="store_true", help="search the --home as it is, ingest nothing")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args(argv)
 
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["INLET_HOME"] = str(home)  # before flows is imported: Prefect's state goes there
     try:
         bench = load(n_queries=args.queries, n_docs=args.docs)
-        info: dict[str, Any] = {"ingest": ingest(bench, home)}
+        info: dict[str, Any] = {"ingest": "skipped" if args.no_ingest else ingest(bench, home)}
         from pipelines.config import get_settings
         from pipelines.store import Store
 

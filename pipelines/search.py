@@ -267,7 +267,7 @@ def search(
     typos: list[str] = []
     plain = PLAIN_INDEX in names
     if mode != "vector" and plain and parsed.words:
-        typos = unknown_words(parsed.words, vocabulary(store, filters.get("collection")))
+        typos = unknown_words(parsed.words, vocabulary(store, filters.get("collection"), full=False))
     ann = VECTOR_INDEX in names
     if mode == "vector":
         frame = vector_hits(table, query_vector, where_, limit, ann)
@@ -296,46 +296,86 @@ def search(
 # --- vocabulary and suggestions -----------------------------------------------------------
 @dataclass
 class Vocabulary:
-    """The indexed words (lower case, with their counts) and titles of one collection."""
+    """The indexed words (lower case, with their counts), the word pairs that follow each
+    other (``"white matter"``), and the titles of one collection."""
 
     words: list[str]
     counts: list[int]
     titles: list[str]
+    pairs: list[str] = field(default_factory=list)
+    pair_counts: list[int] = field(default_factory=list)
     _known: frozenset[str] = field(default=frozenset(), repr=False)
+    _titles: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self._known = frozenset(self.words)
+        self._titles = sorted((t.lower(), t) for t in self.titles)
 
     def __contains__(self, word: object) -> bool:
         return word in self._known
 
-    def completions(self, partial: str, limit: int) -> list[str]:
-        """The ``limit`` most frequent words starting with ``partial`` (other than itself)."""
-        lo = bisect.bisect_left(self.words, partial)
-        hi = bisect.bisect_left(self.words, partial + "\U0010ffff")
-        best = heapq.nlargest(limit + 1, range(lo, hi), key=self.counts.__getitem__)
-        return [self.words[i] for i in best if self.words[i] != partial][:limit]
+    @staticmethod
+    def _best(keys: list[str], counts: list[int], prefix: str, limit: int) -> list[str]:
+        lo = bisect.bisect_left(keys, prefix)
+        hi = bisect.bisect_left(keys, prefix + "\U0010ffff")
+        best = heapq.nlargest(limit + 1, range(lo, hi), key=counts.__getitem__)
+        return [keys[i] for i in best if keys[i] != prefix][:limit]
+
+    def completions(self, partial: str, limit: int, previous: str | None = None) -> list[str]:
+        """The most frequent words starting with ``partial`` (other than itself): first those
+        that follow ``previous`` in the text, then the others."""
+        out: dict[str, None] = {}
+        if previous:
+            for pair in self._best(self.pairs, self.pair_counts, f"{previous} {partial}", limit):
+                out.setdefault(pair.split(" ", 1)[1], None)
+        if partial:
+            for word in self._best(self.words, self.counts, partial, limit):
+                out.setdefault(word, None)
+        return list(out)[:limit]
+
+    def titles_starting(self, prefix: str, limit: int) -> list[str]:
+        """Titles that start with ``prefix`` (any case), longer than it."""
+        lo = bisect.bisect_left(self._titles, (prefix,))
+        found = []
+        for lowered, title in self._titles[lo : lo + 50]:
+            if not lowered.startswith(prefix) or len(found) >= limit:
+                break
+            if lowered != prefix:
+                found.append(title)
+        return found
 
 
 _TITLE_MAX = 160
-_vocabularies: dict[tuple[str, str | None], tuple[int, Vocabulary]] = {}
+_vocabularies: dict[tuple[str, str | None, bool], tuple[int, Vocabulary]] = {}
 _vocabulary_lock = threading.Lock()
 
 
-def build_vocabulary(frame: pl.DataFrame) -> Vocabulary:
-    """Words and titles from chunk rows (``text``, ``file``, ``chunk_index``).
+def build_vocabulary(frame: pl.DataFrame, *, full: bool = True) -> Vocabulary:
+    """Words and titles from chunk rows (``text``, ``file``, ``chunk_index``); word pairs and
+    titles only when ``full`` (suggestions need them, the typo check does not).
 
     A title is a source's file name without its extension, and the first line of its first
     chunk when that line is short (a document's title line).
     """
-    tokens = (
+    words = (
         frame.lazy()
-        .select(pl.col("text").str.to_lowercase().str.extract_all(r"\w+").alias("w"))
+        .with_row_index("row")
+        .select("row", pl.col("text").str.to_lowercase().str.extract_all(r"\w+").alias("w"))
         .explode("w")
         .filter(pl.col("w").str.len_chars().is_between(2, 40) & ~pl.col("w").str.contains(r"^[\d_]+$"))
-        .group_by("w")
+        .with_columns(
+            pl.when(pl.col("row").shift(-1) == pl.col("row")).then(pl.col("w").shift(-1)).alias("next")
+        )
+    )
+    tokens = words.group_by("w").len().sort("w").collect()
+    if not full:
+        return Vocabulary(words=tokens["w"].to_list(), counts=tokens["len"].to_list(), titles=[])
+    pairs = (
+        words.filter(pl.col("next").is_not_null())
+        .group_by(pl.concat_str("w", "next", separator=" ").alias("p"))
         .len()
-        .sort("w")
+        .filter(pl.col("len") >= 2)
+        .sort("p")
         .collect()
     )
     firsts = frame.filter(pl.col("chunk_index") == 0)
@@ -347,15 +387,22 @@ def build_vocabulary(frame: pl.DataFrame) -> Vocabulary:
         stem = re.sub(r"[_\s]+", " ", (name or "").rsplit(".", 1)[0]).strip()
         if len(stem) >= 3 and not stem.isdigit():
             titles.setdefault(stem, None)
-    return Vocabulary(words=tokens["w"].to_list(), counts=tokens["len"].to_list(), titles=list(titles))
+    return Vocabulary(
+        words=tokens["w"].to_list(),
+        counts=tokens["len"].to_list(),
+        titles=list(titles),
+        pairs=pairs["p"].to_list(),
+        pair_counts=pairs["len"].to_list(),
+    )
 
 
-def vocabulary(store: Store, collection: str | None = None) -> Vocabulary | None:
-    """The vocabulary of ``collection`` (all collections for ``None``), cached per table version."""
+def vocabulary(store: Store, collection: str | None = None, *, full: bool = True) -> Vocabulary | None:
+    """The vocabulary of ``collection`` (all collections for ``None``), cached per table version
+    (see :func:`build_vocabulary` for ``full``)."""
     table = store.chunks()
     if table is None:
         return None
-    key = (str(store.settings.lancedb_dir), collection)
+    key = (str(store.settings.lancedb_dir), collection, full)
     version = table.version
     cached = _vocabularies.get(key)
     if cached and cached[0] == version:
@@ -367,14 +414,15 @@ def vocabulary(store: Store, collection: str | None = None) -> Vocabulary | None
         query = table.search().select(["text", "file", "chunk_index"])
         if collection is not None:
             query = query.where(where(collection=collection))
-        vocab = build_vocabulary(query.limit(None).to_polars())
+        vocab = build_vocabulary(query.limit(None).to_polars(), full=full)
         _vocabularies[key] = (version, vocab)
         return vocab
 
 
 def suggest(store: Store, prefix: str, *, collection: str | None = None, limit: int = 8) -> list[str]:
     """Completions of ``prefix``: titles that start with it, then the prefix with its last
-    (partial) word completed by the most frequent indexed words that start with it.
+    (partial) word completed by the indexed words that start with it: first those that follow
+    the word before it in the text, then the most frequent.
 
     >>> suggest(store, "ocean acid")  # doctest: +SKIP
     ['Ocean acidification and coral reefs', 'ocean acidification', 'ocean acidic']
@@ -387,14 +435,11 @@ def suggest(store: Store, prefix: str, *, collection: str | None = None, limit: 
     lowered = " ".join(prefix.lower().split())
     out: dict[str, None] = {}
     if len(lowered) >= 2:
-        for title in vocab.titles:
-            if title.lower().startswith(lowered) and title.lower() != lowered:
-                out.setdefault(title, None)
-                if len(out) >= max(1, limit // 2):
-                    break
+        out.update(dict.fromkeys(vocab.titles_starting(lowered, max(1, limit // 2))))
     head, partial = _split_last(prefix)
-    if partial:
-        for word in vocab.completions(partial.lower(), limit):
+    before = re.findall(r"\w+", head.lower())
+    if partial or before:  # "breast cancer " -> the words that follow "cancer"
+        for word in vocab.completions(partial.lower(), limit, previous=before[-1] if before else None):
             out.setdefault(head + word, None)
     return list(out)[:limit]
 
