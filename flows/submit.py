@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,8 @@ def ensure_worker(settings: Settings) -> int | None:
             cwd=str(Path(__file__).resolve().parents[1]),
             start_new_session=True,  # survives the submitter: a closed notebook or tab
         )
+    # Reap it when it stops, so a long-lived submitter (the dashboard) keeps no zombie.
+    threading.Thread(target=process.wait, name="inlet-worker-reaper", daemon=True).start()
     return process.pid
 
 

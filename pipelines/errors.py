@@ -100,6 +100,13 @@ class NotFound(InputError):
     hint = "Check the path (and that it is readable by this user)."
 
 
+class UnsafeName(InputError):
+    """Raised when an uploaded file's name carries a folder path or nothing usable."""
+
+    code = "unsafe_name"
+    hint = "Upload the file under a plain name (letters, digits, dots, dashes), without any folder in it."
+
+
 class UnsupportedFormat(InputError):
     """Raised when the content is not a PDF, text, audio or video file."""
 
@@ -252,7 +259,7 @@ class InternalError(InletError):
 
 
 ALL_CLASSES: tuple[type[InletError], ...] = (
-    NotFound, UnsupportedFormat, TooLarge, TooLong, EmptyInput, EncryptedPdf, DamagedPdf, NoTextLayer,
+    NotFound, UnsafeName, UnsupportedFormat, TooLarge, TooLong, EmptyInput, EncryptedPdf, DamagedPdf, NoTextLayer,
     UndecodableAudio, NoAudioTrack, NoSpeech, OutOfMemory, DiskFull, StageTimeout, ModelMissing,
     ModelLoadFailed, WriteConflict, StoreUnavailable, InternalError,
 )  # fmt: skip

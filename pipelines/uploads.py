@@ -27,20 +27,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipelines.config import MB, Settings
-from pipelines.errors import DamagedPdf, EmptyInput, InletError, InputError, TooLarge, TooLong, classify
+from pipelines.errors import DamagedPdf, EmptyInput, InletError, TooLarge, TooLong, UnsafeName, classify
 from pipelines.sources import inspect
 
 MAX_NAME_BYTES = 180
 """Longest file name kept (in UTF-8 bytes, extension included); most file systems allow 255."""
 _COPY_BLOCK = 1 << 20
 _UNSAFE_CHARS = re.compile(r"[^\w.\- ()+,=@&'\[\]]", re.UNICODE)
-
-
-class UnsafeName(InputError):
-    """Raised when an uploaded file's name carries a folder path or nothing usable."""
-
-    code = "unsafe_name"
-    hint = "Upload the file under a plain name (letters, digits, dots, dashes), without any folder in it."
 
 
 @dataclass(frozen=True)
