@@ -3,8 +3,9 @@
 Each ingest runs in a child process (its own ``INLET_HOME``; Prefect API = the session's test
 server; the session's exported models), called through ``flows.ingest.ingest_flow``. The test
 kills the child's whole process group with SIGKILL at one point of the job, looks at what the
-kill left behind (to prove the point was hit), runs the same job (same paths, same job id) again
-in the same home to completion, and compares the stores with a clean run of the same corpus in
+kill left behind (to prove the point was hit), frees the concurrency slots the dead run kept (as
+the local worker does when it starts), runs the same job (same paths, same job id) again in the
+same home to completion, and compares the stores with a clean run of the same corpus in
 another home: every source recorded once, the same chunks per source, no duplicate ``chunk_id``,
 no chunk without its source, the same search indexes, and the job completed.
 
@@ -84,10 +85,6 @@ summary = ingest_flow(
 )
 Path(args["summary"]).write_text(json.dumps(summary, default=str))
 """
-
-
-class SlotLeftHeld(Exception):
-    """A killed run left a Prefect global concurrency slot occupied."""
 
 
 class IndexesDiffer(Exception):
@@ -253,14 +250,11 @@ def held_slots() -> dict[str, int]:
     return {limit.name: limit.active_slots for limit in limits if limit.active_slots}
 
 
-def free_slots(names: list[str]) -> None:
-    """What an operator does after a crash (``prefect gcl update NAME --active-slots 0``)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+def release_slots(home: Path) -> None:
+    """What the local worker does when it starts: free every slot of inlet's limits."""
+    from flows.tasks import ensure_limits
 
-    with get_client(sync_client=True) as client:
-        for name in names:
-            client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
+    ensure_limits(settings_for(home), release_all=True)
 
 
 # --- the clean run and the kill points ---------------------------------------------------
@@ -304,6 +298,7 @@ class Crash:
     killed_after_s: float
     killed: StoreView
     leaked_slots: dict[str, int]
+    slots_after_release: dict[str, int]
     summary: dict[str, Any]
     resumed: StoreView
 
@@ -338,19 +333,18 @@ class CrashLab:
         killed_after = kill_when(child, reached, f"the {point} kill point")
         killed = look(home)
         leaked = held_slots()
-        if leaked:
-            free_slots(list(leaked))  # else the run below waits for them (test_..._no_slot_held)
+        release_slots(home)  # else the run below waits for the dead run's slots
+        after_release = held_slots()
         summary = run_to_end(home, self.corpus)
-        return Crash(point, killed_after, killed, leaked, summary, look(home))
+        return Crash(point, killed_after, killed, leaked, after_release, summary, look(home))
 
 
 @pytest.fixture(scope="module")
 def lab(corpus: Path, clean, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashLab]:  # noqa: ANN001
     lab = CrashLab(corpus, clean[2], tmp_path_factory.mktemp("crashes"))
     yield lab
-    leftover = held_slots()
-    if leftover:  # never leave the session's Prefect server with a slot taken
-        free_slots(list(leftover))
+    if held_slots():  # never leave the session's Prefect server with a slot taken
+        release_slots(lab.clean_home)
 
 
 def _check_hit(point: str, killed: StoreView, clean: StoreView, audio: str) -> None:
@@ -370,21 +364,11 @@ def _check_hit(point: str, killed: StoreView, clean: StoreView, audio: str) -> N
         assert not (killed.indexes & clean.indexes), f"indexes already built: {killed.indexes}"
 
 
-INDEX_NOT_REFRESHED = pytest.mark.xfail(
-    strict=True,
-    raises=IndexesDiffer,
-    reason=(
-        "a job killed after its last source was written but before the full-text index was "
-        "built never gets the index: the second run finds every source unchanged and skips the "
-        "refresh (flows/ingest.py refreshes only when a source was ingested), so text search has "
-        "no index until some later job ingests something"
-    ),
-)
 POINTS = [
     "transcribe",
     "embed",
     "between-commits",
-    pytest.param("index-refresh", marks=INDEX_NOT_REFRESHED),
+    "index-refresh",
 ]
 
 
@@ -411,22 +395,14 @@ def test_a_killed_ingest_run_again_matches_a_clean_run(point: str, lab: CrashLab
     assert got.chunk_sources <= set(got.source_ids), "chunks whose source is not recorded"
     assert {r["file"]: r["n_chunks"] for r in got.source_rows} == got.chunks_by_file
 
-    # The search indexes a clean run builds (checked last: a known gap, see INDEX_NOT_REFRESHED).
+    # The search indexes a clean run builds (a run killed before its refresh leaves none).
     if got.indexes != want.indexes:
         raise IndexesDiffer(f"indexes {sorted(got.indexes)}, a clean run has {sorted(want.indexes)}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SlotLeftHeld,
-    reason=(
-        "a run killed inside flows.tasks.slot() keeps its Prefect global concurrency slot: the "
-        "lease lives in the memory of the Prefect server the dead process used (its ephemeral "
-        "server in embedded mode, gone with it) or expires only after the 300 s lease on a real "
-        "server, so the next run's embedding (or transcription) waits for it"
-    ),
-)
-def test_a_killed_run_leaves_no_concurrency_slot_held(lab: CrashLab) -> None:
+def test_the_slots_a_killed_run_kept_are_freed_when_the_worker_starts(lab: CrashLab) -> None:
+    """Killed inside its embedding, a run keeps its concurrency slot (its lease outlives it); the
+    local worker frees inlet's slots when it starts, so the next run does not wait for it."""
     crash = lab.run("embed")
-    if crash.leaked_slots:
-        raise SlotLeftHeld(f"slots still held after the kill: {crash.leaked_slots}")
+    assert crash.leaked_slots, "the kill inside the embedding left no slot held: nothing was tested"
+    assert not crash.slots_after_release, crash.slots_after_release
