@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 from uuid import UUID
 
@@ -100,7 +101,9 @@ def _ingest(job: JobRun, paths: list[str]) -> None:
     store = Store(settings)
     current, ids_by_path = store.source_map(job.collection, settings.chunking_key())
     todo: list[Source] = []
+    started = time.perf_counter()
     validated = validate_files([str(f) for f in files], settings) if files else []
+    share = (time.perf_counter() - started) / max(len(files), 1)  # one task checks them all
     events = []
     for path, result in zip(files, validated, strict=True):
         outcome = job.add(SourceOutcome(path=str(path), file=path.name))
@@ -108,7 +111,7 @@ def _ingest(job: JobRun, paths: list[str]) -> None:
             job.fail(outcome, result)
             continue
         first = job.identify(outcome, result)
-        events.append((outcome, "validate", "end", source_values(result)))
+        events.append((outcome, "validate", "end", {**source_values(result), "duration_s": share}))
         if not first or result.source_id in current:
             outcome.status = "unchanged"
             events.append((outcome, "index", "skip", {}))
