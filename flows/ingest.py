@@ -2,9 +2,9 @@
 
 validate (one task for all files) -> extract or transcribe (one task per audio, video or large
 PDF, one per batch of small files; up to ``task_workers`` at a time, so a recording is
-transcribed while text files are read and embedded) -> index (chunk + embed + write the sources
-of each finished extraction task together, as soon as it finishes) -> refresh the full-text
-index.
+transcribed while text files are read and embedded) -> index (chunk + embed + write, batched
+across sources: ``index_batch_chunks`` at a time, at least every ``index_every_s``) -> refresh the
+full-text index.
 
 Every stage start and end, retry and failure is written to the analytics store as it happens,
 and the job's stage-weighted progress to a Prefect progress artifact; a table artifact sums the
@@ -133,22 +133,30 @@ def _ingest(job: JobRun, paths: list[str]) -> None:
         batch = light[i : i + settings.small_file_batch]
         futures[batch_task.submit(batch, settings, quote(job))] = batch
 
+    ready: list[Extraction] = []
+    size = 0
+    last_write = time.monotonic()
     for future in as_completed(list(futures)):
         sources = futures[future]
         result = future.result(raise_on_failure=False)
         results = result if isinstance(result, list) else [result] * len(sources)
-        ready: list[Extraction] = []
         for source, one in zip(sources, results, strict=True):
             if isinstance(one, Extraction):
                 ready.append(one)
+                size += sum(len(s.text) for s in one.segments) // 1000 + 1
             elif not isinstance(one, Cancelled):
                 stage = "transcribe" if source.kind in ("audio", "video") else "extract"
                 outcome = job.outcome(source.source_id)
                 job.fail(outcome, classify(one, path=source.path, source_id=source.source_id, stage=stage))
-        # Index what is ready at once: searchable sooner, and a cancel keeps what is done.
-        if ready and not job.cancel_requested():
+        # Index in large batches (the embedder stays busy, commits stay few), and at least every
+        # index_every_s, so that a long job becomes searchable as it goes.
+        due = size >= settings.index_batch_chunks or time.monotonic() - last_write >= settings.index_every_s
+        if ready and due and not job.cancel_requested():
             _index(job, ready, ids_by_path)
+            ready, size, last_write = [], 0, time.monotonic()
         _report(job, artifact)
+    if ready and not job.cancel_requested():
+        _index(job, ready, ids_by_path)
     if job.cancelled:
         job.events([(o, "index", "cancel", {}) for o in job.outcomes if not o.finished])
         for outcome in job.outcomes:

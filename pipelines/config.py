@@ -155,6 +155,15 @@ class Settings(BaseSettings):
     max_transcriptions: int = Field(1, ge=1)
     """Transcriptions running at once on this machine (a Prefect global concurrency limit)."""
 
+    index_batch_chunks: int = Field(4096, ge=1)
+    """About how many chunks (estimated at 1,000 characters each) are gathered from finished
+    extractions before they are embedded and written together: large batches keep the embedder
+    busy and the commits few."""
+
+    index_every_s: float = Field(60.0, gt=0)
+    """Extractions that are ready are also embedded and written at least this often, so a long
+    job becomes searchable as it goes."""
+
     max_embeddings: int = Field(1, ge=1)
     """Embedding batches running at once on this machine (a Prefect global concurrency limit)."""
 

@@ -143,7 +143,7 @@ def test_a_running_job_stops_keeps_what_it_finished_and_marks_the_rest(tmp_path:
             # Each file long enough that its embedding takes a moment.
             path.write_text((record["title"] + "\n\n" + record["text"] + "\n") * 6)
             docs.append(path)
-    settings = get_settings(small_file_batch=1)
+    settings = get_settings(small_file_batch=1, index_batch_chunks=1)  # index each file as it is read
     job_id = "cancel1"
     JobQueue(settings)  # folders
 
