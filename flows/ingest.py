@@ -9,8 +9,9 @@ full-text index.
 Every stage start and end, retry and failure is written to the analytics store as it happens,
 and the job's stage-weighted progress to a Prefect progress artifact; a table artifact sums the
 job up at its end. A failed source never stops the others. A cancelled job (``inlet cancel``)
-stops between steps: what was indexed stays, the rest is marked cancelled, and since each
-source is written in one commit nothing is left half-written.
+stops within about a second, also in the middle of a transcription or an embedding batch: what
+was indexed stays, the rest is marked cancelled, and since each batch of sources is written in
+one commit nothing is left half-written.
 """
 
 from __future__ import annotations
@@ -177,6 +178,8 @@ def _index(job: JobRun, extractions: list[Extraction], ids_by_path: dict[str, se
     state = task(extractions, job.collection, job.settings, replaces, quote(job), return_state=True)
     result = state.result(raise_on_failure=False)
     outcomes = [job.outcome(e.source.source_id) for e in extractions]
+    if isinstance(result, Cancelled):  # stopped mid-batch: nothing of it was written
+        return
     if not hasattr(result, "sources"):
         error = classify(result, stage="index")
         for outcome in outcomes:

@@ -6,7 +6,9 @@ Tasks are sized to the work (DESIGN decision 3): one per expensive file, one per
 small files, one per batch of chunks to embed; never one per chunk. Transcriptions and
 embedding batches hold a slot of a Prefect global concurrency limit while they run, so that
 several jobs (or several flows on one machine) never run more of them at once than the
-settings allow. Each task writes its stage's start, retry and end events as it goes.
+settings allow. Each task writes its stage's start, retry and end events as it goes, and stops
+within about a second when its job is cancelled (the engine's long loops ask between pages,
+segments of speech and slices of texts to embed).
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from prefect.tasks import exponential_backoff
 from flows.job import JobRun, source_values
 from pipelines import cache
 from pipelines.config import Settings
-from pipelines.deadline import deadline
+from pipelines.deadline import Interrupted, deadline, stop_when
 from pipelines.errors import InletError, InternalError, StoreUnavailable, classify
 from pipelines.extract import extract
-from pipelines.index import IndexResult, index_sources
+from pipelines.index import IndexResult, SourceIndexed, index_sources
 from pipelines.records import Extraction, Source
 from pipelines.sources import inspect
 
@@ -53,7 +55,8 @@ holder renews its lease while it works)."""
 
 
 class Cancelled(Exception):
-    """Returned (not raised) by a task that found its job cancelled before it started."""
+    """Returned (not raised) by a task that found its job cancelled before it started or
+    while it ran."""
 
 
 def retry_if_retryable(task: Any, task_run: Any, state: Any) -> bool:
@@ -168,8 +171,10 @@ def extract_one(source: Source, settings: Settings, job: JobRun) -> Extraction |
     try:
         inject_fault(settings, "extract", attempt)
         with slot(TRANSCRIBE_LIMIT) if stage == "transcribe" else contextlib.nullcontext():
-            with deadline(timeout_for(source, settings), stage=stage):
+            with deadline(timeout_for(source, settings), stage=stage), stop_when(job.cancel_requested):
                 extraction = extract_cached(source, settings)
+    except Interrupted:
+        return Cancelled(source.path)
     except Exception as exc:
         error = classify(exc, path=source.path, source_id=source.source_id, stage=stage, attempt=attempt)
         note_retry(job, [outcome], stage, error, settings)
@@ -192,8 +197,11 @@ def extract_batch(
     for source, outcome in zip(sources, outcomes, strict=True):
         try:
             inject_fault(settings, "extract", 1)
-            with deadline(settings.timeout_extract_s, stage="extract"):
+            with deadline(settings.timeout_extract_s, stage="extract"), stop_when(job.cancel_requested):
                 extraction = extract_cached(source, settings)
+        except Interrupted:
+            results.append(Cancelled(source.path))
+            continue
         except Exception as exc:  # noqa: BLE001
             results.append(classify(exc, path=source.path, source_id=source.source_id, stage="extract"))
             continue
@@ -229,31 +237,50 @@ def index_batch(
     settings: Settings,
     replaces: dict[str, list[str]],
     job: JobRun,
-) -> IndexResult:
-    """Chunk, embed (across all sources of the batch) and write; one event per source and stage."""
+) -> IndexResult | Cancelled:
+    """Chunk, embed (across all sources of the batch) and write; one event per source and stage,
+    written as each stage ends for each source (embedding ends slice by slice)."""
     attempt = task_run.get_run_count() or 1
+    sources_by_id = {e.source.source_id: e.source for e in extractions}
     outcomes = [job.outcome(e.source.source_id) for e in extractions]
     job.events([(o, "chunk", "start", {"attempt": attempt, "path": o.path}) for o in outcomes])
+
+    def on_stage(stage: str, sources: list[SourceIndexed]) -> None:
+        rows = []
+        for indexed in sources:
+            values = {
+                **source_values(sources_by_id[indexed.source_id]),
+                "attempt": attempt,
+                "chunks": indexed.chunks,
+            }
+            duration = indexed.chunk_s if stage == "chunk" else indexed.embed_s
+            rows.append((job.outcome(indexed.source_id), stage, "end", {**values, "duration_s": duration}))
+        job.events(rows)
+
     started = time.perf_counter()
     try:
         inject_fault(settings, "index", attempt)
-        with slot(EMBED_LIMIT), deadline(settings.timeout_index_s, stage="index"):
-            result = index_sources(extractions, collection=collection, settings=settings, replaces=replaces)
+        with (
+            slot(EMBED_LIMIT),
+            deadline(settings.timeout_index_s, stage="index"),
+            stop_when(job.cancel_requested),
+        ):
+            result = index_sources(
+                extractions, collection=collection, settings=settings, replaces=replaces, on_stage=on_stage
+            )
+    except Interrupted:
+        return Cancelled(f"{len(extractions)} sources")
     except Exception as exc:
         error = classify(exc, stage="index", attempt=attempt)
         note_retry(job, outcomes, "index", error, settings)
         raise error from exc
     log.debug("indexed %d sources in %.1f s", len(extractions), time.perf_counter() - started)
     share = 1 / max(len(extractions), 1)
-    rows = []
-    for extraction, outcome, indexed in zip(extractions, outcomes, result.sources, strict=True):
-        if indexed.error is not None:
-            continue
-        common = {**source_values(extraction.source), "attempt": attempt, "chunks": indexed.chunks}
-        rows += [
-            (outcome, "chunk", "end", {**common, "duration_s": indexed.chunk_s}),
-            (outcome, "embed", "end", {**common, "duration_s": result.embed_s * share}),
-            (outcome, "index", "end", {**common, "duration_s": result.write_s * share}),
-        ]
-    job.events(rows)
+    job.events([
+        (job.outcome(indexed.source_id), "index", "end", {
+            **source_values(sources_by_id[indexed.source_id]), "attempt": attempt, "chunks": indexed.chunks,
+            "duration_s": result.write_s * share,
+        })
+        for indexed in result.sources if indexed.error is None
+    ])  # fmt: skip
     return result

@@ -1,9 +1,10 @@
-"""Time limits that long stages check as they go.
+"""Time limits and cancellation that long stages check as they go.
 
 A time limit enforced from outside (a Prefect task timeout) cannot interrupt a thread that is
 busy in native code: it only fires once the work is over. So the long loops of the engine (one
-PDF page, one segment of speech) call :func:`check`, which raises ``StageTimeout`` once the
-deadline set around them has passed.
+PDF page, one segment of speech, one slice of texts to embed) call :func:`check`, which raises
+``StageTimeout`` once the deadline set around them has passed, and :class:`Interrupted` once
+the job they work for has been cancelled.
 
     >>> with deadline(600, stage="transcribe"):
     ...     check()            # no-op until 600 s have passed
@@ -14,13 +15,33 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pipelines.errors import StageTimeout
 
 _deadline: contextvars.ContextVar[tuple[float, float, str] | None] = contextvars.ContextVar(
     "inlet_deadline", default=None
 )
+_stop: contextvars.ContextVar[_StopCheck | None] = contextvars.ContextVar("inlet_stop", default=None)
+
+
+class Interrupted(Exception):  # noqa: N818 - not an error: the user asked for it
+    """Raised by :func:`check` inside :func:`stop_when` once its condition holds."""
+
+
+class _StopCheck:
+    """Asks ``condition`` at most once per ``every_s`` (it may read a file)."""
+
+    def __init__(self, condition: Callable[[], bool], every_s: float) -> None:
+        self.condition, self.every_s = condition, every_s
+        self.next_at = 0.0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self.next_at:
+            return False
+        self.next_at = now + self.every_s
+        return bool(self.condition())
 
 
 @contextlib.contextmanager
@@ -36,8 +57,26 @@ def deadline(seconds: float | None, *, stage: str = "a stage") -> Iterator[None]
         _deadline.reset(token)
 
 
+@contextlib.contextmanager
+def stop_when(condition: Callable[[], bool] | None, *, every_s: float = 1.0) -> Iterator[None]:
+    """Within the block, :func:`check` raises :class:`Interrupted` once ``condition()`` is true
+    (asked at most once per ``every_s``; None: never)."""
+    if condition is None:
+        yield
+        return
+    token = _stop.set(_StopCheck(condition, every_s))
+    try:
+        yield
+    finally:
+        _stop.reset(token)
+
+
 def check() -> None:
-    """Raise ``StageTimeout`` when the current deadline has passed."""
+    """Raise ``StageTimeout`` when the current deadline has passed, ``Interrupted`` when the
+    current stop condition holds."""
     current = _deadline.get()
     if current is not None and time.monotonic() > current[0]:
         raise StageTimeout(f"{current[2]} ran past its time limit of {current[1]:g} s", stage=current[2])
+    stop = _stop.get()
+    if stop is not None and stop.due():
+        raise Interrupted("stopped on request")

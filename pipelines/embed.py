@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,10 +186,17 @@ EMBED_SLICE = 512
 between calls."""
 
 
-def embed_texts(texts: list[str], embedder: Embedder, cache: Any | None) -> EmbedResult:
+def embed_texts(
+    texts: list[str],
+    embedder: Embedder,
+    cache: Any | None,
+    on_slice: Callable[[int, int], None] | None = None,
+) -> EmbedResult:
     """Vectors for ``texts`` in order; cached ones are reused, new ones computed and cached.
 
     ``cache`` is a :class:`pipelines.store.VectorCache` (or ``None`` for no cache).
+    ``on_slice(done, todo)`` is called after each slice sent to the model, with the count of
+    texts computed so far and the count to compute.
     """
     started = time.perf_counter()
     keys = [text_key(embedder.name, t) for t in texts]
@@ -204,6 +211,8 @@ def embed_texts(texts: list[str], embedder: Embedder, cache: Any | None) -> Embe
         for start in range(0, len(pending), EMBED_SLICE):  # a time limit is checked between slices
             check_deadline()
             parts.append(embedder.encode_documents(pending[start : start + EMBED_SLICE]))
+            if on_slice is not None:
+                on_slice(min(start + EMBED_SLICE, len(pending)), len(pending))
         fresh = np.concatenate(parts)
         new = dict(zip(todo.keys(), fresh, strict=True))
         if cache is not None:

@@ -8,6 +8,7 @@ is reported on its own; the others are still written.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipelines.chunk import chunk_segments, token_budget
@@ -26,6 +27,8 @@ class SourceIndexed:
     path: str
     chunks: int = 0
     chunk_s: float = 0.0
+    embed_s: float = 0.0
+    """This source's share of the embedding time (by the order its chunks were embedded)."""
     error: InletError | None = None
 
 
@@ -48,12 +51,16 @@ def index_sources(
     settings: Settings,
     replaces: dict[str, list[str]] | None = None,
     store: Store | None = None,
+    on_stage: Callable[[str, list[SourceIndexed]], None] | None = None,
 ) -> IndexResult:
     """Chunk, embed and write ``extractions`` into ``collection``.
 
     ``replaces`` maps a source id to the ids of older versions of the same path, whose chunks
-    are removed in the same commit.
+    are removed in the same commit. ``on_stage(stage, sources)`` hears as they happen which
+    sources are chunked (``"chunk"``, once) and which are embedded (``"embed"``, after each
+    slice sent to the model), so that a caller can show progress within a large batch.
     """
+    report = on_stage or (lambda stage, sources: None)
     store = store or Store(settings)
     embedder = load_embedder(settings)
     budget = token_budget(settings.chunk_tokens, embedder.max_seq_length)
@@ -81,12 +88,16 @@ def index_sources(
             result.sources.append(outcome)
             continue
         outcome.chunk_s = time.perf_counter() - started
+        outcome.chunks = len(chunks)
         planned.append((extraction, chunks, outcome))
         result.sources.append(outcome)
+    report("chunk", [outcome for _, _, outcome in planned])
 
     texts = [c.text for _, chunks, _ in planned for c in chunks]
     cache = VectorCache(store, embedder.dim)
-    embedded = embed_texts(texts, embedder, cache)
+    embed_progress = _EmbedProgress(planned, len(texts), report)
+    embedded = embed_texts(texts, embedder, cache, on_slice=embed_progress)
+    embed_progress.finish()  # the sources whose texts were all cached
     result.embed_s, result.embedded = embedded.seconds, embedded.computed
 
     started = time.perf_counter()
@@ -98,8 +109,6 @@ def index_sources(
         offset += len(chunks)
     try:  # one commit for the whole batch
         store.write_sources(collection=collection, items=items, model=embedder.name, chunking_key=key)
-        for (_, chunks, outcome), _item in zip(planned, items, strict=True):
-            outcome.chunks = len(chunks)
     except Exception:  # noqa: BLE001 - retry source by source so one bad source is reported alone
         for item, (extraction, _, outcome) in zip(items, planned, strict=True):
             try:
@@ -112,3 +121,44 @@ def index_sources(
                 )
     result.write_s = time.perf_counter() - started
     return result
+
+
+class _EmbedProgress:
+    """Turns "``done`` of ``todo`` texts embedded" into "these sources are embedded".
+
+    Texts are embedded in the order of their sources, so a source is done once the share of
+    texts embedded covers its last chunk (cached texts are skipped by the model, so this is an
+    estimate that never runs ahead of the end). Each source gets the embedding time spent
+    since the previous report, shared among the sources it completed.
+    """
+
+    def __init__(self, planned: list, n_texts: int, report: Callable) -> None:
+        self.sources = [outcome for _, _, outcome in planned]
+        self.ends = []
+        total = 0
+        for _, chunks, _ in planned:
+            total += len(chunks)
+            self.ends.append(total)
+        self.n_texts, self.report = n_texts, report
+        self.reported = 0
+        self.last = time.perf_counter()
+
+    def __call__(self, done: int, todo: int) -> None:
+        covered = self.n_texts if done >= todo else self.n_texts * done / max(todo, 1)
+        upto = self.reported
+        while upto < len(self.sources) and self.ends[upto] <= covered:
+            upto += 1
+        self.emit(upto)
+
+    def emit(self, upto: int) -> None:
+        newly = self.sources[self.reported : upto]
+        if not newly:
+            return
+        now = time.perf_counter()
+        for outcome in newly:
+            outcome.embed_s = (now - self.last) / len(newly)
+        self.last, self.reported = now, upto
+        self.report("embed", newly)
+
+    def finish(self) -> None:
+        self.emit(len(self.sources))

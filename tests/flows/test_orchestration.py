@@ -174,3 +174,51 @@ def test_a_running_job_stops_keeps_what_it_finished_and_marks_the_rest(tmp_path:
     assert store.count_chunks() == sum(s["chunks"] for s in summary["sources"])
     rows = events(settings, job_id).filter(event="cancel")
     assert rows.height == statuses.count("cancelled")
+
+
+def test_a_cancel_stops_a_transcription_under_way(tmp_path: Path, shared: Path) -> None:
+    import wave
+
+    import numpy as np
+    from faster_whisper import decode_audio
+
+    from flows.submit import cancel
+
+    # Five and a half minutes of speech: transcribing it all takes far longer than the cancel.
+    speech = decode_audio(str(shared / "audio" / "fw_jfk.flac"), sampling_rate=16000)
+    long_talk = np.tile(speech, 30)
+    recording = tmp_path / "long_talk.wav"
+    with wave.open(str(recording), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes((np.clip(long_talk, -1, 1) * 32767).astype("<i2").tobytes())
+    settings = get_settings()
+    job_id = "cancel-transcribe"
+    JobQueue(settings)  # folders
+
+    def cancel_once_transcribing() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            started = analytics.query(
+                settings,
+                "SELECT count(*) AS n FROM events WHERE job_id = ? AND stage = 'transcribe' AND event = 'start'",
+                [job_id],
+            )["n"][0]
+            if started:
+                time.sleep(2)  # well into the recording
+                assert cancel(job_id, settings) in ("cancelling", "cancelled")
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=cancel_once_transcribing)
+    watcher.start()
+    summary = ingest_flow([str(recording)], collection="c", settings=settings, job_id=job_id)
+    watcher.join()
+    assert summary["status"] == "cancelled"
+    assert [s["status"] for s in summary["sources"]] == ["cancelled"]
+    rows = events(settings, job_id)
+    assert rows.filter(stage="transcribe")["event"].to_list() == ["start"]  # it never ended
+    assert rows.filter(event="cancel").height == 1
+    assert Store(settings).count_chunks() == 0
+    assert not any(settings.cache_dir.rglob("*.json"))  # no partial transcript kept

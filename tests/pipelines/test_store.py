@@ -97,3 +97,36 @@ def test_vector_cache_embeds_each_text_once(embedder) -> None:  # noqa: ANN001
     second = embed_texts(["beta", "gamma", "alpha"], embedder, cache)
     assert second.computed == 1
     np.testing.assert_allclose(second.vectors[0], first.vectors[1], rtol=1e-6)
+
+
+def test_a_large_batch_reports_sources_as_their_chunks_are_embedded(embedder) -> None:  # noqa: ANN001
+    from pipelines.embed import EMBED_SLICE
+
+    settings = get_settings(chunk_tokens=24, chunk_overlap=0)  # many small chunks: a quick model
+    store = Store(settings)
+    extractions = [
+        _extraction(
+            f"{i:064d}",
+            [
+                f"Report {i}, page {j}: sample {i * 1000 + j} was measured at {j % 7} degrees."
+                for j in range(200)
+            ],
+            path=f"/x/report{i}.txt",
+        )
+        for i in range(6)
+    ]
+    calls: list[tuple[str, list[str], int]] = []
+
+    def on_stage(stage: str, sources: list) -> None:  # noqa: ANN001
+        calls.append((stage, [s.source_id for s in sources], store.count_chunks()))
+
+    result = index_sources(extractions, collection="c", settings=settings, on_stage=on_stage)
+    ids = [e.source.source_id for e in extractions]
+    assert result.chunks_written > EMBED_SLICE  # more than one slice for the model
+    assert calls[0][:2] == ("chunk", ids)
+    embeds = [c for c in calls if c[0] == "embed"]
+    assert len(embeds) >= 2  # the first sources are reported before the batch ends
+    assert [sid for _, done, _ in embeds for sid in done] == ids  # each once, in order
+    assert all(written == 0 for *_, written in calls)  # all heard before the one commit
+    assert store.count_chunks() == result.chunks_written
+    assert sum(s.embed_s for s in result.sources) == pytest.approx(result.embed_s, rel=0.2)
