@@ -122,12 +122,17 @@ def wait(
     from flows.submit import revive
 
     checked = time.monotonic()
+    shown_at, show_every = 0.0, 1.0
     try:
         while (result := queue.result(job_id)) is None:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} is still running after {timeout} s")
-            if bar is not None:
+            if bar is not None and time.monotonic() - shown_at >= show_every:
+                # reading the job's progress is a query over its events: ask less often
+                # when it gets costly, so that following a job never slows the job down
+                shown_at = time.monotonic()
                 _update(bar, s, job_id)
+                show_every = max(1.0, 20 * (time.monotonic() - shown_at))
             if time.monotonic() - checked > 5:  # a local worker that died is replaced
                 revive(job_id, s)
                 checked = time.monotonic()
@@ -142,10 +147,44 @@ def wait(
 
 
 def _bar(job_id: str) -> Any:
+    """A tqdm bar in a notebook or a terminal; plain lines when stderr is a file or a pipe."""
+    if not _in_notebook() and not sys.stderr.isatty():
+        return _LineBar(f"job {job_id}")
     from tqdm.auto import tqdm
 
     return tqdm(total=100, desc=f"job {job_id}", unit="%", file=sys.stderr,
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")  # fmt: skip
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return bool(shell) and "IPKernelApp" in getattr(shell, "config", {})
+
+
+class _LineBar:
+    """The part of tqdm's interface :func:`wait` uses, printing a line to stderr when the
+    status changes, the progress moves by 10 points, or a minute passes (logs and CI output
+    stay readable)."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc, self.n, self.postfix = desc, 0.0, ""
+        self._shown: tuple[str, float] | None = None
+        self._shown_at = 0.0
+
+    def set_postfix_str(self, postfix: str) -> None:
+        self.postfix = postfix
+        status = postfix.split(",")[0]
+        last_status, last_n = self._shown or ("", -100.0)
+        if status != last_status or self.n - last_n >= 10 or time.monotonic() - self._shown_at >= 60:
+            self._print()
+
+    def _print(self) -> None:
+        self._shown, self._shown_at = (self.postfix.split(",")[0], self.n), time.monotonic()
+        print(f"{self.desc}: {self.n:3.0f}% {self.postfix}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._shown is None or self._shown != (self.postfix.split(",")[0], self.n):
+            self._print()
 
 
 def _update(bar: Any, settings: Settings, job_id: str) -> None:
