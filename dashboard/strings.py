@@ -186,6 +186,7 @@ JOB_SUMMARY = (
 JOB_SUMMARY_RUNNING = "{sources} files, {failed} failed · priority {priority} · submitted {submitted}"
 LAST_MESSAGE = "Last: {message}"
 STUCK = "No progress for a while: the worker may have stopped. Cancel and retry the job."
+WORKER_RESTARTED = "The local worker had stopped with jobs left; a new one was started and resumes them."
 CANCEL = "Cancel job"
 CANCEL_OUTCOME = {
     "cancelled": "Job `{job_id}` was cancelled before it started.",

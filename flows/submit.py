@@ -126,6 +126,14 @@ def revive(job_id: str, settings: Settings) -> int | None:
     return None
 
 
+def keep_serving(settings: Settings) -> int | None:
+    """In embedded mode, start a local worker when jobs wait or run and none serves the home
+    (the last one died or stepped down); the pid of the one started."""
+    if resolve_mode(settings) != "embedded" or not JobQueue(settings).has_work():
+        return None
+    return ensure_worker(settings)
+
+
 def cancel(job_id: str, settings: Settings) -> str:
     """Cancel a job: ``cancelled`` (it was waiting and will not run), ``cancelling`` (it runs
     and stops at its next step), ``finished`` (it had already ended) or ``unknown``."""

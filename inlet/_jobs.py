@@ -243,6 +243,14 @@ def _wait_for(job_id: str, settings: Settings, progress: bool) -> JobSummary:
         raise
 
 
+def keep_serving(*, settings: Settings | None = None, **overrides: Any) -> bool:
+    """Make sure waiting and running jobs have a local worker (embedded mode): start one if the
+    last one died. True when one was started. The dashboard calls it as it refreshes."""
+    from flows.submit import keep_serving as start_if_needed
+
+    return start_if_needed(resolve(settings, overrides)) is not None
+
+
 def cancel(job_id: str, *, settings: Settings | None = None, **overrides: Any) -> str:
     """Cancel a job. Returns ``cancelled`` (it had not started and will not run),
     ``cancelling`` (it runs and stops before its next step: what was indexed stays, the rest is

@@ -113,6 +113,10 @@ class JobQueue:
                 jobs.append(JobRequest.from_json(path.read_text()))
         return jobs
 
+    def has_work(self) -> bool:
+        """True while a job waits or runs."""
+        return any(self._dir("pending").glob("*.json")) or any(self._dir("running").glob("*.json"))
+
     def claim(self, pid: int | None = None) -> JobRequest | None:
         """Take the first waiting job (highest priority, oldest); None when nothing waits."""
         for path in sorted(self._dir("pending").glob("*.json")):

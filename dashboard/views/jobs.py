@@ -3,7 +3,8 @@
 Each job shows its status, a stage-weighted progress bar with the ETA, the current stage of
 each file, the last message, and buttons to cancel it or retry its failed files. The job
 chosen on the Upload page (or opened from a link) is in the URL (``?job=…``), so a reopened
-tab shows the same job. The work itself runs in the worker, never in this script.
+tab shows the same job. The work itself runs in the worker, never in this script; if the
+worker died with jobs left, the page starts a new one, which resumes them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import streamlit as st
 
 import inlet
 from dashboard import health, helpers, resources, strings
+from inlet._jobs import keep_serving
 
 RECENT = 20
 
@@ -78,6 +80,8 @@ def show_job(job: dict[str, Any], selected: bool) -> None:
 
 @st.fragment(run_every=resources.REFRESH_S)
 def live_jobs() -> None:
+    if keep_serving(settings=settings):  # the worker died: a new one resumes its job
+        st.toast(strings.WORKER_RESTARTED, icon=":material/restart_alt:")
     jobs = resources.jobs(settings)
     if jobs.height == 0:
         st.info(strings.NO_JOBS, icon=":material/info:")

@@ -115,6 +115,25 @@ def test_the_local_runner_takes_the_higher_priority_first(tmp_path: Path) -> Non
     assert started == expected
 
 
+def test_a_job_whose_worker_died_is_resumed_by_the_next_look(tmp_path: Path) -> None:
+    from inlet._jobs import keep_serving, wait
+
+    settings = get_settings()
+    queue = JobQueue(settings)
+    assert keep_serving(settings=settings) is False  # nothing waits: no worker is started
+    doc = tmp_path / "note.txt"
+    doc.write_text("Field notes: the river rose two metres after the storm.")
+    request = JobRequest(paths=[str(doc)], collection="c")
+    queue.submit(request)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    assert queue.claim(pid=dead.pid).job_id == request.job_id  # taken by a worker that died
+    assert keep_serving(settings=settings) is True  # what the Jobs page does as it refreshes
+    summary = wait(request.job_id, progress=False, timeout=600, settings=settings)
+    assert summary["status"] == "completed" and summary["chunks_written"] >= 1
+    assert keep_serving(settings=settings) is False
+
+
 def test_a_waiting_job_is_cancelled_and_never_runs(tmp_path: Path) -> None:
     from flows.submit import cancel
 
