@@ -372,6 +372,15 @@ def cosine_rows(a: Any, b: Any) -> dict[str, float]:
 def print_breakdown(run: dict[str, Any]) -> None:
     stages = run["stages"]
     wall = run["seconds"]
+    if not any(stage["calls"] for stage in stages.values()):
+        # inlet.ingest ran the job in the local worker process, out of reach of the wrappers
+        print(
+            f"\n  where the pipeline's {wall:.1f} s went ({run['backend']}; from the job's analytics events):"
+        )
+        for e in run["events"]:
+            seconds = e["seconds"] or 0.0
+            print(f"    {e['stage']:<12}{e['n']:>6} events {seconds:8.2f} s {100 * seconds / wall:5.1f} %")
+        return
     print(
         f"\n  where the pipeline's {wall:.1f} s went ({run['backend']}; timing wrappers, "
         "children indented under their parent):"

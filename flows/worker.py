@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -115,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # A terminated worker exits like an idle one: its lock is released and Prefect stops the
+    # ephemeral server it started (the default SIGTERM would leave that server running). A job
+    # it was running stays in the queue and is resumed by the next worker.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     ran = serve(settings, args.idle_s)
     log.info("stopping after %d jobs", ran)
     return 0

@@ -8,6 +8,7 @@ so the ONNX export happens once.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,9 +73,12 @@ def stop_local_workers(under: str) -> list[int]:
             if "flows.worker" not in (process.info["cmdline"] or []):
                 continue
             if process.environ().get("INLET_HOME", "").startswith(under):
-                process.terminate()
+                if os.getpgid(process.pid) == process.pid:  # its own group: with its Prefect server
+                    os.killpg(process.pid, signal.SIGTERM)
+                else:
+                    process.terminate()
                 stopped.append(process.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
+        except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
             continue
     psutil.wait_procs([psutil.Process(pid) for pid in stopped if psutil.pid_exists(pid)], timeout=10)
     return stopped
