@@ -22,7 +22,7 @@ Tables (``SCHEMAS``, one folder each under ``home/analytics``), versioned (``sch
 from .export import FORMATS, to_markdown
 from .export import write as export_frame
 from .files import apply_retention, compact, live_files, migrate, now, record, versions, write_frame
-from .read import TERMINAL_STATUSES, connect, query
+from .read import TERMINAL_STATUSES, connect, query, query_many
 from .reports import errors, job_sources, jobs, statistics
 from .schema import SCHEMA_VERSION, SCHEMAS
 
@@ -42,6 +42,7 @@ __all__ = [
     "migrate",
     "now",
     "query",
+    "query_many",
     "record",
     "statistics",
     "to_markdown",

@@ -122,11 +122,43 @@ def query(
 
     >>> query(settings, "SELECT status, count(*) AS n FROM job_state GROUP BY status")  # doctest: +SKIP
     """
+    return _read(settings, lambda con: _frame(con, sql, params), attempts)
+
+
+SNAPSHOT_VIEWS = ("events", "errors", "source_events", "source_state")
+"""The views :func:`query_many` reads once into memory, in this order (each may use the ones
+before it)."""
+
+
+def query_many(
+    settings: Settings, statements: dict[str, tuple[str, list[Any]]], *, attempts: int = 8
+) -> dict[str, pl.DataFrame]:
+    """Run several queries over one snapshot of the files: ``{name: (sql, params)}`` ->
+    ``{name: frame}``. Events, errors and the per-source state are read and computed once
+    (:data:`SNAPSHOT_VIEWS`), so a report of many figures costs about one query, and all its
+    figures agree with each other."""
+
+    def run(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+        for view in SNAPSHOT_VIEWS:
+            con.execute(f"CREATE TEMP TABLE {view}_snapshot AS SELECT * FROM {view}")
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {view}_snapshot")
+        return {name: _frame(con, sql, params) for name, (sql, params) in statements.items()}
+
+    return _read(settings, run, attempts)
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None) -> pl.DataFrame:
+    return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]
+
+
+def _read(settings: Settings, work: Any, attempts: int) -> Any:
+    """``work(connection)`` on a fresh connection, started over when compaction replaced a
+    file between listing and reading."""
     for attempt in range(attempts):
         con = None
         try:
             con = connect(settings)
-            return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]
+            return work(con)
         except duckdb.IOException as exc:
             if attempt == attempts - 1 or not any(s in str(exc).lower() for s in _MISSING_FILE_SIGNS):
                 raise

@@ -16,7 +16,7 @@ from pipelines import progress
 from pipelines.config import Settings
 
 from .files import now
-from .read import TERMINAL_STATUSES, query, source_state_sql
+from .read import TERMINAL_STATUSES, query, query_many, source_state_sql
 
 
 def _since_clause(column: str, since: dt.datetime | None, params: list[Any]) -> str:
@@ -173,6 +173,60 @@ def _outcomes(by: str, where: str) -> str:
     """
 
 
+_STAGES_SQL = """
+WITH ends AS (
+    SELECT stage, count(*) AS ended, avg(duration_s) AS mean_s,
+           quantile_cont(duration_s, 0.5) AS p50_s, quantile_cont(duration_s, 0.95) AS p95_s,
+           max(duration_s) AS max_s, sum(duration_s) AS total_s,
+           sum(pages) / nullif(sum(duration_s) FILTER (WHERE pages IS NOT NULL), 0) AS pages_per_s,
+           sum(audio_s) / nullif(sum(duration_s) FILTER (WHERE audio_s IS NOT NULL), 0) AS audio_s_per_s,
+           sum(chunks) / nullif(sum(duration_s) FILTER (WHERE chunks IS NOT NULL), 0) AS chunks_per_s
+    FROM events WHERE event = 'end' AND {where} GROUP BY stage
+),
+fails AS (
+    SELECT stage, count(*) AS failed
+    FROM (SELECT DISTINCT job_id, source_key, stage FROM source_events WHERE event = 'fail' AND {where})
+    GROUP BY stage
+)
+SELECT coalesce(ends.stage, fails.stage) AS stage, coalesce(ended, 0) AS ended,
+       coalesce(failed, 0) AS failed,
+       round(coalesce(failed, 0) / nullif(coalesce(ended, 0) + coalesce(failed, 0), 0), 4) AS failure_rate,
+       mean_s, p50_s, p95_s, max_s, total_s, pages_per_s, audio_s_per_s, chunks_per_s
+FROM ends FULL JOIN fails ON ends.stage IS NOT DISTINCT FROM fails.stage
+ORDER BY array_position({order!r}, coalesce(ends.stage, fails.stage)) NULLS LAST, 1
+"""
+
+_RETRIES_SQL = """
+WITH r AS (SELECT job_id, source_key, stage, count(*) AS n, min("at") AS first_retry
+           FROM source_events WHERE event = 'retry' AND {where} GROUP BY ALL)
+SELECT coalesce(sum(n), 0)::BIGINT AS retries, count(*) AS retried,
+       count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM source_events x WHERE x.job_id = r.job_id AND x.source_key = r.source_key
+           AND x.stage = r.stage AND x.event = 'end' AND x."at" >= r.first_retry)) AS recovered,
+       round(recovered / nullif(retried, 0), 4) AS success_rate
+FROM r
+"""
+
+_HEALTH_SQL = """
+SELECT (SELECT max(finished_at) FROM job_state WHERE status IN ('completed', 'partially_failed'))
+           AS last_success_at,
+       (SELECT max("at") FROM events WHERE event = 'end' AND stage = 'index') AS last_indexed_at,
+       (SELECT count(*) FROM job_state WHERE status = 'queued') AS queued,
+       (SELECT count(*) FROM errors WHERE "at" >= ?) AS errors_24h
+"""
+
+_SEARCHES_SQL = """
+WITH s AS (SELECT coalesce(mode, 'unknown') AS m, results, latency_ms FROM searches WHERE {where})
+SELECT m AS mode, count(*) AS queries, count(*) FILTER (WHERE results = 0) AS no_results,
+       quantile_cont(latency_ms, 0.5) AS p50_ms, quantile_cont(latency_ms, 0.95) AS p95_ms
+FROM s GROUP BY m
+UNION ALL
+SELECT 'all', count(*), count(*) FILTER (WHERE results = 0),
+       quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95)
+FROM s ORDER BY mode = 'all', mode
+"""
+
+
 def statistics(
     settings: Settings,
     *,
@@ -204,95 +258,41 @@ def statistics(
         ev_where += " AND collection = ?"
         params.append(collection)
     src_where = ev_where.replace('"at"', "first_at")
-    by_kind = query(settings, _outcomes("kind", src_where), params)
-    by_collection = query(settings, _outcomes("collection", src_where), params)
-    stages = query(
-        settings,
-        f"""
-        WITH ends AS (
-            SELECT stage, count(*) AS ended, avg(duration_s) AS mean_s,
-                   quantile_cont(duration_s, 0.5) AS p50_s, quantile_cont(duration_s, 0.95) AS p95_s,
-                   max(duration_s) AS max_s, sum(duration_s) AS total_s,
-                   sum(pages) / nullif(sum(duration_s) FILTER (WHERE pages IS NOT NULL), 0) AS pages_per_s,
-                   sum(audio_s) / nullif(sum(duration_s) FILTER (WHERE audio_s IS NOT NULL), 0) AS audio_s_per_s,
-                   sum(chunks) / nullif(sum(duration_s) FILTER (WHERE chunks IS NOT NULL), 0) AS chunks_per_s
-            FROM events WHERE event = 'end' AND {ev_where} GROUP BY stage
-        ),
-        fails AS (
-            SELECT stage, count(*) AS failed
-            FROM (SELECT DISTINCT job_id, source_key, stage FROM source_events WHERE event = 'fail' AND {ev_where})
-            GROUP BY stage
-        )
-        SELECT coalesce(ends.stage, fails.stage) AS stage, coalesce(ended, 0) AS ended,
-               coalesce(failed, 0) AS failed,
-               round(coalesce(failed, 0) / nullif(coalesce(ended, 0) + coalesce(failed, 0), 0), 4) AS failure_rate,
-               mean_s, p50_s, p95_s, max_s, total_s, pages_per_s, audio_s_per_s, chunks_per_s
-        FROM ends FULL JOIN fails ON ends.stage IS NOT DISTINCT FROM fails.stage
-        ORDER BY array_position({list(progress.STAGES)!r}, coalesce(ends.stage, fails.stage)) NULLS LAST, 1
-        """,
-        params + params,
-    )
-    retries = query(
-        settings,
-        f"""
-        WITH r AS (SELECT job_id, source_key, stage, count(*) AS n, min("at") AS first_retry
-                   FROM source_events WHERE event = 'retry' AND {ev_where} GROUP BY ALL)
-        SELECT coalesce(sum(n), 0)::BIGINT AS retries, count(*) AS retried,
-               count(*) FILTER (WHERE EXISTS (
-                   SELECT 1 FROM source_events x WHERE x.job_id = r.job_id AND x.source_key = r.source_key
-                   AND x.stage = r.stage AND x.event = 'end' AND x."at" >= r.first_retry)) AS recovered,
-               round(recovered / nullif(retried, 0), 4) AS success_rate
-        FROM r
-        """,
-        params,
-    ).row(0, named=True)
-    queue = query(
-        settings,
-        "SELECT priority, count(*) AS queued FROM job_state WHERE status = 'queued' GROUP BY 1 ORDER BY 1",
-    )
-    err_params: list[Any] = [every, *params]
-    errors_by_class = query(
-        settings,
-        f"""SELECT time_bucket(CAST(? AS INTERVAL), "at") AS bucket, "class", count(*) AS errors
-        FROM errors WHERE {ev_where} GROUP BY ALL ORDER BY bucket, "class" """,
-        err_params,
-    )
     moment = at or now()
-    running = jobs(settings, status="running", limit=10_000, at=moment)
-    health_row = query(
-        settings,
-        """SELECT (SELECT max(finished_at) FROM job_state WHERE status IN ('completed', 'partially_failed'))
-                      AS last_success_at,
-                  (SELECT max("at") FROM events WHERE event = 'end' AND stage = 'index') AS last_indexed_at,
-                  (SELECT count(*) FROM job_state WHERE status = 'queued') AS queued,
-                  (SELECT count(*) FROM errors WHERE "at" >= ?) AS errors_24h""",
-        [moment - dt.timedelta(hours=24)],
-    ).row(0, named=True)
-    stuck = running.filter(pl.col("stuck"))
-    health = {
-        **health_row,
-        "running": running.height,
-        "stuck": stuck.height,
-        "stuck_jobs": stuck.select("job_id", "collection", "last_event_at", "progress"),
-        "stuck_after_s": settings.stuck_job_after_s,
-    }
     s_params: list[Any] = []
     s_where = _since_clause('"at"', since, s_params)
     if collection is not None:
         s_where += " AND collection = ?"
         s_params.append(collection)
-    searches = query(
-        settings,
-        f"""WITH s AS (SELECT coalesce(mode, 'unknown') AS m, results, latency_ms FROM searches WHERE {s_where})
-        SELECT m AS mode, count(*) AS queries, count(*) FILTER (WHERE results = 0) AS no_results,
-               quantile_cont(latency_ms, 0.5) AS p50_ms, quantile_cont(latency_ms, 0.95) AS p95_ms
-        FROM s GROUP BY m
-        UNION ALL
-        SELECT 'all', count(*), count(*) FILTER (WHERE results = 0),
-               quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95)
-        FROM s ORDER BY mode = 'all', mode""",
-        s_params,
-    )
+    frames = query_many(settings, {
+        "by_kind": (_outcomes("kind", src_where), params),
+        "by_collection": (_outcomes("collection", src_where), params),
+        "stages": (_STAGES_SQL.format(where=ev_where, order=list(progress.STAGES)), params + params),
+        "retries": (_RETRIES_SQL.format(where=ev_where), params),
+        "queue": (
+            "SELECT priority, count(*) AS queued FROM job_state WHERE status = 'queued' GROUP BY 1 ORDER BY 1",
+            [],
+        ),
+        "errors_by_class": (
+            f"""SELECT time_bucket(CAST(? AS INTERVAL), "at") AS bucket, "class", count(*) AS errors
+            FROM errors WHERE {ev_where} GROUP BY ALL ORDER BY bucket, "class" """,
+            [every, *params],
+        ),
+        "health": (_HEALTH_SQL, [moment - dt.timedelta(hours=24)]),
+        "searches": (_SEARCHES_SQL.format(where=s_where), s_params),
+    })  # fmt: skip
+    running = jobs(settings, status="running", limit=10_000, at=moment)
+    stuck = running.filter(pl.col("stuck"))
+    health = {
+        **frames["health"].row(0, named=True),
+        "running": running.height,
+        "stuck": stuck.height,
+        "stuck_jobs": stuck.select("job_id", "collection", "last_event_at", "progress"),
+        "stuck_after_s": settings.stuck_job_after_s,
+    }
+    by_kind, by_collection, stages = frames["by_kind"], frames["by_collection"], frames["stages"]
+    retries, queue = frames["retries"].row(0, named=True), frames["queue"]
+    errors_by_class, searches = frames["errors_by_class"], frames["searches"]
     return {
         "by_kind": by_kind,
         "by_collection": by_collection,
