@@ -46,7 +46,8 @@ class Settings(BaseSettings):
 
     embed_backend: Literal["onnx", "torch"] = "onnx"
     """``onnx`` (sentence-transformers' ONNX backend; exported once into ``home/models``) or
-    ``torch``. Both give the same vectors; ONNX is faster on CPU (see ``bench/ingest.py``)."""
+    ``torch``. Both give the same vectors; which is faster depends on the CPU
+    (``bench/ingest.py --both`` measures both)."""
 
     models_dir: Path | None = None
     """Where exported models (the ONNX copy of the embedder) are kept; default ``home/models``.
