@@ -22,6 +22,12 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_second() -> None:
     assert "bash scripts/test.sh" in (REPO / ".ci" / "run").read_text()
 
 
+def test_the_settings_table_is_that_of_the_code() -> None:
+    from pipelines.config import settings_table
+
+    assert settings_table() in README, "run: .venv/bin/python scripts/readme_settings.py"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
