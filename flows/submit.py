@@ -96,6 +96,25 @@ def worker_pid(settings: Settings) -> int | None:
     return WorkerLock(settings).holder()
 
 
+WORKER_LOG_BYTES = 10 * 2**20
+WORKER_LOGS_KEPT = 3
+
+
+def rotate_log(path: Path, max_bytes: int = WORKER_LOG_BYTES, keep: int = WORKER_LOGS_KEPT) -> None:
+    """Before a new worker appends to ``path``: once it is over ``max_bytes``, it becomes
+    ``path.1`` (older ones ``.2`` … ``.keep``; the oldest is dropped)."""
+    try:
+        if path.stat().st_size <= max_bytes:
+            return
+    except FileNotFoundError:
+        return
+    for n in range(keep - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{n}")
+        if older.exists():
+            older.replace(path.with_name(f"{path.name}.{n + 1}"))
+    path.replace(path.with_name(f"{path.name}.1"))
+
+
 def ensure_worker(settings: Settings) -> int | None:
     """Start a local worker for this home unless one runs; the pid of the one started."""
     if WorkerLock(settings).held():
@@ -103,6 +122,7 @@ def ensure_worker(settings: Settings) -> int | None:
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "INLET_HOME": str(settings.home)}
+    rotate_log(logs / "worker.log")
     with open(logs / "worker.log", "ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "flows.worker"],
