@@ -31,7 +31,7 @@ A text file the engine rejects is listed (as FAILED) and left out; the figures c
 chunks actually written.
 
 Corpus: the first ``--docs`` abstracts of BEIR SciFact
-(``/work/shared/data/retrieval/scifact/corpus.jsonl``; CC BY-NC 2.0, for evaluation only),
+(``../shared/data/retrieval/scifact/corpus.jsonl`` beside the checkout; CC BY-NC 2.0, for evaluation only),
 written one ``.txt`` per abstract (title, blank line, text) into a temporary folder that is
 deleted at exit, never into the repository. With the default settings (chunk_tokens=200,
 chunk_overlap=32) inlet makes about 2.3 chunks per abstract (measured: 1,135 chunks for the
@@ -77,7 +77,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SCIFACT = Path("/work/shared/data/retrieval/scifact/corpus.jsonl")
+SCIFACT = ROOT.parent / "shared" / "data" / "retrieval" / "scifact" / "corpus.jsonl"
 DEFAULT_DOCS = 1300  # about 3,000 chunks at ~2.3 chunks per abstract
 BATCH_SIZE = 16  # inlet's default embed_batch_size
 TORCH_THREADS = 2

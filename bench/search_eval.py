@@ -5,7 +5,7 @@ checks the figures stay above a measured floor).
 
 What it does, in one run:
 
-1. **Corpus.** SciFact (``/work/shared/data/retrieval/scifact``; CC BY-NC 2.0, for evaluation
+1. **Corpus.** SciFact (``../shared/data/retrieval/scifact`` beside the checkout; CC BY-NC 2.0, for evaluation
    only) is written one ``<doc id>.txt`` per abstract (title, blank line, text) into
    ``<home>/scifact-corpus``, never into the repository. A slice (``--queries M --docs N``) takes
    the first M test queries, every abstract judged relevant to them, and the first abstracts of
@@ -27,7 +27,7 @@ What it does, in one run:
 
 Published figures beside them (SciFact test, 300 queries): all-MiniLM-L6-v2, exact cosine over
 ``title + " " + text`` truncated to 256 tokens, nDCG@10 0.64508, recall@100 0.925 (MTEB paper,
-``/work/shared/data/retrieval/published``); BM25 (Anserini, flat index) nDCG@10 0.6789, recall@100
+``../shared/data/retrieval/published``); BM25 (Anserini, flat index) nDCG@10 0.6789, recall@100
 0.9253.
 
 Run from the project folder:
