@@ -31,6 +31,28 @@ def events(settings, job_id: str):  # noqa: ANN001, ANN201
     return analytics.query(settings, 'SELECT * FROM events WHERE job_id = ? ORDER BY "at"', [job_id])
 
 
+def cancel_on_event(
+    settings, job_id: str, *, stage: str, event: str, delay_s: float = 0.0
+) -> threading.Thread:  # noqa: ANN001
+    """A started thread that cancels ``job_id`` ``delay_s`` after its first ``stage`` ``event``
+    (the way a user presses Cancel while the job runs); join it after the flow."""
+    from flows.submit import cancel
+
+    def watch() -> None:
+        deadline = time.monotonic() + 300
+        sql = "SELECT count(*) AS n FROM events WHERE job_id = ? AND stage = ? AND event = ?"
+        while time.monotonic() < deadline:
+            if analytics.query(settings, sql, [job_id, stage, event])["n"][0]:
+                time.sleep(delay_s)
+                assert cancel(job_id, settings) in ("cancelling", "cancelled")
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    return watcher
+
+
 def test_a_transient_fault_is_retried_with_growing_delays(tmp_path: Path) -> None:
     pdf = shutil.copy(SAMPLES / "gettysburg_address.pdf", tmp_path / "speech.pdf")
     settings = get_settings(
@@ -150,7 +172,6 @@ def test_a_waiting_job_is_cancelled_and_never_runs(tmp_path: Path) -> None:
 
 
 def test_a_running_job_stops_keeps_what_it_finished_and_marks_the_rest(tmp_path: Path, shared: Path) -> None:
-    from flows.submit import cancel
 
     corpus = shared / "retrieval" / "scifact" / "corpus.jsonl"
     docs = []
@@ -166,21 +187,7 @@ def test_a_running_job_stops_keeps_what_it_finished_and_marks_the_rest(tmp_path:
     job_id = "cancel1"
     JobQueue(settings)  # folders
 
-    def cancel_after_first_source() -> None:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            done = analytics.query(
-                settings,
-                "SELECT count(*) AS n FROM events WHERE job_id = ? AND stage = 'index' AND event = 'end'",
-                [job_id],
-            )["n"][0]
-            if done:
-                assert cancel(job_id, settings) in ("cancelling", "cancelled")
-                return
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=cancel_after_first_source)
-    watcher.start()
+    watcher = cancel_on_event(settings, job_id, stage="index", event="end")  # after the first source
     flow = ingest_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))
     summary = flow([str(tmp_path / "docs")], collection="c", settings=settings, job_id=job_id)
     watcher.join()
@@ -201,8 +208,6 @@ def test_a_cancel_stops_a_transcription_under_way(tmp_path: Path, shared: Path) 
     import numpy as np
     from faster_whisper import decode_audio
 
-    from flows.submit import cancel
-
     # Five and a half minutes of speech: transcribing it all takes far longer than the cancel.
     speech = decode_audio(str(shared / "audio" / "fw_jfk.flac"), sampling_rate=16000)
     long_talk = np.tile(speech, 30)
@@ -216,22 +221,7 @@ def test_a_cancel_stops_a_transcription_under_way(tmp_path: Path, shared: Path) 
     job_id = "cancel-transcribe"
     JobQueue(settings)  # folders
 
-    def cancel_once_transcribing() -> None:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            started = analytics.query(
-                settings,
-                "SELECT count(*) AS n FROM events WHERE job_id = ? AND stage = 'transcribe' AND event = 'start'",
-                [job_id],
-            )["n"][0]
-            if started:
-                time.sleep(2)  # well into the recording
-                assert cancel(job_id, settings) in ("cancelling", "cancelled")
-                return
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=cancel_once_transcribing)
-    watcher.start()
+    watcher = cancel_on_event(settings, job_id, stage="transcribe", event="start", delay_s=2)  # mid-recording
     summary = ingest_flow([str(recording)], collection="c", settings=settings, job_id=job_id)
     watcher.join()
     assert summary["status"] == "cancelled"
