@@ -1,6 +1,6 @@
 """Rewrite the settings table at the end of README.md from ``pipelines.config.Settings``.
 
-    .venv/bin/python scripts/readme_settings.py
+.venv/bin/python scripts/readme_settings.py
 """
 
 from pathlib import Path
