@@ -76,20 +76,6 @@ def stores(settings: Settings) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"what": pl.Utf8, "rows": pl.Int64, "bytes": pl.Int64})
 
 
-def prefect_api_url() -> str | None:
-    """The configured Prefect server (``PREFECT_API_URL``), or ``None`` in embedded mode."""
-    url = os.environ.get("PREFECT_API_URL", "").strip()
-    return url.rstrip("/") or None
-
-
-def mode(settings: Settings) -> str:
-    """``server`` or ``embedded``: the ``mode`` setting, ``auto`` read from ``PREFECT_API_URL``."""
-    chosen = getattr(settings, "mode", "auto")
-    if chosen in ("server", "embedded"):
-        return chosen
-    return "server" if prefect_api_url() else "embedded"
-
-
 def server_answers(url: str, timeout_s: float = 2.0) -> tuple[bool, str]:
     """Whether a Prefect server answers ``GET {url}/health``; the reason when it does not."""
     try:

@@ -14,36 +14,8 @@ from typing import Any
 import polars as pl
 
 from dashboard import strings
-
-# --- numbers and times ---------------------------------------------------------------------
-
-
-def format_clock(seconds: float | None) -> str:
-    """``mm:ss.s`` (``h:mm:ss.s`` from one hour on); ``?`` when unknown.
-
-    >>> format_clock(7.5), format_clock(75), format_clock(3725.25)
-    ('00:07.5', '01:15.0', '1:02:05.2')
-    """
-    if seconds is None or not math.isfinite(float(seconds)):
-        return "?"
-    tenths = round(max(float(seconds), 0.0) * 10)  # round once, so 59.96 s is 01:00.0
-    hours, rest = divmod(tenths, 36000)
-    minutes, rest = divmod(rest, 600)
-    clock = f"{minutes:02d}:{rest // 10:02d}.{rest % 10}"
-    return f"{hours}:{clock}" if hours else clock
-
-
-def format_bytes(size: int | None) -> str:
-    """``512 B``, ``4.9 kB``, ``1.2 MB`` (powers of 1000, as file managers show them)."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
-
+from inlet.formats import clock, human_size
+from inlet.records import is_media
 
 # --- citations -------------------------------------------------------------------------------
 
@@ -60,7 +32,7 @@ def location(hit: Mapping[str, Any]) -> str:
         return f"p. {start}" if end == start else f"pp. {start}-{end}"
     if _present(hit.get("time_start")):
         end = hit.get("time_end") if _present(hit.get("time_end")) else None
-        return f"{format_clock(hit['time_start'])}–{format_clock(end)}"
+        return f"{clock(hit['time_start'])}–{clock(end)}"
     return ""
 
 
@@ -190,8 +162,8 @@ def kind_table(stats: Mapping[str, Any], sources: pl.DataFrame | None = None) ->
 
 def source_length(kind: str | None, pages: Any, duration_s: Any) -> str:
     """``3 pages`` / ``1 page`` for documents, ``00:15.6`` for recordings, else ``""``."""
-    if kind in ("audio", "video") and _present(duration_s):
-        return format_clock(float(duration_s))
+    if is_media(kind) and _present(duration_s):
+        return clock(float(duration_s))
     if _present(pages):
         n = int(pages)
         return strings.ONE_PAGE if n == 1 else strings.PAGES.format(n=n)
@@ -214,7 +186,7 @@ def sources_table(sources: pl.DataFrame) -> pl.DataFrame:
             "kind": kind_label(r.get("kind")),
             "length": source_length(r.get("kind"), r.get("pages"), r.get("duration_s")),
             "chunks": int(r["n_chunks"]) if _present(r.get("n_chunks")) else None,
-            "size": format_bytes(r.get("size")), "language": r.get("language") or "",
+            "size": human_size(r.get("size")), "language": r.get("language") or "",
             "ingested_at": _when(r.get("ingested_at")), "path": r.get("path"),
         }
         for r in sources.iter_rows(named=True)
@@ -260,9 +232,7 @@ def _when(value: Any) -> str:
     if value is None:
         return ""
     if hasattr(value, "strftime"):
-        if getattr(value, "tzinfo", None) is not None:
-            value = value.astimezone()
-        return value.strftime("%Y-%m-%d %H:%M")
+        return str(_local(value).strftime("%Y-%m-%d %H:%M"))
     return str(value)
 
 
@@ -271,8 +241,6 @@ def _when(value: Any) -> str:
 
 def limits_text(settings: Any) -> str:
     """The upload limits of ``settings`` in words (sizes per kind, recording length, pages)."""
-    from pipelines.uploads import human_size
-
     return strings.UPLOAD_LIMITS.format(
         pdf=human_size(settings.max_bytes_pdf), text=human_size(settings.max_bytes_text),
         audio=human_size(settings.max_bytes_audio), video=human_size(settings.max_bytes_video),
@@ -331,7 +299,10 @@ def accepted_text(names: list[str], job_id: str) -> str:
 
 # --- jobs ------------------------------------------------------------------------------------
 
-FINISHED = frozenset({"completed", "partially_failed", "failed", "cancelled"})
+
+def finished(job: Mapping[str, Any]) -> bool:
+    """Whether the job has ended (the ``finished`` column of ``inlet.jobs()``)."""
+    return bool(job.get("finished"))
 
 
 def status_state(status: str | None) -> str:
@@ -352,9 +323,7 @@ def job_label(job: Mapping[str, Any]) -> str:
 
 
 def progress_value(job: Mapping[str, Any]) -> float:
-    """The job's progress as 0..1 (1 once it ended)."""
-    if job.get("status") in FINISHED:
-        return 1.0
+    """The job's progress as 0..1, as ``inlet.jobs()`` reports it."""
     value = job.get("progress")
     return min(max(float(value), 0.0), 1.0) if _present(value) else 0.0
 
@@ -362,7 +331,7 @@ def progress_value(job: Mapping[str, Any]) -> float:
 def progress_text(job: Mapping[str, Any]) -> str:
     """``40% · about 1 min left`` (or ``finished``, or ``time left not known yet``)."""
     value = progress_value(job)
-    if job.get("status") in FINISHED:
+    if finished(job):
         eta = strings.ETA_DONE
     elif _present(job.get("eta_s")):
         eta = strings.ETA.format(clock=format_duration(job["eta_s"]))
@@ -460,7 +429,7 @@ def retry_targets(rows: pl.DataFrame) -> list[str]:
 def stores_table(stores: pl.DataFrame) -> pl.DataFrame:
     """The store sizes for people: ``what``, ``rows`` (as text, blank when not counted), ``size``."""
     rows = [{"what": r["what"], "rows": "" if r["rows"] is None else f"{r['rows']:,}",
-             "size": format_bytes(r["bytes"])} for r in stores.iter_rows(named=True)]  # fmt: skip
+             "size": human_size(r["bytes"])} for r in stores.iter_rows(named=True)]  # fmt: skip
     return pl.DataFrame(rows, schema={"what": pl.Utf8, "rows": pl.Utf8, "size": pl.Utf8})
 
 

@@ -44,7 +44,7 @@ from pipelines import analytics
 from pipelines.config import Settings, get_settings
 from pipelines.errors import InletError, NotFound, classify
 from pipelines.queue import JobQueue, check_priority, new_job_id
-from pipelines.records import Extraction, Source
+from pipelines.records import Extraction, Source, extract_stage, is_media
 from pipelines.search import needs_refresh
 from pipelines.sources import discover
 from pipelines.store import Store
@@ -53,9 +53,7 @@ log = logging.getLogger("inlet.flows")
 
 
 def _is_expensive(source: Source, settings: Settings) -> bool:
-    return source.kind in ("audio", "video") or (
-        source.kind == "pdf" and source.size > settings.large_pdf_bytes
-    )
+    return is_media(source.kind) or (source.kind == "pdf" and source.size > settings.large_pdf_bytes)
 
 
 @flow(
@@ -146,7 +144,7 @@ def _ingest(job: JobRun, paths: list[str]) -> None:
                 ready.append(one)
                 size += sum(len(s.text) for s in one.segments) // 1000 + 1
             elif not isinstance(one, Cancelled):
-                stage = "transcribe" if source.kind in ("audio", "video") else "extract"
+                stage = extract_stage(source.kind)
                 outcome = job.outcome(source.source_id)
                 job.fail(outcome, classify(one, path=source.path, source_id=source.source_id, stage=stage))
         # Index in large batches (the embedder stays busy, commits stay few), and at least every

@@ -18,8 +18,6 @@ from pipelines.errors import InletError
 from pipelines.queue import JobQueue
 from pipelines.records import Source
 
-FINAL_STATUSES = ("completed", "partially_failed", "failed", "cancelled")
-
 
 @dataclass
 class SourceOutcome:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from typing import Any
 
@@ -47,13 +46,8 @@ def referenced_paths(settings: Settings) -> set[str]:
     """Paths that a source of the store or a waiting or running job still refers to."""
     paths = set(Store(settings).source_rows()["path"].to_list())
     queue = JobQueue(settings)
-    for request in queue.pending():
+    for request in [*queue.pending(), *queue.running()]:
         paths.update(request.paths)
-    for running in (queue.root / "running").glob("*.json"):
-        try:
-            paths.update(json.loads(running.read_text())["paths"])
-        except (OSError, ValueError, KeyError):
-            continue
     return paths
 
 
@@ -67,12 +61,7 @@ def remove_orphans(settings: Settings, older_than_s: float = ORPHAN_AGE_S) -> di
             if path.is_file() and str(path) not in keep and now - path.stat().st_mtime > older_than_s:
                 path.unlink()
                 removed += 1
-    summaries = 0
-    horizon = now - settings.events_retention_days * 86400
-    for done in (JobQueue(settings).root / "done").glob("*.json"):
-        if done.stat().st_mtime < horizon:
-            done.unlink()
-            summaries += 1
+    summaries = JobQueue(settings).prune_results(settings.events_retention_days * 86400)
     return {"uploads_removed": removed, "job_summaries_removed": summaries}
 
 

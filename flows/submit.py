@@ -26,16 +26,10 @@ from typing import Any
 from pipelines import analytics
 from pipelines.config import Settings
 from pipelines.queue import JobQueue, JobRequest, WorkerLock, check_priority
+from pipelines.records import FINISHED_STATUSES
 
 DEPLOYMENT = "ingest/ingest"
 """The deployment that runs submitted jobs in server mode (``flow name/deployment name``)."""
-
-
-def resolve_mode(settings: Settings) -> str:
-    """``embedded`` or ``server``, from the ``mode`` setting and ``PREFECT_API_URL``."""
-    if settings.mode != "auto":
-        return settings.mode
-    return "server" if os.environ.get("PREFECT_API_URL") else "embedded"
 
 
 def _record(settings: Settings, request: JobRequest, status: str, **values: Any) -> None:
@@ -51,7 +45,7 @@ def submit(request: JobRequest, settings: Settings) -> str:
     request.settings = request.settings or settings.model_dump(mode="json")
     submitted = dt.datetime.fromisoformat(request.submitted_at)
     paths = json.dumps(request.paths)
-    if resolve_mode(settings) == "server":
+    if settings.active_mode == "server":
         flow_run_id = create_deployment_run(request, settings)
         _record(settings, request, "queued", submitted_at=submitted, paths=paths, flow_run_id=flow_run_id)
         return request.job_id
@@ -149,7 +143,7 @@ def revive(job_id: str, settings: Settings) -> int | None:
 def keep_serving(settings: Settings) -> int | None:
     """In embedded mode, start a local worker when jobs wait or run and none serves the home
     (the last one died or stepped down); the pid of the one started."""
-    if resolve_mode(settings) != "embedded" or not JobQueue(settings).has_work():
+    if settings.active_mode != "embedded" or not JobQueue(settings).has_work():
         return None
     return ensure_worker(settings)
 
@@ -168,7 +162,7 @@ def cancel(job_id: str, settings: Settings) -> str:
     row = _job_row(settings, job_id)
     if state is None and row is None:
         return "unknown"
-    if row is not None and row["status"] in ("completed", "partially_failed", "failed", "cancelled"):
+    if row is not None and row["status"] in FINISHED_STATUSES:
         return "finished"
     if row is not None and row["status"] == "queued" and row.get("flow_run_id"):
         if _cancel_scheduled_run(row["flow_run_id"]):

@@ -31,7 +31,7 @@ from pipelines.deadline import Interrupted, deadline, stop_when
 from pipelines.errors import InletError, InternalError, StoreUnavailable, classify
 from pipelines.extract import extract
 from pipelines.index import IndexResult, SourceIndexed, index_sources
-from pipelines.records import Extraction, Source
+from pipelines.records import Extraction, Source, extract_stage, is_media
 from pipelines.sources import inspect
 
 log = logging.getLogger("inlet.flows")
@@ -143,10 +143,6 @@ def extract_cached(source: Source, settings: Settings) -> Extraction:
     return extraction
 
 
-def extract_stage(source: Source) -> str:
-    return "transcribe" if source.kind in ("audio", "video") else "extract"
-
-
 @task(name="validate", cache_policy=NO_CACHE)
 def validate_files(paths: list[str], settings: Settings) -> list[Source | InletError]:
     """Identify each file and check its limits; a bad file yields its classified error."""
@@ -163,7 +159,7 @@ def validate_files(paths: list[str], settings: Settings) -> list[Source | InletE
 def extract_one(source: Source, settings: Settings, job: JobRun) -> Extraction | Cancelled:
     """Extract or transcribe one expensive source; errors propagate so that Prefect retries."""
     attempt = task_run.get_run_count() or 1
-    stage = extract_stage(source)
+    stage = extract_stage(source.kind)
     outcome = job.outcome(source.source_id)
     if job.cancel_requested():
         return Cancelled(source.path)
@@ -218,14 +214,14 @@ def _extract_values(extraction: Extraction, attempt: int) -> dict[str, Any]:
         "attempt": attempt,
         "duration_s": extraction.seconds,
         "pages": source.pages,
-        "audio_s": source.duration_s if source.kind in ("audio", "video") else None,
+        "audio_s": source.duration_s if is_media(source.kind) else None,
         "cached": extraction.cached,
     }
 
 
 def timeout_for(source: Source, settings: Settings) -> float:
     """The extract stage's time limit for this kind of source."""
-    if source.kind in ("audio", "video"):
+    if is_media(source.kind):
         return settings.timeout_transcribe_s
     return settings.timeout_extract_s
 

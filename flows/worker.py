@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-from flows.submit import resolve_mode
 from pipelines.config import Settings, get_settings
 from pipelines.errors import classify
 from pipelines.queue import JobQueue, JobRequest, WorkerLock
@@ -76,7 +75,7 @@ def serve(settings: Settings, idle_s: float | None = None) -> int:
     try:
         for job_id in queue.recover():
             log.warning("job %s was left running by a worker that died; it runs again", job_id)
-        if resolve_mode(settings) == "embedded":
+        if settings.active_mode == "embedded":
             from flows.tasks import ensure_limits
 
             ensure_limits(settings, release_all=True)  # slots a killed run may have kept

@@ -7,9 +7,14 @@
 Results are polars DataFrames (search hits, errors) or small objects with a notebook view.
 One private module per concern: ``_jobs`` (submitting work), ``_search``, ``_library`` (what
 is stored), ``_reports`` (analytics); the ``inlet`` command lives in ``inlet.cli``.
+
+For apps built on inlet (the dashboard, a web backend) three public modules hold what a
+notebook does not need: ``inlet.uploads`` (checking and keeping uploaded files),
+``inlet.formats`` (sizes and times written as inlet writes them) and ``inlet.records`` (kinds
+of source, job statuses).
 """
 
-from inlet._jobs import JobSummary, cancel, ingest, retry, submit, wait
+from inlet._jobs import JobSummary, cancel, ingest, keep_serving, retry, submit, wait
 from inlet._library import collections, delete, show, sources
 from inlet._reports import errors, export, job_sources, jobs, stats
 from inlet._search import reindex, search, suggest
@@ -24,6 +29,7 @@ __all__ = [
     "ingest",
     "job_sources",
     "jobs",
+    "keep_serving",
     "reindex",
     "retry",
     "search",

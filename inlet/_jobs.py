@@ -7,7 +7,6 @@ into that call and follows a job to its end with a progress bar.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import os
 import sys
@@ -21,6 +20,8 @@ import polars as pl
 from inlet._settings import resolve
 from pipelines import analytics
 from pipelines.config import Settings
+from pipelines.moments import Moment
+from pipelines.moments import since as since_moment
 from pipelines.queue import JobQueue, JobRequest
 
 
@@ -267,12 +268,13 @@ def cancel(job_id: str, *, settings: Settings | None = None, **overrides: Any) -
 def retry(
     job_id: str | None = None,
     *,
-    since: dt.datetime | str | None = None,
+    since: Moment | None = None,
     priority: str = "normal",
     settings: Settings | None = None,
     **overrides: Any,
 ) -> list[str]:
-    """Submit again the sources that failed in a job, or in every job since a time.
+    """Submit again the sources that failed in a job, or in every job since a moment
+    (``"7d"``, ``"24h"``, an ISO date or date-time; without a zone, local time).
 
     Sources ingested by a later job are left out. Returns the new job ids (one per collection;
     empty when nothing failed).
@@ -283,8 +285,4 @@ def retry(
     """
     from flows.submit import retry as retry_jobs
 
-    if isinstance(since, str):
-        since = dt.datetime.fromisoformat(since)
-    if since is not None and since.tzinfo is None:
-        since = since.astimezone(dt.UTC)
-    return retry_jobs(resolve(settings, overrides), job_id, since, priority)
+    return retry_jobs(resolve(settings, overrides), job_id, since_moment(since), priority)

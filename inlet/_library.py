@@ -10,6 +10,7 @@ import polars as pl
 from inlet._settings import resolve
 from pipelines import cache
 from pipelines.config import Settings
+from pipelines.records import is_media
 from pipelines.sources import hash_file
 from pipelines.store import Store, remove_sources
 
@@ -80,11 +81,16 @@ def collections(*, settings: Settings | None = None, **overrides: Any) -> pl.Dat
         >>> inlet.collections()  # doctest: +SKIP
         shape: (1, 7) ... samples  5  18  ["audio", "pdf", "text"]  4  15.5  2026-11-20 ...
     """
-    frame = sources(settings=settings, **overrides)
-    if not frame.height:
+    return collection_totals(sources(settings=settings, **overrides))
+
+
+def collection_totals(sources: pl.DataFrame) -> pl.DataFrame:
+    """Per collection, the totals of a frame of :func:`sources` rows (the one place they are
+    summed: :func:`collections`, ``inlet.stats`` and the reports all use it)."""
+    if not sources.height:
         return pl.DataFrame(schema=COLLECTION_COLUMNS)
     return (
-        frame.group_by("collection")
+        sources.group_by("collection")
         .agg(
             pl.len().cast(pl.Int64).alias("sources"),
             pl.col("chunks").cast(pl.Int64).sum().alias("chunks"),
@@ -159,7 +165,7 @@ def delete(
     if purge_cache:
         still_held = set(sources(settings=s)["source_id"].to_list())
         gone = set(doomed["source_id"].to_list()) - still_held
-        report["cache_files_removed"] = sum(_purge_extractions(source_id, s) for source_id in gone)
+        report["cache_files_removed"] = sum(cache.forget(source_id, s) for source_id in gone)
     return report
 
 
@@ -212,15 +218,6 @@ def _matching(source: str, rows: pl.DataFrame) -> pl.DataFrame:
     return rows.clear()
 
 
-def _purge_extractions(source_id: str, settings: Settings) -> int:
-    folder = settings.cache_dir / "extract" / source_id[:2]
-    removed = 0
-    for path in folder.glob(f"{source_id}-*.json"):
-        path.unlink(missing_ok=True)
-        removed += 1
-    return removed
-
-
 def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> dict[str, Any]:
     """What was extracted from one source: its text by page, or its transcript by second.
 
@@ -247,7 +244,7 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
         "source_id": src.source_id, "file": src.file, "path": src.path, "kind": src.kind,
         "language": extraction.language,
     }  # fmt: skip
-    if src.kind in ("audio", "video"):
+    if is_media(src.kind):
         shown["duration_s"] = src.duration_s
         shown["segments"] = [{"text": g.text, "start": g.start, "end": g.end} for g in extraction.segments]
     else:

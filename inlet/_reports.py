@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import html
-import re
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from inlet._library import collection_totals, collections
+from inlet._library import sources as library_sources
 from inlet._settings import resolve
 from pipelines import analytics
 from pipelines.config import Settings
+from pipelines.moments import Moment
+from pipelines.moments import since as since_moment
 from pipelines.store import Store
 
-Since = dt.datetime | dt.timedelta | str | None
-"""A moment: a datetime, a timedelta back from now, ``"24h"``/``"7d"``/``"30m"``, or an ISO date."""
-
-
-def moment(value: Since) -> dt.datetime | None:
-    """``since`` as an aware datetime: ``"7d"``, ``"24h"``, ``"30m"``, an ISO date, a timedelta.
-
-    >>> moment("2024-05-01").isoformat()
-    '2024-05-01T00:00:00+00:00'
-    """
-    if value is None or isinstance(value, dt.datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
-    if isinstance(value, dt.timedelta):
-        return analytics.now() - value
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", value)
-    if match:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
-        return analytics.now() - dt.timedelta(**{unit: float(match[1])})
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"cannot read {value!r} as a moment: use 24h, 7d, 30m or an ISO date") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+Since = Moment | None
+"""A moment (see :mod:`pipelines.moments`): a datetime, a timedelta back from now, ``"24h"``,
+``"7d"``, ``"30m"``, or an ISO date; without a time zone, local time."""
 
 
 def jobs(
@@ -84,7 +66,12 @@ def errors(
     """
     s = resolve(settings, overrides)
     frame = analytics.errors(
-        s, job_id=job_id, collection=collection, error_class=error_class, since=moment(since), limit=limit
+        s,
+        job_id=job_id,
+        collection=collection,
+        error_class=error_class,
+        since=since_moment(since),
+        limit=limit,
     )
     first = ["class", "message", "hint", "retryable", "file", "stage", "job_id", "at"]
     return frame.select(first + [c for c in frame.columns if c not in first])
@@ -142,16 +129,11 @@ def stats(
     """
     s = resolve(settings, overrides)
     store = Store(s)
-    sources = store.source_rows()
-    per_collection: dict[str, dict[str, int]] = {}
-    if sources.height:
-        grouped = sources.group_by("collection").agg(
-            pl.len().alias("sources"), pl.col("n_chunks").sum().alias("chunks")
-        )
-        per_collection = {
-            r["collection"]: {"sources": r["sources"], "chunks": int(r["chunks"])}
-            for r in grouped.iter_rows(named=True)
-        }
+    sources = library_sources(settings=s)
+    per_collection = {
+        r["collection"]: {"sources": r["sources"], "chunks": r["chunks"]}
+        for r in collection_totals(sources).iter_rows(named=True)
+    }
     counts = analytics.query(
         s, "SELECT (SELECT count(*) FROM job_state) AS jobs, (SELECT count(*) FROM errors) AS errors"
     ).row(0, named=True)
@@ -167,7 +149,7 @@ def stats(
         jobs=counts["jobs"],
         errors=counts["errors"],
         home=str(s.home),
-        **analytics.statistics(s, since=moment(since), collection=collection),
+        **analytics.statistics(s, since=since_moment(since), collection=collection),
     )
 
 
@@ -180,26 +162,12 @@ def collection_summary(*, settings: Settings | None = None, **overrides: Any) ->
     >>> inlet._reports.collection_summary()  # doctest: +SKIP
     """
     s = resolve(settings, overrides)
-    sources = Store(s).source_rows()
-    stored = (
-        sources.group_by("collection").agg(
-            pl.len().alias("sources"),
-            pl.col("pages").cast(pl.Int64).sum().alias("pages"),
-            (pl.col("duration_s").filter(pl.col("kind").is_in(["audio", "video"])).sum() / 60)
-            .round(2)
-            .alias("audio_minutes"),
-            pl.col("n_chunks").cast(pl.Int64).sum().alias("chunks"),
-        )
-        if sources.height
-        else pl.DataFrame(
-            schema={
-                "collection": pl.Utf8,
-                "sources": pl.UInt32,
-                "pages": pl.Int64,
-                "audio_minutes": pl.Float64,
-                "chunks": pl.Int64,
-            }
-        )  # fmt: skip
+    stored = collections(settings=s).select(
+        "collection",
+        "sources",
+        "pages",
+        (pl.col("duration_s").fill_null(0.0) / 60).round(2).alias("audio_minutes"),
+        "chunks",
     )
     logged = analytics.query(
         s,
@@ -212,9 +180,7 @@ def collection_summary(*, settings: Settings | None = None, **overrides: Any) ->
                                                                 WHERE collection IS NOT NULL)
            GROUP BY collection""",
     )
-    frame = stored.with_columns(pl.col("sources").cast(pl.Int64)).join(
-        logged, on="collection", how="full", coalesce=True
-    )
+    frame = stored.join(logged, on="collection", how="full", coalesce=True)
     return frame.with_columns(
         pl.col("sources", "pages", "chunks", "errors", "jobs").fill_null(0),
         pl.col("audio_minutes").fill_null(0.0),
@@ -243,7 +209,7 @@ def export(
     if format not in analytics.FORMATS:
         raise ValueError(f"unknown export format {format!r}; use one of {', '.join(analytics.FORMATS)}")
     s = resolve(settings, overrides)
-    start = moment(since)
+    start = since_moment(since)
     frames: dict[str, pl.DataFrame] = {}
     if "jobs" in tables:
         frame = analytics.jobs(s, collection=collection, limit=1_000_000)

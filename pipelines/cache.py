@@ -13,20 +13,25 @@ import tempfile
 from pathlib import Path
 
 from pipelines.config import Settings
-from pipelines.records import Extraction, Source
+from pipelines.records import Extraction, Source, is_media
 
 EXTRACTOR_VERSION = "1"
 
 
 def extraction_key(source: Source, settings: Settings) -> str:
     """The cache key of a source's extraction."""
-    if source.kind in ("audio", "video"):
+    if is_media(source.kind):
         return f"{source.source_id}-a{EXTRACTOR_VERSION}-{settings.transcription_key()}"
     return f"{source.source_id}-{source.kind}{EXTRACTOR_VERSION}"
 
 
 def _path(settings: Settings, key: str) -> Path:
     return settings.cache_dir / "extract" / key[:2] / f"{key}.json"
+
+
+def _entries(source_id: str, settings: Settings) -> list[Path]:
+    """Every cached extraction of ``source_id`` (one per settings or model it was made with)."""
+    return list((settings.cache_dir / "extract" / source_id[:2]).glob(f"{source_id}-*.json"))
 
 
 def load(source: Source, settings: Settings) -> Extraction | None:
@@ -55,6 +60,13 @@ def save(extraction: Extraction, settings: Settings) -> None:
 
 def find(source_id: str, settings: Settings) -> Extraction | None:
     """Any cached extraction of ``source_id`` (used to show what was extracted)."""
-    folder = settings.cache_dir / "extract" / source_id[:2]
-    newest = max(folder.glob(f"{source_id}-*.json"), key=lambda p: p.stat().st_mtime, default=None)
+    newest = max(_entries(source_id, settings), key=lambda p: p.stat().st_mtime, default=None)
     return Extraction.from_dict(json.loads(newest.read_text("utf-8"))) if newest else None
+
+
+def forget(source_id: str, settings: Settings) -> int:
+    """Drop every cached extraction of ``source_id``; how many there were."""
+    entries = _entries(source_id, settings)
+    for path in entries:
+        path.unlink(missing_ok=True)
+    return len(entries)

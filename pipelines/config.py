@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     large_pdf_bytes: int = Field(2 * MB, ge=1)
     """A PDF larger than this gets a task of its own; smaller ones share a batch task."""
 
-    # --- analytics: retention and health (analytics engineer) ---------------------------
+    # --- analytics: retention and health ---------------------------
     events_retention_days: float = Field(7, ge=0)
     """Stage events older than this many days are deleted by the maintenance flow."""
 
@@ -186,7 +186,7 @@ class Settings(BaseSettings):
     """For tests only: ``stage:transient:N`` makes the first N attempts of ``stage`` fail with a
     retryable error; ``stage:permanent`` makes every attempt fail with a non-retryable one."""
 
-    # --- search (search engineer) --------------------------------------------------------
+    # --- search --------------------------------------------------------
     ann_min_rows: int = Field(65_536, ge=256)
     """Chunks a table needs before an ANN (IVF-PQ) vector index is trained: about sqrt(rows)
     partitions of 256 rows each. Below it vector search is exact (and fast enough)."""
@@ -222,6 +222,20 @@ class Settings(BaseSettings):
     @property
     def prefect_home(self) -> Path:
         return self.home / "prefect"
+
+    # --- where jobs run -------------------------------------------------------------------
+    @property
+    def prefect_api_url(self) -> str | None:
+        """The Prefect server configured for this process (``PREFECT_API_URL``), or ``None``."""
+        return os.environ.get("PREFECT_API_URL", "").strip().rstrip("/") or None
+
+    @property
+    def active_mode(self) -> Literal["embedded", "server"]:
+        """Where jobs run now: the ``mode`` setting, ``auto`` meaning ``server`` when a Prefect
+        server is configured (``PREFECT_API_URL``), else ``embedded``."""
+        if self.mode != "auto":
+            return self.mode
+        return "server" if self.prefect_api_url else "embedded"
 
     def max_bytes(self, kind: str) -> int:
         """The size limit for a kind of source (``pdf``, ``text``, ``audio``, ``video``)."""

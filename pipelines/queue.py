@@ -22,6 +22,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,6 +114,14 @@ class JobQueue:
                 jobs.append(JobRequest.from_json(path.read_text()))
         return jobs
 
+    def running(self) -> list[JobRequest]:
+        """Jobs a worker has claimed and not finished."""
+        jobs = []
+        for path in sorted(self._dir("running").glob("*.json")):
+            with contextlib.suppress(OSError, ValueError):
+                jobs.append(JobRequest.from_json(path.read_text()))
+        return jobs
+
     def has_work(self) -> bool:
         """True while a job waits or runs."""
         return any(self._dir("pending").glob("*.json")) or any(self._dir("running").glob("*.json"))
@@ -167,6 +176,17 @@ class JobQueue:
             return json.loads((self._dir("done") / f"{job_id}.json").read_text())
         except (OSError, ValueError):
             return None
+
+    def prune_results(self, older_than_s: float) -> int:
+        """Drop the summaries of jobs that finished more than ``older_than_s`` seconds ago; how many."""
+        horizon = time.time() - older_than_s
+        removed = 0
+        for done in self._dir("done").glob("*.json"):
+            with contextlib.suppress(FileNotFoundError):
+                if done.stat().st_mtime < horizon:
+                    done.unlink()
+                    removed += 1
+        return removed
 
     def state(self, job_id: str) -> str | None:
         """``pending``, ``running``, ``done``, or None for a job this queue does not know."""

@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Kind = Literal["pdf", "text", "audio", "video"]
-KINDS: tuple[str, ...] = ("pdf", "text", "audio", "video")
+"""What a source is, told from its content (``pipelines.sources``)."""
+KINDS: tuple[Kind, ...] = get_args(Kind)
+MEDIA_KINDS: frozenset[str] = frozenset({"audio", "video"})
+"""Kinds whose words come from speech: transcribed, cited by seconds rather than pages."""
+
+JobStatus = Literal["queued", "running", "completed", "partially_failed", "failed", "cancelled"]
+"""Where a job stands; the last four are final."""
+FINISHED_STATUSES: frozenset[str] = frozenset({"completed", "partially_failed", "failed", "cancelled"})
+"""Job statuses after which nothing more happens to the job."""
+
+
+def is_media(kind: str | None) -> bool:
+    """Whether a source of this kind is a recording (transcribed, cited by seconds)."""
+    return kind in MEDIA_KINDS
+
+
+def extract_stage(kind: str) -> Literal["transcribe", "extract"]:
+    """The stage that gets a source's words: ``transcribe`` for recordings, else ``extract``."""
+    return "transcribe" if is_media(kind) else "extract"
 
 
 @dataclass
@@ -15,7 +33,7 @@ class Source:
 
     path: str
     source_id: str
-    kind: str
+    kind: Kind
     size: int
     file: str
     """File name shown in citations."""

@@ -28,6 +28,8 @@ from typing import BinaryIO
 
 from pipelines.config import MB, Settings
 from pipelines.errors import DamagedPdf, EmptyInput, InletError, TooLarge, TooLong, UnsafeName, classify
+from pipelines.formats import human_size
+from pipelines.records import KINDS
 from pipelines.sources import inspect
 
 MAX_NAME_BYTES = 180
@@ -72,7 +74,7 @@ class UploadBatch:
 
 def upload_limit_bytes(settings: Settings) -> int:
     """The most bytes any kind of file may have: larger uploads are refused while streaming."""
-    return max(settings.max_bytes(kind) for kind in ("pdf", "text", "audio", "video"))
+    return max(settings.max_bytes(kind) for kind in KINDS)
 
 
 def upload_limit_mb(settings: Settings) -> int:
@@ -188,23 +190,9 @@ def _stream_to(stream: BinaryIO, target: Path, limit: int, name: str) -> int:
     return written
 
 
-def human_size(n: int) -> str:
-    """``812 bytes``, ``4.9 kB``, ``1.2 MB``, ``2.0 GB`` (powers of 1000).
-
-    >>> human_size(812), human_size(4900), human_size(1_234_567)
-    ('812 bytes', '4.9 kB', '1.2 MB')
-    """
-    if n < 1000:
-        return f"{n} bytes"
-    for unit, scale in (("kB", 1e3), ("MB", 1e6)):
-        if n < scale * 1000:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n / 1e9:.1f} GB"
-
-
 def _no_size_limits(settings: Settings) -> Settings:
     huge = upload_limit_bytes(settings)
-    return settings.model_copy(update={f"max_bytes_{k}": huge for k in ("pdf", "text", "audio", "video")})
+    return settings.model_copy(update={f"max_bytes_{k}": huge for k in KINDS})
 
 
 def _check_pages(path: Path, settings: Settings) -> int | None:

@@ -1,8 +1,13 @@
 import inlet
 
+PUBLIC_MODULES = {"cli", "formats", "records", "uploads"}
+
 
 def test_public_surface_is_exactly_all() -> None:
-    public = {name for name in dir(inlet) if not name.startswith("_")} - {"cli"}
+    import inspect
+
+    public = {name for name in dir(inlet) if not name.startswith("_")}
+    public -= {name for name in public if inspect.ismodule(getattr(inlet, name))}
     assert set(inlet.__all__) == public
     assert set(inlet.__all__) == {
         "JobSummary",
@@ -14,6 +19,7 @@ def test_public_surface_is_exactly_all() -> None:
         "ingest",
         "job_sources",
         "jobs",
+        "keep_serving",
         "reindex",
         "retry",
         "search",
@@ -44,3 +50,21 @@ def test_engine_imports_neither_prefect_nor_streamlit() -> None:
                 else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             )
             assert not any(n.split(".")[0] in {"prefect", "streamlit", "flows", "inlet"} for n in names), path
+
+
+def test_public_modules_for_apps_declare_their_surface() -> None:
+    """The modules an app may import besides ``inlet`` itself: each lists its names in ``__all__``,
+    every name documented; everything else in the package is private (``inlet._*``)."""
+    import importlib
+    from pathlib import Path
+
+    root = Path(inlet.__file__).parent
+    found = {
+        p.stem for p in root.iterdir() if not p.stem.startswith("_") and (p.suffix == ".py" or p.is_dir())
+    }
+    assert found == PUBLIC_MODULES
+    for name in PUBLIC_MODULES - {"cli"}:
+        module = importlib.import_module(f"inlet.{name}")
+        assert module.__doc__ and module.__all__, name
+        for attr in module.__all__:
+            assert getattr(module, attr) is not None, f"inlet.{name}.{attr}"

@@ -84,6 +84,12 @@ def test_statistics_give_the_known_figures(run) -> None:  # noqa: ANN001
     totals = inlet._reports.collection_summary(home=home).row(0, named=True)
     assert totals["pages"] == known["pages"] and totals["errors"] == known["bad"]
     assert totals["audio_minutes"] == pytest.approx(known["audio_s"] / 60, abs=0.01)
+    # the library, the statistics and the report count a collection the same way
+    listed = inlet.collections(home=home).row(0, named=True)
+    assert stats["collections"] == {"known": {"sources": known["good"], "chunks": summary["chunks_written"]}}
+    assert (listed["sources"], listed["chunks"], listed["pages"]) == (
+        totals["sources"], totals["chunks"], totals["pages"]) == (
+        known["good"], summary["chunks_written"], known["pages"])  # fmt: skip
     stages = {r["stage"]: r for r in stats["stages"].to_dicts()}
     timed = [s for s in stages.values() if s["ended"]]
     assert timed and all(s["p50_s"] <= s["p95_s"] <= s["max_s"] for s in timed)

@@ -30,8 +30,8 @@ st.subheader(strings.STORES_HEADER)
 st.dataframe(helpers.labelled(helpers.stores_table(resources.store_sizes(settings))), hide_index=True)
 
 st.subheader(strings.MODE_HEADER)
-if health.mode(settings) == "server":
-    url = health.prefect_api_url() or ""
+if settings.active_mode == "server":
+    url = settings.prefect_api_url or ""
     st.markdown(strings.MODE_SERVER.format(url=url))
     ok, reason = resources.server_answers(url)
     if ok:

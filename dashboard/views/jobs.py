@@ -15,7 +15,6 @@ import streamlit as st
 
 import inlet
 from dashboard import health, helpers, resources, strings
-from inlet._jobs import keep_serving
 
 RECENT = 20
 
@@ -67,20 +66,20 @@ def show_job(job: dict[str, Any], selected: bool) -> None:
                 strings.COLUMNS["progress"], min_value=0, max_value=100, format="%d%%")},
         )  # fmt: skip
     actions = box.columns(3)
-    if job["status"] not in helpers.FINISHED:
+    if not helpers.finished(job):
         actions[0].button(strings.CANCEL, key=f"cancel-{job['job_id']}", on_click=cancel,
                           args=(job["job_id"],), icon=":material/cancel:")  # fmt: skip
-    if int(job.get("failed") or 0) and job["status"] in helpers.FINISHED:
+    if int(job.get("failed") or 0) and helpers.finished(job):
         actions[1].button(strings.RETRY_FAILED, key=f"retry-{job['job_id']}", on_click=retry,
                           args=(job["job_id"],), icon=":material/replay:")  # fmt: skip
-    url = health.flow_run_url(health.prefect_api_url(), job.get("flow_run_id"))
+    url = health.flow_run_url(settings.prefect_api_url, job.get("flow_run_id"))
     if url:
         actions[2].link_button(strings.PREFECT_LINK, url, icon=":material/open_in_new:")
 
 
 @st.fragment(run_every=resources.REFRESH_S)
 def live_jobs() -> None:
-    if keep_serving(settings=settings):  # the worker died: a new one resumes its job
+    if inlet.keep_serving(settings=settings):  # the worker died: a new one resumes its job
         st.toast(strings.WORKER_RESTARTED, icon=":material/restart_alt:")
     jobs = resources.jobs(settings)
     if jobs.height == 0:

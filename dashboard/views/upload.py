@@ -1,6 +1,6 @@
 """Upload page: drop files, choose collection and priority; checked files become one job.
 
-Files are streamed to ``home/uploads`` and checked there (``inlet._uploads``); the job is
+Files are streamed to ``home/uploads`` and checked there (``inlet.uploads``); the job is
 handed to ``inlet.submit``, which returns at once: the work runs in the local worker (or on the
 Prefect server), never in this script, so closing the tab does not stop it.
 """
@@ -11,7 +11,7 @@ import streamlit as st
 
 import inlet
 from dashboard import helpers, resources, strings
-from inlet._uploads import accept_uploads, upload_limit_mb
+from inlet.uploads import accept_uploads, upload_limit_mb
 from pipelines.errors import InletError
 
 settings = resources.settings()

@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from pipelines.formats import clock
+
 EXIT_FAILED_SOURCES = 1
 EXIT_USAGE = 2
 
@@ -31,13 +33,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    minutes, secs = divmod(float(seconds), 60)
-    return f"{int(minutes):02d}:{secs:04.1f}"
 
 
 def citation(hit: dict[str, Any]) -> str:

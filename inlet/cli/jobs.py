@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from typing import Any
 
@@ -45,14 +44,13 @@ def ingest(
       inlet ingest ~/recordings --priority low --no-wait
     """
     import inlet
-    from flows.submit import resolve_mode
     from pipelines.config import get_settings
 
     settings = get_settings()
     if pdf_passwords:
         settings = settings.model_copy(update={"pdf_passwords": [*settings.pdf_passwords, *pdf_passwords]})
     if wait is None:
-        wait = resolve_mode(settings) == "embedded"
+        wait = settings.active_mode == "embedded"
     job_id = inlet.submit(list(paths), collection=collection, priority=priority, settings=settings)
     if not wait:
         if as_json:
@@ -128,7 +126,9 @@ def cancel(job_id: str, as_json: bool) -> None:
 
 @main.command()
 @click.argument("job_id", required=False)
-@click.option("--since", help="Retry the failures of every job since this time (ISO date or date-time).")
+@click.option(
+    "--since", help="Retry the failures of every job since: 24h, 7d, an ISO date or date-time (local time)."
+)
 @click.option("--priority", type=click.Choice(["high", "normal", "low"]), default="normal", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def retry(job_id: str | None, since: str | None, priority: str, as_json: bool) -> None:
@@ -144,10 +144,9 @@ def retry(job_id: str | None, since: str | None, priority: str, as_json: bool) -
     if not job_id and not since:
         raise click.UsageError("give a JOB_ID or --since")
     try:
-        when = dt.datetime.fromisoformat(since) if since else None
+        jobs = inlet.retry(job_id, since=since, priority=priority)
     except ValueError as exc:
-        raise click.BadParameter(f"{since!r} is not an ISO date or date-time", param_hint="--since") from exc
-    jobs = inlet.retry(job_id, since=when, priority=priority)
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
     if as_json:
         emit_json({"jobs": jobs})
         return

@@ -6,7 +6,9 @@ from typing import Any
 
 import click
 
-from inlet.cli import clock, emit_json, main
+from inlet.cli import emit_json, main
+from pipelines.formats import clock
+from pipelines.records import KINDS, is_media
 
 SOURCE_KEYS = [
     "source_id", "file", "path", "kind", "collection", "pages", "duration_s", "chunks", "language",
@@ -16,9 +18,7 @@ SOURCE_KEYS = [
 
 @main.command()
 @click.option("-c", "--collection", help="Only the sources of this collection.")
-@click.option(
-    "--kind", type=click.Choice(["pdf", "text", "audio", "video"]), help="Only sources of this kind."
-)
+@click.option("--kind", type=click.Choice(KINDS), help="Only sources of this kind.")
 @click.option("--json", "as_json", is_flag=True)
 def sources(collection: str | None, kind: str | None, as_json: bool) -> None:
     """List the ingested sources, newest first.
@@ -37,7 +37,7 @@ def sources(collection: str | None, kind: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("No sources ingested" + (f" in collection {collection!r}." if collection else "."))
     for r in rows:
-        extent = clock(r["duration_s"]) if r["kind"] in ("audio", "video") else f"{r['pages'] or 0} p."
+        extent = clock(r["duration_s"]) if is_media(r["kind"]) else f"{r['pages'] or 0} p."
         when = f"{r['ingested_at']:%Y-%m-%d %H:%M}" if r["ingested_at"] else "?"
         click.echo(
             f"{r['source_id'][:12]}  {r['collection']:<12} {r['kind']:<5} {extent:>8}  "

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from inlet.cli import EXIT_USAGE, clock, emit_json, main
+from inlet.cli import EXIT_USAGE, emit_json, main
+from pipelines.formats import clock
 
 JOB_KEYS = [
     "job_id", "status", "priority", "collection", "progress", "eta_s", "submitted_at", "started_at",
@@ -23,10 +24,10 @@ def _since_option(fn: Any) -> Any:
 
 
 def _moment(since: str | None) -> Any:
-    from inlet._reports import moment
+    from pipelines.moments import since as since_moment
 
     try:
-        return moment(since)
+        return since_moment(since)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 

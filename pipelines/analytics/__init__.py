@@ -21,8 +21,8 @@ Tables (``SCHEMAS``, one folder each under ``home/analytics``), versioned (``sch
 
 from .export import FORMATS, to_markdown
 from .export import write as export_frame
-from .files import apply_retention, compact, live_files, migrate, now, record, versions, write_frame
-from .read import TERMINAL_STATUSES, connect, query, query_many
+from .files import apply_retention, compact, live_files, now, record, versions, write_frame
+from .read import connect, query, query_many
 from .reports import errors, job_sources, jobs, statistics
 from .schema import SCHEMA_VERSION, SCHEMAS
 
@@ -30,7 +30,6 @@ __all__ = [
     "FORMATS",
     "SCHEMAS",
     "SCHEMA_VERSION",
-    "TERMINAL_STATUSES",
     "apply_retention",
     "compact",
     "connect",
@@ -39,7 +38,6 @@ __all__ = [
     "job_sources",
     "jobs",
     "live_files",
-    "migrate",
     "now",
     "query",
     "query_many",

@@ -247,15 +247,6 @@ def compact(settings: Settings, *, below_bytes: int = COMPACT_BELOW_BYTES) -> di
     return report
 
 
-def migrate(settings: Settings) -> dict[str, dict[str, int]]:
-    """Rewrite every file of an older schema version in the current one (keeps every row).
-
-    Readers do not need this (they read old files as the current version); it makes the
-    files themselves current. It is what :func:`compact` does, so it is the same call.
-    """
-    return compact(settings)
-
-
 def versions(settings: Settings) -> dict[str, dict[int, int]]:
     """How many live files of each schema version each table has."""
     out: dict[str, dict[int, int]] = {}

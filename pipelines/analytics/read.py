@@ -27,9 +27,6 @@ from pipelines.config import Settings
 from .files import live_files, parquet_source
 from .schema import SCHEMAS, select_current
 
-TERMINAL_STATUSES = ("completed", "partially_failed", "failed", "cancelled")
-"""Job statuses after which a job does no more work."""
-
 _JOB_STATE = """
 CREATE VIEW job_state AS
 SELECT job_id,

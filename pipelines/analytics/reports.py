@@ -14,9 +14,10 @@ import polars as pl
 
 from pipelines import progress
 from pipelines.config import Settings
+from pipelines.records import FINISHED_STATUSES
 
 from .files import now
-from .read import TERMINAL_STATUSES, query, query_many, source_state_sql
+from .read import query, query_many, source_state_sql
 
 
 def _since_clause(column: str, since: dt.datetime | None, params: list[Any]) -> str:
@@ -50,7 +51,7 @@ def errors(
 
 
 JOB_COLUMNS = {
-    "job_id": pl.Utf8, "status": pl.Utf8, "priority": pl.Utf8, "collection": pl.Utf8,
+    "job_id": pl.Utf8, "status": pl.Utf8, "finished": pl.Boolean, "priority": pl.Utf8, "collection": pl.Utf8,
     "progress": pl.Float64, "eta_s": pl.Float64, "submitted_at": pl.Datetime("us", "UTC"),
     "started_at": pl.Datetime("us", "UTC"), "finished_at": pl.Datetime("us", "UTC"),
     "sources": pl.Int64, "failed": pl.Int64, "unchanged": pl.Int64, "retries": pl.Int64,
@@ -105,7 +106,8 @@ def jobs(
     for r in raw.iter_rows(named=True):
         per_source = r["per_source"] or []
         n_sources = max(r["n_sources"] or 0, len(per_source))
-        if r["status"] in TERMINAL_STATUSES:
+        finished = r["status"] in FINISHED_STATUSES
+        if finished:
             done, eta = 1.0, 0.0
         elif r["status"] == "queued":
             done, eta = 0.0, None
@@ -115,7 +117,7 @@ def jobs(
             eta = progress.eta_seconds((moment - began).total_seconds(), done) if began else None
         last = r["last_event_at"]
         rows.append({
-            "job_id": r["job_id"], "status": r["status"], "priority": r["priority"],
+            "job_id": r["job_id"], "status": r["status"], "finished": finished, "priority": r["priority"],
             "collection": r["collection"], "progress": round(done, 4), "eta_s": eta,
             "submitted_at": r["submitted_at"], "started_at": r["started_at"],
             "finished_at": r["finished_at"], "sources": n_sources,

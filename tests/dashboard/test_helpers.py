@@ -13,25 +13,6 @@ from dashboard import helpers, strings
 
 
 @pytest.mark.parametrize(
-    ("seconds", "shown"),
-    [(0, "00:00.0"), (7.5, "00:07.5"), (15.54, "00:15.5"), (59.96, "01:00.0"), (75, "01:15.0"),
-     (3599.9, "59:59.9"), (3725.25, "1:02:05.2"), (None, "?"), (float("nan"), "?"),
-     (-1, "00:00.0")],
-)  # fmt: skip
-def test_format_clock(seconds: float | None, shown: str) -> None:
-    assert helpers.format_clock(seconds) == shown
-
-
-@pytest.mark.parametrize(
-    ("size", "shown"),
-    [(None, ""), (0, "0 B"), (999, "999 B"), (4997, "5.0 kB"), (498378, "498.4 kB"),
-     (1_200_000, "1.2 MB"), (2_500_000_000, "2.5 GB"), (5_000_000_000_000, "5000.0 GB")],
-)  # fmt: skip
-def test_format_bytes(size: int | None, shown: str) -> None:
-    assert helpers.format_bytes(size) == shown
-
-
-@pytest.mark.parametrize(
     ("hit", "cited"),
     [
         ({"file": "d.pdf", "page_start": 2, "page_end": 2}, "d.pdf, p. 2"),
@@ -269,9 +250,15 @@ def test_upload_collections_put_the_default_first() -> None:
             0.0,
             "0% · time left not known yet",
         ),
-        ({"status": "completed", "progress": 0.7, "eta_s": 0.0}, "complete", 1.0, "100% · finished"),
-        ({"status": "partially_failed", "progress": 1.0}, "error", 1.0, "100% · finished"),
-        ({"status": "cancelled", "progress": 0.3}, "error", 1.0, "100% · finished"),
+        # finished jobs as inlet.jobs() reports them: progress 1 and finished (one rule, in analytics)
+        (
+            {"status": "completed", "finished": True, "progress": 1.0, "eta_s": 0.0},
+            "complete",
+            1.0,
+            "100% · finished",
+        ),
+        ({"status": "partially_failed", "finished": True, "progress": 1.0}, "error", 1.0, "100% · finished"),
+        ({"status": "cancelled", "finished": True, "progress": 1.0}, "error", 1.0, "100% · finished"),
     ],
 )
 def test_job_state_progress_and_eta(job: dict, state: str, value: float, text: str) -> None:
@@ -394,11 +381,11 @@ def test_health_figures_on_an_empty_home(inlet_home, monkeypatch: pytest.MonkeyP
         ("whisper", None, None),
     ]
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
-    assert health.mode(settings) == "server"
+    assert settings.active_mode == "server"
     ok, reason = health.server_answers("http://127.0.0.1:9/api", timeout_s=1)
     assert not ok and reason
     monkeypatch.delenv("PREFECT_API_URL")
-    assert health.mode(settings) == "embedded"
+    assert settings.active_mode == "embedded"
     assert health.flow_run_url("http://127.0.0.1:4200/api/", "r1") == "http://127.0.0.1:4200/runs/flow-run/r1"
     versions = health.versions(("streamlit", "no-such-package-here"))
     assert versions["version"].to_list()[1] == "not installed"

@@ -138,7 +138,7 @@ def test_the_local_runner_takes_the_higher_priority_first(tmp_path: Path) -> Non
 
 
 def test_a_job_whose_worker_died_is_resumed_by_the_next_look(tmp_path: Path) -> None:
-    from inlet._jobs import keep_serving, wait
+    from inlet import keep_serving, wait
 
     settings = get_settings()
     queue = JobQueue(settings)

@@ -81,7 +81,7 @@ def test_files_of_the_first_schema_are_read_then_migrated_keeping_every_row(sett
     job = before["job"][0]
     assert (job["status"], job["sources"], job["failed"], job["progress"]) == ("partially_failed", 2, 1, 1.0)
 
-    report = analytics.migrate(settings)
+    report = analytics.compact(settings)  # rewrites older files in the current schema
     assert report["jobs"]["files_after"] == 1
     assert analytics.versions(settings) == {
         "jobs": {2: 1},
@@ -184,6 +184,8 @@ def test_jobs_give_progress_eta_and_stuck_from_events(settings: Settings) -> Non
         {"job_id": "idle", "collection": "c", "priority": "normal", "status": "running",
          "submitted_at": t0 - dt.timedelta(hours=2), "started_at": t0 - dt.timedelta(hours=2),
          "at": t0 - dt.timedelta(hours=2)},
+        {"job_id": "stop", "collection": "c", "priority": "normal", "status": "queued", "submitted_at": t0, "at": t0},
+        {"job_id": "stop", "status": "cancelled", "finished_at": t0, "at": t0 + dt.timedelta(seconds=1)},
     ])  # fmt: skip
     analytics.record(settings, "events", [
         {"job_id": "run", "source_id": "a", "kind": "text", "stage": "index", "event": "end"},
@@ -202,6 +204,15 @@ def test_jobs_give_progress_eta_and_stuck_from_events(settings: Settings) -> Non
         None,
     )
     assert by_id["idle"]["stuck"] and not by_id["run"]["stuck"]
+    # a job that ended (here cancelled half way) is finished, at 100 %, with nothing left
+    stop = by_id["stop"]
+    assert (stop["status"], stop["finished"], stop["progress"], stop["eta_s"]) == (
+        "cancelled",
+        True,
+        1.0,
+        0.0,
+    )
+    assert not any(by_id[j]["finished"] for j in ("run", "wait", "idle"))
     stats = analytics.statistics(settings, at=t0 + dt.timedelta(seconds=100))
     assert stats["queue"].to_dicts() == [{"priority": "low", "queued": 1}]
     assert stats["health"]["stuck"] == 1 and stats["health"]["stuck_jobs"]["job_id"].to_list() == ["idle"]

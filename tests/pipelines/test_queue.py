@@ -105,3 +105,22 @@ def test_a_deadline_fires_inside_the_block_only() -> None:
         with pytest.raises(StageTimeout, match="transcribe ran past its time limit of 0.05 s"):
             check()
     check()
+
+
+def test_running_jobs_and_old_results_are_the_queue_s_to_tell() -> None:
+    """Maintenance asks the queue which paths running jobs hold and which summaries are old; it
+    knows nothing of the queue's folders."""
+    import os
+
+    queue = JobQueue(get_settings())
+    first, second = submit(queue, "normal", "a"), submit(queue, "normal", "b")
+    assert [j.job_id for j in queue.running()] == []
+    claimed = queue.claim()
+    assert [(j.job_id, j.paths) for j in queue.running()] == [(claimed.job_id, ["/data/a"])]
+    queue.finish(first, {"status": "completed"})
+    queue.finish(second, {"status": "completed"})
+    old = queue.root / "done" / f"{first}.json"
+    os.utime(old, (time.time() - 3 * 86400,) * 2)
+    assert queue.prune_results(2 * 86400) == 1
+    assert queue.result(first) is None and queue.result(second) == {"status": "completed"}
+    assert queue.running() == []

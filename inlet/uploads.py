@@ -1,8 +1,9 @@
-"""Uploads for the dashboard: keep the files a person sent, checked, under the home folder.
+"""Uploads, for apps that receive files from people (the dashboard, a web backend): keep the
+files sent, checked exactly as inlet checks every upload, under the home folder.
 
-Not part of ``inlet.__all__``: a notebook user has paths and calls ``inlet.submit`` or
-``inlet.ingest`` on them directly. The dashboard calls :func:`accept_uploads`, then submits
-``batch.paths`` as one job.
+A notebook user has paths and calls ``inlet.submit`` or ``inlet.ingest`` on them directly, so
+this module is not part of ``inlet.__all__``. An app calls :func:`accept_uploads`, shows each
+rejected file with its error, then submits ``batch.paths`` as one job.
 """
 
 from __future__ import annotations
