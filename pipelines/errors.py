@@ -303,8 +303,14 @@ class Foreign:
     ``kind`` is an exception type, or the dotted name of one in a library that this module does
     not import (``"pypdf.errors.PdfReadError"``). A row matches an instance of that type whose
     ``errno`` is one of ``errnos`` and whose message holds one of ``text`` (when given), raised
-    in one of ``stages`` (when given). ``message`` may use ``{where}``, ``{name}``, ``{exc}`` and
-    ``{filename}``.
+    in one of ``stages`` (when given). ``message`` may use ``{where}`` (the stage, or "a
+    stage"; ``{Where}`` capitalised), ``{name}`` (the exception's type), ``{exc}`` (its one-line
+    detail) and ``{filename}``.
+
+    Library types are named rather than imported: importing torch, onnxruntime or LanceDB costs
+    seconds and hundreds of MB, and this module is imported by every process (the CLI too). A
+    row whose module is not loaded is skipped, which is exact: an exception of a type that was
+    never loaded cannot exist.
     """
 
     kind: type[BaseException] | str
@@ -334,7 +340,7 @@ class Foreign:
         return self.text is None or any(t in str(exc).lower() for t in self.text)
 
 
-_ANY_STORE_WRITE_CONFLICT = ("commit conflict", "incompatible transaction", "too many concurrent writ")
+_LANCE_COMMIT_ERRORS = ("commit conflict", "incompatible transaction", "too many concurrent writ")
 
 FOREIGN: tuple[Foreign, ...] = (
     # The machine ran short: checked first, whichever library noticed it.
@@ -354,7 +360,7 @@ FOREIGN: tuple[Foreign, ...] = (
     # LanceDB turns every Lance commit error (CommitConflict, RetryableCommitConflict,
     # IncompatibleTransaction, TooMuchWriteContention) into a plain RuntimeError.
     Foreign(RuntimeError, WriteConflict, "A concurrent write to the store conflicted",
-            text=_ANY_STORE_WRITE_CONFLICT),
+            text=_LANCE_COMMIT_ERRORS),
     # The user's file, or the store's folder, went missing or became unreadable.
     Foreign(FileNotFoundError, NotFound, "The file disappeared or cannot be found: {filename}",
             stages=_INPUT_STAGES),
@@ -390,7 +396,8 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 
 
 def _format_traceback(exc: BaseException) -> str | None:
-    if exc.__traceback__ is None and exc.__cause__ is None and exc.__context__ is None:
+    """The full traceback, with the exceptions it was raised from; ``None`` if never raised."""
+    if exc.__traceback__ is None:
         return None
     return "".join(_traceback.format_exception(type(exc), exc, exc.__traceback__))
 
@@ -420,7 +427,7 @@ def classify(
             exc.traceback = _format_traceback(exc)
         return exc
     detail = one_line(exc)
-    tb = "".join(_traceback.format_exception(type(exc), exc, exc.__traceback__))
+    tb = "".join(_traceback.format_exception(type(exc), exc, exc.__traceback__))  # even if never raised
     row = next((r for r in FOREIGN if r.matches(exc, stage)), None)
     if row is None:
         return InternalError(
