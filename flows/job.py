@@ -116,7 +116,7 @@ class JobRun:
             "file": outcome.file, "path": outcome.path, "stage": error.stage,
             "class": error.code, "message": error.message, "hint": error.hint,
             "retryable": error.retryable, "attempt": error.attempt, "detail": error.detail,
-            "kind": outcome.kind, "traceback": error.detail if error.code == "internal" else None,
+            "kind": outcome.kind, "traceback": error.traceback if error.code == "internal" else None,
         }])  # fmt: skip
         self.events([(outcome, error.stage or "validate", "fail", {
             "attempt": error.attempt, "error_class": error.code, "message": error.message,

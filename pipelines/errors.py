@@ -2,11 +2,13 @@
 
 Each class carries a message for people, a recovery ``hint`` and a ``retryable`` flag that the
 orchestrator reads (only retryable classes are retried). Instances keep where they happened:
-``path``, ``source_id``, ``stage``, ``attempt``.
+``path``, ``source_id``, ``stage``, ``attempt``, plus ``detail`` (one line, ``Type: message`` of
+the exception behind it) and ``traceback`` (the full traceback, when there was one).
 
     InletError
     ├── InputError                      the file itself is the problem: never retried
     │   ├── NotFound                    the path does not exist
+    │   ├── UnsafeName                  an uploaded name carries a folder or nothing usable
     │   ├── UnsupportedFormat           not a PDF, text, audio or video file
     │   ├── TooLarge                    over the byte limit for its kind
     │   ├── TooLong                     over the page or audio-seconds limit
@@ -28,13 +30,25 @@ orchestrator reads (only retryable classes are retried). Instances keep where th
     │   ├── WriteConflict               a concurrent commit won; retried
     │   └── StoreUnavailable            the store could not be opened or written; retried
     └── InternalError                   anything unexpected; the traceback is kept
+
+The four middle classes group the others and are never raised themselves (``abstract=True``);
+``ALL_CLASSES`` lists the classes that are, in the order of this tree.
+
+Stages raise these classes themselves where they know the cause (a PDF that pypdf rejects, a
+video without sound). Anything else that escapes a stage goes through :func:`classify`, which
+maps exceptions by their type and error code with one table, ``FOREIGN``.
 """
 
 from __future__ import annotations
 
 import errno
+import sys
 import traceback as _traceback
+from dataclasses import dataclass
 from typing import Any, ClassVar
+
+_CONCRETE: list[type[InletError]] = []
+"""Every class that can be raised, in definition order (filled by ``__init_subclass__``)."""
 
 
 class InletError(Exception):
@@ -43,6 +57,18 @@ class InletError(Exception):
     code: ClassVar[str] = "error"
     retryable: ClassVar[bool] = False
     hint: ClassVar[str] = ""
+
+    abstract: ClassVar[bool] = True
+
+    def __init_subclass__(cls, *, abstract: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.abstract = abstract
+        if abstract:
+            return
+        taken = {c.code: c for c in _CONCRETE}
+        if cls.code in taken:
+            raise TypeError(f"{cls.__name__} reuses the code {cls.code!r} of {taken[cls.code].__name__}")
+        _CONCRETE.append(cls)
 
     def __init__(
         self,
@@ -87,7 +113,7 @@ class InletError(Exception):
 
 
 # --- input ------------------------------------------------------------------------------
-class InputError(InletError):
+class InputError(InletError, abstract=True):
     """The file itself cannot be ingested; retrying will not help."""
 
     code = "input"
@@ -180,7 +206,7 @@ class NoSpeech(InputError):
 
 
 # --- resources ----------------------------------------------------------------------------
-class ResourceError(InletError):
+class ResourceError(InletError, abstract=True):
     """The machine ran short of something."""
 
     code = "resource"
@@ -208,7 +234,7 @@ class StageTimeout(ResourceError):
 
 
 # --- models -------------------------------------------------------------------------------
-class ModelError(InletError):
+class ModelError(InletError, abstract=True):
     """A model could not be used."""
 
     code = "model"
@@ -229,7 +255,7 @@ class ModelLoadFailed(ModelError):
 
 
 # --- storage ------------------------------------------------------------------------------
-class StorageError(InletError):
+class StorageError(InletError, abstract=True):
     """A store could not be read or written."""
 
     code = "storage"
@@ -252,17 +278,128 @@ class StoreUnavailable(StorageError):
 
 
 class InternalError(InletError):
-    """Raised for anything unexpected; the traceback is kept in ``detail``."""
+    """Raised for anything unexpected; the traceback is kept in ``traceback``."""
 
     code = "internal"
     hint = "This is a bug in inlet: please report it with the traceback shown by `inlet errors --json`."
 
 
-ALL_CLASSES: tuple[type[InletError], ...] = (
-    NotFound, UnsafeName, UnsupportedFormat, TooLarge, TooLong, EmptyInput, EncryptedPdf, DamagedPdf, NoTextLayer,
-    UndecodableAudio, NoAudioTrack, NoSpeech, OutOfMemory, DiskFull, StageTimeout, ModelMissing,
-    ModelLoadFailed, WriteConflict, StoreUnavailable, InternalError,
+ALL_CLASSES: tuple[type[InletError], ...] = tuple(_CONCRETE)
+"""Every class inlet raises, in the order of the tree above; codes are unique (checked at import)."""
+
+
+# --- classifying foreign exceptions -------------------------------------------------------
+_INPUT_STAGES: frozenset[str | None] = frozenset({None, "validate", "extract", "transcribe"})
+"""Stages where a missing or unreadable file is the user's file, not the store."""
+
+_ORT_STATUS = "onnxruntime.capi.onnxruntime_pybind11_state."
+"""onnxruntime raises one exception type per status code, all defined in this module."""
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """One row of ``FOREIGN``: which exceptions it matches and the class they become.
+
+    ``kind`` is an exception type, or the dotted name of one in a library that this module does
+    not import (``"pypdf.errors.PdfReadError"``). A row matches an instance of that type whose
+    ``errno`` is one of ``errnos`` and whose message holds one of ``text`` (when given), raised
+    in one of ``stages`` (when given). ``message`` may use ``{where}`` (the stage, or "a
+    stage"; ``{Where}`` capitalised), ``{name}`` (the exception's type), ``{exc}`` (its one-line
+    detail) and ``{filename}``.
+
+    Library types are named rather than imported: importing torch, onnxruntime or LanceDB costs
+    seconds and hundreds of MB, and this module is imported by every process (the CLI too). A
+    row whose module is not loaded is skipped, which is exact: an exception of a type that was
+    never loaded cannot exist.
+    """
+
+    kind: type[BaseException] | str
+    becomes: type[InletError]
+    message: str
+    errnos: frozenset[int] | None = None
+    text: tuple[str, ...] | None = None
+    stages: frozenset[str | None] | None = None
+
+    def resolve(self) -> type[BaseException] | None:
+        """The exception type, or ``None`` if its module is not loaded (then no instance of it
+        can exist, so nothing is imported just to compare)."""
+        if not isinstance(self.kind, str):
+            return self.kind
+        module, _, name = self.kind.rpartition(".")
+        found = getattr(sys.modules.get(module), name, None)
+        return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+    def matches(self, exc: BaseException, stage: str | None) -> bool:
+        kind = self.resolve()
+        if kind is None or not isinstance(exc, kind):
+            return False
+        if self.stages is not None and stage not in self.stages:
+            return False
+        if self.errnos is not None and getattr(exc, "errno", None) not in self.errnos:
+            return False
+        return self.text is None or any(t in str(exc).lower() for t in self.text)
+
+
+_LANCE_COMMIT_ERRORS = ("commit conflict", "incompatible transaction", "too many concurrent writ")
+
+FOREIGN: tuple[Foreign, ...] = (
+    # The machine ran short: checked first, whichever library noticed it.
+    Foreign(MemoryError, OutOfMemory, "Ran out of memory during {where}"),  # also pybind11's std::bad_alloc
+    Foreign(OSError, OutOfMemory, "Ran out of memory during {where}", errnos=frozenset({errno.ENOMEM})),
+    Foreign("torch.OutOfMemoryError", OutOfMemory, "The device ran out of memory during {where}"),
+    # torch's CPU allocator and onnxruntime's arena raise generic types (RuntimeError, the FAIL
+    # status); only their message says that an allocation failed.
+    Foreign(RuntimeError, OutOfMemory, "Ran out of memory during {where}",
+            text=("defaultcpuallocator: can't allocate memory",)),
+    Foreign(_ORT_STATUS + "Fail", OutOfMemory, "Ran out of memory during {where}",
+            text=("failed to allocate memory",)),
+    Foreign(_ORT_STATUS + "RuntimeException", OutOfMemory, "Ran out of memory during {where}",
+            text=("failed to allocate memory",)),
+    Foreign(OSError, DiskFull, "No space left on the device", errnos=frozenset({errno.ENOSPC, errno.EDQUOT})),
+    Foreign(TimeoutError, StageTimeout, "{Where} ran past its time limit"),
+    # LanceDB turns every Lance commit error (CommitConflict, RetryableCommitConflict,
+    # IncompatibleTransaction, TooMuchWriteContention) into a plain RuntimeError.
+    Foreign(RuntimeError, WriteConflict, "A concurrent write to the store conflicted",
+            text=_LANCE_COMMIT_ERRORS),
+    # The user's file, or the store's folder, went missing or became unreadable.
+    Foreign(FileNotFoundError, NotFound, "The file disappeared or cannot be found: {filename}",
+            stages=_INPUT_STAGES),
+    Foreign(PermissionError, NotFound, "The file cannot be read by this user: {filename}", stages=_INPUT_STAGES),
+    Foreign(PermissionError, StoreUnavailable, "Permission denied: {filename}"),
+    Foreign(ConnectionError, StoreUnavailable, "A connection failed during {where}"),
+    # Libraries' own trees, most specific first. Stages convert these at their source; the rows
+    # catch what escapes a stage anyway.
+    Foreign(UnicodeDecodeError, UnsupportedFormat, "The text is in an encoding that could not be decoded"),
+    Foreign("pypdf.errors.FileNotDecryptedError", EncryptedPdf, "The PDF is encrypted and could not be opened"),
+    Foreign("pypdf.errors.PyPdfError", DamagedPdf, "The PDF could not be read ({exc})"),
+    Foreign("av.error.FFmpegError", UndecodableAudio, "The sound could not be decoded ({exc})"),
+    *(
+        Foreign(_ORT_STATUS + status, ModelLoadFailed, "The model failed during {where} ({name})",
+                stages=frozenset({"embed", "transcribe"}))
+        for status in (
+            "Fail", "InvalidArgument", "NoSuchFile", "NoModel", "EngineError", "RuntimeException",
+            "InvalidProtobuf", "ModelLoaded", "NotImplemented", "InvalidGraph", "EPFail",
+            "ModelLoadCanceled", "ModelRequiresCompilation", "NotFound",
+        )
+    ),
 )  # fmt: skip
+"""Foreign exceptions and the class each becomes: the first matching row wins. Message text is
+read only where a library raises a generic type (the ``text`` rows); anything unmatched becomes
+``InternalError``."""
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message``, at most ``limit`` characters."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0].strip()}" if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _format_traceback(exc: BaseException) -> str | None:
+    """The full traceback, with the exceptions it was raised from; ``None`` if never raised."""
+    if exc.__traceback__ is None:
+        return None
+    return "".join(_traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 def classify(
@@ -275,67 +412,36 @@ def classify(
 ) -> InletError:
     """Map any exception to an :class:`InletError`, keeping where it happened.
 
-    An ``InletError`` is returned as is (with missing context filled in); known library and OS
-    failures map to their class; anything else becomes ``InternalError`` with the traceback.
+    An ``InletError`` is returned as is, with missing context filled in (its ``detail`` from
+    the exception it was raised from). Others map through ``FOREIGN``; anything unknown
+    becomes ``InternalError``. Either way ``detail`` is one line and ``traceback`` the full one.
     """
     if isinstance(exc, InletError):
         exc.path = exc.path or path
         exc.source_id = exc.source_id or source_id
         exc.stage = exc.stage or stage
         exc.attempt = attempt
+        if exc.detail is None and exc.__cause__ is not None:
+            exc.detail = one_line(exc.__cause__)
+        if exc.traceback is None:
+            exc.traceback = _format_traceback(exc)
         return exc
-    where = {"path": path, "source_id": source_id, "stage": stage, "attempt": attempt}
-    text = f"{type(exc).__name__}: {exc}"
-    tb = "".join(_traceback.format_exception(type(exc), exc, exc.__traceback__))
-    mapped = _closest_class(exc, stage)
-    if mapped is None:
-        return InternalError(f"Unexpected error: {text}", detail=tb, traceback=tb, **where)
-    cls, message = mapped
-    return cls(message, detail=text, traceback=tb, **where)
-
-
-_MODULE_HINTS: tuple[tuple[str, type[InletError], str], ...] = (
-    ("pypdf", DamagedPdf, "The PDF could not be read"),
-    ("av", UndecodableAudio, "The sound could not be decoded"),
-    ("lance", StoreUnavailable, "The store could not be read or written"),
-    ("lancedb", StoreUnavailable, "The store could not be read or written"),
-)
-"""Exceptions raised from these libraries' modules map to a class when nothing closer fits."""
-
-
-def _closest_class(exc: BaseException, stage: str | None) -> tuple[type[InletError], str] | None:
-    """The taxonomy class an unexpected exception stands for, with a message; None if unknown."""
-    name = type(exc).__name__
-    module = type(exc).__module__.split(".")[0]
-    lowered = str(exc).lower()
-    where = stage or "a stage"
-    if isinstance(exc, MemoryError) or "out of memory" in lowered:
-        return OutOfMemory, f"Ran out of memory during {where}"
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFull, "No space left on the device"
-    if isinstance(exc, TimeoutError):
-        return StageTimeout, f"{stage or 'A stage'} ran past its time limit"
-    if "commit conflict" in lowered or "retryable commit" in lowered:
-        return WriteConflict, "A concurrent write to the store conflicted"
-    if isinstance(exc, FileNotFoundError) and stage in (None, "validate", "extract", "transcribe"):
-        return NotFound, f"The file disappeared or cannot be found: {exc.filename or exc}"
-    if isinstance(exc, PermissionError):
-        if stage in (None, "validate", "extract", "transcribe"):
-            return NotFound, f"The file cannot be read by this user: {exc.filename or exc}"
-        return StoreUnavailable, f"Permission denied: {exc.filename or exc}"
-    if isinstance(exc, ConnectionError | BrokenPipeError):
-        return StoreUnavailable, f"A connection failed during {where}"
-    if name == "FileNotDecryptedError" or "file has not been decrypted" in lowered:
-        return EncryptedPdf, "The PDF is encrypted and could not be opened"
-    if name in ("PdfReadError", "PdfStreamError", "EmptyFileError"):
-        return DamagedPdf, f"The PDF could not be read ({name})"
-    if isinstance(exc, UnicodeDecodeError):
-        return UnsupportedFormat, "The text is in an encoding that could not be decoded"
-    if stage == "transcribe" and isinstance(exc, IndexError):  # faster-whisper on a silent video
-        return NoAudioTrack, "The file has no audio stream to transcribe"
-    if stage in ("embed", "transcribe") and module in ("onnxruntime", "ctranslate2", "sentence_transformers"):
-        return ModelLoadFailed, f"The model failed during {where} ({name})"
-    for prefix, cls, message in _MODULE_HINTS:
-        if module == prefix:
-            return cls, f"{message} ({name}: {exc})"
-    return None
+    detail = one_line(exc)
+    tb = "".join(_traceback.format_exception(type(exc), exc, exc.__traceback__))  # even if never raised
+    row = next((r for r in FOREIGN if r.matches(exc, stage)), None)
+    if row is None:
+        return InternalError(
+            f"Unexpected error: {detail}",
+            path=path, source_id=source_id, stage=stage, attempt=attempt, detail=detail, traceback=tb,
+        )  # fmt: skip
+    filename = getattr(exc, "filename", None)
+    message = row.message.format(
+        where=stage or "a stage",
+        Where=stage or "A stage",
+        name=type(exc).__name__,
+        exc=detail,
+        filename=filename if filename is not None else exc,
+    )
+    return row.becomes(
+        message, path=path, source_id=source_id, stage=stage, attempt=attempt, detail=detail, traceback=tb
+    )
