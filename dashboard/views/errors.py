@@ -49,7 +49,10 @@ for group in groups:
     with st.expander(label, expanded=len(groups) <= 3, icon=":material/error:"):
         st.markdown(helpers.group_markdown(group))
         rows = group["rows"].head(ROWS_PER_GROUP).to_dicts()
-        detail = next((r["detail"] for r in rows if r.get("detail")), None)
+        # the whole traceback where one was kept (unexpected errors), else the one-line detail
+        detail = next(
+            (r.get("traceback") or r["detail"] for r in rows if r.get("traceback") or r.get("detail")), None
+        )
         if detail:
             st.caption(strings.DETAIL)
             st.code(detail, language=None)
