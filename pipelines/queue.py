@@ -164,9 +164,10 @@ class JobQueue:
     def result(self, job_id: str) -> dict[str, Any] | None:
         """The summary of a finished job, or None while it waits or runs."""
         try:
-            return json.loads((self._dir("done") / f"{job_id}.json").read_text())
+            summary: dict[str, Any] = json.loads((self._dir("done") / f"{job_id}.json").read_text())
         except (OSError, ValueError):
             return None
+        return summary
 
     def state(self, job_id: str) -> str | None:
         """``pending``, ``running``, ``done``, or None for a job this queue does not know."""

@@ -16,7 +16,8 @@ Views available to ``query``:
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
@@ -26,6 +27,8 @@ from pipelines.config import Settings
 
 from .files import live_files, parquet_source
 from .schema import SCHEMAS, select_current
+
+_T = TypeVar("_T")
 
 TERMINAL_STATUSES = ("completed", "partially_failed", "failed", "cancelled")
 """Job statuses after which a job does no more work."""
@@ -151,7 +154,7 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None) -
     return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]
 
 
-def _read(settings: Settings, work: Any, attempts: int) -> Any:
+def _read(settings: Settings, work: Callable[[duckdb.DuckDBPyConnection], _T], attempts: int) -> _T:
     """``work(connection)`` on a fresh connection, started over when compaction replaced a
     file between listing and reading."""
     for attempt in range(attempts):

