@@ -28,8 +28,6 @@ from pipelines.config import Settings
 from .files import live_files, parquet_source
 from .schema import SCHEMAS, select_current
 
-_T = TypeVar("_T")
-
 TERMINAL_STATUSES = ("completed", "partially_failed", "failed", "cancelled")
 """Job statuses after which a job does no more work."""
 
@@ -151,7 +149,10 @@ def query_many(
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None) -> pl.DataFrame:
-    return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]
+    return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]  # a Table gives a DataFrame; pyarrow is untyped
+
+
+_T = TypeVar("_T")
 
 
 def _read(settings: Settings, work: Callable[[duckdb.DuckDBPyConnection], _T], attempts: int) -> _T:
