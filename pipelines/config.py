@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -270,6 +270,6 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
-def get_settings(**overrides: object) -> Settings:
+def get_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with ``overrides`` (non-``None`` values) applied on top."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})

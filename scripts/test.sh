@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the tests need and run the whole suite (slow tests included). CI runs this.
-#   extra pytest arguments are passed on:  bash scripts/test.sh -k chunk
+# Install what the tests need, run the lint (scripts/lint.sh) and the whole suite (slow tests
+# included). CI runs this.
+#   extra pytest arguments are passed on, and then the lint is skipped:  bash scripts/test.sh -k chunk
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
@@ -10,5 +11,8 @@ if [ ! -x /usr/bin/chromium ]; then
             && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
         echo "note: /usr/bin/chromium is missing and could not be installed; the browser test is skipped" >&2
     fi
+fi
+if [ $# -eq 0 ]; then
+    bash scripts/lint.sh
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -168,7 +168,7 @@ def _read_current(
     sql = f"SELECT * FROM ({select_current(table, source)}) {where} ORDER BY {order}"
     con = duckdb.connect(":memory:")
     try:
-        return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]
+        return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]  # a Table gives a DataFrame; pyarrow is untyped
     finally:
         con.close()
 

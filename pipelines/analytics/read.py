@@ -16,7 +16,8 @@ Views available to ``query``:
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
@@ -145,10 +146,13 @@ def query_many(
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None) -> pl.DataFrame:
-    return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]
+    return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]  # a Table gives a DataFrame; pyarrow is untyped
 
 
-def _read(settings: Settings, work: Any, attempts: int) -> Any:
+_T = TypeVar("_T")
+
+
+def _read(settings: Settings, work: Callable[[duckdb.DuckDBPyConnection], _T], attempts: int) -> _T:
     """``work(connection)`` on a fresh connection, started over when compaction replaced a
     file between listing and reading."""
     for attempt in range(attempts):

@@ -50,7 +50,7 @@ def errors(
     return query(settings, sql, [*params, limit])
 
 
-JOB_COLUMNS = {
+JOB_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "job_id": pl.Utf8, "status": pl.Utf8, "finished": pl.Boolean, "priority": pl.Utf8, "collection": pl.Utf8,
     "progress": pl.Float64, "eta_s": pl.Float64, "submitted_at": pl.Datetime("us", "UTC"),
     "started_at": pl.Datetime("us", "UTC"), "finished_at": pl.Datetime("us", "UTC"),

