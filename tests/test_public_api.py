@@ -5,7 +5,9 @@ def test_public_surface_is_exactly_all() -> None:
     public = {name for name in dir(inlet) if not name.startswith("_")} - {"cli"}
     assert set(inlet.__all__) == public
     assert set(inlet.__all__) == {
+        "DEFAULT_SEARCH_MODE",
         "JobSummary",
+        "SEARCH_MODES",
         "cancel",
         "collections",
         "delete",
@@ -17,6 +19,7 @@ def test_public_surface_is_exactly_all() -> None:
         "reindex",
         "retry",
         "search",
+        "search_needs_embedder",
         "show",
         "sources",
         "stats",

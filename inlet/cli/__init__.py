@@ -40,17 +40,6 @@ def clock(seconds: float | None) -> str:
     return f"{int(minutes):02d}:{secs:04.1f}"
 
 
-def citation(hit: dict[str, Any]) -> str:
-    """``file, p. 2`` / ``file, pp. 2-3`` / ``file, 00:07.5-00:15.5`` / ``file``."""
-    where = ""
-    if hit.get("page_start") is not None:
-        start, end = hit["page_start"], hit.get("page_end") or hit["page_start"]
-        where = f", p. {start}" if start == end else f", pp. {start}-{end}"
-    elif hit.get("time_start") is not None:
-        where = f", {clock(hit['time_start'])}-{clock(hit.get('time_end'))}"
-    return f"{hit['file']}{where}"
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
