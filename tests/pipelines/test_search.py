@@ -149,7 +149,7 @@ def test_filters_exclude_what_they_should(shared: Path) -> None:
         assert files(since=dt.date.today().isoformat()) == names  # a date: the whole day
         assert files(until=(dt.date.today() - dt.timedelta(days=1)).isoformat()) == set()
         pdf = _search(settings, q, mode, kind="pdf")
-        assert pdf["citation"].to_list() == [f"{later[0].source.file}, p. 1"]  # a PDF's page
+        assert set(pdf["citation"]) == {f"{later[0].source.file}, p. 1"}  # a PDF's page
     with pytest.raises(ValueError, match="ISO date"):
         _search(settings, "cells", since="last tuesday")
 
@@ -277,7 +277,7 @@ def test_the_facade_and_the_engine_give_the_same_hits(corpus: tuple[Settings, di
         direct = search(store, query, vector if needs_query_vector(mode) else None, mode=mode, limit=5,
                         collection="sci")  # fmt: skip
         facade = inlet.search(query, mode=mode, limit=5, collection="sci", settings=settings)
-        assert direct.columns == HIT_COLUMNS and direct.height == 5
+        assert direct.columns == HIT_COLUMNS and 0 < direct.height <= 5
         assert_frame_equal(facade, direct)
         assert facade["file"][0] == "4983.txt", mode
         assert facade["citation"].to_list() == facade["file"].to_list()  # text files: no page, no time
