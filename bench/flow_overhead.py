@@ -29,7 +29,7 @@ collection ``bench``, through ``flows.ingest.ingest_flow``:
 * ``engine only, cold``: the same work by calling the engine's stages directly, no Prefect:
   ``discover``, ``Store.source_map``, ``inspect`` per file, extraction (``pipelines.cache`` then
   ``pipelines.extract.extract``), one ``pipelines.index.index_sources`` over all extractions,
-  ``Store.refresh_indexes``, in another fresh home. Sequential (the flow extracts on 2 threads).
+  ``pipelines.search.refresh``, in another fresh home. Sequential (the flow extracts on 2 threads).
 * ``engine only, warm``: ``discover``, ``source_map`` and ``inspect`` of every file in the
   home of the cold run (what an unchanged re-run must do).
 
@@ -242,6 +242,7 @@ def run_engine(paths: list[str], home: Path, models: Path) -> dict[str, Any]:
     from pipelines.config import get_settings
     from pipelines.extract import extract
     from pipelines.index import index_sources
+    from pipelines.search import refresh
     from pipelines.sources import discover, inspect
     from pipelines.store import Store
 
@@ -281,7 +282,7 @@ def run_engine(paths: list[str], home: Path, models: Path) -> dict[str, Any]:
         result = index_sources(extractions, collection=COLLECTION, settings=settings) if extractions else None
         began = clock("chunk + embed + write", began)
         if result is not None and result.chunks_written:
-            store.refresh_indexes()
+            refresh(store)
         clock("refresh indexes", began)
     return {
         "meter": meter,

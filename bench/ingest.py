@@ -233,7 +233,7 @@ STAGES = [
     ("vector cache put", "pipelines.store:VectorCache", "put", "embed_texts"),
     ("Store.write_sources (per batch)", "pipelines.store:Store", "write_sources", "index task body (index_sources)"),
     ("sources-table merge (_record_sources)", "pipelines.store:Store", "_record_sources", "Store.write_sources (per batch)"),
-    ("refresh full-text index", "pipelines.store:Store", "refresh_indexes", None),
+    ("refresh full-text index", "flows.ingest", "refresh", None),
     ("analytics.record (event files)", "pipelines.analytics", "record", None),
 ]  # fmt: skip
 

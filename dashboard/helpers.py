@@ -17,29 +17,11 @@ from dashboard import strings
 from inlet.formats import clock, human_size
 from inlet.records import is_media
 
-# --- citations -------------------------------------------------------------------------------
+# --- hits ------------------------------------------------------------------------------------
 
 
 def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
-
-
-def location(hit: Mapping[str, Any]) -> str:
-    """Where in its source a hit is: ``p. 2``, ``pp. 2-3``, ``00:07.5–00:15.5`` or ``""``."""
-    if _present(hit.get("page_start")):
-        start = int(hit["page_start"])
-        end = int(hit["page_end"]) if _present(hit.get("page_end")) else start
-        return f"p. {start}" if end == start else f"pp. {start}-{end}"
-    if _present(hit.get("time_start")):
-        end = hit.get("time_end") if _present(hit.get("time_end")) else None
-        return f"{clock(hit['time_start'])}–{clock(end)}"
-    return ""
-
-
-def citation(hit: Mapping[str, Any]) -> str:
-    """``file, p. 2`` / ``file, pp. 2-3`` / ``file, 00:07.5–00:15.5`` / ``file``."""
-    where = location(hit)
-    return f"{hit['file']}, {where}" if where else str(hit["file"])
 
 
 def media_start(hit: Mapping[str, Any]) -> int:
@@ -94,9 +76,10 @@ def snippet_markdown(snippet: str | None, mark: str = "**") -> str:
 
 
 def hit_heading(hit: Mapping[str, Any]) -> str:
-    """Markdown heading of one hit: the kind's icon and the citation in bold."""
+    """Markdown heading of one hit: the kind's icon and its ``citation`` (as ``inlet.search``
+    writes it) in bold."""
     icon = strings.KIND_ICONS.get(str(hit.get("kind")), strings.UNKNOWN_ICON)
-    return f"{icon} **{markdown_escape(citation(hit))}**"
+    return f"{icon} **{markdown_escape(hit['citation'])}**"
 
 
 # --- filters -----------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def _search(
 def search(s: Settings, query: str, *, mode: str, **filters: Any) -> pl.DataFrame:
     """``inlet.search(query, mode=..., **filters)`` (collection, kind, file, since, until,
     language, limit); the same search within ``SEARCH_TTL_S`` seconds is not rerun."""
-    if mode in ("vector", "hybrid"):
+    if inlet.search_needs_embedder(mode):
         embedder(s)  # warm the model under its own spinner the first time
     return _search(s, settings_key(s), query, mode, tuple(sorted(filters.items())))
 

@@ -15,8 +15,9 @@ from prefect import flow
 
 from flows.ingest import ingest_flow
 from pipelines.config import get_settings
+from pipelines.search import refresh
 from pipelines.sources import discover
-from pipelines.store import Store
+from pipelines.store import Store, remove_sources
 
 
 @flow(name="ingest-inbox", log_prints=True)
@@ -35,14 +36,17 @@ def inbox_flow(inbox: str, collection: str = "inbox", priority: str = "low") -> 
             known[row["path"]] = max(known.get(row["path"], 0.0), stamp)
     files, _ = discover([str(folder)])
     todo = [str(f) for f in files if str(f) not in known or f.stat().st_mtime > known[str(f)]]
-    removed = []
+    removed, gone_ids = [], []
     present = {str(f) for f in files}
     for row in rows.iter_rows(named=True):
         if row["path"] and row["path"].startswith(str(folder)) and row["path"] not in present:
-            store.delete_source(collection, row["source_id"])
+            gone_ids.append(row["source_id"])
             removed.append(row["path"])
+    if gone_ids:
+        remove_sources(store, collection, gone_ids)
     summary = ingest_flow(todo, collection=collection, settings=settings, priority=priority) if todo else None
     if removed:
-        store.refresh_indexes()
+        refresh(store)
+        store.optimize_sources()
     print(f"inbox {folder}: {len(todo)} new or changed, {len(removed)} removed")
     return {"ingested": todo, "removed": removed, "job": summary and summary["job_id"]}

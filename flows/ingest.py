@@ -45,7 +45,7 @@ from pipelines.config import Settings, get_settings
 from pipelines.errors import InletError, NotFound, classify
 from pipelines.queue import JobQueue, check_priority, new_job_id
 from pipelines.records import Extraction, Source, extract_stage, is_media
-from pipelines.search import needs_refresh
+from pipelines.search import needs_refresh, refresh
 from pipelines.sources import discover
 from pipelines.store import Store
 
@@ -162,7 +162,8 @@ def _ingest(job: JobRun, paths: list[str]) -> None:
             if not outcome.finished:
                 outcome.status = "cancelled"
     if any(o.status == "ingested" for o in job.outcomes) or needs_refresh(store):
-        store.refresh_indexes()  # also finishes the refresh of a job killed before it
+        refresh(store)  # also finishes the refresh of a job killed before it
+        store.optimize_sources()
     _report(job, artifact)
 
 

@@ -20,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from pipelines import analytics
 from pipelines.config import Settings, get_settings
 from pipelines.queue import JobQueue
+from pipelines.search import refresh
 from pipelines.store import Store
 
 ORPHAN_AGE_S = 24 * 3600
@@ -28,7 +29,8 @@ ORPHAN_AGE_S = 24 * 3600
 @task(name="optimize-lancedb", cache_policy=NO_CACHE)
 def optimize_store(settings: Settings) -> dict[str, Any]:
     store = Store(settings)
-    report = store.refresh_indexes()
+    report = refresh(store)
+    store.optimize_sources()
     chunks = store.chunks()
     if chunks is not None:
         chunks.optimize()

@@ -17,10 +17,12 @@ of source, job statuses).
 from inlet._jobs import JobSummary, cancel, ingest, keep_serving, retry, submit, wait
 from inlet._library import collections, delete, show, sources
 from inlet._reports import errors, export, job_sources, jobs, stats
-from inlet._search import reindex, search, suggest
+from inlet._search import DEFAULT_SEARCH_MODE, SEARCH_MODES, reindex, search, search_needs_embedder, suggest
 
 __all__ = [
+    "DEFAULT_SEARCH_MODE",
     "JobSummary",
+    "SEARCH_MODES",
     "cancel",
     "collections",
     "delete",
@@ -33,6 +35,7 @@ __all__ = [
     "reindex",
     "retry",
     "search",
+    "search_needs_embedder",
     "show",
     "sources",
     "stats",

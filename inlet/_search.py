@@ -1,4 +1,8 @@
-"""Searching the indexed chunks, completing queries, rebuilding the search indexes."""
+"""Searching the indexed chunks, completing queries, rebuilding the search indexes.
+
+Every rule of search (the modes, which need the embedding model, how a hit is cited) lives in
+:mod:`pipelines.search`; this module opens the store, embeds the query and records the search.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,16 @@ from typing import Any
 import polars as pl
 
 from inlet._settings import resolve
+from pipelines import search as engine
 from pipelines.config import Settings
 from pipelines.store import Store
 
 log = logging.getLogger("inlet.search")
 
-DEFAULT_MODE = "hybrid"  # wins on SciFact over vector and keyword alone (bench/search_eval.py)
+SEARCH_MODES: tuple[str, ...] = engine.MODES
+"""The values of ``mode`` in :func:`search`: ``vector``, ``text``, ``hybrid``."""
+DEFAULT_SEARCH_MODE: str = engine.DEFAULT_MODE
+"""The ``mode`` of :func:`search` when none is given: ``hybrid``."""
 
 DateLike = str | dt.date | dt.datetime
 
@@ -24,7 +32,7 @@ DateLike = str | dt.date | dt.datetime
 def search(
     query: str,
     *,
-    mode: str = DEFAULT_MODE,
+    mode: str = DEFAULT_SEARCH_MODE,
     collection: str | None = None,
     kind: str | list[str] | None = None,
     source: str | list[str] | None = None,
@@ -56,8 +64,10 @@ def search(
 
     Returns:
         A polars DataFrame with columns ``chunk_id, source_id, file, kind, page_start,
-        page_end, time_start, time_end, score, text, snippet, collection``, best first; the
-        snippet marks the matching words with ``**``. Each call is recorded in the analytics
+        page_end, time_start, time_end, score, text, snippet, collection, citation``, best
+        first; the snippet marks the matching words with ``**``, and the citation reads
+        ``file, p. 2``, ``file, pp. 2–3`` or ``file, 00:07.5–00:15.5`` (``h:mm:ss.s`` from
+        an hour on). Each call is recorded in the analytics
         ``searches`` table (query, mode, filters, result count, latency).
 
     Example:
@@ -68,12 +78,12 @@ def search(
     started = time.perf_counter()
     store = Store(s)
     vector = None
-    if mode in ("vector", "hybrid") and query.strip():
+    if search_needs_embedder(mode) and query.strip():
         from pipelines.embed import load_embedder
 
         vector = load_embedder(s).encode_query(query)
-    hits = store.search(
-        query, vector, mode=mode, limit=limit, collection=collection, kind=kind, source_id=source,
+    hits = engine.search(
+        store, query, vector, mode=mode, limit=limit, collection=collection, kind=kind, source_id=source,
         file=file, language=language, since=since, until=until,
     )  # fmt: skip
     latency_ms = (time.perf_counter() - started) * 1000
@@ -81,6 +91,18 @@ def search(
                "language": language, "limit": limit}  # fmt: skip
     _record(s, query, mode, collection, filters, hits.height, latency_ms)
     return hits
+
+
+def search_needs_embedder(mode: str) -> bool:
+    """True when :func:`search` in ``mode`` embeds the query, so the embedding model is loaded
+    first: ``vector`` and ``hybrid``, not ``text``. A ``ValueError`` names the modes if ``mode``
+    is none of them.
+
+    Example:
+        >>> [m for m in inlet.SEARCH_MODES if inlet.search_needs_embedder(m)]
+        ['vector', 'hybrid']
+    """
+    return engine.needs_query_vector(mode)
 
 
 def _record(
@@ -124,14 +146,12 @@ def suggest(
         >>> inlet.suggest("ocean acid", collection="research")  # doctest: +SKIP
         ['Ocean acidification and coral reefs', 'ocean acidification', 'ocean acidic']
     """
-    from pipelines.search import suggest as complete
-
-    return complete(Store(resolve(settings, overrides)), prefix, collection=collection, limit=limit)
+    return engine.suggest(Store(resolve(settings, overrides)), prefix, collection=collection, limit=limit)
 
 
 def reindex(
     collection: str | None = None, *, settings: Settings | None = None, **overrides: Any
-) -> dict[str, Any]:
+) -> engine.RefreshReport:
     """Rebuild the search indexes from scratch: both full-text indexes (stemmed with positions,
     and unstemmed for typos) and, once the table holds ``ann_min_rows`` chunks, the ANN vector
     index. Searches keep answering while it runs.
@@ -149,4 +169,4 @@ def reindex(
     store = Store(resolve(settings, overrides))
     if collection is not None and store.count_chunks(collection) == 0:
         raise ValueError(f"no collection named {collection!r} has any chunk; nothing to reindex")
-    return store.reindex()
+    return engine.refresh(store, rebuild=True)

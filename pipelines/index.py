@@ -132,9 +132,14 @@ class _EmbedProgress:
     since the previous report, shared among the sources it completed.
     """
 
-    def __init__(self, planned: list, n_texts: int, report: Callable) -> None:
+    def __init__(
+        self,
+        planned: list[tuple[Extraction, list[Chunk], SourceIndexed]],
+        n_texts: int,
+        report: Callable[[str, list[SourceIndexed]], None],
+    ) -> None:
         self.sources = [outcome for _, _, outcome in planned]
-        self.ends = []
+        self.ends: list[int] = []
         total = 0
         for _, chunks, _ in planned:
             total += len(chunks)

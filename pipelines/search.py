@@ -13,32 +13,71 @@
 
 Filters become one ``where`` predicate built by :func:`pipelines.store.where` and
 :func:`date_range`: whitelisted columns, every value a quoted literal.
+
+This module owns search: the modes and which of them need a query vector
+(:func:`needs_query_vector`), the hit columns and how a hit is cited (:func:`citation`), the
+index names and keeping the indexes current (:func:`refresh`, :func:`needs_refresh`). The store
+(:mod:`pipelines.store`) only holds the tables and knows nothing of search.
 """
 
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 import heapq
+import math
 import re
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeGuard, cast
 
 import numpy as np
 import polars as pl
 
+from pipelines import moments
+from pipelines.formats import clock
 from pipelines.highlight import STOP_WORDS, snippet
-from pipelines.store import CHUNKS, HIT_COLUMNS, MODES, Store, sql_literal, where
+from pipelines.moments import Moment
+from pipelines.store import Store, sql_literal, where
 
+if TYPE_CHECKING:
+    from lancedb.index import FTS
+    from lancedb.query import FullTextQuery, LanceVectorQueryBuilder, Occur
+    from lancedb.table import Table
+
+MODES = ("vector", "text", "hybrid")
+DEFAULT_MODE = "hybrid"  # wins on SciFact over vector and keyword alone (bench/search_eval.py)
+_QUERY_VECTOR_MODES = frozenset({"vector", "hybrid"})
+HIT_COLUMNS = [
+    "chunk_id", "source_id", "file", "kind", "page_start", "page_end", "time_start",
+    "time_end", "score", "text", "snippet", "collection", "citation",
+]  # fmt: skip
 TEXT_INDEX = "text_idx"
 PLAIN_COLUMN = "text_plain"
 PLAIN_INDEX = "text_plain_idx"
 VECTOR_INDEX = "vector_idx"
 DATE_COLUMN = "created_at"
-_STORED = [c for c in HIT_COLUMNS if c not in ("score", "snippet")]
+_STORED = [c for c in HIT_COLUMNS if c not in ("score", "snippet", "citation")]
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+# --- modes --------------------------------------------------------------------------------
+def needs_query_vector(mode: str) -> bool:
+    """True when a search in ``mode`` compares meanings, so the query must be embedded first
+    (the embedding model loaded): ``vector`` and ``hybrid``, not ``text``.
+
+    >>> [m for m in MODES if needs_query_vector(m)]
+    ['vector', 'hybrid']
+    """
+    check_mode(mode)
+    return mode in _QUERY_VECTOR_MODES
+
+
+def check_mode(mode: str) -> None:
+    """Raise ``ValueError`` unless ``mode`` is one of :data:`MODES`."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
 
 
 # --- the query ----------------------------------------------------------------------------
@@ -89,64 +128,53 @@ def unknown_words(words: str, vocabulary: Vocabulary | None) -> list[str]:
     return found
 
 
-def text_query(parsed: ParsedQuery, typos: list[str], *, plain: bool) -> Any | None:
+def text_query(parsed: ParsedQuery, typos: list[str], *, plain: bool) -> FullTextQuery | None:
     """The LanceDB full-text query for ``parsed``; ``None`` when nothing can match.
 
     Phrases must match (in order); free words should; excluded words must not; each typo
     adds a fuzzy match on the unstemmed column when there is one (``plain``).
     """
-    from lancedb.query import BooleanQuery, MatchQuery, Occur, PhraseQuery
+    from lancedb.query import BooleanQuery, Occur
 
-    clauses: list[tuple[Any, Any]] = [(Occur.MUST, PhraseQuery(p, "text")) for p in parsed.phrases]
+    clauses: list[tuple[Occur, FullTextQuery]] = [(Occur.MUST, _phrase(p)) for p in parsed.phrases]
     if parsed.words:
-        clauses.append((Occur.SHOULD, MatchQuery(parsed.words, "text")))
+        clauses.append((Occur.SHOULD, _match(parsed.words, "text")))
     if plain:
         clauses += [
-            (Occur.SHOULD, MatchQuery(w, PLAIN_COLUMN, fuzziness=fuzziness(w), prefix_length=1))
-            for w in typos
+            (Occur.SHOULD, _match(w, PLAIN_COLUMN, fuzziness=fuzziness(w), prefix_length=1)) for w in typos
         ]
     if not clauses:
         return None
-    clauses += [(Occur.MUST_NOT, MatchQuery(w, "text")) for w in parsed.excluded]
+    clauses += [(Occur.MUST_NOT, _match(w, "text")) for w in parsed.excluded]
     if len(clauses) == 1 and clauses[0][0] != Occur.MUST_NOT:
         return clauses[0][1]
     return BooleanQuery(clauses)
 
 
+# LanceDB's query classes are pydantic dataclasses whose optional fields mypy (without the
+# pydantic plugin) takes for required ones; these two wrappers keep that to one place each.
+def _match(words: str, column: str, *, fuzziness: int = 0, prefix_length: int = 0) -> FullTextQuery:
+    from lancedb.query import MatchQuery
+
+    return MatchQuery(words, column, fuzziness=fuzziness, prefix_length=prefix_length)  # type: ignore[call-arg]
+
+
+def _phrase(phrase: str) -> FullTextQuery:
+    from lancedb.query import PhraseQuery
+
+    return PhraseQuery(phrase, "text")  # type: ignore[call-arg]
+
+
 # --- filters ------------------------------------------------------------------------------
-def _instant(value: str | dt.date | dt.datetime, *, end: bool) -> tuple[dt.datetime, bool]:
-    """A UTC instant for a filter bound, and whether the bound is inclusive.
-
-    A date (or an ISO date string) means the whole day in local time: ``until`` a date
-    includes that day. A datetime without a zone is local time.
-    """
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = dt.date.fromisoformat(text) if len(text) <= 10 else dt.datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise ValueError(f"not an ISO date or datetime: {value!r} (e.g. 2024-05-01)") from exc
-    if isinstance(value, dt.datetime):
-        moment = value if value.tzinfo else value.astimezone()
-        return moment.astimezone(dt.UTC), True
-    if isinstance(value, dt.date):
-        day = value + dt.timedelta(days=1) if end else value
-        midnight = dt.datetime.combine(day, dt.time()).astimezone()
-        return midnight.astimezone(dt.UTC), not end
-    raise TypeError(f"a date bound must be a date, datetime or ISO string, not {type(value).__name__}")
-
-
-def date_range(
-    since: str | dt.date | dt.datetime | None, until: str | dt.date | dt.datetime | None
-) -> str | None:
+def date_range(since: Moment | None, until: Moment | None) -> str | None:
     """A predicate on the chunks' ingestion time (``created_at``: when the version of the
     source they belong to was written), ``since`` and ``until`` both inclusive."""
     parts = []
     if since is not None:
-        moment, _ = _instant(since, end=False)
+        moment, _ = moments.bound(since)
         parts.append(f"`{DATE_COLUMN}` >= {sql_literal(moment)}")
     if until is not None:
-        moment, inclusive = _instant(until, end=True)
+        moment, inclusive = moments.bound(until, end=True)
         parts.append(f"`{DATE_COLUMN}` {'<=' if inclusive else '<'} {sql_literal(moment)}")
     return " AND ".join(parts) or None
 
@@ -158,8 +186,8 @@ def predicate(
     source_id: str | Iterable[str] | None = None,
     file: str | Iterable[str] | None = None,
     language: str | Iterable[str] | None = None,
-    since: str | dt.date | dt.datetime | None = None,
-    until: str | dt.date | dt.datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
 ) -> str | None:
     """The ``where`` string for the search filters (each value, or list of values, literal)."""
 
@@ -181,17 +209,20 @@ def predicate(
 
 
 # --- retrieval ----------------------------------------------------------------------------
-def index_names(table: Any) -> set[str]:
+def index_names(table: Table) -> set[str]:
     return {i.name for i in table.list_indices()}
 
 
 def vector_hits(
-    table: Any, vector: np.ndarray | None, where_: str | None, limit: int, ann: bool
+    table: Table, vector: np.ndarray | None, where_: str | None, limit: int, ann: bool
 ) -> pl.DataFrame:
     if vector is None:
         raise ValueError("vector search needs a query vector")
-    builder = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
-    builder = builder.distance_type("cosine")
+    # a vector query gets a vector query builder (the base class lacks the vector options)
+    builder = cast(
+        "LanceVectorQueryBuilder",
+        table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector"),
+    ).distance_type("cosine")
     if ann:
         builder = builder.nprobes(32).refine_factor(4)
     if where_:
@@ -200,7 +231,7 @@ def vector_hits(
     return frame.with_columns((1 - pl.col("_distance")).cast(pl.Float64).alias("score")).drop("_distance")
 
 
-def text_hits(table: Any, query: Any | None, where_: str | None, limit: int) -> pl.DataFrame:
+def text_hits(table: Table, query: FullTextQuery | None, where_: str | None, limit: int) -> pl.DataFrame:
     if query is None:
         return _empty_hits()
     builder = table.search(query, query_type="fts")
@@ -240,20 +271,21 @@ def search(
     query: str,
     query_vector: np.ndarray | None,
     *,
-    mode: str = "hybrid",
+    mode: str = DEFAULT_MODE,
     limit: int = 10,
     **filters: Any,
 ) -> pl.DataFrame:
     """Best chunks for ``query``: one row per hit with :data:`HIT_COLUMNS`, best first.
 
-    ``filters``: ``collection``, ``kind``, ``source_id``, ``file``, ``language`` (a value or a
-    list of values), ``since``, ``until`` (ingestion time; dates or ISO strings).
+    ``query_vector`` is the embedded query, needed when :func:`needs_query_vector` says so for
+    ``mode`` (``None`` is fine for ``text``). ``filters``: ``collection``, ``kind``,
+    ``source_id``, ``file``, ``language`` (a value or a list of values), ``since``, ``until``
+    (ingestion time; dates or ISO strings). Each hit's ``citation`` is :func:`citation`.
 
     Example:
         >>> search(Store(settings), "whales", embedder.encode_query("whales"), mode="hybrid")  # doctest: +SKIP
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    check_mode(mode)
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
     table = store.chunks()
@@ -290,7 +322,39 @@ def search(
         .map_elements(lambda t: snippet(t, marked, fuzzy=fuzzy), return_dtype=pl.Utf8)
         .alias("snippet")
     )
+    frame = frame.with_columns(
+        pl.struct(_CITED).map_elements(citation, return_dtype=pl.Utf8).alias("citation")
+    )
     return frame.select(HIT_COLUMNS).sort("score", descending=True, maintain_order=True)
+
+
+# --- citations ----------------------------------------------------------------------------
+_CITED = ["file", "page_start", "page_end", "time_start", "time_end"]
+_DASH = "\N{EN DASH}"
+
+
+def _known(value: object) -> TypeGuard[float | int]:
+    return isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value))
+
+
+def citation(hit: Mapping[str, Any]) -> str:
+    """How a hit is cited: its file, then its page or pages, or its time span in a recording;
+    a range takes an en dash. Every hit of :func:`search` carries it in its ``citation`` column.
+
+    >>> citation({"file": "d.pdf", "page_start": 2, "page_end": 3})
+    'd.pdf, pp. 2–3'
+    >>> citation({"file": "a.wav", "time_start": 7.5, "time_end": 15.5})
+    'a.wav, 00:07.5–00:15.5'
+    """
+    start, end = hit.get("page_start"), hit.get("page_end")
+    if _known(start):
+        last = int(end) if _known(end) else int(start)
+        where_ = f"p. {int(start)}" if last == int(start) else f"pp. {int(start)}{_DASH}{last}"
+    elif _known(hit.get("time_start")):
+        where_ = f"{clock(hit['time_start'])}{_DASH}{clock(hit.get('time_end'))}"
+    else:
+        return str(hit["file"])
+    return f"{hit['file']}, {where_}"
 
 
 # --- vocabulary and suggestions -----------------------------------------------------------
@@ -336,7 +400,7 @@ class Vocabulary:
     def titles_starting(self, prefix: str, limit: int) -> list[str]:
         """Titles that start with ``prefix`` (any case), longer than it."""
         lo = bisect.bisect_left(self._titles, (prefix,))
-        found = []
+        found: list[str] = []
         for lowered, title in self._titles[lo : lo + 50]:
             if not lowered.startswith(prefix) or len(found) >= limit:
                 break
@@ -412,8 +476,9 @@ def vocabulary(store: Store, collection: str | None = None, *, full: bool = True
         if cached and cached[0] == version:
             return cached[1]
         query = table.search().select(["text", "file", "chunk_index"])
-        if collection is not None:
-            query = query.where(where(collection=collection))
+        only = where(collection=collection)
+        if only:
+            query = query.where(only)
         vocab = build_vocabulary(query.limit(None).to_polars(), full=full)
         _vocabularies[key] = (version, vocab)
         return vocab
@@ -454,7 +519,7 @@ def _split_last(prefix: str) -> tuple[str, str]:
 
 
 # --- indexes ------------------------------------------------------------------------------
-def ensure_plain_column(table: Any) -> bool:
+def ensure_plain_column(table: Table) -> bool:
     """Add the unstemmed copy of ``text`` to a table made before it existed; True if added."""
     if PLAIN_COLUMN in table.schema.names:
         return False
@@ -462,7 +527,7 @@ def ensure_plain_column(table: Any) -> bool:
     return True
 
 
-def _fts_configs() -> dict[str, tuple[str, Any]]:
+def _fts_configs() -> dict[str, tuple[str, FTS]]:
     from lancedb.index import FTS
 
     return {
@@ -471,7 +536,7 @@ def _fts_configs() -> dict[str, tuple[str, Any]]:
     }
 
 
-def build_ann_index(table: Any, rows: int) -> None:
+def build_ann_index(table: Table, rows: int) -> None:
     """Train an IVF-PQ index (cosine) on the vectors: about sqrt(rows) partitions."""
     from lancedb.index import IvfPq
 
@@ -480,7 +545,19 @@ def build_ann_index(table: Any, rows: int) -> None:
                        replace=True, name=VECTOR_INDEX)  # fmt: skip
 
 
-def refresh(store: Store, *, rebuild: bool = False) -> dict[str, Any]:
+class RefreshReport(TypedDict):
+    """What :func:`refresh` did."""
+
+    rows: int
+    """Chunks in the table."""
+    rebuilt: list[str]
+    """Names of the indexes built (or trained) anew."""
+    ann: bool
+    """Whether vector search uses the ANN index (else exact search)."""
+    seconds: float
+
+
+def refresh(store: Store, *, rebuild: bool = False) -> RefreshReport:
     """Bring the chunk indexes up to date; with ``rebuild``, build them all again.
 
     Without ``rebuild``: missing full-text indexes are built, new rows are folded into the
@@ -489,11 +566,9 @@ def refresh(store: Store, *, rebuild: bool = False) -> dict[str, Any]:
     indexes of the version they opened until the new ones are committed, so searches go on
     answering meanwhile.
     """
-    import time
-
     started = time.perf_counter()
     table = store.chunks()
-    report: dict[str, Any] = {"rows": 0, "rebuilt": [], "ann": False, "seconds": 0.0}
+    report = RefreshReport(rows=0, rebuilt=[], ann=False, seconds=0.0)
     if table is None:
         return report
     ensure_plain_column(table)
@@ -507,16 +582,15 @@ def refresh(store: Store, *, rebuild: bool = False) -> dict[str, Any]:
             report["rebuilt"].append(name)
     threshold = store.settings.ann_min_rows
     if rows >= threshold:
-        indexed = 0
-        if VECTOR_INDEX in names:
-            indexed = table.index_stats(VECTOR_INDEX).num_indexed_rows
+        stats = table.index_stats(VECTOR_INDEX) if VECTOR_INDEX in names else None
+        indexed = stats.num_indexed_rows if stats else 0
         if rebuild or VECTOR_INDEX not in names or rows >= 2 * indexed:
             build_ann_index(table, rows)
             report["rebuilt"].append(VECTOR_INDEX)
         report["ann"] = True
     elif VECTOR_INDEX in names:
         table.drop_index(VECTOR_INDEX)  # too small now: exact search is better and fast
-    report.update(rows=rows, seconds=time.perf_counter() - started)
+    report["rows"], report["seconds"] = rows, time.perf_counter() - started
     return report
 
 
@@ -529,15 +603,23 @@ def needs_refresh(store: Store) -> bool:
     names = index_names(table)
     if any(name not in names for name in _fts_configs()):
         return True
-    return any(table.index_stats(name).num_unindexed_rows for name in _fts_configs())
+    stats = [table.index_stats(name) for name in _fts_configs()]
+    return any(s is None or s.num_unindexed_rows for s in stats)
 
 
 __all__ = [
-    "CHUNKS",
-    "needs_refresh",
+    "DEFAULT_MODE",
+    "HIT_COLUMNS",
+    "MODES",
     "ParsedQuery",
+    "RefreshReport",
     "Vocabulary",
+    "check_mode",
+    "citation",
+    "clock",
     "date_range",
+    "needs_query_vector",
+    "needs_refresh",
     "parse_query",
     "predicate",
     "reciprocal_rank_fusion",

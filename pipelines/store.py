@@ -12,8 +12,7 @@ import datetime as dt
 import functools
 import logging
 import math
-from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -23,6 +22,10 @@ from pipelines.config import Settings
 from pipelines.errors import StoreUnavailable
 from pipelines.records import Chunk, Extraction
 
+if TYPE_CHECKING:
+    from lancedb.db import DBConnection
+    from lancedb.table import Table
+
 log = logging.getLogger("inlet.store")
 
 CHUNKS = "chunks"
@@ -30,11 +33,6 @@ SOURCES = "sources"
 VECTORS = "vector_cache"
 
 FILTER_COLUMNS = frozenset({"collection", "kind", "source_id", "file", "language"})
-HIT_COLUMNS = [
-    "chunk_id", "source_id", "file", "kind", "page_start", "page_end", "time_start",
-    "time_end", "score", "text", "snippet", "collection",
-]  # fmt: skip
-MODES = ("vector", "text", "hybrid")
 
 
 # --- safe predicates ----------------------------------------------------------------------
@@ -140,7 +138,7 @@ def source_key(collection: str, source_id: str) -> str:
 
 # --- connection ---------------------------------------------------------------------------
 @functools.lru_cache(maxsize=8)
-def _connect(uri: str) -> Any:
+def _connect(uri: str) -> DBConnection:
     import lancedb
 
     # Interval 0: every read checks for other processes' commits (a cheap manifest check).
@@ -159,27 +157,28 @@ class Store:
             raise StoreUnavailable(f"Cannot open the store at {settings.lancedb_dir}: {exc}") from exc
 
     # tables ----------------------------------------------------------------------------
-    def _names(self) -> set[str]:
-        result = self.db.list_tables()
-        names = getattr(result, "tables", result)
-        return set(names)
-
-    def _table(self, name: str, schema: pa.Schema | None = None) -> Any | None:
+    def _open(self, name: str) -> Table | None:
         try:
             return self.db.open_table(name)
         except (ValueError, FileNotFoundError):
-            if schema is None:
-                return None
+            return None
+
+    def _open_or_create(self, name: str, schema: pa.Schema) -> Table:
+        table = self._open(name)
+        if table is not None:
+            return table
         try:
             return self.db.create_table(name, schema=schema)
         except ValueError:  # created meanwhile by another process
             return self.db.open_table(name)
 
-    def chunks(self, dim: int | None = None) -> Any | None:
-        return self._table(CHUNKS, chunk_schema(dim) if dim else None)
+    def chunks(self) -> Table | None:
+        """The chunks table, or ``None`` before the first source is written."""
+        return self._open(CHUNKS)
 
-    def sources_table(self, create: bool = False) -> Any | None:
-        return self._table(SOURCES, SOURCE_SCHEMA if create else None)
+    def sources_table(self) -> Table | None:
+        """The sources table (one row per ingested source), or ``None`` before the first."""
+        return self._open(SOURCES)
 
     # sources ---------------------------------------------------------------------------
     def source_rows(self, collection: str | None = None, **filters: Any) -> pl.DataFrame:
@@ -205,40 +204,7 @@ class Store:
             by_path.setdefault(row["path"], set()).add(row["source_id"])
         return current, by_path
 
-    def replaced_by(self, collection: str, path: str, source_id: str) -> list[str]:
-        """Source ids previously ingested from ``path`` that ``source_id`` replaces."""
-        table = self.sources_table()
-        if table is None:
-            return []
-        rows = (
-            table.search()
-            .where(f"`collection` = {sql_literal(collection)} AND `path` = {sql_literal(path)}")
-            .select(["source_id"])
-            .limit(None)
-            .to_arrow()
-        )
-        return sorted({s for s in rows.column("source_id").to_pylist() if s != source_id})
-
     # writing ---------------------------------------------------------------------------
-    def write_source(
-        self,
-        *,
-        collection: str,
-        extraction: Extraction,
-        chunks: list[Chunk],
-        vectors: np.ndarray,
-        model: str,
-        chunking_key: str,
-        replaces: Iterable[str] = (),
-    ) -> int:
-        """Write one source: see :meth:`write_sources`. Returns its number of chunk rows."""
-        return self.write_sources(
-            collection=collection,
-            items=[(extraction, chunks, vectors, list(replaces))],
-            model=model,
-            chunking_key=chunking_key,
-        )
-
     def write_sources(
         self,
         *,
@@ -261,7 +227,7 @@ class Store:
             if len(chunks) != len(vectors):
                 raise ValueError("one vector per chunk is required")
         dim = int(items[0][2].shape[1])
-        table = self.chunks(dim=dim)
+        table = self._open_or_create(CHUNKS, chunk_schema(dim))
         now = dt.datetime.now(dt.UTC)
         columns: dict[str, list[Any]] = {name: [] for name in table.schema.names if name != "vector"}
         for extraction, chunks, _, _ in items:
@@ -285,7 +251,7 @@ class Store:
             columns["model"] += [model] * n
             columns["created_at"] += [now] * n
         matrix = np.concatenate([v for _, _, v, _ in items]).astype(np.float32)
-        columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), dim)  # type: ignore[assignment]
+        columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), dim)
         rows = pa.table(columns, schema=table.schema)
         owned_ids = sorted({e.source.source_id for e, *_ in items} | {r for *_, rs in items for r in rs})
         (
@@ -296,7 +262,7 @@ class Store:
             .execute(rows)
         )
         self._record_sources(collection, items, model, chunking_key, now)
-        return rows.num_rows
+        return int(rows.num_rows)
 
     def _record_sources(
         self,
@@ -306,7 +272,7 @@ class Store:
         chunking_key: str,
         now: dt.datetime,
     ) -> None:
-        table = self.sources_table(create=True)
+        table = self._open_or_create(SOURCES, SOURCE_SCHEMA)
         records = []
         keys: set[str] = set()
         for extraction, chunks, _, replaces in items:
@@ -340,30 +306,12 @@ class Store:
             .execute(pa.Table.from_pylist(records, schema=SOURCE_SCHEMA))
         )
 
-    def delete_source(self, collection: str, source_id: str) -> None:
-        """Remove a source and its chunks from a collection."""
-        predicate = where(collection=collection, source_id=source_id)
-        for table in (self.chunks(), self.sources_table()):
-            if table is not None:
-                table.delete(predicate)
-
-    def refresh_indexes(self) -> dict[str, Any]:
-        """Fold new rows into the search indexes, building any that is missing (after an
-        ingest); see :func:`pipelines.search.refresh`."""
-        from pipelines.search import refresh
-
-        report = refresh(self)
+    def optimize_sources(self) -> None:
+        """Fold the sources table's small commits together, so per-source lookups stay fast
+        (after an ingest has written many of them)."""
         sources = self.sources_table()
         if sources is not None:
-            sources.optimize()  # fold small commits so per-source lookups stay fast
-        return report
-
-    def reindex(self) -> dict[str, Any]:
-        """Rebuild the full-text indexes and the vector index (when the table is large enough
-        for one) from scratch; searches keep answering meanwhile."""
-        from pipelines.search import refresh
-
-        return refresh(self, rebuild=True)
+            sources.optimize()
 
     # reading ---------------------------------------------------------------------------
     def count_chunks(self, collection: str | None = None) -> int:
@@ -382,27 +330,12 @@ class Store:
             query = query.where(predicate)
         return query.limit(None).to_polars()
 
-    def search(
-        self,
-        query: str,
-        query_vector: np.ndarray | None,
-        *,
-        mode: str = "hybrid",
-        limit: int = 10,
-        **filters: Any,
-    ) -> pl.DataFrame:
-        """Best chunks for ``query``; one row per hit with the :data:`HIT_COLUMNS` (see
-        :func:`pipelines.search.search` for the modes and filters)."""
-        from pipelines.search import search
-
-        return search(self, query, query_vector, mode=mode, limit=limit, **filters)
-
 
 class VectorCache:
     """Vectors by (model, text hash), kept in a LanceDB table beside the chunks."""
 
     def __init__(self, store: Store, dim: int) -> None:
-        self.table = store._table(VECTORS, _vector_schema(dim))
+        self.table = store._open_or_create(VECTORS, _vector_schema(dim))
         self.dim = dim
 
     def get(self, keys: list[str]) -> dict[str, np.ndarray]:
@@ -439,14 +372,15 @@ class VectorCache:
         self.table.merge_insert("key").when_not_matched_insert_all().execute(rows)
 
 
-# --- library: removing sources and collections (notebook engineer, issue 6) ----------------
+# --- removing sources and collections --------------------------------------------------
 def remove_sources(store: Store, collection: str, source_ids: list[str] | None = None) -> int:
     """Remove sources (``source_ids``) or a whole collection (``None``) from the index: their
     rows in the sources table first, then their chunks. Returns the number of chunks removed.
 
-    The source rows go first: a crash between the two commits leaves chunks without a source
-    row, which a new ingest of the file rewrites (same chunk ids), never a source row that
-    claims chunks that are gone (which an ingest would take as unchanged and skip).
+    This is the one way to remove a source. The source rows go first: a crash between the two
+    commits leaves chunks without a source row, which a new ingest of the file rewrites (same
+    chunk ids), never a source row that claims chunks that are gone (which an ingest would
+    take as unchanged and skip).
     """
     if not collection:
         raise ValueError("remove_sources needs the collection to remove from")

@@ -133,27 +133,7 @@ def _cycles(graph: grimp.ImportGraph, package: str) -> list[list[str]]:
     return list(cycles.values())
 
 
-_INLET_CLI_CYCLE = (
-    "inlet.cli imports its command modules (dashboard, jobs, library, reports, search) to register them, "
-    "and each imports inlet.cli for the click group: the group and its helpers belong in a module of their own"
-)
-
-
-@pytest.mark.parametrize(
-    "package",
-    [
-        pytest.param(
-            "pipelines",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="pipelines.search <-> pipelines.store (store calls search inside functions), being removed",
-            ),
-        ),
-        "flows",
-        pytest.param("inlet", marks=pytest.mark.xfail(strict=True, reason=_INLET_CLI_CYCLE)),
-        "dashboard",
-    ],
-)
+@pytest.mark.parametrize("package", ["pipelines", "flows", "inlet", "dashboard"])
 def test_no_import_cycle_within_a_package(graph: grimp.ImportGraph, package: str) -> None:
     cycles = _cycles(graph, package)
     described = [

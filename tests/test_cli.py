@@ -81,8 +81,10 @@ def test_search_cites_the_second_of_speech(ingest_result: tuple[int, dict], home
         "score",
         "text",
         "snippet",
+        "citation",
     }
     assert top["file"] == "jfk_inaugural_excerpt.wav" and top["time_start"] == 0.0
+    assert top["citation"].startswith("jfk_inaugural_excerpt.wav, 00:00.0–")
     assert "**country**" in top["snippet"]
 
 
@@ -103,7 +105,7 @@ def test_search_cites_the_pdf_page(ingest_result: tuple[int, dict], home: Path) 
     code, human = run(
         "search", "cruel and unusual punishments", "-m", "hybrid", "-n", "1", home=home, check_json=False
     )
-    assert code == 0 and "bill_of_rights.pdf, p. 2" in human["stdout"]
+    assert code == 0 and "1. bill_of_rights.pdf, p. 2  [score" in human["stdout"]
 
 
 def test_show_errors_stats(ingest_result: tuple[int, dict], home: Path) -> None:

@@ -19,6 +19,7 @@ from pipelines import cache
 from pipelines.config import Settings, get_settings
 from pipelines.extract import extract
 from pipelines.index import index_sources
+from pipelines.search import refresh
 from pipelines.sources import inspect
 from pipelines.store import Store
 from tests.conftest import REPO, SAMPLES
@@ -37,7 +38,7 @@ def _ingest(settings: Settings, folder: Path, names: list[str], collection: str)
         extractions.append(extraction)
     result = index_sources(extractions, collection=collection, settings=settings)
     assert not [s for s in result.sources if s.error]
-    Store(settings).refresh_indexes()
+    refresh(Store(settings))
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ def test_public_surface_is_exactly_all() -> None:
     public -= {name for name in public if inspect.ismodule(getattr(inlet, name))}
     assert set(inlet.__all__) == public
     assert set(inlet.__all__) == {
+        "DEFAULT_SEARCH_MODE",
         "JobSummary",
+        "SEARCH_MODES",
         "cancel",
         "collections",
         "delete",
@@ -23,6 +25,7 @@ def test_public_surface_is_exactly_all() -> None:
         "reindex",
         "retry",
         "search",
+        "search_needs_embedder",
         "show",
         "sources",
         "stats",

@@ -10,8 +10,8 @@ from typing import Any
 
 import streamlit as st
 
+import inlet
 from dashboard import helpers, resources, strings
-from inlet._search import DEFAULT_MODE
 from pipelines.errors import InletError
 
 settings = resources.settings()
@@ -49,7 +49,7 @@ columns = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
 mode_col, collection_col, kind_col, limit_col = columns
 with mode_col:
     mode = st.segmented_control(
-        strings.MODE_LABEL, list(strings.MODE_OPTIONS), default=DEFAULT_MODE, required=True,
+        strings.MODE_LABEL, list(strings.MODE_OPTIONS), default=inlet.DEFAULT_SEARCH_MODE, required=True,
         format_func=strings.MODE_OPTIONS.get, key="mode", help=strings.MODE_HELP,
         disabled=not ready, bind="query-params",
     )  # fmt: skip
@@ -83,7 +83,7 @@ def show_hit(hit: dict[str, Any], paths: dict[str, str], all_collections: bool) 
     with st.container(border=True):
         head, score = st.columns([3, 1], vertical_alignment="center")
         head.markdown(helpers.hit_heading(hit))
-        note = helpers.score_text(hit["score"], mode or DEFAULT_MODE)
+        note = helpers.score_text(hit["score"], mode or inlet.DEFAULT_SEARCH_MODE)
         if all_collections:
             note += " · " + strings.IN_COLLECTION.format(collection=hit["collection"])
         score.caption(note)
@@ -101,7 +101,7 @@ if ready and query and query.strip():
     try:
         with st.spinner(strings.SEARCHING):
             hits = resources.search(
-                settings, query.strip(), mode=mode or DEFAULT_MODE,
+                settings, query.strip(), mode=mode or inlet.DEFAULT_SEARCH_MODE,
                 collection=helpers.filter_value(collection), kind=helpers.filter_value(kind),
                 file=helpers.filter_value(file), language=helpers.filter_value(language),
                 since=since, until=until, limit=int(limit),

@@ -1,3 +1,3 @@
-from inlet.cli import main
+from inlet.cli.app import main
 
 main()

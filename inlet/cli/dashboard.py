@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from inlet.cli import main
+from inlet.cli.app import main
 
 
 @main.command()

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from inlet.cli import EXIT_FAILED_SOURCES, emit_json, main
+from inlet.cli.app import EXIT_FAILED_SOURCES, emit_json, main
 
 
 @main.command()

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from inlet.cli import emit_json, main
+from inlet.cli.app import emit_json, main
 from pipelines.formats import clock
 from pipelines.records import KINDS, is_media
 
@@ -84,7 +84,7 @@ def show(source: str, as_json: bool) -> None:
         where = (
             f"p. {segment['page']}"
             if "page" in segment
-            else f"{clock(segment['start'])}-{clock(segment['end'])}"
+            else f"{clock(segment['start'])}–{clock(segment['end'])}"
         )
         if segment.get("page") is None and "page" in segment:
             where = ""

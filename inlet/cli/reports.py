@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from inlet.cli import EXIT_USAGE, emit_json, main
+from inlet.cli.app import EXIT_USAGE, emit_json, main
 from pipelines.formats import clock
 
 JOB_KEYS = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from inlet._search import DEFAULT_MODE
-from inlet.cli import citation, emit_json, main
+import inlet
+from inlet.cli.app import emit_json, main
 
 
 @main.command()
@@ -21,8 +21,8 @@ from inlet.cli import citation, emit_json, main
 @click.option(
     "-m",
     "--mode",
-    type=click.Choice(["vector", "text", "hybrid"]),
-    default=DEFAULT_MODE,
+    type=click.Choice(inlet.SEARCH_MODES),
+    default=inlet.DEFAULT_SEARCH_MODE,
     show_default=True,
     help="By meaning, by keywords, or both fused (best on the SciFact benchmark).",
 )
@@ -54,8 +54,6 @@ def search(
       inlet search '"cruel and unusual" -bail' --mode text --kind pdf --since 2024-05-01
       inlet search "ocean acid" --suggest
     """
-    import inlet
-
     if suggest:
         words = inlet.suggest(query, collection=collection, limit=limit)
         if as_json:
@@ -79,7 +77,7 @@ def search(
         click.echo("No results.")
         return
     for rank, hit in enumerate(rows, 1):
-        click.echo(f"{rank}. {citation(hit)}  [score {hit['score']:.3f}]")
+        click.echo(f"{rank}. {hit['citation']}  [score {hit['score']:.3f}]")
         click.echo(f"   {hit['snippet']}")
 
 
@@ -93,8 +91,6 @@ def reindex(collection: str | None, as_json: bool) -> None:
     Example:
       inlet reindex
     """
-    import inlet
-
     try:
         report = inlet.reindex(collection)
     except ValueError as exc:

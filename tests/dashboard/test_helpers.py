@@ -12,25 +12,6 @@ import pytest
 from dashboard import helpers, strings
 
 
-@pytest.mark.parametrize(
-    ("hit", "cited"),
-    [
-        ({"file": "d.pdf", "page_start": 2, "page_end": 2}, "d.pdf, p. 2"),
-        ({"file": "d.pdf", "page_start": 2, "page_end": 3}, "d.pdf, pp. 2-3"),
-        ({"file": "d.pdf", "page_start": 4, "page_end": None}, "d.pdf, p. 4"),
-        ({"file": "a.wav", "page_start": None, "time_start": 7.5, "time_end": 15.5},
-         "a.wav, 00:07.5–00:15.5"),
-        ({"file": "v.mp4", "time_start": 3600.0, "time_end": 3612.25},
-         "v.mp4, 1:00:00.0–1:00:12.2"),
-        ({"file": "a.wav", "time_start": 0.0, "time_end": None}, "a.wav, 00:00.0–?"),
-        ({"file": "n.md", "page_start": None, "page_end": None, "time_start": None}, "n.md"),
-        ({"file": "n.md", "page_start": float("nan"), "time_start": float("nan")}, "n.md"),
-    ],
-)  # fmt: skip
-def test_citation(hit: dict, cited: str) -> None:
-    assert helpers.citation(hit) == cited
-
-
 def test_media_start_is_the_whole_second_at_or_before_the_hit() -> None:
     assert helpers.media_start({"time_start": 7.9}) == 7
     assert helpers.media_start({"time_start": 0.0}) == 0
@@ -69,9 +50,10 @@ def test_snippet_markdown_keeps_the_query_marks_and_escapes_the_rest() -> None:
 
 
 def test_hit_heading_has_the_kind_icon_and_the_bold_citation() -> None:
-    hit = {"file": "jfk_x.wav", "kind": "audio", "time_start": 0.0, "time_end": 15.5}
+    hit = {"file": "jfk_x.wav", "kind": "audio", "citation": "jfk_x.wav, 00:00.0–00:15.5"}
     assert helpers.hit_heading(hit) == (f"{strings.KIND_ICONS['audio']} **jfk\\_x.wav, 00:00.0–00:15.5**")
-    assert helpers.hit_heading({"file": "x", "kind": "other"}).startswith(strings.UNKNOWN_ICON)
+    other = {"file": "x", "kind": "other", "citation": "x"}
+    assert helpers.hit_heading(other).startswith(strings.UNKNOWN_ICON)
 
 
 STATS = {

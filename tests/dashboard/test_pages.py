@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import inlet
 from dashboard import helpers, strings
-from inlet._search import DEFAULT_MODE
 
 pytestmark = pytest.mark.slow
 
@@ -109,7 +109,7 @@ def test_search_page_offers_modes_collections_and_kinds(filled: Path) -> None:
     at = app()
     assert not at.info
     assert not at.text_input(key="q").disabled
-    assert at.segmented_control(key="mode").value == DEFAULT_MODE
+    assert at.segmented_control(key="mode").value == inlet.DEFAULT_SEARCH_MODE
     assert at.selectbox(key="collection").options == [strings.ALL, "samples"]
     assert at.selectbox(key="kind").options == [strings.ALL, "PDF", "Text", "Audio"]
     assert at.slider(key="limit").value == 10
@@ -124,7 +124,7 @@ def test_speech_is_found_with_a_time_citation_and_a_player(filled: Path) -> None
     snippets = [m.value for m in at.markdown if "**ask**" in m.value]
     assert snippets and "**country**" in snippets[0]
     assert at.caption[1].value == strings.HITS_CAPTION.format(n=10)
-    assert at.caption[2].value.startswith(strings.SCORE_LABELS[DEFAULT_MODE])
+    assert at.caption[2].value.startswith(strings.SCORE_LABELS[inlet.DEFAULT_SEARCH_MODE])
     players = at.get("audio")
     assert len(players) == 1
     assert players[0].proto.start_time == 0
@@ -137,7 +137,7 @@ def test_document_is_found_with_its_page(filled: Path) -> None:
     assert headings[0].startswith(strings.KIND_ICONS["pdf"])
     citation = cited(headings[0])
     assert citation.startswith("declaration_of_independence.pdf, p")
-    first, last = re.search(r"pp?\. (\d+)(?:-(\d+))?$", citation).group(1, 2)
+    first, last = re.search(r"pp?\. (\d+)(?:–(\d+))?$", citation).group(1, 2)
     assert int(first) <= 2 <= int(last or first), citation  # the sentence is on page 2
     assert not at.get("audio")
 

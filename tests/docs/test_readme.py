@@ -61,7 +61,7 @@ def test_first_command_ingests_the_samples_and_serves_the_dashboard(tmp_path: Pa
         text = log.read_text()
         assert health == "ok", f"dashboard did not answer; demo output:\n{text[-4000:]}"
         assert "5 ingested, 0 unchanged, 0 failed" in text, text[-4000:]
-        assert "1. jfk_inaugural_excerpt.wav, 00:00.0-" in text, text[-4000:]
+        assert "1. jfk_inaugural_excerpt.wav, 00:00.0–" in text, text[-4000:]
         assert (REPO / ".venv" / "bin" / "inlet").exists()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -19,6 +19,7 @@ from flows.worker import serve
 from pipelines import analytics
 from pipelines.config import get_settings
 from pipelines.queue import JobQueue, JobRequest
+from pipelines.search import search
 from pipelines.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -115,7 +116,7 @@ print(json.dumps({"status": summary["status"], "whisper_loads": load_whisper.cac
         settings, "SELECT collection, cached FROM events WHERE stage = 'transcribe' AND event = 'end'"
     )
     assert dict(cached.iter_rows()) == {"first": False, "second": True}
-    assert Store(settings).search("ask not", None, mode="text", collection="second").height >= 1
+    assert search(Store(settings), "ask not", None, mode="text", collection="second").height >= 1
 
 
 def test_the_local_runner_takes_the_higher_priority_first(tmp_path: Path) -> None:

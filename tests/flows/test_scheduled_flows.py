@@ -14,6 +14,7 @@ from flows.maintenance import maintenance_flow
 from flows.retry import retry_failed_flow
 from flows.submit import failed_paths
 from pipelines.config import get_settings
+from pipelines.search import search
 from pipelines.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -42,7 +43,7 @@ def test_the_inbox_takes_new_and_changed_files_and_drops_removed_ones(tmp_path: 
     assert [Path(p).name for p in second["removed"]] == ["gone.txt"]
     store = Store(get_settings())
     assert store.source_rows("box")["file"].to_list() == ["keep.txt"]
-    hits = store.search("cargo", None, mode="text", collection="box")
+    hits = search(store, "cargo", None, mode="text", collection="box")
     assert hits.height and "lighthouse" not in " ".join(hits["text"].to_list())
 
 

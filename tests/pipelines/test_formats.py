@@ -11,7 +11,7 @@ from pipelines import formats
 @pytest.mark.parametrize(
     ("seconds", "shown"),
     [(0, "00:00.0"), (7.5, "00:07.5"), (15.54, "00:15.5"), (59.96, "01:00.0"), (75, "01:15.0"),
-     (3599.9, "59:59.9"), (3725.25, "1:02:05.2"), (None, "?"), (float("nan"), "?"),
+     (3599.9, "59:59.9"), (3725.25, "1:02:05.2"), (None, "?"), (float("nan"), "?"), (float("inf"), "?"),
      (-1, "00:00.0")],
 )  # fmt: skip
 def test_clock(seconds: float | None, shown: str) -> None:

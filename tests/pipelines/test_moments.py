@@ -73,9 +73,6 @@ def test_error_reports_read_since_as_local_time(plus_five: None) -> None:
     assert sorted(inlet.errors(since="2024-04-30", settings=settings)["source_id"]) == ["after", "before"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="pipelines/search.py reads its date filters itself until the search refactor lands"
-)
 def test_no_other_module_reads_dates_from_people() -> None:
     """ISO parsing and local-time defaults of user input live in ``pipelines/moments.py`` only."""
     offenders = []

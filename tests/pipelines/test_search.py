@@ -1,10 +1,13 @@
 """Search on real text (SciFact abstracts): typos, phrases, filters, hostile values, suggestions,
-reindexing under load, and the analytics row each search leaves."""
+reindexing under load, the analytics row each search leaves; which modes need a query vector,
+how a hit is cited, and that search has one owner (``pipelines.search``, not the store)."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import hashlib
+import inspect
 import json
 import re
 import threading
@@ -12,13 +15,26 @@ import time
 from pathlib import Path
 
 import pytest
+from polars.testing import assert_frame_equal
 
 import inlet
 from pipelines import analytics
+from pipelines import store as store_module
 from pipelines.config import Settings, get_settings
 from pipelines.index import index_sources
 from pipelines.records import Extraction, Segment, Source
-from pipelines.search import VECTOR_INDEX, parse_query, predicate, suggest
+from pipelines.search import (
+    HIT_COLUMNS,
+    MODES,
+    VECTOR_INDEX,
+    citation,
+    needs_query_vector,
+    parse_query,
+    predicate,
+    refresh,
+    search,
+    suggest,
+)
 from pipelines.store import Store
 
 N_DOCS = 60
@@ -52,7 +68,7 @@ def corpus(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Sett
     }
     result = index_sources([_extraction(n, t) for n, t in docs.items()], collection="sci", settings=settings)
     assert not [s for s in result.sources if s.error]
-    Store(settings).refresh_indexes()
+    refresh(Store(settings))
     return settings, docs
 
 
@@ -110,7 +126,7 @@ def test_filters_exclude_what_they_should(shared: Path) -> None:
         _extraction(f"{rows[5]['_id']}.txt", rows[5]["text"]),
     ]
     index_sources(later, collection="new", settings=settings)
-    Store(settings).refresh_indexes()
+    refresh(Store(settings))
     names = {e.source.file for e in first + later}
     for mode in ("vector", "text", "hybrid"):
         q = "the"  # every abstract has it; in text mode a stop word, so ask for a common word too
@@ -130,6 +146,8 @@ def test_filters_exclude_what_they_should(shared: Path) -> None:
         assert files(until=cut) == {e.source.file for e in first}
         assert files(since=dt.date.today().isoformat()) == names  # a date: the whole day
         assert files(until=(dt.date.today() - dt.timedelta(days=1)).isoformat()) == set()
+        pdf = _search(settings, q, mode, kind="pdf")
+        assert set(pdf["citation"]) == {f"{later[0].source.file}, p. 1"}  # a PDF's page
     with pytest.raises(ValueError, match="ISO date"):
         _search(settings, "cells", since="last tuesday")
 
@@ -142,7 +160,7 @@ def test_quotes_and_sql_in_values_are_searched_literally(embedder) -> None:  # n
         "plain.txt": "A plain note about laboratory tables and chairs.",
     }
     index_sources([_extraction(n, t) for n, t in texts.items()], collection="x' OR '1'='1", settings=settings)
-    Store(settings).refresh_indexes()
+    refresh(Store(settings))
     for mode in ("vector", "text", "hybrid"):
         # A filter value with quotes and SQL matches exactly that value, nothing more.
         assert set(_search(settings, "notes table", mode, file=hostile)["file"]) == {hostile}
@@ -197,7 +215,7 @@ def test_reindex_builds_ann_and_search_keeps_answering(shared: Path, tmp_path: P
     docs = [_extraction(f"{r['_id']}.txt", f"{r['title']}\n\n{r['text']}") for r in rows]
     index_sources(docs, collection="sci", settings=settings)
     store = Store(settings)
-    store.refresh_indexes()
+    refresh(store)
     assert store.count_chunks() >= 256
     from pipelines.search import index_names
 
@@ -225,3 +243,76 @@ def test_reindex_builds_ann_and_search_keeps_answering(shared: Path, tmp_path: P
     assert inlet.search(query, mode="vector", limit=1, settings=settings)["file"][0] == "4983.txt"
     with pytest.raises(ValueError, match="no collection"):
         inlet.reindex("nope", settings=settings)
+
+
+# --- one owner, one entry point ------------------------------------------------------------
+
+
+def test_the_store_knows_nothing_of_search() -> None:
+    source = inspect.getsource(store_module)
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported |= {f"{node.module}.{a.name}" for a in node.names}
+    assert not [name for name in imported if name.startswith("pipelines.search")]
+    assert "pipelines.search" not in source
+    for name in ("search", "refresh_indexes", "reindex"):
+        assert not hasattr(Store, name), name
+    for name in ("HIT_COLUMNS", "MODES"):
+        assert not hasattr(store_module, name), name
+
+
+def test_the_facade_and_the_engine_give_the_same_hits(corpus: tuple[Settings, dict[str, str]]) -> None:
+    from pipelines.embed import load_embedder
+
+    settings, _ = corpus
+    store = Store(settings)
+    query = "cerebral white matter in newborns"
+    vector = load_embedder(settings).encode_query(query)
+    for mode in MODES:
+        direct = search(store, query, vector if needs_query_vector(mode) else None, mode=mode, limit=5,
+                        collection="sci")  # fmt: skip
+        facade = inlet.search(query, mode=mode, limit=5, collection="sci", settings=settings)
+        assert direct.columns == HIT_COLUMNS and 0 < direct.height <= 5
+        assert_frame_equal(facade, direct)
+        assert facade["file"][0] == "4983.txt", mode
+        assert facade["citation"].to_list() == facade["file"].to_list()  # text files: no page, no time
+
+
+def test_vector_and_hybrid_need_a_query_vector(corpus: tuple[Settings, dict[str, str]]) -> None:
+    settings, _ = corpus
+    store = Store(settings)
+    assert [m for m in MODES if needs_query_vector(m)] == ["vector", "hybrid"]
+    for mode in MODES:
+        assert inlet.search_needs_embedder(mode) == needs_query_vector(mode)
+        if needs_query_vector(mode):  # the rule is what search itself requires
+            with pytest.raises(ValueError, match="query vector"):
+                search(store, "white matter", None, mode=mode)
+        else:
+            assert search(store, "white matter", None, mode=mode).height > 0
+    with pytest.raises(ValueError, match="mode must be one of"):
+        needs_query_vector("semantic")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        inlet.search("white matter", mode="semantic", settings=settings)
+    assert inlet.SEARCH_MODES == MODES and inlet.DEFAULT_SEARCH_MODE == "hybrid"
+
+
+@pytest.mark.parametrize(
+    ("hit", "cited"),
+    [
+        ({"file": "d.pdf", "page_start": 2, "page_end": 2}, "d.pdf, p. 2"),
+        ({"file": "d.pdf", "page_start": 2, "page_end": 3}, "d.pdf, pp. 2–3"),
+        ({"file": "d.pdf", "page_start": 4, "page_end": None}, "d.pdf, p. 4"),
+        ({"file": "a.wav", "page_start": None, "time_start": 7.5, "time_end": 15.5},
+         "a.wav, 00:07.5–00:15.5"),
+        ({"file": "v.mp4", "time_start": 3600.0, "time_end": 3612.25},
+         "v.mp4, 1:00:00.0–1:00:12.2"),
+        ({"file": "a.wav", "time_start": 0.0, "time_end": None}, "a.wav, 00:00.0–?"),
+        ({"file": "n.md", "page_start": None, "page_end": None, "time_start": None}, "n.md"),
+        ({"file": "n.md", "page_start": float("nan"), "time_start": float("nan")}, "n.md"),
+    ],
+)  # fmt: skip
+def test_citation(hit: dict, cited: str) -> None:
+    assert citation(hit) == cited

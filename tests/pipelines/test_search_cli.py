@@ -14,6 +14,7 @@ import pytest
 from pipelines.config import get_settings
 from pipelines.index import index_sources
 from pipelines.records import Extraction, Segment, Source
+from pipelines.search import refresh
 from pipelines.store import Store
 
 pytestmark = pytest.mark.slow
@@ -40,7 +41,7 @@ def home(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
                             size=len(text), file=f"{row['_id']}.txt")  # fmt: skip
             extractions.append(Extraction(source=source, segments=[Segment(text=text)], language="en"))
     index_sources(extractions, collection="sci", settings=settings)
-    Store(settings).refresh_indexes()
+    refresh(Store(settings))
     return home
 
 

@@ -1,4 +1,5 @@
-"""The LanceDB store: idempotent writes, stale-chunk removal, safe filters, search modes."""
+"""The LanceDB store: idempotent writes, stale-chunk removal, removing sources, safe filters
+(searched through :mod:`pipelines.search`)."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,8 @@ from pipelines.config import get_settings
 from pipelines.embed import embed_texts
 from pipelines.index import index_sources
 from pipelines.records import Extraction, Segment, Source
-from pipelines.store import Store, VectorCache, sql_literal, where
+from pipelines.search import refresh, search
+from pipelines.store import Store, VectorCache, remove_sources, sql_literal, where
 
 
 def _extraction(source_id: str, texts: list[str], path: str = "/x/doc.txt", kind: str = "text") -> Extraction:
@@ -33,9 +35,12 @@ def test_reingest_is_idempotent_and_replaces_stale_chunks(embedder) -> None:  # 
     assert n >= 2 and store.count_chunks() == n
     again = index_sources([_extraction("a" * 64, long)], collection="c", settings=settings)
     assert store.count_chunks() == n and again.embedded == 0
-    # A changed file at the same path replaces its old chunks in the same commit.
+    # A changed file at the same path replaces its old chunks in the same commit; the ingest
+    # flow finds the older versions of a path with one read of the collection (source_map).
     new_id = "b" * 64
-    replaces = {new_id: store.replaced_by("c", "/x/doc.txt", new_id)}
+    current, by_path = store.source_map("c", settings.chunking_key())
+    assert current == {"a" * 64} and by_path == {"/x/doc.txt": {"a" * 64}}
+    replaces = {new_id: sorted(by_path["/x/doc.txt"] - {new_id})}
     assert replaces[new_id] == ["a" * 64]
     index_sources(
         [_extraction(new_id, ["Only one short page now."])],
@@ -61,16 +66,16 @@ def test_filters_and_hostile_values(embedder) -> None:  # noqa: ANN001
         collection="land",
         settings=settings,
     )
-    store.refresh_indexes()
+    refresh(store)
     vector = embedder.encode_query("whales")
     for mode in ("vector", "text", "hybrid"):
-        assert set(store.search("whales", vector, mode=mode)["collection"]) == {"sea", "land"}
-        assert set(store.search("whales", vector, mode=mode, collection="sea")["collection"]) == {"sea"}
-        assert set(store.search("whales", vector, mode=mode, kind="pdf")["file"]) == {"o'brien.pdf"}
-        hostile = store.search("whales", vector, mode=mode, collection="sea' OR '1'='1")
+        assert set(search(store, "whales", vector, mode=mode)["collection"]) == {"sea", "land"}
+        assert set(search(store, "whales", vector, mode=mode, collection="sea")["collection"]) == {"sea"}
+        assert set(search(store, "whales", vector, mode=mode, kind="pdf")["file"]) == {"o'brien.pdf"}
+        hostile = search(store, "whales", vector, mode=mode, collection="sea' OR '1'='1")
         assert hostile.height == 0
     # A query full of SQL and quotes is searched for, not executed.
-    assert store.search("'; DROP TABLE chunks; --", vector, mode="text").height >= 0
+    assert search(store, "'; DROP TABLE chunks; --", vector, mode="text").height >= 0
     assert store.count_chunks() == 2
 
 
@@ -83,8 +88,8 @@ def test_phrase_query_ranks_its_passage_first(embedder) -> None:  # noqa: ANN001
         settings=settings,
     )
     store = Store(settings)
-    store.refresh_indexes()
-    hits = store.search('"quick brown fox"', None, mode="text")
+    refresh(store)
+    hits = search(store, '"quick brown fox"', None, mode="text")
     assert hits["text"].to_list() == ["a quick brown fox leaps"]
 
 
@@ -130,3 +135,36 @@ def test_a_large_batch_reports_sources_as_their_chunks_are_embedded(embedder) ->
     assert all(written == 0 for *_, written in calls)  # all heard before the one commit
     assert store.count_chunks() == result.chunks_written
     assert sum(s.embed_s for s in result.sources) == pytest.approx(result.embed_s, rel=0.2)
+
+
+def test_removing_a_source_drops_its_row_first_and_the_file_can_come_back(embedder) -> None:  # noqa: ANN001
+    settings = get_settings()
+    store = Store(settings)
+    keep = _extraction("k" * 64, ["Tide tables are printed for the fleet."], path="/x/keep.txt")
+    gone = _extraction("g" * 64, ["The lighthouse keeper trims the wick at dusk."], path="/x/gone.txt")
+    index_sources([keep, gone], collection="c", settings=settings)
+    refresh(store)
+    n_gone = store.chunk_rows(source_id="g" * 64).height
+    sources_table, chunks_table = store.sources_table(), store.chunks()
+    assert sources_table is not None and chunks_table is not None
+    sources_before, chunks_before = sources_table.version, chunks_table.version
+
+    assert remove_sources(store, "c", ["g" * 64]) == n_gone > 0
+    # One commit on each table, the sources table's first: had the process died between the
+    # two, an orphan chunk would be rewritten by the next ingest, whereas a source row whose
+    # chunks are gone would make that ingest skip the file as unchanged.
+    sources_commits = [v for v in sources_table.list_versions() if v["version"] > sources_before]
+    chunks_commits = [v for v in chunks_table.list_versions() if v["version"] > chunks_before]
+    assert len(sources_commits) == len(chunks_commits) == 1
+    assert sources_commits[0]["timestamp"] <= chunks_commits[0]["timestamp"]
+    assert store.source_rows("c")["source_id"].to_list() == ["k" * 64]
+    assert set(store.chunk_rows(collection="c")["source_id"]) == {"k" * 64}
+    # No row claims the removed source any more, so the same file is ingested again.
+    current, by_path = store.source_map("c", settings.chunking_key())
+    assert current == {"k" * 64} and "/x/gone.txt" not in by_path
+    assert index_sources([gone], collection="c", settings=settings).chunks_written == n_gone
+    refresh(store)
+    assert search(store, "lighthouse wick", None, mode="text")["file"].to_list() == ["gone.txt"]
+    # A whole collection is removed the same way.
+    assert remove_sources(store, "c") == n_gone + 1
+    assert store.count_chunks("c") == 0 and store.source_rows("c").height == 0
