@@ -439,35 +439,22 @@ def success_rate(outcomes: pl.DataFrame) -> float | None:
     return ok / (ok + failed) if ok + failed else None
 
 
-def bucket_width(span_s: float) -> str:
-    """A polars duration for time buckets: about 10–60 bars over ``span_s`` seconds.
-
-    >>> bucket_width(300), bucket_width(4 * 3600), bucket_width(10 * 86400)
-    ('10s', '5m', '6h')
-    """
-    for seconds, label in ((10, "10s"), (60, "1m"), (300, "5m"), (900, "15m"), (3600, "1h"), (21600, "6h")):
-        if span_s / seconds <= 60:
-            return label
-    return "1d"
-
-
-def throughput(finished: pl.DataFrame) -> pl.DataFrame:
-    """Files finished per time bucket and kind: ``time`` (local ``HH:MM`` or date), ``kind``,
-    ``files``; the bucket width follows the span of the data."""
+def throughput(buckets: pl.DataFrame) -> pl.DataFrame:
+    """Files finished per time bucket and kind, for a bar chart: ``time`` (local; with seconds
+    for buckets under a minute, a date for day buckets), ``kind`` (its label), ``files``, from
+    ``inlet.stats()["throughput"]`` (which chooses the bucket width)."""
     schema = {"time": pl.Utf8, "kind": pl.Utf8, "files": pl.Int64}
-    if finished.height == 0:
+    if buckets.height == 0:
         return pl.DataFrame(schema=schema)
-    span = (finished["at"].max() - finished["at"].min()).total_seconds()
-    every = bucket_width(span)
-    counted = (
-        finished.with_columns(pl.col("at").dt.truncate(every).alias("bucket"),
-                              pl.col("kind").replace_strict(strings.KIND_LABELS, default=pl.col("kind"))
-                              .fill_null(strings.UNKNOWN_KIND).alias("kind"))
-        .group_by("bucket", "kind").agg(pl.len().cast(pl.Int64).alias("files")).sort("bucket", "kind")
-    )  # fmt: skip
-    fmt = "%Y-%m-%d" if every == "1d" else "%m-%d %H:%M:%S" if every.endswith("s") else "%m-%d %H:%M"
-    times = [_local(b).strftime(fmt) for b in counted["bucket"]]
-    return pl.DataFrame({"time": times, "kind": counted["kind"], "files": counted["files"]}, schema=schema)
+    width = int(buckets["bucket_s"][0])
+    fmt = "%Y-%m-%d" if width >= 86400 else "%m-%d %H:%M:%S" if width < 60 else "%m-%d %H:%M"
+    kinds = (
+        buckets["kind"]
+        .replace_strict(strings.KIND_LABELS, default=buckets["kind"])
+        .fill_null(strings.UNKNOWN_KIND)
+    )
+    times = [_local(b).strftime(fmt) for b in buckets["bucket"]]
+    return pl.DataFrame({"time": times, "kind": kinds, "files": buckets["files"]}, schema=schema)
 
 
 def stage_durations(stages: pl.DataFrame) -> pl.DataFrame:

@@ -17,7 +17,7 @@ import streamlit as st
 
 import inlet
 from dashboard import strings
-from pipelines.config import Settings, get_settings
+from inlet.config import Settings, get_settings
 from pipelines.store import Store
 
 STATS_TTL_S = 5
@@ -38,16 +38,15 @@ def settings_key(s: Settings) -> str:
 
 
 @st.cache_resource(show_spinner=strings.LOADING_MODEL)
-def _embedder(_s: Settings, key: tuple[str, ...]) -> Any:
-    from pipelines.embed import load_embedder
-
-    model = load_embedder(_s)
-    _loaded[_s.embed_model] = True
-    return model
+def _embedder(_s: Settings, key: tuple[str, ...]) -> bool:
+    held = inlet.preload(settings=_s)
+    _loaded[_s.embed_model] = held
+    return held
 
 
-def embedder(s: Settings) -> Any:
-    """The query embedder for these settings, loaded once per dashboard process."""
+def embedder(s: Settings) -> bool:
+    """Load the query embedder for these settings once per dashboard process (``inlet.preload``
+    keeps it for every later search)."""
     key = (s.embed_model, s.embed_backend, s.embed_device, str(s.embed_batch_size), str(s.models_dir))
     return _embedder(s, key)
 
@@ -125,23 +124,13 @@ def clear_reads() -> None:
 
 
 @st.cache_data(ttl=STATS_TTL_S, show_spinner=False)
-def _store_sizes(_s: Settings, key: str) -> pl.DataFrame:
-    from dashboard import health
-
-    return health.stores(_s)
+def _health(_s: Settings, key: str) -> dict[str, Any]:
+    return inlet.health(settings=_s)
 
 
-def store_sizes(s: Settings) -> pl.DataFrame:
-    """Rows and bytes of each store (``dashboard.health.stores``), at most a few seconds old."""
-    return _store_sizes(s, settings_key(s))
-
-
-@st.cache_data(ttl=STATS_TTL_S, show_spinner=False)
-def server_answers(url: str) -> tuple[bool, str]:
-    """Whether the Prefect server answers, asked at most every few seconds."""
-    from dashboard import health
-
-    return health.server_answers(url)
+def health(s: Settings) -> dict[str, Any]:
+    """``inlet.health()`` (models, stores, mode and server, versions), a few seconds old."""
+    return _health(s, settings_key(s))
 
 
 # --- jobs and statistics (analytics reads; a fresh in-memory DuckDB per read) ------------------
@@ -172,17 +161,9 @@ def job_sources(s: Settings, job_id: str) -> pl.DataFrame:
 
 @st.cache_data(ttl=STATS_TTL_S, show_spinner=False)
 def _statistics(_s: Settings, key: str) -> dict[str, Any]:
-    from pipelines import analytics
-
-    figures = dict(inlet.stats(settings=_s))
-    figures["finished"] = analytics.query(
-        _s,
-        """SELECT last_at AS "at", kind, collection, status FROM source_state
-               WHERE status IN ('ingested', 'unchanged', 'failed', 'cancelled')""",
-    )
-    return figures
+    return dict(inlet.stats(settings=_s))
 
 
 def statistics(s: Settings) -> dict[str, Any]:
-    """``inlet.stats()`` plus when each file finished (``finished``), a few seconds old."""
+    """``inlet.stats()``, a few seconds old."""
     return _statistics(s, settings_key(s))

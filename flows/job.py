@@ -16,7 +16,7 @@ from pipelines import analytics, progress
 from pipelines.config import Settings
 from pipelines.errors import InletError
 from pipelines.queue import JobQueue
-from pipelines.records import Source
+from pipelines.records import FINISHED_SOURCE_STATUSES, Source
 
 
 @dataclass
@@ -33,7 +33,7 @@ class SourceOutcome:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("ingested", "unchanged", "failed", "cancelled")
+        return self.status in FINISHED_SOURCE_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
         error = None

@@ -9,18 +9,30 @@ One private module per concern: ``_jobs`` (submitting work), ``_search``, ``_lib
 is stored), ``_reports`` (analytics); the ``inlet`` command lives in ``inlet.cli``.
 
 For apps built on inlet (the dashboard, a web backend) three public modules hold what a
-notebook does not need: ``inlet.uploads`` (checking and keeping uploaded files),
+notebook does not need: ``inlet.config`` (the settings object every function takes),
+``inlet.uploads`` (checking and keeping uploaded files),
 ``inlet.formats`` (sizes and times written as inlet writes them) and ``inlet.records`` (kinds
 of source, job statuses).
 """
 
+from inlet._health import health
 from inlet._jobs import JobSummary, cancel, ingest, keep_serving, retry, submit, wait
 from inlet._library import collections, delete, show, sources
 from inlet._reports import errors, export, job_sources, jobs, stats
-from inlet._search import DEFAULT_SEARCH_MODE, SEARCH_MODES, reindex, search, search_needs_embedder, suggest
+from inlet._search import (
+    DEFAULT_SEARCH_MODE,
+    SEARCH_MODES,
+    preload,
+    reindex,
+    search,
+    search_needs_embedder,
+    suggest,
+)
+from pipelines.errors import InletError
 
 __all__ = [
     "DEFAULT_SEARCH_MODE",
+    "InletError",
     "JobSummary",
     "SEARCH_MODES",
     "cancel",
@@ -28,10 +40,12 @@ __all__ = [
     "delete",
     "errors",
     "export",
+    "health",
     "ingest",
     "job_sources",
     "jobs",
     "keep_serving",
+    "preload",
     "reindex",
     "retry",
     "search",

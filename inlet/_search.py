@@ -93,6 +93,22 @@ def search(
     return hits
 
 
+def preload(mode: str = DEFAULT_SEARCH_MODE, *, settings: Settings | None = None, **overrides: Any) -> bool:
+    """Load what searches in ``mode`` need (the embedding model for ``vector`` and ``hybrid``)
+    into this process, so the first search answers at once. True when a model is now held.
+
+    Example:
+        >>> inlet.preload()  # at the start of a notebook or an app  # doctest: +SKIP
+        True
+    """
+    if not search_needs_embedder(mode):
+        return False
+    from pipelines.embed import load_embedder
+
+    load_embedder(resolve(settings, overrides))
+    return True
+
+
 def search_needs_embedder(mode: str) -> bool:
     """True when :func:`search` in ``mode`` embeds the query, so the embedding model is loaded
     first: ``vector`` and ``hybrid``, not ``text``. A ``ValueError`` names the modes if ``mode``

@@ -229,6 +229,15 @@ class Settings(BaseSettings):
         """The Prefect server configured for this process (``PREFECT_API_URL``), or ``None``."""
         return os.environ.get("PREFECT_API_URL", "").strip().rstrip("/") or None
 
+    def flow_run_url(self, flow_run_id: str | None) -> str | None:
+        """The Prefect UI page of a flow run on the configured server (``…/api`` →
+        ``…/runs/flow-run/ID``); ``None`` without a server or a run."""
+        base = self.prefect_api_url
+        if not base or not flow_run_id:
+            return None
+        base = base[: -len("/api")] if base.endswith("/api") else base
+        return f"{base}/runs/flow-run/{flow_run_id}"
+
     @property
     def active_mode(self) -> Literal["embedded", "server"]:
         """Where jobs run now: the ``mode`` setting, ``auto`` meaning ``server`` when a Prefect

@@ -15,6 +15,8 @@ JobStatus = Literal["queued", "running", "completed", "partially_failed", "faile
 """Where a job stands; the last four are final."""
 FINISHED_STATUSES: frozenset[str] = frozenset({"completed", "partially_failed", "failed", "cancelled"})
 """Job statuses after which nothing more happens to the job."""
+FINISHED_SOURCE_STATUSES: frozenset[str] = frozenset({"ingested", "unchanged", "failed", "cancelled"})
+"""Statuses of a job's source once the job is done with it (``retrying``, ``running`` are not)."""
 
 
 def is_media(kind: str | None) -> bool:

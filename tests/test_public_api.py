@@ -1,6 +1,6 @@
 import inlet
 
-PUBLIC_MODULES = {"cli", "formats", "records", "uploads"}
+PUBLIC_MODULES = {"cli", "config", "formats", "records", "uploads"}
 
 
 def test_public_surface_is_exactly_all() -> None:
@@ -11,6 +11,7 @@ def test_public_surface_is_exactly_all() -> None:
     assert set(inlet.__all__) == public
     assert set(inlet.__all__) == {
         "DEFAULT_SEARCH_MODE",
+        "InletError",
         "JobSummary",
         "SEARCH_MODES",
         "cancel",
@@ -18,10 +19,12 @@ def test_public_surface_is_exactly_all() -> None:
         "delete",
         "errors",
         "export",
+        "health",
         "ingest",
         "job_sources",
         "jobs",
         "keep_serving",
+        "preload",
         "reindex",
         "retry",
         "search",

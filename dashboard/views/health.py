@@ -4,36 +4,36 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import health, helpers, resources, strings
+from dashboard import helpers, resources, strings
 
 settings = resources.settings()
+report = resources.health(settings)
 
 st.title(strings.HEALTH_TITLE)
 st.caption(strings.HEALTH_INTRO)
 
 st.subheader(strings.MODELS_HEADER)
-for model in health.models(settings, resources.embedder_loaded(settings)):
+for model in report["models"]:
     role = strings.MODEL_ROLE[model["role"]]
     with st.container(border=True):
         if model["problem"]:
             st.markdown(f":red-badge[{role}] `{model['name']}`: "
                         + strings.MODEL_MISSING.format(message=helpers.markdown_escape(model["problem"])))  # fmt: skip
             continue
-        if model["loaded"] is None:
+        if model["role"] != "embed":
             loaded = strings.MODEL_IN_WORKER
         else:
-            loaded = strings.MODEL_LOADED if model["loaded"] else strings.MODEL_NOT_LOADED
+            loaded = strings.MODEL_LOADED if resources.embedder_loaded(settings) else strings.MODEL_NOT_LOADED
         st.markdown(f":green-badge[{role}] `{model['name']}` "
                     + strings.MODEL_FOUND.format(where=model["where"]) + f"  \n{loaded}")  # fmt: skip
 
 st.subheader(strings.STORES_HEADER)
-st.dataframe(helpers.labelled(helpers.stores_table(resources.store_sizes(settings))), hide_index=True)
+st.dataframe(helpers.labelled(helpers.stores_table(report["stores"])), hide_index=True)
 
 st.subheader(strings.MODE_HEADER)
-if settings.active_mode == "server":
-    url = settings.prefect_api_url or ""
+if report["server"] is not None:
+    url, ok, reason = report["server"]["url"] or "", report["server"]["ok"], report["server"]["reason"]
     st.markdown(strings.MODE_SERVER.format(url=url))
-    ok, reason = resources.server_answers(url)
     if ok:
         st.success(strings.SERVER_UP, icon=":material/check_circle:")
     else:
@@ -42,6 +42,6 @@ else:
     st.markdown(strings.MODE_EMBEDDED)
 
 st.subheader(strings.VERSIONS_HEADER)
-st.dataframe(helpers.labelled(health.versions()), hide_index=True)
+st.dataframe(helpers.labelled(report["versions"]), hide_index=True)
 
 st.caption(strings.STORE_CAPTION.format(home=settings.home))

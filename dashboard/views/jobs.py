@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 import inlet
-from dashboard import health, helpers, resources, strings
+from dashboard import helpers, resources, strings
 
 RECENT = 20
 
@@ -72,7 +72,7 @@ def show_job(job: dict[str, Any], selected: bool) -> None:
     if int(job.get("failed") or 0) and helpers.finished(job):
         actions[1].button(strings.RETRY_FAILED, key=f"retry-{job['job_id']}", on_click=retry,
                           args=(job["job_id"],), icon=":material/replay:")  # fmt: skip
-    url = health.flow_run_url(settings.prefect_api_url, job.get("flow_run_id"))
+    url = job.get("flow_run_url")
     if url:
         actions[2].link_button(strings.PREFECT_LINK, url, icon=":material/open_in_new:")
 

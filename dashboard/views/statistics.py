@@ -1,5 +1,5 @@
 """Statistics page: throughput, stage durations, success rates, retries and errors over time,
-by kind and collection (``pipelines.analytics.statistics`` plus the files' finish times)."""
+by kind and collection (``inlet.stats()``)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ metrics[2].metric(strings.METRIC_RUNNING, health.get("running", 0))
 metrics[3].metric(strings.METRIC_QUEUED, health.get("queued", 0))
 metrics[4].metric(strings.METRIC_ERRORS_24H, health.get("errors_24h", 0))
 
-if figures["finished"].height == 0 and figures["stages"].height == 0:
+if figures["throughput"].height == 0 and figures["stages"].height == 0:
     st.info(strings.NO_STATISTICS, icon=":material/info:")
 else:
     st.subheader(strings.THROUGHPUT_HEADER)
-    throughput = helpers.throughput(figures["finished"])
+    throughput = helpers.throughput(figures["throughput"])
     st.bar_chart(throughput.to_pandas(), x="time", y="files", color="kind", height=260)
 
     left, right = st.columns(2)

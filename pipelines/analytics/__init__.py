@@ -22,7 +22,7 @@ Tables (``SCHEMAS``, one folder each under ``home/analytics``), versioned (``sch
 from .export import FORMATS, to_markdown
 from .export import write as export_frame
 from .files import apply_retention, compact, live_files, now, record, versions, write_frame
-from .read import connect, query, query_many
+from .read import connect, query, query_many, table_rows
 from .reports import errors, job_sources, jobs, statistics
 from .schema import SCHEMA_VERSION, SCHEMAS
 
@@ -43,6 +43,7 @@ __all__ = [
     "query_many",
     "record",
     "statistics",
+    "table_rows",
     "to_markdown",
     "versions",
     "write_frame",

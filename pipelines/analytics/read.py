@@ -168,3 +168,10 @@ def _read(settings: Settings, work: Callable[[duckdb.DuckDBPyConnection], _T], a
             if con is not None:
                 con.close()
     raise AssertionError("unreachable")
+
+
+def table_rows(settings: Settings) -> dict[str, int]:
+    """How many rows each analytics table holds now (``jobs`` counts state changes)."""
+    names = list(SCHEMAS)
+    counts = query(settings, "SELECT " + ", ".join(f"(SELECT count(*) FROM {t}) AS {t}" for t in names))
+    return {t: int(counts[t][0]) for t in names}

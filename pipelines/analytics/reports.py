@@ -14,7 +14,7 @@ import polars as pl
 
 from pipelines import progress
 from pipelines.config import Settings
-from pipelines.records import FINISHED_STATUSES
+from pipelines.records import FINISHED_SOURCE_STATUSES, FINISHED_STATUSES
 
 from .files import now
 from .read import query, query_many, source_state_sql
@@ -55,9 +55,23 @@ JOB_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "progress": pl.Float64, "eta_s": pl.Float64, "submitted_at": pl.Datetime("us", "UTC"),
     "started_at": pl.Datetime("us", "UTC"), "finished_at": pl.Datetime("us", "UTC"),
     "sources": pl.Int64, "failed": pl.Int64, "unchanged": pl.Int64, "retries": pl.Int64,
-    "chunks_written": pl.Int64, "flow_run_id": pl.Utf8, "last_event_at": pl.Datetime("us", "UTC"),
+    "chunks_written": pl.Int64, "flow_run_id": pl.Utf8, "flow_run_url": pl.Utf8, "last_event_at": pl.Datetime("us", "UTC"),
     "stuck": pl.Boolean,
 }  # fmt: skip
+
+
+_FINISHED_SOURCES = ", ".join(f"'{s}'" for s in sorted(FINISHED_SOURCE_STATUSES))
+"""The finished source statuses as SQL literals (constants of ``pipelines.records``)."""
+
+_THROUGHPUT_SQL = """
+WITH f AS (SELECT last_at AS "at", kind FROM source_state WHERE status IN ({finished}) AND {where}),
+span AS (SELECT coalesce(epoch(max("at")) - epoch(min("at")), 0) AS s FROM f),
+w AS (SELECT CASE WHEN s <= 600 THEN 10 WHEN s <= 3600 THEN 60 WHEN s <= 18000 THEN 300
+                  WHEN s <= 54000 THEN 900 WHEN s <= 216000 THEN 3600 WHEN s <= 1296000 THEN 21600
+                  ELSE 86400 END AS width FROM span)
+SELECT time_bucket(to_seconds(w.width), f."at") AS bucket, w.width AS bucket_s, f.kind, count(*) AS files
+FROM f, w GROUP BY ALL ORDER BY bucket, f.kind
+"""
 
 
 def jobs(
@@ -124,7 +138,8 @@ def jobs(
             "failed": max(r["n_failed"] or 0, r["seen_failed"] or 0),
             "unchanged": max(r["n_unchanged"] or 0, r["seen_unchanged"] or 0),
             "retries": int(r["retries"] or 0), "chunks_written": r["chunks_written"],
-            "flow_run_id": r["flow_run_id"], "last_event_at": last,
+            "flow_run_id": r["flow_run_id"], "flow_run_url": settings.flow_run_url(r["flow_run_id"]),
+            "last_event_at": last,
             "stuck": bool(r["status"] == "running" and last is not None
                           and (moment - last).total_seconds() > settings.stuck_job_after_s),
         })  # fmt: skip
@@ -249,6 +264,8 @@ def statistics(
     - ``health``: last success, jobs running and queued, stuck jobs (running, no event for
       ``stuck_job_after_s``), errors in the last 24 hours.
     - ``searches``: per mode, queries, no-result queries, latency p50/p95 (ms).
+    - ``throughput``: files finished per time ``bucket`` and ``kind`` (``files``); the bucket
+      width ``bucket_s`` follows the span of the data (10 s to a day, 60 bars at most).
 
     ``since`` and ``collection`` narrow events, errors and searches.
 
@@ -282,6 +299,7 @@ def statistics(
         ),
         "health": (_HEALTH_SQL, [moment - dt.timedelta(hours=24)]),
         "searches": (_SEARCHES_SQL.format(where=s_where), s_params),
+        "throughput": (_THROUGHPUT_SQL.format(where=src_where, finished=_FINISHED_SOURCES), params),
     })  # fmt: skip
     running = jobs(settings, status="running", limit=10_000, at=moment)
     stuck = running.filter(pl.col("stuck"))
@@ -304,4 +322,5 @@ def statistics(
         "errors_by_class": errors_by_class,
         "health": health,
         "searches": searches,
+        "throughput": frames["throughput"],
     }

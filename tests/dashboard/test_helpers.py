@@ -314,16 +314,15 @@ def test_error_groups_largest_first_with_newest_message() -> None:
     assert helpers.error_groups(errors.clear()) == []
 
 
-def test_throughput_buckets_follow_the_span() -> None:
+def test_throughput_is_labelled_for_people() -> None:
     at = dt.datetime(2026, 1, 2, 10, 0, tzinfo=UTC)
-    finished = pl.DataFrame({
-        "at": [at, at + dt.timedelta(minutes=1), at + dt.timedelta(hours=3)],
-        "kind": ["pdf", "pdf", None],
-    })  # fmt: skip
-    table = helpers.throughput(finished)
+    buckets = pl.DataFrame({"bucket": [at, at + dt.timedelta(hours=3)], "bucket_s": [300, 300],
+                            "kind": ["pdf", None], "files": [2, 1]})  # fmt: skip
+    table = helpers.throughput(buckets)
     assert table["files"].to_list() == [2, 1]
     assert table["kind"].to_list() == ["PDF", strings.UNKNOWN_KIND]
-    assert helpers.throughput(finished.clear()).height == 0
+    assert table["time"].to_list() == [f"{b.astimezone():%m-%d %H:%M}" for b in buckets["bucket"]]
+    assert helpers.throughput(buckets.clear()).height == 0
 
 
 def test_stage_durations_and_outcomes() -> None:
@@ -350,24 +349,24 @@ def test_date_range_from_the_date_input() -> None:
 
 
 def test_health_figures_on_an_empty_home(inlet_home, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    from dashboard import health
-    from pipelines.config import get_settings
+    import inlet
+    from inlet.config import get_settings
 
-    settings = get_settings()
-    stores = health.stores(settings)
+    report = inlet.health()
+    stores = report["stores"]
     assert dict(zip(stores["what"], stores["rows"], strict=True))["chunks"] == 0
     assert set(stores["what"]) >= {"sources", "chunks", "analytics: jobs", "uploads"}
-    models = health.models(settings, embedder_loaded=False)
-    assert [(m["role"], m["problem"], m["loaded"]) for m in models] == [
-        ("embed", None, False),
-        ("whisper", None, None),
-    ]
-    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
-    assert settings.active_mode == "server"
-    ok, reason = health.server_answers("http://127.0.0.1:9/api", timeout_s=1)
-    assert not ok and reason
+    assert [(m["role"], m["problem"]) for m in report["models"]] == [("embed", None), ("whisper", None)]
+    assert all(m["where"] for m in report["models"])
+    assert (report["mode"], report["server"], report["home"]) == ("embedded", None, str(inlet_home))
+    assert dict(report["versions"].iter_rows())["polars"] != "not installed"
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # nothing listens on port 9
+    report = inlet.health()
+    assert report["mode"] == "server" and report["server"]["url"] == "http://127.0.0.1:9/api"
+    assert report["server"]["ok"] is False and report["server"]["reason"]
+    assert get_settings().flow_run_url("r1") == "http://127.0.0.1:9/runs/flow-run/r1"
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api/")
+    assert get_settings().flow_run_url("r1") == "http://127.0.0.1:4200/runs/flow-run/r1"
+    assert get_settings().flow_run_url(None) is None
     monkeypatch.delenv("PREFECT_API_URL")
-    assert settings.active_mode == "embedded"
-    assert health.flow_run_url("http://127.0.0.1:4200/api/", "r1") == "http://127.0.0.1:4200/runs/flow-run/r1"
-    versions = health.versions(("streamlit", "no-such-package-here"))
-    assert versions["version"].to_list()[1] == "not installed"
+    assert get_settings().flow_run_url("r1") is None

@@ -269,3 +269,33 @@ def test_statistics_match_figures_computed_by_hand(settings: Settings) -> None:
     modes = {r["mode"]: r for r in stats["searches"].to_dicts()}
     assert modes["all"]["queries"] == 20 and modes["all"]["no_results"] == 4
     assert modes["text"]["queries"] == 10 and modes["all"]["p50_ms"] == pytest.approx(9.5)
+
+
+@pytest.mark.parametrize(("span_s", "width"), [(0, 10), (300, 10), (1800, 60), (4 * 3600, 300), (40 * 3600, 3600),
+                                               (10 * 86400, 21600), (40 * 86400, 86400)])  # fmt: skip
+def test_throughput_counts_finished_files_in_buckets_that_follow_the_span(
+    settings: Settings, span_s: int, width: int
+) -> None:
+    """Files finished per bucket and kind; the bucket width gives about 60 bars at most."""
+    t0 = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
+    ends = [t0, t0 + dt.timedelta(seconds=1), t0 + dt.timedelta(seconds=span_s)]
+    rows = [
+        {
+            "job_id": "j",
+            "collection": "c",
+            "source_id": f"s{i}",
+            "kind": kind,
+            "stage": "index",
+            "event": "end",
+            "at": at,
+        }
+        for i, (kind, at) in enumerate(zip(["pdf", "pdf", "audio"], ends, strict=True))
+    ]
+    rows.append({"job_id": "j", "collection": "c", "source_id": "busy", "kind": "pdf", "stage": "extract",
+                 "event": "start", "at": t0})  # still running: not counted  # fmt: skip
+    analytics.record(settings, "events", rows)
+    frame = analytics.statistics(settings)["throughput"]
+    assert set(frame["bucket_s"]) == {width}
+    assert frame["files"].sum() == 3 and frame.filter(pl.col("kind") == "audio")["files"].to_list() == [1]
+    assert frame["bucket"].to_list() == sorted(frame["bucket"].to_list())
+    assert span_s / width <= 60

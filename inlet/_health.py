@@ -1,8 +1,5 @@
-"""What the Health page shows, gathered without Streamlit: models, stores, mode, versions.
-
-Each function returns plain data (dicts, polars frames) that ``views/health.py`` lays out and
-``tests/dashboard/test_helpers.py`` checks.
-"""
+"""How this installation is: models found, store sizes, where jobs run and whether that answers,
+package versions. The dashboard's Health page shows it; a notebook or an app asks the same."""
 
 from __future__ import annotations
 
@@ -15,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from inlet._settings import resolve
 from pipelines import analytics
 from pipelines.config import Settings
 from pipelines.errors import InletError
@@ -22,13 +20,46 @@ from pipelines.store import Store
 
 PACKAGES = ("inlet", "prefect", "streamlit", "lancedb", "duckdb", "polars", "pyarrow",
             "sentence-transformers", "onnxruntime", "faster-whisper", "ctranslate2", "pypdf", "av")  # fmt: skip
-ANALYTICS_TABLES = ("jobs", "events", "errors", "searches")
+
+
+def health(
+    *, check_server: bool = True, settings: Settings | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """What is installed and how the stores are, in one dict.
+
+    Args:
+        check_server: in server mode, ask the Prefect server whether it answers (up to 2 s).
+
+    Returns:
+        ``{"home", "mode", "prefect_api_url", "server", "models", "stores", "versions"}``:
+        ``mode`` is ``embedded`` or ``server``; ``server`` is ``{"url", "ok", "reason"}`` in
+        server mode (else ``None``); ``models`` one dict per model (``role``, ``name``,
+        ``where`` it was found, or the ``problem``); ``stores`` a frame of ``what, rows,
+        bytes``; ``versions`` a frame of ``package, version``.
+
+    Example:
+        >>> inlet.health()["models"]  # doctest: +SKIP
+        [{'role': 'embed', 'name': 'all-MiniLM-L6-v2', 'where': '/.../all-MiniLM-L6-v2', 'problem': None}, ...]
+    """
+    s = resolve(settings, overrides)
+    url = s.prefect_api_url
+    server = None
+    if s.active_mode == "server" and check_server:
+        ok, reason = server_answers(url) if url else (False, "PREFECT_API_URL is not set")
+        server = {"url": url, "ok": ok, "reason": reason}
+    return {
+        "home": str(s.home),
+        "mode": s.active_mode,
+        "prefect_api_url": url,
+        "server": server,
+        "models": models(s),
+        "stores": stores(s),
+        "versions": versions(),
+    }
 
 
 def folder_bytes(folder: Path) -> int:
     """Bytes of every file under ``folder`` (0 when it does not exist)."""
-    if not folder.exists():
-        return 0
     total = 0
     for root, _dirs, files in os.walk(folder):
         for name in files:
@@ -39,22 +70,22 @@ def folder_bytes(folder: Path) -> int:
     return total
 
 
-def models(settings: Settings, embedder_loaded: bool) -> list[dict[str, Any]]:
-    """The embedding and transcription models: name, where found (or why not), loaded here."""
+def models(settings: Settings) -> list[dict[str, Any]]:
+    """The embedding and transcription models: name, and where found or why not."""
     from pipelines.embed import resolve_embed_model
     from pipelines.extract.audio import resolve_whisper_model
 
     rows = []
-    for role, name, resolve in (("embed", settings.embed_model, resolve_embed_model),
-                                ("whisper", settings.whisper_model, resolve_whisper_model)):  # fmt: skip
+    for role, name, find in (("embed", settings.embed_model, resolve_embed_model),
+                             ("whisper", settings.whisper_model, resolve_whisper_model)):  # fmt: skip
+        where: str | None
         try:
-            where, problem = resolve(name), None
+            where, problem = str(find(name)), None
             if not Path(where).exists():
                 where, problem = None, f"{name} is not a folder and was not found among installed models"
         except InletError as exc:
             where, problem = None, f"{exc.message}. {exc.hint}"
-        rows.append({"role": role, "name": name, "where": where, "problem": problem,
-                     "loaded": embedder_loaded if role == "embed" else None})  # fmt: skip
+        rows.append({"role": role, "name": name, "where": where, "problem": problem})
     return rows
 
 
@@ -65,11 +96,8 @@ def stores(settings: Settings) -> pl.DataFrame:
         {"what": "sources", "rows": store.source_rows().height, "bytes": None},
         {"what": "chunks", "rows": store.count_chunks(), "bytes": folder_bytes(settings.lancedb_dir)},
     ]
-    counts = analytics.query(
-        settings, "SELECT " + ", ".join(f"(SELECT count(*) FROM {t}) AS {t}" for t in ANALYTICS_TABLES)
-    ).row(0, named=True)
-    for table in ANALYTICS_TABLES:
-        rows.append({"what": f"analytics: {table}", "rows": int(counts[table]),
+    for table, count in analytics.table_rows(settings).items():
+        rows.append({"what": f"analytics: {table}", "rows": count,
                      "bytes": folder_bytes(settings.analytics_dir / table)})  # fmt: skip
     rows.append({"what": "uploads", "rows": None, "bytes": folder_bytes(settings.uploads_dir)})
     rows.append({"what": "extraction cache", "rows": None, "bytes": folder_bytes(settings.cache_dir)})
@@ -83,21 +111,6 @@ def server_answers(url: str, timeout_s: float = 2.0) -> tuple[bool, str]:
             return response.status == 200, f"HTTP {response.status}"
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return False, str(getattr(exc, "reason", exc))
-
-
-def flow_run_url(api_url: str | None, flow_run_id: str | None) -> str | None:
-    """The Prefect UI page of a flow run, from the API URL (``…/api`` → ``…/runs/flow-run/ID``).
-
-    >>> flow_run_url("http://127.0.0.1:4200/api", "0a1b")
-    'http://127.0.0.1:4200/runs/flow-run/0a1b'
-    >>> flow_run_url(None, "0a1b") is None
-    True
-    """
-    if not api_url or not flow_run_id:
-        return None
-    base = api_url.rstrip("/")
-    base = base[: -len("/api")] if base.endswith("/api") else base
-    return f"{base}/runs/flow-run/{flow_run_id}"
 
 
 def versions(packages: tuple[str, ...] = PACKAGES) -> pl.DataFrame:
