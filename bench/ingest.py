@@ -69,13 +69,15 @@ from pathlib import Path
 from typing import Any
 
 # Before sentence-transformers, transformers or Prefect are imported.
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from pipelines.models import offline  # noqa: E402
+
+offline()  # before sentence-transformers, transformers or Prefect are imported
 
 SCIFACT = ROOT.parent / "shared" / "data" / "retrieval" / "scifact" / "corpus.jsonl"
 DEFAULT_DOCS = 1300  # about 3,000 chunks at ~2.3 chunks per abstract

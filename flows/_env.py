@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from pipelines.config import get_settings
+from pipelines.models import offline
 
 
 def configure_prefect() -> None:
@@ -18,5 +19,4 @@ def configure_prefect() -> None:
     # inlet's own loggers reach the Prefect UI as run logs.
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "inlet")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    offline()

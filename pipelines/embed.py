@@ -31,8 +31,7 @@ from pipelines import models
 from pipelines.config import Settings
 from pipelines.deadline import check as check_deadline
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+models.offline()
 
 log = logging.getLogger("inlet.embed")
 

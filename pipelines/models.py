@@ -7,10 +7,19 @@ fetched. The embedder and the transcriber both read their setting by this one ru
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection
 from pathlib import Path
 
 from pipelines.errors import ModelError, ModelLoadFailed, ModelMissing
+
+
+def offline() -> None:
+    """Keep the Hugging Face libraries off the network and their tokenizers single-threaded (the
+    stages batch across sources themselves). Call it before they are imported: they read these
+    variables once, at import. A value the user set is kept."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def locate(name: str, *, packaged: Collection[str], package_path: Callable[[], Path], what: str) -> str:

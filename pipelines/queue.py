@@ -106,21 +106,20 @@ class JobQueue:
         _write_atomic(self._dir("pending") / request.queue_name, json.dumps(asdict(request)))
         return request.job_id
 
-    def pending(self) -> list[JobRequest]:
-        """Waiting jobs in the order they will run."""
+    def _requests(self, folder: str) -> list[JobRequest]:
         jobs = []
-        for path in sorted(self._dir("pending").glob("*.json")):
-            with contextlib.suppress(OSError, ValueError):
+        for path in sorted(self._dir(folder).glob("*.json")):
+            with contextlib.suppress(OSError, ValueError):  # claimed or finished meanwhile
                 jobs.append(JobRequest.from_json(path.read_text()))
         return jobs
 
+    def pending(self) -> list[JobRequest]:
+        """Waiting jobs in the order they will run."""
+        return self._requests("pending")
+
     def running(self) -> list[JobRequest]:
         """Jobs a worker has claimed and not finished."""
-        jobs = []
-        for path in sorted(self._dir("running").glob("*.json")):
-            with contextlib.suppress(OSError, ValueError):
-                jobs.append(JobRequest.from_json(path.read_text()))
-        return jobs
+        return self._requests("running")
 
     def has_work(self) -> bool:
         """True while a job waits or runs."""

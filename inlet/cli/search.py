@@ -62,13 +62,10 @@ def search(
             for word in words:
                 click.echo(word)
         return
-    try:
-        hits = inlet.search(
-            query, collection=collection, kind=list(kind) or None, source=source, file=file_,
-            since=since, until=until, language=language, mode=mode, limit=limit,
-        )  # fmt: skip
-    except ValueError as exc:  # a bad date, say
-        raise click.UsageError(str(exc)) from exc
+    hits = inlet.search(
+        query, collection=collection, kind=list(kind) or None, source=source, file=file_,
+        since=since, until=until, language=language, mode=mode, limit=limit,
+    )  # fmt: skip
     rows = hits.drop("collection").to_dicts() if as_json else hits.to_dicts()
     if as_json:
         emit_json({"query": query, "mode": mode, "results": rows})
@@ -91,10 +88,7 @@ def reindex(collection: str | None, as_json: bool) -> None:
     Example:
       inlet reindex
     """
-    try:
-        report = inlet.reindex(collection)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+    report = inlet.reindex(collection)
     if as_json:
         emit_json(report)
         return

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ def resolve_whisper_model(name: str) -> str:
 @functools.lru_cache(maxsize=2)
 def load_whisper(name: str, device: str, compute_type: str, cpu_threads: int) -> Any:
     """The faster-whisper model, loaded once per process and settings."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    models.offline()
     from faster_whisper import WhisperModel
 
     where = resolve_whisper_model(name)
