@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeGuard, TypeVar
 
 import polars as pl
 
@@ -20,7 +21,11 @@ from inlet.records import is_media
 # --- hits ------------------------------------------------------------------------------------
 
 
-def _present(value: Any) -> bool:
+_T = TypeVar("_T")
+
+
+def _present(value: _T | None) -> TypeGuard[_T]:
+    """A value is there: neither ``None`` nor a float NaN (how polars and pandas mark a gap)."""
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
@@ -455,10 +460,10 @@ def throughput(finished: pl.DataFrame) -> pl.DataFrame:
     """Files finished per time bucket and kind: ``time`` (local ``HH:MM`` or date), ``kind``,
     ``files``; the bucket width follows the span of the data."""
     schema = {"time": pl.Utf8, "kind": pl.Utf8, "files": pl.Int64}
-    if finished.height == 0:
+    first, last = finished["at"].dt.min(), finished["at"].dt.max()
+    if not (isinstance(first, datetime) and isinstance(last, datetime)):  # no rows, or no times
         return pl.DataFrame(schema=schema)
-    span = (finished["at"].max() - finished["at"].min()).total_seconds()
-    every = bucket_width(span)
+    every = bucket_width((last - first).total_seconds())
     counted = (
         finished.with_columns(pl.col("at").dt.truncate(every).alias("bucket"),
                               pl.col("kind").replace_strict(strings.KIND_LABELS, default=pl.col("kind"))
