@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, Literal, TypeGuard, TypeVar
 
 import polars as pl
 
@@ -293,7 +293,7 @@ def finished(job: Mapping[str, Any]) -> bool:
     return bool(job.get("finished"))
 
 
-def status_state(status: str | None) -> str:
+def status_state(status: str | None) -> Literal["running", "complete", "error"]:
     """``st.status`` state for a job status: running until it ends, then complete or error."""
     if status in ("completed",):
         return "complete"

@@ -50,7 +50,7 @@ mode_col, collection_col, kind_col, limit_col = columns
 with mode_col:
     mode = st.segmented_control(
         strings.MODE_LABEL, list(strings.MODE_OPTIONS), default=inlet.DEFAULT_SEARCH_MODE, required=True,
-        format_func=strings.MODE_OPTIONS.get, key="mode", help=strings.MODE_HELP,
+        format_func=strings.MODE_OPTIONS.__getitem__, key="mode", help=strings.MODE_HELP,
         disabled=not ready, bind="query-params",
     )  # fmt: skip
 with collection_col:
@@ -73,7 +73,7 @@ with st.expander(strings.MORE_FILTERS, icon=":material/filter_list:"):
     )
     language = language_col.selectbox(strings.LANGUAGE_LABEL, helpers.language_options(all_sources),
                                       key="language", disabled=not ready)  # fmt: skip
-    dates = dates_col.date_input(strings.DATES_LABEL, value=(), key="dates", help=strings.DATES_HELP,
+    dates = dates_col.date_input(strings.DATES_LABEL, value=[], key="dates", help=strings.DATES_HELP,
                                  disabled=not ready)  # fmt: skip
 since, until = helpers.date_range(dates)
 
