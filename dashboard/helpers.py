@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, TypeGuard, TypeVar
 
 import polars as pl
 
@@ -20,7 +20,11 @@ from inlet.records import is_media
 # --- hits ------------------------------------------------------------------------------------
 
 
-def _present(value: Any) -> bool:
+_T = TypeVar("_T")
+
+
+def _present(value: _T | None) -> TypeGuard[_T]:
+    """A value is there: neither ``None`` nor a float NaN (how polars and pandas mark a gap)."""
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
@@ -133,9 +137,9 @@ def kind_table(stats: Mapping[str, Any], sources: pl.DataFrame | None = None) ->
     """One row per kind: ``kind`` (as a label), ``sources`` (from ``stats``) and ``chunks``
     (summed over ``sources`` rows when given), in the order pdf, text, audio, video."""
     chunks: dict[str, int] = {}
-    if sources is not None and sources.height and {"kind", "n_chunks"} <= set(sources.columns):
-        summed = sources.group_by("kind").agg(pl.col("n_chunks").cast(pl.Int64).sum())
-        chunks = {r["kind"]: int(r["n_chunks"] or 0) for r in summed.iter_rows(named=True)}
+    if sources is not None and sources.height and {"kind", "chunks"} <= set(sources.columns):
+        summed = sources.group_by("kind").agg(pl.col("chunks").cast(pl.Int64).sum())
+        chunks = {r["kind"]: int(r["chunks"] or 0) for r in summed.iter_rows(named=True)}
     by_kind = stats.get("sources_by_kind") or {}
     order = kind_options(stats)[1:]
     rows = [{"kind": kind_label(k), "sources": int(by_kind[k]), "chunks": chunks.get(k, 0)}
@@ -168,7 +172,7 @@ def sources_table(sources: pl.DataFrame) -> pl.DataFrame:
             "collection": r.get("collection"), "file": r.get("file"),
             "kind": kind_label(r.get("kind")),
             "length": source_length(r.get("kind"), r.get("pages"), r.get("duration_s")),
-            "chunks": int(r["n_chunks"]) if _present(r.get("n_chunks")) else None,
+            "chunks": int(r["chunks"]) if _present(r.get("chunks")) else None,
             "size": human_size(r.get("size")), "language": r.get("language") or "",
             "ingested_at": _when(r.get("ingested_at")), "path": r.get("path"),
         }
@@ -288,7 +292,7 @@ def finished(job: Mapping[str, Any]) -> bool:
     return bool(job.get("finished"))
 
 
-def status_state(status: str | None) -> str:
+def status_state(status: str | None) -> Literal["running", "complete", "error"]:
     """``st.status`` state for a job status: running until it ends, then complete or error."""
     if status in ("completed",):
         return "complete"

@@ -18,7 +18,6 @@ import streamlit as st
 import inlet
 from dashboard import strings
 from inlet.config import Settings, get_settings
-from pipelines.store import Store
 
 STATS_TTL_S = 5
 SEARCH_TTL_S = 30
@@ -66,11 +65,11 @@ def stats(s: Settings) -> dict[str, Any]:
 
 @st.cache_data(ttl=STATS_TTL_S, show_spinner=False)
 def _sources(_s: Settings, key: str) -> pl.DataFrame:
-    return Store(_s).source_rows()
+    return inlet.sources(settings=_s)
 
 
 def sources(s: Settings) -> pl.DataFrame:
-    """The ingested sources (``Store.source_rows()``), at most ``STATS_TTL_S`` seconds old."""
+    """The ingested sources (``inlet.sources()``), at most ``STATS_TTL_S`` seconds old."""
     return _sources(s, settings_key(s))
 
 

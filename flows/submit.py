@@ -22,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from pipelines import analytics
 from pipelines.config import Settings
@@ -57,10 +58,12 @@ def submit(request: JobRequest, settings: Settings) -> str:
 
 def create_deployment_run(request: JobRequest, settings: Settings) -> str:
     """A run of the ``ingest`` deployment on the queue of the job's priority; its id."""
+    from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
     _ensure_pool_once()
-    flow_run = run_deployment(
+    # async_dispatch takes _sync (the FlowRun itself, also under a notebook's event loop); the stub lacks it
+    flow_run = run_deployment(  # type: ignore[call-arg]
         DEPLOYMENT,
         parameters={
             "paths": request.paths,
@@ -74,6 +77,8 @@ def create_deployment_run(request: JobRequest, settings: Settings) -> str:
         as_subflow=False,
         _sync=True,
     )
+    if not isinstance(flow_run, FlowRun):
+        raise TypeError(f"run_deployment returned {type(flow_run).__name__}, not a FlowRun")
     return str(flow_run.id)
 
 
@@ -189,7 +194,7 @@ def _cancel_scheduled_run(flow_run_id: str) -> bool:
     from prefect.states import Cancelled
 
     with get_client(sync_client=True) as client:
-        run = client.read_flow_run(flow_run_id)
+        run = client.read_flow_run(UUID(flow_run_id))
         if run.state is None or run.state.type.value not in ("SCHEDULED", "PENDING"):
             return False
         client.set_flow_run_state(flow_run_id, Cancelled(message="cancelled by inlet cancel"), force=True)
@@ -206,7 +211,8 @@ def failed_paths(
 ) -> dict[str, list[str]]:
     """Paths of the sources that failed (in ``job_id``, or in any job since ``since``), by
     collection, leaving out those ingested by a later job."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if job_id:
         where.append("e.job_id = ?")
         params.append(job_id)

@@ -14,7 +14,7 @@ from pipelines.records import is_media
 from pipelines.sources import hash_file
 from pipelines.store import Store, remove_sources
 
-SOURCE_COLUMNS = {
+SOURCE_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "source_id": pl.Utf8,
     "file": pl.Utf8,
     "path": pl.Utf8,
@@ -28,7 +28,7 @@ SOURCE_COLUMNS = {
     "model": pl.Utf8,
     "ingested_at": pl.Datetime("us", "UTC"),
 }
-COLLECTION_COLUMNS = {
+COLLECTION_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "collection": pl.Utf8,
     "sources": pl.Int64,
     "chunks": pl.Int64,

@@ -10,6 +10,7 @@ import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 import puremagic
 from charset_normalizer import from_bytes
@@ -23,7 +24,7 @@ from pipelines.errors import (
     UndecodableAudio,
     UnsupportedFormat,
 )
-from pipelines.records import Source
+from pipelines.records import Kind, Source
 
 _SNIFF_BYTES = 64 * 1024
 _MEDIA_MIMES = ("audio/", "video/")
@@ -63,7 +64,11 @@ def hash_file(path: Path, block: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def sniff(head: bytes) -> tuple[str | None, str]:
+Family = Literal["pdf", "media", "text"]
+"""What the first bytes tell: a ``media`` file's kind (audio or video) needs a probe."""
+
+
+def sniff(head: bytes) -> tuple[Family | None, str]:
     """Guess a kind from the first bytes: (``pdf``/``media``/``text``/``None``, a description)."""
     if b"%PDF-" in head[:1024]:
         return "pdf", "application/pdf"
@@ -102,7 +107,7 @@ def _decode_guess(data: bytes) -> str | None:
     return best.encoding if best is not None else None
 
 
-def probe_media(path: Path) -> tuple[str, float | None, str]:
+def probe_media(path: Path) -> tuple[Literal["audio", "video"], float | None, str]:
     """Open a media file with PyAV: (``audio`` or ``video``, duration in seconds or ``None``,
     container name). Raises ``UndecodableAudio`` if it will not open and ``NoAudioTrack`` for a
     video without sound."""
@@ -127,7 +132,7 @@ def probe_media(path: Path) -> tuple[str, float | None, str]:
         raise UndecodableAudio(
             f"Could not open the media container: {type(exc).__name__}: {exc}", path=str(path)
         ) from exc
-    kind = "video" if video else "audio"
+    kind: Literal["audio", "video"] = "video" if video else "audio"
     if not audio:
         if video:
             raise NoAudioTrack("The video has no audio track to transcribe", path=str(path))
@@ -151,6 +156,7 @@ def inspect(path: str | os.PathLike[str], settings: Settings) -> Source:
     if family is None:
         raise UnsupportedFormat(f"Unsupported file type ({label})", path=str(p))
 
+    kind: Kind
     duration: float | None = None
     container: str | None = None
     encoding: str | None = None

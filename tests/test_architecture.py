@@ -92,11 +92,6 @@ def test_the_dashboard_uses_only_the_public_inlet_package(graph: grimp.ImportGra
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the dashboard still imports pipelines directly: dashboard.health, dashboard.resources, "
-    "dashboard.views.search and dashboard.views.upload, among others (--runxfail lists every import)",
-)
 def test_the_dashboard_reads_through_the_facade_only(graph: grimp.ImportGraph) -> None:
     found = _imports_of(graph, "dashboard", lambda module: _top(module) == "pipelines")
     assert not found, (

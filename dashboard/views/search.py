@@ -12,7 +12,6 @@ import streamlit as st
 
 import inlet
 from dashboard import helpers, resources, strings
-from pipelines.errors import InletError
 
 settings = resources.settings()
 stats = resources.stats(settings)
@@ -50,7 +49,7 @@ mode_col, collection_col, kind_col, limit_col = columns
 with mode_col:
     mode = st.segmented_control(
         strings.MODE_LABEL, list(strings.MODE_OPTIONS), default=inlet.DEFAULT_SEARCH_MODE, required=True,
-        format_func=strings.MODE_OPTIONS.get, key="mode", help=strings.MODE_HELP,
+        format_func=strings.MODE_OPTIONS.__getitem__, key="mode", help=strings.MODE_HELP,
         disabled=not ready, bind="query-params",
     )  # fmt: skip
 with collection_col:
@@ -73,7 +72,7 @@ with st.expander(strings.MORE_FILTERS, icon=":material/filter_list:"):
     )
     language = language_col.selectbox(strings.LANGUAGE_LABEL, helpers.language_options(all_sources),
                                       key="language", disabled=not ready)  # fmt: skip
-    dates = dates_col.date_input(strings.DATES_LABEL, value=(), key="dates", help=strings.DATES_HELP,
+    dates = dates_col.date_input(strings.DATES_LABEL, value=[], key="dates", help=strings.DATES_HELP,
                                  disabled=not ready)  # fmt: skip
 since, until = helpers.date_range(dates)
 
@@ -106,7 +105,7 @@ if ready and query and query.strip():
                 file=helpers.filter_value(file), language=helpers.filter_value(language),
                 since=since, until=until, limit=int(limit),
             )  # fmt: skip
-    except InletError as exc:
+    except inlet.InletError as exc:
         st.error(strings.FAILED.format(message=exc.message, hint=exc.hint or ""),
                  icon=":material/error:")  # fmt: skip
         st.stop()

@@ -7,12 +7,13 @@ Prefect server), never in this script, so closing the tab does not stop it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 import inlet
 from dashboard import helpers, resources, strings
 from inlet.uploads import accept_uploads, upload_limit_mb
-from pipelines.errors import InletError
 
 settings = resources.settings()
 stats = resources.stats(settings)
@@ -36,7 +37,7 @@ with left:
 with right:
     priority = st.segmented_control(
         strings.UPLOAD_PRIORITY_LABEL, list(strings.PRIORITY_OPTIONS), default="normal", required=True,
-        format_func=strings.PRIORITY_OPTIONS.get, key="upload_priority",
+        format_func=strings.PRIORITY_OPTIONS.__getitem__, key="upload_priority",
     )  # fmt: skip
 submit = st.button(strings.UPLOAD_BUTTON, type="primary", icon=strings.UPLOAD_ICON, key="upload_submit")
 
@@ -49,18 +50,20 @@ if submit:
     else:
         with st.spinner(strings.UPLOAD_CHECKING.format(n=len(files))):
             batch = accept_uploads([(f.name, f) for f in files], settings=settings)
-        outcome: dict = {"rejected": [helpers.rejection_text(r.name, r.error) for r in batch.rejected]}
+        result: dict[str, Any] = {
+            "rejected": [helpers.rejection_text(r.name, r.error) for r in batch.rejected]
+        }
         if batch.accepted:
             try:
                 job_id = inlet.submit(batch.paths, name, priority=priority or "normal", settings=settings)
-            except (InletError, ValueError, OSError) as exc:
-                outcome["failed"] = strings.UPLOAD_SUBMIT_FAILED.format(folder=batch.folder, message=exc)
+            except (inlet.InletError, ValueError, OSError) as exc:
+                result["failed"] = strings.UPLOAD_SUBMIT_FAILED.format(folder=batch.folder, message=exc)
             else:
-                outcome["job_id"] = job_id
-                outcome["accepted"] = [a.name for a in batch.accepted]
+                result["job_id"] = job_id
+                result["accepted"] = [a.name for a in batch.accepted]
                 st.query_params["job"] = job_id
                 resources.clear_reads()
-        st.session_state["upload_outcome"] = outcome
+        st.session_state["upload_outcome"] = result
         st.session_state["upload_generation"] = generation + 1
         st.rerun()
 

@@ -90,10 +90,10 @@ def _sources() -> pl.DataFrame:
             "pages": [None, 3, None],
             "duration_s": [15.573, None, None],
             "language": ["en", None, None],
-            "n_chunks": [1, 5, 2],
+            "chunks": [1, 5, 2],
             "ingested_at": [at, at, at],
         },
-        schema_overrides={"pages": pl.Int32, "n_chunks": pl.Int32},
+        schema_overrides={"pages": pl.Int32, "chunks": pl.Int32},  # as inlet.sources() gives them
     )
 
 
