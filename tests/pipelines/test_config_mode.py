@@ -30,6 +30,7 @@ def test_active_mode(mode: str, api_url: str | None, active: str, monkeypatch: p
 
 def test_nothing_else_decides_the_mode() -> None:
     import dashboard.health
+
     import flows.submit
 
     assert not hasattr(flows.submit, "resolve_mode")
