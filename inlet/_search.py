@@ -79,9 +79,9 @@ def search(
     store = Store(s)
     vector = None
     if search_needs_embedder(mode) and query.strip():
-        from pipelines.embed import load_embedder
+        from pipelines.embed import load_query_encoder
 
-        vector = load_embedder(s).encode_query(query)
+        vector = load_query_encoder(s).encode_query(query)
     hits = engine.search(
         store, query, vector, mode=mode, limit=limit, collection=collection, kind=kind, source_id=source,
         file=file, language=language, since=since, until=until,
@@ -103,9 +103,9 @@ def preload(mode: str = DEFAULT_SEARCH_MODE, *, settings: Settings | None = None
     """
     if not search_needs_embedder(mode):
         return False
-    from pipelines.embed import load_embedder
+    from pipelines.embed import load_query_encoder
 
-    load_embedder(resolve(settings, overrides))
+    load_query_encoder(resolve(settings, overrides))
     return True
 
 

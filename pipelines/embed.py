@@ -93,29 +93,167 @@ class Embedder:
         return np.asarray(vector[0], dtype=np.float32)
 
 
+@dataclass
+class QueryEncoder:
+    """Embeds search queries with onnxruntime and the model's tokenizer alone: no torch and no
+    sentence-transformers to import, so a new process answers its first search in a fraction
+    of the time. The vectors are the full model's (same graph, mean pooling over the tokens,
+    L2-normalised); ``tests/pipelines/test_embed.py`` checks them against it."""
+
+    name: str
+    session: Any
+    tokenizer: Any
+    input_names: tuple[str, ...]
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """The normalised vector of one search query."""
+        encoding = self.tokenizer.encode(text)
+        feeds = {
+            "input_ids": np.asarray([encoding.ids], dtype=np.int64),
+            "attention_mask": np.asarray([encoding.attention_mask], dtype=np.int64),
+            "token_type_ids": np.asarray([encoding.type_ids], dtype=np.int64),
+        }
+        (tokens,) = self.session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})
+        mask = feeds["attention_mask"][..., None].astype(np.float32)
+        pooled = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        vector = pooled[0] / max(float(np.linalg.norm(pooled[0])), 1e-12)
+        return np.asarray(vector, dtype=np.float32)
+
+
+def _light_query_encoder(folder: Path, graph: str, name: str) -> QueryEncoder | None:
+    """A :class:`QueryEncoder` over an exported model folder, or ``None`` when the folder is not
+    an export this encoder reproduces exactly (mean pooling, then normalisation, no prompt)."""
+    import json
+
+    try:
+        modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())]
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+        prompts = json.loads((folder / "config_sentence_transformers.json").read_text()).get("prompts", {})
+        limit = int(json.loads((folder / "tokenizer_config.json").read_text()).get("model_max_length", 512))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if modules != ["Transformer", "Pooling", "Normalize"] or pooling.get("pooling_mode") != "mean":
+        return None
+    if prompts.get("query"):
+        return None
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=min(limit, 512))
+    session = onnxruntime.InferenceSession(str(folder / graph), providers=["CPUExecutionProvider"])
+    inputs = tuple(i.name for i in session.get_inputs())
+    return QueryEncoder(name=name, session=session, tokenizer=tokenizer, input_names=inputs)
+
+
+def load_query_encoder(settings: Settings) -> QueryEncoder | Embedder:
+    """What embeds search queries in this process, loaded once: with an ``onnx`` backend on the
+    CPU and the model already exported (by the first ingest), the light :class:`QueryEncoder`
+    over the same graph; otherwise the full embedder. Both give the same vectors."""
+    return _load_query_encoder(
+        settings.embed_model, settings.embed_backend, settings.embed_device, settings.embed_batch_size,
+        str(settings.models_dir),
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4)
+def _load_query_encoder(
+    name: str, backend: str, device: str, batch_size: int, models_dir: str
+) -> QueryEncoder | Embedder:
+    if backend in ("onnx", "onnx-int8") and device == "cpu":
+        exported = Path(models_dir) / _onnx_folder_name(name)
+        graph = onnx_graph(backend)
+        if (exported / graph).exists():
+            started = time.perf_counter()
+            light = _light_query_encoder(exported, graph, vectors_name(name, backend))
+            if light is not None:
+                log.info("loaded the query encoder of %s in %.2f s", name, time.perf_counter() - started)
+                return light
+    return _load(name, backend, device, batch_size, models_dir)
+
+
 @functools.lru_cache(maxsize=4)
 def _load(name: str, backend: str, device: str, batch_size: int, models_dir: str) -> Embedder:
     from sentence_transformers import SentenceTransformer
 
     where = resolve_embed_model(name)
-    kwargs: dict[str, Any] = {"device": device, "local_files_only": True, "backend": backend}
+    onnx = backend in ("onnx", "onnx-int8")
+    kwargs: dict[str, Any] = {
+        "device": device,
+        "local_files_only": True,
+        "backend": "onnx" if onnx else backend,
+    }
     started = time.perf_counter()
     try:
-        if backend == "onnx":
+        if onnx:
             exported = Path(models_dir) / _onnx_folder_name(name)
-            if (exported / "onnx" / "model.onnx").exists():
-                model = SentenceTransformer(str(exported), **kwargs)
+            graph = onnx_graph(backend)
+            if (exported / graph).exists():
+                model = SentenceTransformer(str(exported), model_kwargs={"file_name": graph}, **kwargs)
             else:
-                log.info("exporting %s to ONNX once, into %s", name, exported)
-                with _quiet_export():
-                    model = SentenceTransformer(where, **kwargs)  # exports to ONNX in memory
-                _save_export(model, exported)
+                if (exported / FP32_GRAPH).exists():
+                    model = SentenceTransformer(
+                        str(exported), model_kwargs={"file_name": FP32_GRAPH}, **kwargs
+                    )
+                else:
+                    log.info("exporting %s to ONNX once, into %s", name, exported)
+                    with _quiet_export():
+                        model = SentenceTransformer(where, **kwargs)  # exports to ONNX in memory
+                    _save_export(model, exported)
+                if graph != FP32_GRAPH:
+                    _quantize(model, exported, graph)
+                    model = SentenceTransformer(str(exported), model_kwargs={"file_name": graph}, **kwargs)
         else:
             model = SentenceTransformer(where, **kwargs)
     except (OSError, ValueError) as exc:
         raise models.load_failure(exc, name=name, where=where, what="embedding") from exc
     log.info("loaded %s (%s) in %.1f s", name, backend, time.perf_counter() - started)
-    return Embedder(name=name, backend=backend, model=model, batch_size=batch_size)
+    return Embedder(name=vectors_name(name, backend), backend=backend, model=model, batch_size=batch_size)
+
+
+def vectors_name(model: str, backend: str) -> str:
+    """What the vectors of ``model`` under ``backend`` are called in the vector cache and the
+    sources table: the model's name, marked ``(int8)`` when quantised (its vectors differ a
+    little from the full-precision ones, so the two are never mixed in the cache)."""
+    return f"{model} (int8)" if backend == "onnx-int8" else model
+
+
+def quantization_target() -> str:
+    """The dynamic int8 quantisation that fits this CPU: ``avx512_vnni`` where the CPU has VNNI
+    instructions, ``avx512``, ``avx2``, or ``arm64``."""
+    import platform
+
+    if platform.machine().lower() in ("arm64", "aarch64"):
+        return "arm64"
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return "avx2"
+    return "avx512_vnni" if "avx512_vnni" in flags else "avx512" if "avx512f" in flags else "avx2"
+
+
+FP32_GRAPH = "onnx/model.onnx"
+
+
+def onnx_graph(backend: str) -> str:
+    """The ONNX file a backend runs, relative to the export's folder."""
+    return f"onnx/model_qint8_{quantization_target()}.onnx" if backend == "onnx-int8" else FP32_GRAPH
+
+
+def _quantize(model: Any, exported: Path, graph: str) -> None:
+    """Write the int8 copy of an exported model for this CPU beside the export (once)."""
+    from sentence_transformers import export_dynamic_quantized_onnx_model
+
+    target = quantization_target()
+    log.info("quantising %s to int8 (%s) once, into %s", exported.name, target, exported)
+    tmp = Path(tempfile.mkdtemp(dir=exported.parent, prefix=".quantise-"))
+    try:
+        with _quiet_export():
+            export_dynamic_quantized_onnx_model(model, target, str(tmp))
+        os.replace(tmp / graph, exported / graph)  # whole, or not at all
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager

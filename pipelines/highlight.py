@@ -13,10 +13,18 @@ from collections.abc import Callable
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 STOP_WORDS = frozenset(
-    """a an and are as at be but by for from has have he her his i if in into is it its
-    me my no not of on or our she so than that the their them then there these they this to
-    was we were what when which who will with you your""".split()
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can cannot could did do does doing done down during each
+    else ever few for from further get gets got had has have having he her here hers herself him
+    himself his how however i if in into is it its itself just let may me might more most much
+    must my myself no nor not now of off on once one only or other ought our ours ourselves out
+    over own same shall she should since so some such than that the their theirs them themselves
+    then there these they this those though through thus to too under until up upon us very was
+    we were what whatever when where whether which while who whom whose why will with within
+    without would yet you your yours yourself yourselves""".split()
 )
+"""English function words: never marked in a snippet unless the query has nothing else (the
+full-text index drops its own stop words when it ranks)."""
 _SUFFIXES = ("ingly", "edly", "ings", "ing", "ies", "ied", "ers", "est", "ed", "es", "er", "ly", "s", "y")
 
 

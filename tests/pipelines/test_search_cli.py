@@ -70,3 +70,24 @@ def test_suggest_and_reindex(home: Path) -> None:
     assert code == 0 and "Reindexed" in out and "exact vector search" in out
     code, _, err = run(home, "reindex", "--collection", "missing")
     assert code == 2 and "no collection" in err
+
+
+def test_a_search_from_a_new_process_loads_neither_torch_nor_sentence_transformers(
+    home: Path,
+    embedder,  # noqa: ANN001
+) -> None:
+    """The command embeds the query with onnxruntime alone, and finds what the full model finds."""
+    from pipelines import search
+
+    query = "cells that divide without control"
+    script = (
+        "import sys\nfrom inlet.cli import main\n"
+        f"try:\n    main(['search', {query!r}, '--json', '--limit', '5'])\nexcept SystemExit:\n    pass\n"
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules, file=sys.stderr)"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "INLET_HOME": str(home)})  # fmt: skip
+    assert proc.stderr.strip().splitlines()[-1] == "False False", proc.stderr
+    found = [hit["chunk_id"] for hit in json.loads(proc.stdout)["results"]]
+    full = search.search(Store(get_settings(home=home)), query, embedder.encode_query(query), limit=5)
+    assert found == full["chunk_id"].to_list() and len(found) == 5
