@@ -2,16 +2,22 @@
 
 The model loads once per process (``load_whisper`` is cached). Media is probed before decoding
 (``pipelines.sources.probe_media``), so a video without sound fails with ``NoAudioTrack``
-instead of a bare ``IndexError`` from the decoder.
+instead of a bare ``IndexError`` from the decoder. The sound is then decoded and transcribed in
+windows of a few minutes, so a long recording needs no more memory than a short one, and long
+recordings go through faster-whisper's batched pipeline (see :func:`transcribe`).
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from pipelines import models
 from pipelines.config import Settings
@@ -23,6 +29,16 @@ from pipelines.sources import probe_media
 log = logging.getLogger("inlet.extract.audio")
 
 SAMPLE_RATE = 16_000
+
+# Defaults of the transcription settings read with getattr (see ``transcribe``).
+WINDOW_S = 600.0  # seconds of sound decoded and transcribed at a time (~38 MB of samples)
+BATCH_SIZE = 8  # chunks of up to 30 s of speech per batched pass; 1 = always sequential
+BATCH_MIN_S = 60.0  # shorter recordings hold one or two chunks: batching does not pay
+
+CUT_SEARCH_S = 20  # a window ends in the quietest stretch of its last seconds
+_DECODE_GROUP = 500_000  # input samples resampled at a time (as faster-whisper's decode_audio)
+_VAD_FRAME = 512  # samples per Silero VAD frame at 16 kHz
+_SILENCE_PROB = 0.35  # below: silence (Silero's usual end-of-speech threshold)
 
 _PACKAGED = {"tiny.en", "whisper-tiny.en"}
 
@@ -71,43 +87,171 @@ def whisper_for(settings: Settings) -> Any:
 
 
 def transcribe(source: Source, settings: Settings) -> Extraction:
-    """Segments of speech with start and end seconds; VAD on; language recorded."""
-    from faster_whisper.audio import decode_audio
+    """Segments of speech with start and end seconds (of the whole recording); VAD on; language
+    recorded.
 
+    The sound is decoded with PyAV in windows of about ``whisper_window_s`` seconds, each cut
+    in the quietest stretch near its end, so memory stays the same whatever the length.
+    Recordings of at least ``whisper_batch_min_s`` seconds (or longer than a window) are transcribed with faster-whisper's
+    batched pipeline (``whisper_batch_size`` chunks of speech per pass); shorter ones, where a
+    batch would hold one chunk, with the sequential decoder. The deadline and the stop request
+    are checked before each window and between segments.
+    """
     started = time.perf_counter()
     if source.duration_s is None:  # also raises NoAudioTrack for silent videos
         _, source.duration_s, source.container = probe_media(Path(source.path))
     model = whisper_for(settings)
-    try:
-        audio = decode_audio(source.path, sampling_rate=SAMPLE_RATE)
-    except Exception as exc:  # noqa: BLE001 - PyAV/FFmpeg raise many types
-        raise UndecodableAudio(
-            f"The sound could not be decoded: {type(exc).__name__}: {exc}", path=source.path
-        ) from exc
-    if audio.size == 0:
-        raise UndecodableAudio("The audio stream decoded to no samples", path=source.path)
-    source.duration_s = round(audio.size / SAMPLE_RATE, 3)
+    window_s = float(getattr(settings, "whisper_window_s", WINDOW_S))
+    batch_size = int(getattr(settings, "whisper_batch_size", BATCH_SIZE))
+    batch_min_s = float(getattr(settings, "whisper_batch_min_s", BATCH_MIN_S))
     language = settings.whisper_language
     if language is None and settings.whisper_model.endswith(".en"):
         language = "en"
-    pieces, info = model.transcribe(
-        audio,
-        language=language,
-        beam_size=settings.whisper_beam_size,
-        vad_filter=True,
-    )
-    segments = []
-    for piece in pieces:  # lazy: each step decodes the next stretch of speech
+    window = max(int(window_s * SAMPLE_RATE), 2 * CUT_SEARCH_S * SAMPLE_RATE)
+    segments: list[Segment] = []
+    detected: str | None = None
+    batched: bool | None = None
+    total = 0
+    for offset, audio, full in _windows(source.path, window):
         check_deadline()
-        if piece.text.strip():
-            segments.append(
-                Segment(text=piece.text.strip(), start=round(piece.start, 2), end=round(piece.end, 2))
-            )
+        if batched is None:  # a full first window: the recording is longer than one window
+            batched = batch_size > 1 and (full or audio.size >= batch_min_s * SAMPLE_RATE)
+        start_s, end_s = offset / SAMPLE_RATE, (offset + audio.size) / SAMPLE_RATE
+        total = offset + audio.size
+        pieces, info = _run(model, audio, language, settings.whisper_beam_size, batch_size, batched)
+        if detected is None:
+            detected = info.language
+            language = language or detected  # one language for the whole recording, as before
+        for piece in pieces:  # lazy: each step decodes the next stretch of speech
+            check_deadline()
+            text = piece.text.strip()
+            if text:
+                start = min(max(start_s + piece.start, start_s), end_s)
+                end = min(max(start_s + piece.end, start), end_s)
+                segments.append(Segment(text=text, start=round(start, 2), end=round(end, 2)))
+        del audio, pieces
+    if total == 0:
+        raise UndecodableAudio("The audio stream decoded to no samples", path=source.path)
+    source.duration_s = round(total / SAMPLE_RATE, 3)
     if not segments:
         raise NoSpeech("No speech was recognised in the recording", path=source.path)
     return Extraction(
         source=source,
         segments=segments,
-        language=info.language,
+        language=detected,
         seconds=time.perf_counter() - started,
     )
+
+
+def _run(
+    model: Any, audio: np.ndarray, language: str | None, beam_size: int, batch_size: int, batched: bool
+) -> tuple[Iterator[Any], Any]:
+    """faster-whisper's segments (a lazy iterator) and info for one window of audio."""
+    if not batched:
+        pieces, info = model.transcribe(audio, language=language, beam_size=beam_size, vad_filter=True)
+        return pieces, info
+    from faster_whisper import BatchedInferencePipeline
+
+    # without_timestamps=False: segments inside each 30 s chunk keep their own times, so a
+    # citation points at the sentence, not at the chunk.
+    pieces, info = BatchedInferencePipeline(model).transcribe(
+        audio,
+        language=language,
+        beam_size=beam_size,
+        batch_size=batch_size,
+        vad_filter=True,
+        without_timestamps=False,
+    )
+    return pieces, info
+
+
+def _windows(path: str, window: int) -> Iterator[tuple[int, np.ndarray, bool]]:
+    """(first sample, 16 kHz mono float32 samples, more follows) for consecutive windows.
+
+    A window holds at most ``window`` samples; it ends in the quietest stretch of its last
+    ``CUT_SEARCH_S`` seconds, and the next window starts exactly there, so no sample is lost
+    or repeated and a pause, not a word, is split."""
+    search = CUT_SEARCH_S * SAMPLE_RATE
+    pending: list[np.ndarray] = []
+    count = offset = 0
+    for block in _decoded(path):
+        pending.append(block)
+        count += block.size
+        while count >= window:
+            joined = np.concatenate(pending)
+            pending = []
+            cut = window - search + _quiet_point(joined[window - search : window])
+            rest = joined[cut:].copy()  # a copy, so the window's buffer is freed after use
+            piece = joined[:cut]
+            del joined
+            yield offset, piece, True
+            del piece
+            offset += cut
+            pending, count = [rest], rest.size
+    if count:
+        yield offset, np.concatenate(pending), False
+
+
+def _decoded(path: str) -> Iterator[np.ndarray]:
+    """The audio stream as blocks of 16 kHz mono float32 samples, decoded as it is read (the
+    same resampling as faster-whisper's ``decode_audio``, without holding the whole waveform)."""
+    import av
+
+    try:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        with av.open(path, mode="r", metadata_errors="ignore") as container:
+            fifo = av.AudioFifo()
+            for frame in _valid_frames(container.decode(audio=0)):
+                frame.pts = None  # the FIFO checks timestamps; some files have gaps
+                fifo.write(frame)
+                if fifo.samples >= _DECODE_GROUP:
+                    yield from _resampled(resampler, fifo.read())
+            if fifo.samples:
+                yield from _resampled(resampler, fifo.read())
+            yield from _resampled(resampler, None)  # flush what the resampler still holds
+    except UndecodableAudio:
+        raise
+    except Exception as exc:  # noqa: BLE001 - PyAV/FFmpeg raise many types
+        raise UndecodableAudio(
+            f"The sound could not be decoded: {type(exc).__name__}: {exc}", path=path
+        ) from exc
+    finally:
+        # PyAV's resampler keeps buffers until a collection runs (faster-whisper does the same).
+        gc.collect()
+
+
+def _valid_frames(frames: Iterator[Any]) -> Iterator[Any]:
+    """Decoded frames, skipping the ones FFmpeg reports as invalid data (as ``decode_audio``)."""
+    import av
+
+    while True:
+        try:
+            yield next(frames)
+        except StopIteration:
+            return
+        except av.error.InvalidDataError:
+            continue
+
+
+def _resampled(resampler: Any, frame: Any) -> Iterator[np.ndarray]:
+    for out in resampler.resample(frame):
+        yield out.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
+
+
+def _quiet_point(region: np.ndarray) -> int:
+    """The sample in the middle of the longest stretch of ``region`` that Silero VAD hears as
+    silence (the least speech-like frame if there is none)."""
+    from faster_whisper.vad import get_vad_model
+
+    frames = region.size // _VAD_FRAME
+    if frames == 0:
+        return region.size
+    probs = np.asarray(get_vad_model()(region[: frames * _VAD_FRAME])).reshape(-1)
+    quiet = probs < _SILENCE_PROB
+    if not quiet.any():
+        return int(np.argmin(probs)) * _VAD_FRAME + _VAD_FRAME // 2
+    edges = np.diff(np.concatenate(([0], quiet.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    longest = int(np.argmax((ends - starts)[::-1]))  # the latest of equally long pauses
+    first, last = starts[::-1][longest], ends[::-1][longest]
+    return int((first + last) * _VAD_FRAME // 2)
