@@ -11,7 +11,9 @@ language ``en``, ``cpu_threads`` = inlet's setting, all cores by default):
   language="en", batch_size=B)`` with the pipeline's defaults (VAD on, one segment per chunk of
   up to 30 s of speech: ``without_timestamps=True``).
 * **inlet**: ``pipelines.extract.audio.transcribe(inspect(path), settings)`` with the default
-  settings: decoded in windows, batched for recordings of at least ``whisper_batch_min_s``.
+  settings: decoded in windows of ``whisper_window_s``; recordings of at least
+  ``whisper_batch_min_s`` go through the batched pipeline with segment timestamps, VAD clips of
+  up to 30 s, and a further batched pass over the end of any clip Whisper left undecoded.
 
 Figures:
 
