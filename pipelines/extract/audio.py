@@ -4,7 +4,7 @@ The model loads once per process (``load_whisper`` is cached). Media is probed b
 (``pipelines.sources.probe_media``), so a video without sound fails with ``NoAudioTrack``
 instead of a bare ``IndexError`` from the decoder. The sound is then decoded and transcribed in
 windows of a few minutes, so a long recording needs no more memory than a short one, and long
-recordings go through faster-whisper's batched pipeline (see :func:`transcribe`).
+recordings can go through faster-whisper's batched pipeline (see :func:`transcribe`).
 """
 
 from __future__ import annotations
@@ -32,9 +32,15 @@ log = logging.getLogger("inlet.extract.audio")
 SAMPLE_RATE = 16_000
 
 # Defaults of the transcription settings read with getattr (see ``transcribe``).
-WINDOW_S = 600.0  # seconds of sound decoded and transcribed at a time (~38 MB of samples)
-BATCH_SIZE = 8  # chunks of up to 30 s of speech per batched pass; 1 = always sequential
-BATCH_MIN_S = 60.0  # shorter recordings hold one or two chunks: batching does not pay
+# Transcribing a window takes about 1.1 MB per second of it inside faster-whisper (the
+# spectrogram of the whole window), so the window, not the recording, sets the peak memory.
+WINDOW_S = 300.0  # seconds of sound decoded and transcribed at a time
+# Measured on 2 shared cores (bench/transcribe.py): the batched pipeline's own defaults are 1.5-2.5x
+# faster than the sequential decoder but lose sentences (WER 15 % against 6 %), and the batched
+# path below, which keeps them, was 0.8x the sequential decoder. So batching is opt-in: it pays
+# where cores (or a GPU) are free, and costs memory (the beams of a whole batch: ~90 MB a clip).
+BATCH_SIZE = 1  # clips of up to 30 s of speech per batched pass; 1 = always sequential
+BATCH_MIN_S = 60.0  # shorter recordings hold one or two clips: batching does not pay
 
 CUT_SEARCH_S = 20  # a window ends in the quietest stretch of its last seconds
 _DECODE_GROUP = 500_000  # input samples resampled at a time (as faster-whisper's decode_audio)
@@ -96,10 +102,10 @@ def transcribe(source: Source, settings: Settings) -> Extraction:
 
     The sound is decoded with PyAV in windows of about ``whisper_window_s`` seconds, each cut
     in the quietest stretch near its end, so memory stays the same whatever the length.
-    Recordings of at least ``whisper_batch_min_s`` seconds (or longer than a window) are
-    transcribed with faster-whisper's batched pipeline (``whisper_batch_size`` chunks of speech
-    per pass, segment timestamps kept); shorter ones, where a batch would hold one chunk, with
-    the sequential decoder. The deadline and the stop request are checked before each window
+    With ``whisper_batch_size`` above 1, recordings of at least ``whisper_batch_min_s`` seconds
+    (or longer than a window) are transcribed with faster-whisper's batched pipeline (that many
+    clips of speech per pass, segment timestamps kept, see :func:`_batched`); otherwise, and for
+    shorter recordings, where a batch would hold one clip, with the sequential decoder. The deadline and the stop request are checked before each window
     and between segments.
     """
     started = time.perf_counter()
