@@ -39,12 +39,12 @@ Compare figures only within one run.
 
 Run from the project folder:
 
-    .venv/bin/python bench/transcribe.py                    # 10-minute recording; ~4 min on 2 cores
-    .venv/bin/python bench/transcribe.py --minutes 10 40    # also 40 minutes (memory); ~15 min
+    .venv/bin/python bench/transcribe.py                    # 10-minute recording; ~6 min on 2 busy cores
+    .venv/bin/python bench/transcribe.py --minutes 10 40    # also 40 minutes (memory); ~22 min
     .venv/bin/python bench/transcribe.py --json             # last line is one JSON object
 
 Options: ``--minutes M [M ...]`` (lengths of the long recordings), ``--batch-size B`` (for the
-raw batched pipeline; default: inlet's), ``--skip-clips`` (no short-clip WER), ``--json``.
+raw batched pipeline; default 8, faster-whisper's), ``--skip-clips`` (no short-clip WER), ``--json``.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ AUDIO = ROOT.parent / "shared" / "data" / "audio"
 SAMPLE_RATE = 16_000
 WARMUP_CLIP = "pywhispercpp_jfk.wav"
 BATCHED_INLET = 8  # batch size of the inlet-batched row
+RAW_BATCH_SIZE = 8  # faster-whisper's default
 MODES = ("sequential", "batched", "inlet", "inlet-batched")
 
 
@@ -231,9 +232,7 @@ def main() -> int:
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    from pipelines.extract.audio import BATCH_SIZE
-
-    batch_size = args.batch_size or int(getattr(_settings(), "whisper_batch_size", BATCH_SIZE))
+    batch_size = args.batch_size or RAW_BATCH_SIZE
     if args.child:
         child(args.child[0], Path(args.child[1]), batch_size)
         return 0
@@ -288,7 +287,9 @@ def main() -> int:
 
     load_end = os.getloadavg()[0]
     print("\n" + "=" * 78)
-    print(f"RESULTS  tiny.en int8 CPU, beam 5, batch size {batch_size}")
+    print(
+        f"RESULTS  tiny.en int8 CPU, beam 5, raw batched batch size {batch_size}, inlet-batched {BATCHED_INLET}"
+    )
     if "clips_wer" in results:
         line = ", ".join(f"{k} {100 * v:.2f} %" for k, v in results["clips_wer"].items())
         print(f"  pooled WER on the clips: {line}")
