@@ -36,9 +36,10 @@ SAMPLE_RATE = 16_000
 # spectrogram of the whole window), so the window, not the recording, sets the peak memory.
 WINDOW_S = 300.0  # seconds of sound decoded and transcribed at a time
 # Measured on 2 shared cores (bench/transcribe.py): the batched pipeline's own defaults are 1.5-2.5x
-# faster than the sequential decoder but lose sentences (WER 15 % against 6 %), and the batched
-# path below, which keeps them, was 0.8x the sequential decoder. So batching is opt-in: it pays
-# where cores (or a GPU) are free, and costs memory (the beams of a whole batch: ~90 MB a clip).
+# faster than the sequential decoder but lose sentences (WER 8-15 % against 4.5-10 %); the
+# batched path below keeps them (WER 3-4 %) but was 0.8x to 1.4x the sequential decoder from one
+# run to the next, costs the beams of a whole batch (~70-90 MB a clip) and answers a cancel only
+# between batches (seconds, not one segment). So batching is opt-in.
 BATCH_SIZE = 1  # clips of up to 30 s of speech per batched pass; 1 = always sequential
 BATCH_MIN_S = 60.0  # shorter recordings hold one or two clips: batching does not pay
 
