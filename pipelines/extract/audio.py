@@ -2,16 +2,23 @@
 
 The model loads once per process (``load_whisper`` is cached). Media is probed before decoding
 (``pipelines.sources.probe_media``), so a video without sound fails with ``NoAudioTrack``
-instead of a bare ``IndexError`` from the decoder.
+instead of a bare ``IndexError`` from the decoder. The sound is then decoded and transcribed in
+windows of a few minutes, so a long recording needs no more memory than a short one, and long
+recordings can go through faster-whisper's batched pipeline (see :func:`transcribe`).
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+import gc
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from pipelines import models
 from pipelines.config import Settings
@@ -23,6 +30,26 @@ from pipelines.sources import probe_media
 log = logging.getLogger("inlet.extract.audio")
 
 SAMPLE_RATE = 16_000
+
+# Defaults of the transcription settings read with getattr (see ``transcribe``).
+# Transcribing a window takes about 1.1 MB per second of it inside faster-whisper (the
+# spectrogram of the whole window), so the window, not the recording, sets the peak memory.
+WINDOW_S = 300.0  # seconds of sound decoded and transcribed at a time
+# Measured on 2 shared cores (bench/transcribe.py): the batched pipeline's own defaults are 1.5-2.5x
+# faster than the sequential decoder but lose sentences (WER 8-15 % against 4.5-10 %); the
+# batched path below keeps them (WER 3-4 %) but was 0.8x to 1.4x the sequential decoder from one
+# run to the next, costs the beams of a whole batch (~70-90 MB a clip) and answers a cancel only
+# between batches (seconds, not one segment). So batching is opt-in.
+BATCH_SIZE = 1  # clips of up to 30 s of speech per batched pass; 1 = always sequential
+BATCH_MIN_S = 60.0  # shorter recordings hold one or two clips: batching does not pay
+
+CUT_SEARCH_S = 20  # a window ends in the quietest stretch of its last seconds
+_DECODE_GROUP = 500_000  # input samples resampled at a time (as faster-whisper's decode_audio)
+_VAD_FRAME = 512  # samples per Silero VAD frame at 16 kHz
+_SILENCE_PROB = 0.35  # below: silence (Silero's usual end-of-speech threshold)
+_CLIP_S = 30.0  # the most Whisper hears at once
+_TAIL_S = 1.0  # a clip's undecoded end shorter than this is not decoded again
+_PASSES = 3  # batched passes over clips and then their undecoded ends
 
 _PACKAGED = {"tiny.en", "whisper-tiny.en"}
 
@@ -71,43 +98,220 @@ def whisper_for(settings: Settings) -> Any:
 
 
 def transcribe(source: Source, settings: Settings) -> Extraction:
-    """Segments of speech with start and end seconds; VAD on; language recorded."""
-    from faster_whisper.audio import decode_audio
+    """Segments of speech with start and end seconds (of the whole recording); VAD on; language
+    recorded.
 
+    The sound is decoded with PyAV in windows of about ``whisper_window_s`` seconds, each cut
+    in the quietest stretch near its end, so memory stays the same whatever the length.
+    With ``whisper_batch_size`` above 1, recordings of at least ``whisper_batch_min_s`` seconds
+    (or longer than a window) are transcribed with faster-whisper's batched pipeline (that many
+    clips of speech per pass, segment timestamps kept, see :func:`_batched`); otherwise, and for
+    shorter recordings, where a batch would hold one clip, with the sequential decoder. The deadline and the stop request are checked before each window
+    and between segments.
+    """
     started = time.perf_counter()
     if source.duration_s is None:  # also raises NoAudioTrack for silent videos
         _, source.duration_s, source.container = probe_media(Path(source.path))
     model = whisper_for(settings)
-    try:
-        audio = decode_audio(source.path, sampling_rate=SAMPLE_RATE)
-    except Exception as exc:  # noqa: BLE001 - PyAV/FFmpeg raise many types
-        raise UndecodableAudio(
-            f"The sound could not be decoded: {type(exc).__name__}: {exc}", path=source.path
-        ) from exc
-    if audio.size == 0:
-        raise UndecodableAudio("The audio stream decoded to no samples", path=source.path)
-    source.duration_s = round(audio.size / SAMPLE_RATE, 3)
+    window_s = float(getattr(settings, "whisper_window_s", WINDOW_S))
+    batch_size = int(getattr(settings, "whisper_batch_size", BATCH_SIZE))
+    batch_min_s = float(getattr(settings, "whisper_batch_min_s", BATCH_MIN_S))
     language = settings.whisper_language
     if language is None and settings.whisper_model.endswith(".en"):
         language = "en"
-    pieces, info = model.transcribe(
-        audio,
-        language=language,
-        beam_size=settings.whisper_beam_size,
-        vad_filter=True,
-    )
-    segments = []
-    for piece in pieces:  # lazy: each step decodes the next stretch of speech
+    window = max(int(window_s * SAMPLE_RATE), 2 * CUT_SEARCH_S * SAMPLE_RATE)
+    segments: list[Segment] = []
+    detected: str | None = None
+    batched: bool | None = None
+    total = 0
+    for offset, audio, full in _windows(source.path, window):
         check_deadline()
-        if piece.text.strip():
-            segments.append(
-                Segment(text=piece.text.strip(), start=round(piece.start, 2), end=round(piece.end, 2))
-            )
+        if batched is None:  # a full first window: the recording is longer than one window
+            batched = batch_size > 1 and (full or audio.size >= batch_min_s * SAMPLE_RATE)
+        start_s, end_s = offset / SAMPLE_RATE, (offset + audio.size) / SAMPLE_RATE
+        total = offset + audio.size
+        pieces, info = _run(model, audio, language, settings.whisper_beam_size, batch_size, batched)
+        if detected is None and info is not None:
+            detected = info.language
+            language = language or detected  # one language for the whole recording, as before
+        for piece in pieces:  # lazy: each step decodes the next stretch of speech
+            check_deadline()
+            text = piece.text.strip()
+            if text:
+                start = min(max(start_s + piece.start, start_s), end_s)
+                end = min(max(start_s + piece.end, start), end_s)
+                segments.append(Segment(text=text, start=round(start, 2), end=round(end, 2)))
+        del audio, pieces
+    if total == 0:
+        raise UndecodableAudio("The audio stream decoded to no samples", path=source.path)
+    source.duration_s = round(total / SAMPLE_RATE, 3)
     if not segments:
         raise NoSpeech("No speech was recognised in the recording", path=source.path)
     return Extraction(
         source=source,
         segments=segments,
-        language=info.language,
+        language=detected,
         seconds=time.perf_counter() - started,
     )
+
+
+def _run(
+    model: Any, audio: np.ndarray, language: str | None, beam_size: int, batch_size: int, batched: bool
+) -> tuple[Iterable[Any], Any]:
+    """faster-whisper's segments and info for one window of audio."""
+    if not batched:
+        pieces, info = model.transcribe(audio, language=language, beam_size=beam_size, vad_filter=True)
+        return pieces, info
+    return _batched(model, audio, language, beam_size, batch_size)
+
+
+def _batched(
+    model: Any, audio: np.ndarray, language: str | None, beam_size: int, batch_size: int
+) -> tuple[list[Any], Any]:
+    """Segments of one window from the batched pipeline, in order, with their own timestamps.
+
+    Speech found by VAD is grouped into clips of at most 30 s (pauses kept, so times need no
+    mapping back). Decoded with timestamps, Whisper often leaves a clip's last sentence for
+    "the next window" - which the batched pipeline never decodes: measured here, that lost up
+    to one word in ten on dense speech. So the tail after a clip's last segment, when VAD hears
+    speech in it, is decoded again in a further batched pass, as the sequential decoder would
+    seek to it.
+    """
+    from faster_whisper import BatchedInferencePipeline
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    speech = get_speech_timestamps(
+        audio, VadOptions(max_speech_duration_s=_CLIP_S, min_silence_duration_ms=160)
+    )
+    clips: list[list[int]] = []
+    for region in speech:
+        if clips and region["end"] - clips[-1][0] <= _CLIP_S * SAMPLE_RATE:
+            clips[-1][1] = region["end"]
+        else:
+            clips.append([region["start"], region["end"]])
+    pipeline = BatchedInferencePipeline(model)
+    found: list[Any] = []
+    info = None
+    pending = [(start, end) for start, end in clips]
+    for _ in range(_PASSES):
+        if not pending:
+            break
+        pieces, info_now = pipeline.transcribe(
+            audio,
+            language=language,
+            beam_size=beam_size,
+            batch_size=batch_size,
+            without_timestamps=False,
+            clip_timestamps=[{"start": a / SAMPLE_RATE, "end": b / SAMPLE_RATE} for a, b in pending],
+        )
+        info = info or info_now
+        language = language or info_now.language
+        starts = [a / SAMPLE_RATE for a, _ in pending]
+        last_end: dict[int, float] = {}
+        for piece in pieces:  # lazy: one batch of clips at a time
+            check_deadline()
+            found.append(piece)
+            clip = bisect.bisect_right(starts, piece.seek / model.frames_per_second + 0.02) - 1
+            last_end[clip] = max(last_end.get(clip, 0.0), piece.end)
+        tails = []
+        for clip, (_, end) in enumerate(pending):
+            if clip not in last_end or end / SAMPLE_RATE - last_end[clip] < _TAIL_S:
+                continue
+            tail = int(last_end[clip] * SAMPLE_RATE)
+            if any(r["end"] > tail + _TAIL_S * SAMPLE_RATE / 4 and r["start"] < end for r in speech):
+                tails.append((tail, end))
+        pending = tails
+    found.sort(key=lambda piece: piece.start)
+    return found, info
+
+
+def _windows(path: str, window: int) -> Iterator[tuple[int, np.ndarray, bool]]:
+    """(first sample, 16 kHz mono float32 samples, more follows) for consecutive windows.
+
+    A window holds at most ``window`` samples; it ends in the quietest stretch of its last
+    ``CUT_SEARCH_S`` seconds, and the next window starts exactly there, so no sample is lost
+    or repeated and a pause, not a word, is split."""
+    search = CUT_SEARCH_S * SAMPLE_RATE
+    pending: list[np.ndarray] = []
+    count = offset = 0
+    for block in _decoded(path):
+        pending.append(block)
+        count += block.size
+        while count >= window:
+            joined = np.concatenate(pending)
+            pending = []
+            cut = window - search + _quiet_point(joined[window - search : window])
+            rest = joined[cut:].copy()  # a copy, so the window's buffer is freed after use
+            piece = joined[:cut]
+            del joined
+            yield offset, piece, True
+            del piece
+            offset += cut
+            pending, count = [rest], rest.size
+    if count:
+        yield offset, np.concatenate(pending), False
+
+
+def _decoded(path: str) -> Iterator[np.ndarray]:
+    """The audio stream as blocks of 16 kHz mono float32 samples, decoded as it is read (the
+    same resampling as faster-whisper's ``decode_audio``, without holding the whole waveform)."""
+    import av
+
+    try:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        with av.open(path, mode="r", metadata_errors="ignore") as container:
+            fifo = av.AudioFifo()
+            for frame in _valid_frames(container.decode(audio=0)):
+                frame.pts = None  # the FIFO checks timestamps; some files have gaps
+                fifo.write(frame)
+                if fifo.samples >= _DECODE_GROUP:
+                    yield from _resampled(resampler, fifo.read())
+            if fifo.samples:
+                yield from _resampled(resampler, fifo.read())
+            yield from _resampled(resampler, None)  # flush what the resampler still holds
+    except UndecodableAudio:
+        raise
+    except Exception as exc:  # noqa: BLE001 - PyAV/FFmpeg raise many types
+        raise UndecodableAudio(
+            f"The sound could not be decoded: {type(exc).__name__}: {exc}", path=path
+        ) from exc
+    finally:
+        # PyAV's resampler keeps buffers until a collection runs (faster-whisper does the same).
+        gc.collect()
+
+
+def _valid_frames(frames: Iterator[Any]) -> Iterator[Any]:
+    """Decoded frames, skipping the ones FFmpeg reports as invalid data (as ``decode_audio``)."""
+    import av
+
+    while True:
+        try:
+            yield next(frames)
+        except StopIteration:
+            return
+        except av.error.InvalidDataError:
+            continue
+
+
+def _resampled(resampler: Any, frame: Any) -> Iterator[np.ndarray]:
+    for out in resampler.resample(frame):
+        yield out.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
+
+
+def _quiet_point(region: np.ndarray) -> int:
+    """The sample in the middle of the longest stretch of ``region`` that Silero VAD hears as
+    silence (the least speech-like frame if there is none)."""
+    from faster_whisper.vad import get_vad_model
+
+    frames = region.size // _VAD_FRAME
+    if frames == 0:
+        return region.size
+    probs = np.asarray(get_vad_model()(region[: frames * _VAD_FRAME])).reshape(-1)
+    quiet = probs < _SILENCE_PROB
+    if not quiet.any():
+        return int(np.argmin(probs)) * _VAD_FRAME + _VAD_FRAME // 2
+    edges = np.diff(np.concatenate(([0], quiet.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    longest = int(np.argmax((ends - starts)[::-1]))  # the latest of equally long pauses
+    first, last = starts[::-1][longest], ends[::-1][longest]
+    return int((first + last) * _VAD_FRAME // 2)

@@ -1,14 +1,19 @@
 """Transcription with the real tiny.en model on real recordings with reference transcripts."""
 
 import json
+import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import jiwer
+import numpy as np
 import pytest
 from whisper_normalizer.english import EnglishTextNormalizer
 
-from pipelines.config import get_settings
-from pipelines.errors import NoAudioTrack, NoSpeech, UndecodableAudio
+from pipelines.config import Settings, get_settings
+from pipelines.deadline import Interrupted, deadline, stop_when
+from pipelines.errors import NoAudioTrack, NoSpeech, StageTimeout, UndecodableAudio
+from pipelines.extract import audio
 from pipelines.extract.audio import transcribe
 from pipelines.sources import inspect
 
@@ -103,3 +108,178 @@ def test_truncated_audio_is_undecodable_or_partial(shared: Path, tmp_path: Path)
     broken.write_bytes(data[:200])
     with pytest.raises((UndecodableAudio, NoSpeech)):
         _transcribe(broken)
+
+
+def test_known_clips_word_for_word(shared: Path) -> None:
+    normalise = EnglishTextNormalizer()
+    jfk = _transcribe(shared / "audio/pywhispercpp_jfk.wav")
+    assert normalise(" ".join(s.text for s in jfk.segments)) == normalise(
+        "And so my fellow Americans, ask not what your country can do for you, "
+        "ask what you can do for your country."
+    )
+    refs = json.loads((shared / "audio/references.json").read_text())
+    name = "lhotse_2412-153948-0000.flac"  # 11.7 s of LibriSpeech read speech
+    libri = _transcribe(shared / "audio" / name)
+    hypothesis = normalise(" ".join(s.text for s in libri.segments))
+    assert jiwer.wer(normalise(refs[name]["ref"]), hypothesis) <= 0.05, hypothesis
+
+
+# --- long recordings: windows, batching, cancellation --------------------------------------
+WINDOW_S = 60.0  # small windows, so a two-minute recording crosses two window boundaries
+LONG_GAP_S = 3.0  # the pauses the windows should be cut in
+CLIPS = [  # clean read speech with human references, in this order, round after round
+    "fw_jfk.flac",
+    "lhotse_2412-153948-0000.flac",
+    "pocketsphinx/goforward.wav",
+    "pocketsphinx/forever_input_2_16k.wav",
+    "pywhispercpp_jfk.wav",
+    "pocketsphinx/cards_005.wav",
+]
+
+
+def _with(monkeypatch: pytest.MonkeyPatch, **values: float) -> Settings:
+    """Default settings with the given transcription settings (module defaults until the
+    settings object declares them)."""
+    settings = get_settings()
+    for name, value in values.items():
+        if name in type(settings).model_fields:
+            settings = settings.model_copy(update={name: value})
+        else:
+            monkeypatch.setattr(audio, name.removeprefix("whisper_").upper(), value)
+    return settings
+
+
+def _long_recording(shared: Path, path: Path) -> list[tuple[str, float, float]]:
+    """Write ~130 s of the clips above with 0.6 s pauses, and a 3 s pause where each window
+    should end; return (clip, start s, end s) in order."""
+    from faster_whisper.audio import decode_audio
+
+    rate = audio.SAMPLE_RATE
+    waves = {name: decode_audio(str(shared / "audio" / name), sampling_rate=rate) for name in CLIPS}
+    noise = np.random.default_rng(7)
+    placed: list[tuple[str, float, float]] = []
+    parts: list[np.ndarray] = []
+    now = 0.0
+    # a window ends in the quietest stretch of its last CUT_SEARCH_S seconds: put one long
+    # pause well inside each of those stretches (the cut lands in it)
+    window_start = 0.0
+    while now < 2 * WINDOW_S + 10:
+        for name in CLIPS:
+            search_from = window_start + WINDOW_S - audio.CUT_SEARCH_S
+            gap = LONG_GAP_S if search_from + 2 <= now <= window_start + WINDOW_S - 4 else 0.6
+            parts += [noise.normal(0, 0.002, int(gap * rate)), waves[name]]
+            if gap == LONG_GAP_S:
+                window_start = now + LONG_GAP_S / 2
+            now += gap
+            placed.append((name, now, now + waves[name].size / rate))
+            now += waves[name].size / rate
+    parts.append(noise.normal(0, 0.002, rate))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(np.concatenate(parts), -1, 1) * 32767).astype("<i2").tobytes())
+    return placed
+
+
+@pytest.fixture
+def long_recording(shared: Path, tmp_path: Path) -> tuple[Path, list[tuple[str, float, float]]]:
+    path = tmp_path / "long.wav"
+    return path, _long_recording(shared, path)
+
+
+@pytest.mark.parametrize("batch_size", [8, 1], ids=["batched", "sequential"])
+def test_long_recording_is_whole_across_windows(
+    shared: Path,
+    long_recording: tuple[Path, list[tuple[str, float, float]]],
+    monkeypatch: pytest.MonkeyPatch,
+    batch_size: int,
+) -> None:
+    path, placed = long_recording
+    settings = _with(
+        monkeypatch, whisper_window_s=WINDOW_S, whisper_batch_size=batch_size, whisper_batch_min_s=30
+    )
+    windows = [(o, a.size) for o, a, _ in audio._windows(str(path), int(WINDOW_S * audio.SAMPLE_RATE))]
+    cuts = [o / audio.SAMPLE_RATE for o, _ in windows[1:]]
+    assert len(cuts) == 2
+    samples = np.concatenate([a for _, a, _ in audio._windows(str(path), 10**9)])
+    for cut in cuts:  # each cut is in a pause: only the faint noise within 0.2 s of it
+        around = samples[int((cut - 0.2) * audio.SAMPLE_RATE) : int((cut + 0.2) * audio.SAMPLE_RATE)]
+        assert np.sqrt(np.mean(around**2)) < 0.005, cut
+
+    result = transcribe(inspect(path, settings), settings)
+    duration = placed[-1][2] + 1.0
+    assert result.source.duration_s == pytest.approx(duration, abs=0.05)
+    segments = result.segments
+    assert all(s.start is not None and s.end is not None for s in segments)
+    starts = [s.start for s in segments]
+    assert starts == sorted(starts)
+    assert all(0 <= s.start <= s.end <= result.source.duration_s for s in segments)  # type: ignore[operator]
+    # citations point at sentences, not at 30 s chunks of speech
+    lengths = [s.end - s.start for s in segments]  # type: ignore[operator]
+    assert max(lengths) <= 30 and sum(lengths) / len(lengths) < 10, lengths
+
+    refs = json.loads((shared / "audio/references.json").read_text())
+    normalise = EnglishTextNormalizer()
+    for cut in cuts:
+        # the clips on both sides of the cut, word for word, once each, on their own side
+        before = max((p for p in placed if p[2] < cut), key=lambda p: p[2])
+        after = min((p for p in placed if p[1] > cut), key=lambda p: p[1])
+        for name, start, end in (before, after):
+            words = normalise(" ".join(s.text for s in segments if start - 1 <= s.start <= end))
+            ref = normalise(refs[name]["ref"])
+            # a cut word is a deletion, a repeated one an insertion; tiny.en's own slips
+            # ("clubs" heard as "close") are substitutions
+            counts = jiwer.process_words(ref, words)
+            assert counts.deletions + counts.insertions == 0, (cut, ref, words)
+            assert counts.substitutions <= 1, (cut, ref, words)
+        near = [s for s in segments if before[1] - 1 <= s.start <= after[2]]  # type: ignore[operator]
+        text = normalise(" ".join(s.text for s in near))
+        expected = normalise(refs[before[0]]["ref"] + " " + refs[after[0]]["ref"])
+        assert abs(len(text.split()) - len(expected.split())) <= 1, (cut, expected, text)
+    # the whole: no clip lost, none repeated
+    reference = " ".join(normalise(refs[name]["ref"]) for name, _, _ in placed)
+    hypothesis = normalise(" ".join(s.text for s in segments))
+    assert jiwer.wer(reference, hypothesis) <= 0.05
+    jfk = sum(name.endswith("jfk.flac") or name.endswith("jfk.wav") for name, _, _ in placed)
+    assert hypothesis.count("ask not what your country can do for you") == jfk
+
+
+def _count_decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the samples the decoder has handed over so far (wrapping the real decoder)."""
+    seen = [0]
+    original = audio._decoded
+
+    def counting(path: str) -> Iterator[np.ndarray]:
+        for block in original(path):
+            seen[0] += block.size
+            yield block
+
+    monkeypatch.setattr(audio, "_decoded", counting)
+    return seen
+
+
+def test_deadline_and_stop_request_end_a_long_recording_midway(
+    long_recording: tuple[Path, list[tuple[str, float, float]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, placed = long_recording
+    settings = _with(monkeypatch, whisper_window_s=WINDOW_S, whisper_batch_min_s=30)
+    source = inspect(path, settings)
+    audio.whisper_for(settings)  # loaded outside the time limit
+    total = int((placed[-1][2] + 1.0) * audio.SAMPLE_RATE)
+
+    seen = _count_decoded(monkeypatch)
+    with pytest.raises(StageTimeout), deadline(1.0, stage="transcribe"):
+        transcribe(source, settings)
+    assert 0 < seen[0] < total / 2  # stopped inside the first window
+
+    seen[0] = 0
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(seen[0])
+        return len(asked) >= 3  # the third check: after the first window's first segments
+
+    with pytest.raises(Interrupted), stop_when(cancelled, every_s=0):
+        transcribe(source, settings)
+    assert 0 < seen[0] < total / 2
