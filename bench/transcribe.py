@@ -127,14 +127,8 @@ def wer(references: list[str], hypotheses: list[str]) -> float:
 def _settings(batched: bool = False) -> Any:
     """inlet's default settings; ``batched``: its batched path forced on for long recordings."""
     from pipelines.config import get_settings
-    from pipelines.extract import audio
 
-    settings = get_settings()
-    if batched:
-        if "whisper_batch_size" in type(settings).model_fields:
-            return settings.model_copy(update={"whisper_batch_size": BATCHED_INLET})
-        audio.BATCH_SIZE = BATCHED_INLET  # until the setting exists, its default is read
-    return settings
+    return get_settings(whisper_batch_size=BATCHED_INLET) if batched else get_settings()
 
 
 def raw_model() -> Any:

@@ -79,6 +79,18 @@ class Settings(BaseSettings):
     whisper_language: str | None = None
     """Force a language code (``en``); ``None`` lets a multilingual model detect it."""
 
+    whisper_window_s: float = Field(300.0, ge=30)
+    """Seconds of sound decoded and transcribed at a time, each window cut in a pause: memory
+    stays flat in the recording's length (about 1.1 MB per second of window)."""
+
+    whisper_batch_size: int = Field(1, ge=1)
+    """Stretches of speech (up to 30 s each) transcribed together by faster-whisper's batched
+    pipeline; 1 keeps the sequential decoder (on 2 CPU cores batching was not reliably faster
+    at equal accuracy, and a cancel waits for the batch under way)."""
+
+    whisper_batch_min_s: float = Field(60.0, ge=0)
+    """Shortest recording sent to the batched pipeline when ``whisper_batch_size`` is above 1."""
+
     # --- chunking -----------------------------------------------------------------------
     chunk_tokens: int = Field(200, ge=16)
     """Chunk length in the embedder's own tokens; capped at the model's maximum sequence
@@ -263,7 +275,8 @@ class Settings(BaseSettings):
 
     def transcription_key(self) -> str:
         """Short hash of what decides a transcript (model and decoding options)."""
-        raw = json.dumps([self.whisper_model, self.whisper_beam_size, self.whisper_language])
+        raw = json.dumps([self.whisper_model, self.whisper_beam_size, self.whisper_language,
+                          self.whisper_window_s, self.whisper_batch_size, self.whisper_batch_min_s])  # fmt: skip
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 

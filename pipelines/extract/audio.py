@@ -31,17 +31,14 @@ log = logging.getLogger("inlet.extract.audio")
 
 SAMPLE_RATE = 16_000
 
-# Defaults of the transcription settings read with getattr (see ``transcribe``).
+# The transcription settings (``whisper_window_s``, ``whisper_batch_size``) and why:
 # Transcribing a window takes about 1.1 MB per second of it inside faster-whisper (the
 # spectrogram of the whole window), so the window, not the recording, sets the peak memory.
-WINDOW_S = 300.0  # seconds of sound decoded and transcribed at a time
 # Measured on 2 shared cores (bench/transcribe.py): the batched pipeline's own defaults are 1.5-2.5x
 # faster than the sequential decoder but lose sentences (WER 8-15 % against 4.5-10 %); the
 # batched path below keeps them (WER 3-4 %) but was 0.8x to 1.4x the sequential decoder from one
 # run to the next, costs the beams of a whole batch (~70-90 MB a clip) and answers a cancel only
 # between batches (seconds, not one segment). So batching is opt-in.
-BATCH_SIZE = 1  # clips of up to 30 s of speech per batched pass; 1 = always sequential
-BATCH_MIN_S = 60.0  # shorter recordings hold one or two clips: batching does not pay
 
 CUT_SEARCH_S = 20  # a window ends in the quietest stretch of its last seconds
 _DECODE_GROUP = 500_000  # input samples resampled at a time (as faster-whisper's decode_audio)
@@ -113,9 +110,8 @@ def transcribe(source: Source, settings: Settings) -> Extraction:
     if source.duration_s is None:  # also raises NoAudioTrack for silent videos
         _, source.duration_s, source.container = probe_media(Path(source.path))
     model = whisper_for(settings)
-    window_s = float(getattr(settings, "whisper_window_s", WINDOW_S))
-    batch_size = int(getattr(settings, "whisper_batch_size", BATCH_SIZE))
-    batch_min_s = float(getattr(settings, "whisper_batch_min_s", BATCH_MIN_S))
+    window_s, batch_size = settings.whisper_window_s, settings.whisper_batch_size
+    batch_min_s = settings.whisper_batch_min_s
     language = settings.whisper_language
     if language is None and settings.whisper_model.endswith(".en"):
         language = "en"

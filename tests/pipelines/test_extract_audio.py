@@ -138,15 +138,8 @@ CLIPS = [  # clean read speech with human references, in this order, round after
 
 
 def _with(monkeypatch: pytest.MonkeyPatch, **values: float) -> Settings:
-    """Default settings with the given transcription settings (module defaults until the
-    settings object declares them)."""
-    settings = get_settings()
-    for name, value in values.items():
-        if name in type(settings).model_fields:
-            settings = settings.model_copy(update={name: value})
-        else:
-            monkeypatch.setattr(audio, name.removeprefix("whisper_").upper(), value)
-    return settings
+    """Default settings with the given transcription settings."""
+    return get_settings(**values)
 
 
 def _long_recording(shared: Path, path: Path) -> list[tuple[str, float, float]]:
