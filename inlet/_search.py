@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import time
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from inlet._settings import resolve
@@ -74,14 +76,16 @@ def search(
         >>> inlet.search("ask not what your country can do for you")  # doctest: +SKIP
         >>> inlet.search('"quick brown fox" -lazy', mode="text", since="2024-05-01")  # doctest: +SKIP
     """
-    s = resolve(settings, overrides)
     started = time.perf_counter()
+    s = _settings(settings, overrides)
     store = Store(s)
     vector = None
     if search_needs_embedder(mode) and query.strip():
         from pipelines.embed import load_query_encoder
 
-        vector = load_query_encoder(s).encode_query(query)
+        def vector() -> np.ndarray:  # embedded on a search thread, beside the rest of the search
+            return load_query_encoder(s).encode_query(query)
+
     hits = engine.search(
         store, query, vector, mode=mode, limit=limit, collection=collection, kind=kind, source_id=source,
         file=file, language=language, since=since, until=until,
@@ -91,6 +95,31 @@ def search(
                "language": language, "limit": limit}  # fmt: skip
     _record(s, query, mode, collection, filters, hits.height, latency_ms)
     return hits
+
+
+_resolved: dict[Any, Settings] = {}
+
+
+def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
+    """:func:`resolve`, remembered for the same ``INLET_*`` environment and overrides: building
+    Settings from the environment takes milliseconds, a search should not pay them each time."""
+    if settings is not None:
+        return resolve(settings, overrides)
+    try:
+        key = (
+            frozenset((k, v) for k, v in os.environ.items() if k.upper().startswith("INLET_")),
+            os.environ.get("HOME"),
+            frozenset(overrides.items()),
+        )
+        hash(key)
+    except TypeError:  # an override that cannot be a key (a list): resolve it every time
+        return resolve(settings, overrides)
+    found = _resolved.get(key)
+    if found is None:
+        if len(_resolved) > 32:
+            _resolved.clear()
+        found = _resolved[key] = resolve(None, overrides)
+    return found
 
 
 def preload(mode: str = DEFAULT_SEARCH_MODE, *, settings: Settings | None = None, **overrides: Any) -> bool:
@@ -130,7 +159,8 @@ def _record(
     results: int,
     ms: float,
 ) -> None:
-    """One row in the analytics ``searches`` table; a failure to record never fails a search."""
+    """One row in the analytics ``searches`` table, written by a background thread (the search
+    does not wait for the file); a failure to record never fails a search."""
     from pipelines import analytics
 
     used = {k: v for k, v in filters.items() if v is not None}
@@ -138,10 +168,7 @@ def _record(
         "query": query, "mode": mode, "collection": collection, "results": results, "latency_ms": ms,
         "filters": json.dumps(used, default=str, sort_keys=True),
     }  # fmt: skip
-    try:
-        analytics.record(s, "searches", [row])
-    except OSError as exc:
-        log.warning("could not record the search in %s: %s", s.analytics_dir, exc)
+    analytics.record_soon(s, "searches", [row])
 
 
 def suggest(

@@ -28,7 +28,8 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict, TypeGuard, cast
 
@@ -213,6 +214,40 @@ def index_names(table: Table) -> set[str]:
     return {i.name for i in table.list_indices()}
 
 
+_indexes: dict[str, tuple[int, frozenset[str]]] = {}
+
+
+def _index_names(table: Table, version: int) -> frozenset[str]:
+    """The table's index names, listed once per table version (an index is built or dropped
+    only by a commit, which makes a new version)."""
+    cached = _indexes.get(table.uri)
+    if cached and cached[0] == version:
+        return cached[1]
+    names = frozenset(index_names(table))
+    _indexes[table.uri] = (version, names)
+    return names
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _submit(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """Run ``fn`` on the search threads: the query embedding and the keyword half of a hybrid
+    search run there while this thread does the rest (both wait in native code, without the GIL)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="inlet-search")
+    return _pool.submit(fn, *args)
+
+
+QueryVector = np.ndarray | Callable[[], np.ndarray] | None
+"""The embedded query, or a function that embeds it (called on a search thread, so that the
+embedding overlaps the rest of the search), or ``None`` when the mode needs none."""
+
+
 def vector_hits(
     table: Table, vector: np.ndarray | None, where_: str | None, limit: int, ann: bool
 ) -> pl.DataFrame:
@@ -269,7 +304,7 @@ def _empty_hits() -> pl.DataFrame:
 def search(
     store: Store,
     query: str,
-    query_vector: np.ndarray | None,
+    query_vector: QueryVector,
     *,
     mode: str = DEFAULT_MODE,
     limit: int = 10,
@@ -277,10 +312,12 @@ def search(
 ) -> pl.DataFrame:
     """Best chunks for ``query``: one row per hit with :data:`HIT_COLUMNS`, best first.
 
-    ``query_vector`` is the embedded query, needed when :func:`needs_query_vector` says so for
-    ``mode`` (``None`` is fine for ``text``). ``filters``: ``collection``, ``kind``,
-    ``source_id``, ``file``, ``language`` (a value or a list of values), ``since``, ``until``
-    (ingestion time; dates or ISO strings). Each hit's ``citation`` is :func:`citation`.
+    ``query_vector`` is the embedded query (or a function that embeds it, see
+    :data:`QueryVector`), needed when :func:`needs_query_vector` says so for ``mode``
+    (``None`` is fine for ``text``). ``filters``: ``collection``, ``kind``, ``source_id``,
+    ``file``, ``language`` (a value or a list of values), ``since``, ``until`` (ingestion time;
+    dates or ISO strings). Each hit's ``citation`` is :func:`citation`; snippets and citations
+    are made for the returned hits only.
 
     Example:
         >>> search(Store(settings), "whales", embedder.encode_query("whales"), mode="hybrid")  # doctest: +SKIP
@@ -288,44 +325,50 @@ def search(
     check_mode(mode)
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
+    if not query.strip():
+        return _empty_hits()
+    vector: Future[Any] | np.ndarray | None = query_vector if not callable(query_vector) else None
+    if callable(query_vector) and mode in _QUERY_VECTOR_MODES:
+        vector = _submit(query_vector)  # embeds while the table is opened and the query parsed
     table = store.chunks()
-    if table is None or not query.strip():
+    if table is None:
         return _empty_hits()
     where_ = predicate(**filters)
-    names = index_names(table)
+    version = table.version
+    names = _index_names(table, version)
     if mode != "vector" and TEXT_INDEX not in names:
         mode = "vector"  # nothing indexed for keywords yet
+        if callable(query_vector) and vector is None:
+            vector = _submit(query_vector)
     parsed = parse_query(query)
     typos: list[str] = []
     plain = PLAIN_INDEX in names
     if mode != "vector" and plain and parsed.words:
-        typos = unknown_words(parsed.words, vocabulary(store, filters.get("collection"), full=False))
+        vocab = _vocabulary(store, table, version, filters.get("collection"), full=False)
+        typos = unknown_words(parsed.words, vocab)
     ann = VECTOR_INDEX in names
     if mode == "vector":
-        frame = vector_hits(table, query_vector, where_, limit, ann)
+        frame = vector_hits(table, _wait(vector), where_, limit, ann)
     elif mode == "text":
         frame = text_hits(table, text_query(parsed, typos, plain=plain), where_, limit)
     else:
         depth = max(limit, 100)
-        frame = reciprocal_rank_fusion(
-            [
-                vector_hits(table, query_vector, where_, depth, ann),
-                text_hits(table, text_query(parsed, typos, plain=plain), where_, depth),
-            ],
-            limit=limit,
-        )
+        keywords = _submit(text_hits, table, text_query(parsed, typos, plain=plain), where_, depth)
+        meanings = vector_hits(table, _wait(vector), where_, depth, ann)
+        frame = reciprocal_rank_fusion([meanings, keywords.result()], limit=limit)
     if frame.height == 0:
         return _empty_hits()
     marked, fuzzy = parsed.marked_text or query, typos
+    snippets = [snippet(t, marked, fuzzy=fuzzy) for t in frame["text"].to_list()]
+    cited = [citation(hit) for hit in frame.select(_CITED).iter_rows(named=True)]
     frame = frame.with_columns(
-        pl.col("text")
-        .map_elements(lambda t: snippet(t, marked, fuzzy=fuzzy), return_dtype=pl.Utf8)
-        .alias("snippet")
-    )
-    frame = frame.with_columns(
-        pl.struct(_CITED).map_elements(citation, return_dtype=pl.Utf8).alias("citation")
+        pl.Series("snippet", snippets, dtype=pl.Utf8), pl.Series("citation", cited, dtype=pl.Utf8)
     )
     return frame.select(HIT_COLUMNS).sort("score", descending=True, maintain_order=True)
+
+
+def _wait(vector: Future[Any] | np.ndarray | None) -> np.ndarray | None:
+    return vector.result() if isinstance(vector, Future) else vector
 
 
 # --- citations ----------------------------------------------------------------------------
@@ -466,8 +509,13 @@ def vocabulary(store: Store, collection: str | None = None, *, full: bool = True
     table = store.chunks()
     if table is None:
         return None
+    return _vocabulary(store, table, table.version, collection, full=full)
+
+
+def _vocabulary(
+    store: Store, table: Table, version: int, collection: str | None, *, full: bool
+) -> Vocabulary:
     key = (str(store.settings.lancedb_dir), collection, full)
-    version = table.version
     cached = _vocabularies.get(key)
     if cached and cached[0] == version:
         return cached[1]
@@ -612,6 +660,7 @@ __all__ = [
     "HIT_COLUMNS",
     "MODES",
     "ParsedQuery",
+    "QueryVector",
     "RefreshReport",
     "Vocabulary",
     "check_mode",
