@@ -276,7 +276,7 @@ def measure(settings: Any, queries: list[str], modes: tuple[str, ...]) -> dict[s
         for label, filters in FILTERS.items():
             load_before = load1()
             ours = timed(lambda i, m=mode, f=filters: inlet.search(queries[i], mode=m, limit=10,  # type: ignore[misc]
-                                                                   settings=settings, **f), len(queries))  # fmt: skip
+                                                                   **f), len(queries))  # fmt: skip
             theirs = timed(raw(mode, predicate(**filters)), len(queries))
             results[f"{mode}/{label}"] = {"mode": mode, "filter": label, "inlet": ours, "raw": theirs,
                                           "ratio_p50": ours["p50"] / theirs["p50"],

@@ -214,18 +214,18 @@ def index_names(table: Table) -> set[str]:
     return {i.name for i in table.list_indices()}
 
 
-_indexes: dict[str, tuple[int, frozenset[str]]] = {}
+_indexes: dict[str, tuple[int, dict[str, str]]] = {}
 
 
-def _index_names(table: Table, version: int) -> frozenset[str]:
-    """The table's index names, listed once per table version (an index is built or dropped
-    only by a commit, which makes a new version)."""
+def _index_types(table: Table, version: int) -> dict[str, str]:
+    """The table's indexes, name -> type (``FTS``, ``IvfHnswSq``, ``IvfPq``), listed once per
+    table version (an index is built or dropped only by a commit, which makes a new version)."""
     cached = _indexes.get(table.uri)
     if cached and cached[0] == version:
         return cached[1]
-    names = frozenset(index_names(table))
-    _indexes[table.uri] = (version, names)
-    return names
+    types = {i.name: str(i.index_type) for i in table.list_indices()}
+    _indexes[table.uri] = (version, types)
+    return types
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -249,8 +249,9 @@ embedding overlaps the rest of the search), or ``None`` when the mode needs none
 
 
 def vector_hits(
-    table: Table, vector: np.ndarray | None, where_: str | None, limit: int, ann: bool
+    table: Table, vector: np.ndarray | None, where_: str | None, limit: int, ann: bool | str
 ) -> pl.DataFrame:
+    """Nearest chunks by cosine; ``ann``: the type of the vector index (or False: exact)."""
     if vector is None:
         raise ValueError("vector search needs a query vector")
     # a vector query gets a vector query builder (the base class lacks the vector options)
@@ -258,7 +259,7 @@ def vector_hits(
         "LanceVectorQueryBuilder",
         table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector"),
     ).distance_type("cosine")
-    if ann:
+    if ann == "IvfPq":  # an index trained before IVF-HNSW-SQ: its codes need re-ranking
         builder = builder.nprobes(32).refine_factor(4)
     if where_:
         builder = builder.where(where_, prefilter=True)
@@ -335,7 +336,7 @@ def search(
         return _empty_hits()
     where_ = predicate(**filters)
     version = table.version
-    names = _index_names(table, version)
+    names = _index_types(table, version)
     if mode != "vector" and TEXT_INDEX not in names:
         mode = "vector"  # nothing indexed for keywords yet
         if callable(query_vector) and vector is None:
@@ -346,7 +347,7 @@ def search(
     if mode != "vector" and plain and parsed.words:
         vocab = _vocabulary(store, table, version, filters.get("collection"), full=False)
         typos = unknown_words(parsed.words, vocab)
-    ann = VECTOR_INDEX in names
+    ann = names.get(VECTOR_INDEX, False)
     if mode == "vector":
         frame = vector_hits(table, _wait(vector), where_, limit, ann)
     elif mode == "text":
@@ -585,11 +586,18 @@ def _fts_configs() -> dict[str, tuple[str, FTS]]:
 
 
 def build_ann_index(table: Table, rows: int) -> None:
-    """Train an IVF-PQ index (cosine) on the vectors: about sqrt(rows) partitions."""
-    from lancedb.index import IvfPq
+    """Train an IVF-HNSW-SQ index (cosine) on the vectors: about sqrt(rows) / 4 partitions,
+    each an HNSW graph over 8-bit scalar-quantised vectors.
 
-    partitions = max(1, int(rows**0.5))
-    table.create_index("vector", config=IvfPq(distance_type="cosine", num_partitions=partitions),
+    Measured on the 100,000-chunk table of ``bench/search_latency.py`` (real vectors repeated
+    with noise, a hard case: many near-copies), 40 SciFact queries: recall@10 against exact
+    search 0.87 (IVF-PQ with 32 probes and refine factor 4, the index before it: 0.48),
+    recall@100 0.93 (0.94), at the same latency, with no re-ranking on the full vectors.
+    """
+    from lancedb.index import IvfHnswSq
+
+    partitions = max(1, int(rows**0.5) // 4)
+    table.create_index("vector", config=IvfHnswSq(distance_type="cosine", num_partitions=partitions),
                        replace=True, name=VECTOR_INDEX)  # fmt: skip
 
 
