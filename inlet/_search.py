@@ -70,7 +70,9 @@ def search(
         first; the snippet marks the matching words with ``**``, and the citation reads
         ``file, p. 2``, ``file, pp. 2–3`` or ``file, 00:07.5–00:15.5`` (``h:mm:ss.s`` from
         an hour on). Each call is recorded in the analytics
-        ``searches`` table (query, mode, filters, result count, latency).
+        ``searches`` table (query, mode, filters, result count, latency) by a background
+        thread, so the search does not wait for the file; a read of the analytics in this
+        process, and its exit, write the pending rows first.
 
     Example:
         >>> inlet.search("ask not what your country can do for you")  # doctest: +SKIP
