@@ -217,14 +217,14 @@ def index_names(table: Table) -> set[str]:
 _indexes: dict[str, tuple[int, dict[str, str]]] = {}
 
 
-def _index_types(table: Table, version: int) -> dict[str, str]:
+def _index_types(key: str, table: Table, version: int) -> dict[str, str]:
     """The table's indexes, name -> type (``FTS``, ``IvfHnswSq``, ``IvfPq``), listed once per
     table version (an index is built or dropped only by a commit, which makes a new version)."""
-    cached = _indexes.get(table.uri)
+    cached = _indexes.get(key)
     if cached and cached[0] == version:
         return cached[1]
     types = {i.name: str(i.index_type) for i in table.list_indices()}
-    _indexes[table.uri] = (version, types)
+    _indexes[key] = (version, types)
     return types
 
 
@@ -336,7 +336,7 @@ def search(
         return _empty_hits()
     where_ = predicate(**filters)
     version = table.version
-    names = _index_types(table, version)
+    names = _index_types(str(store.settings.lancedb_dir), table, version)
     if mode != "vector" and TEXT_INDEX not in names:
         mode = "vector"  # nothing indexed for keywords yet
         if callable(query_vector) and vector is None:
