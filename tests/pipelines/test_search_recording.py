@@ -48,7 +48,9 @@ def test_rows_pending_at_a_normal_exit_are_written(tmp_path: Path) -> None:
         """
     )
     env = {**os.environ, "INLET_HOME": str(home)}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0"]  # none written while the searches ran
     rows = analytics.query(get_settings(home=home), "SELECT query FROM searches ORDER BY query")
