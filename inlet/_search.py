@@ -198,18 +198,20 @@ def reindex(
     collection: str | None = None, *, settings: Settings | None = None, **overrides: Any
 ) -> engine.RefreshReport:
     """Rebuild the search indexes from scratch: both full-text indexes (stemmed with positions,
-    and unstemmed for typos) and, once the table holds ``ann_min_rows`` chunks, the ANN vector
-    index. Searches keep answering while it runs.
+    and unstemmed for typos), the bitmap indexes of the filters (collection, kind, language)
+    and, once the table holds ``ann_min_rows`` chunks, the ANN vector index. Searches keep
+    answering while it runs.
 
     The indexes span every collection (one chunks table), so ``collection`` only checks that
     the collection exists; all are reindexed.
 
     Returns:
-        ``{"rows", "rebuilt": [index names], "ann": bool, "seconds"}``.
+        ``{"rows", "rebuilt": [index names], "filters": [filter index names], "ann": bool,
+        "seconds"}``.
 
     Example:
         >>> inlet.reindex()  # doctest: +SKIP
-        {'rows': 12031, 'rebuilt': ['text_idx', 'text_plain_idx'], 'ann': False, 'seconds': 2.1}
+        {'rows': 12031, 'rebuilt': ['text_idx', 'text_plain_idx'], 'filters': ['collection_idx', 'kind_idx', 'language_idx'], 'ann': False, 'seconds': 2.1}
     """
     store = Store(resolve(settings, overrides))
     if collection is not None and store.count_chunks(collection) == 0:
