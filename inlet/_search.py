@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import time
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from inlet._settings import resolve
@@ -68,20 +70,24 @@ def search(
         first; the snippet marks the matching words with ``**``, and the citation reads
         ``file, p. 2``, ``file, pp. 2–3`` or ``file, 00:07.5–00:15.5`` (``h:mm:ss.s`` from
         an hour on). Each call is recorded in the analytics
-        ``searches`` table (query, mode, filters, result count, latency).
+        ``searches`` table (query, mode, filters, result count, latency) by a background
+        thread, so the search does not wait for the file; a read of the analytics in this
+        process, and its exit, write the pending rows first.
 
     Example:
         >>> inlet.search("ask not what your country can do for you")  # doctest: +SKIP
         >>> inlet.search('"quick brown fox" -lazy', mode="text", since="2024-05-01")  # doctest: +SKIP
     """
-    s = resolve(settings, overrides)
     started = time.perf_counter()
+    s = _settings(settings, overrides)
     store = Store(s)
     vector = None
     if search_needs_embedder(mode) and query.strip():
         from pipelines.embed import load_query_encoder
 
-        vector = load_query_encoder(s).encode_query(query)
+        def vector() -> np.ndarray:  # embedded on a search thread, beside the rest of the search
+            return load_query_encoder(s).encode_query(query)
+
     hits = engine.search(
         store, query, vector, mode=mode, limit=limit, collection=collection, kind=kind, source_id=source,
         file=file, language=language, since=since, until=until,
@@ -91,6 +97,31 @@ def search(
                "language": language, "limit": limit}  # fmt: skip
     _record(s, query, mode, collection, filters, hits.height, latency_ms)
     return hits
+
+
+_resolved: dict[Any, Settings] = {}
+
+
+def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
+    """:func:`resolve`, remembered for the same ``INLET_*`` environment and overrides: building
+    Settings from the environment takes milliseconds, a search should not pay them each time."""
+    if settings is not None:
+        return resolve(settings, overrides)
+    try:
+        key = (
+            frozenset((k, v) for k, v in os.environ.items() if k.upper().startswith("INLET_")),
+            os.environ.get("HOME"),
+            frozenset(overrides.items()),
+        )
+        hash(key)
+    except TypeError:  # an override that cannot be a key (a list): resolve it every time
+        return resolve(settings, overrides)
+    found = _resolved.get(key)
+    if found is None:
+        if len(_resolved) > 32:
+            _resolved.clear()
+        found = _resolved[key] = resolve(None, overrides)
+    return found
 
 
 def preload(mode: str = DEFAULT_SEARCH_MODE, *, settings: Settings | None = None, **overrides: Any) -> bool:
@@ -130,7 +161,8 @@ def _record(
     results: int,
     ms: float,
 ) -> None:
-    """One row in the analytics ``searches`` table; a failure to record never fails a search."""
+    """One row in the analytics ``searches`` table, written by a background thread (the search
+    does not wait for the file); a failure to record never fails a search."""
     from pipelines import analytics
 
     used = {k: v for k, v in filters.items() if v is not None}
@@ -138,10 +170,7 @@ def _record(
         "query": query, "mode": mode, "collection": collection, "results": results, "latency_ms": ms,
         "filters": json.dumps(used, default=str, sort_keys=True),
     }  # fmt: skip
-    try:
-        analytics.record(s, "searches", [row])
-    except OSError as exc:
-        log.warning("could not record the search in %s: %s", s.analytics_dir, exc)
+    analytics.record_soon(s, "searches", [row])
 
 
 def suggest(
@@ -169,18 +198,20 @@ def reindex(
     collection: str | None = None, *, settings: Settings | None = None, **overrides: Any
 ) -> engine.RefreshReport:
     """Rebuild the search indexes from scratch: both full-text indexes (stemmed with positions,
-    and unstemmed for typos) and, once the table holds ``ann_min_rows`` chunks, the ANN vector
-    index. Searches keep answering while it runs.
+    and unstemmed for typos), the bitmap indexes of the filters (collection, kind, language)
+    and, once the table holds ``ann_min_rows`` chunks, the ANN vector index. Searches keep
+    answering while it runs.
 
     The indexes span every collection (one chunks table), so ``collection`` only checks that
     the collection exists; all are reindexed.
 
     Returns:
-        ``{"rows", "rebuilt": [index names], "ann": bool, "seconds"}``.
+        ``{"rows", "rebuilt": [index names], "filters": [filter index names], "ann": bool,
+        "seconds"}``.
 
     Example:
         >>> inlet.reindex()  # doctest: +SKIP
-        {'rows': 12031, 'rebuilt': ['text_idx', 'text_plain_idx'], 'ann': False, 'seconds': 2.1}
+        {'rows': 12031, 'rebuilt': ['text_idx', 'text_plain_idx'], 'filters': ['collection_idx', 'kind_idx', 'language_idx'], 'ann': False, 'seconds': 2.1}
     """
     store = Store(resolve(settings, overrides))
     if collection is not None and store.count_chunks(collection) == 0:

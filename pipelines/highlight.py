@@ -8,6 +8,7 @@ also mark the words within their edit distance, the way fuzzy keyword search fou
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -28,6 +29,7 @@ full-text index drops its own stop words when it ranks)."""
 _SUFFIXES = ("ingly", "edly", "ings", "ing", "ies", "ied", "ers", "est", "ed", "es", "er", "ly", "s", "y")
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light stem: lower case, common English suffixes removed (never below 3 letters)."""
     word = word.lower()
@@ -64,7 +66,10 @@ def within_edits(a: str, b: str, limit: int) -> bool:
     return previous[-1] <= limit
 
 
-def _matcher(query: str, fuzzy: list[str]) -> Callable[[str], bool]:
+@functools.lru_cache(maxsize=64)
+def _matcher(query: str, fuzzy: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a word of the text is marked for ``query``; built once per query (the snippets
+    of one search share it, and so does the same search again), each word decided once."""
     terms = query_terms(query)
     typos = [(t.lower(), 1 if len(t) <= 6 else 2) for t in fuzzy]
     cache: dict[str, bool] = {}
@@ -89,7 +94,7 @@ def snippet(text: str, query: str, width: int = 240, mark: str = "**", fuzzy: li
     >>> snippet("Data pipelines move data.", "pipelnes", fuzzy=["pipelnes"])
     'Data **pipelines** move data.'
     """
-    is_match = _matcher(query, fuzzy or [])
+    is_match = _matcher(query, tuple(fuzzy or ()))
     words = list(_WORD.finditer(text))
     hits = [m for m in words if is_match(m.group())]
     if len(text) <= width:

@@ -21,7 +21,17 @@ Tables (``SCHEMAS``, one folder each under ``home/analytics``), versioned (``sch
 
 from .export import FORMATS, to_markdown
 from .export import write as export_frame
-from .files import apply_retention, compact, live_files, now, record, versions, write_frame
+from .files import (
+    apply_retention,
+    compact,
+    flush,
+    live_files,
+    now,
+    record,
+    record_soon,
+    versions,
+    write_frame,
+)
 from .read import connect, query, query_many, table_rows
 from .reports import errors, job_sources, jobs, statistics
 from .schema import SCHEMA_VERSION, SCHEMAS
@@ -35,6 +45,7 @@ __all__ = [
     "connect",
     "errors",
     "export_frame",
+    "flush",
     "job_sources",
     "jobs",
     "live_files",
@@ -42,6 +53,7 @@ __all__ = [
     "query",
     "query_many",
     "record",
+    "record_soon",
     "statistics",
     "table_rows",
     "to_markdown",

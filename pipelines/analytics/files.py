@@ -15,13 +15,16 @@ Only one process compacts at a time (a ``flock`` on ``analytics/.maintenance.loc
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +43,7 @@ COMPACT_BELOW_BYTES = 64 * 1024 * 1024
 REPLACED_SUFFIX = ".replaces"
 
 _lock = threading.Lock()
+log = logging.getLogger("inlet.analytics")
 
 
 def now() -> dt.datetime:
@@ -96,9 +100,77 @@ def record(settings: Settings, table: str, rows: list[dict[str, Any]]) -> Path |
     return write_frame(settings, table, pl.DataFrame(full, schema=schema))
 
 
+# --- rows written off the caller's path ---------------------------------------------------
+DEFER_S = 0.5
+"""How long a deferred row waits for others to share its file (a burst of searches, one file)."""
+_deferred: dict[tuple[str, str], tuple[Settings, list[dict[str, Any]]]] = {}
+_deferred_lock = threading.Lock()  # held while rows are taken out and written
+_state_lock = threading.Lock()  # guards _deferred itself, so adding a row never waits for a write
+_deferred_wake = threading.Event()
+_writer: threading.Thread | None = None
+
+
+def record_soon(settings: Settings, table: str, rows: list[dict[str, Any]]) -> None:
+    """Like :func:`record`, but the file is written by a background thread a moment later, so
+    the caller does not wait for it. Unknown columns fail here, at once; ``at`` is now, not
+    the time of the write. Every reader in this process (:func:`live_files`) and the exit of
+    the interpreter write the pending rows first (:func:`flush`), so none is missed or lost
+    on a normal exit. A failed write is logged, never raised.
+    """
+    if not rows:
+        return
+    schema = SCHEMAS[table]
+    unknown = set().union(*rows) - set(schema)
+    if unknown:
+        raise ValueError(f"unknown {table} columns: {sorted(unknown)}; known: {sorted(schema)}")
+    stamp = now()
+    stamped = [{"at": stamp, **row} for row in rows]
+    key = (str(settings.analytics_dir), table)
+    global _writer
+    with _state_lock:
+        _deferred.setdefault(key, (settings, []))[1].extend(stamped)
+        if _writer is None or not _writer.is_alive():
+            _writer = threading.Thread(target=_write_deferred, name="inlet-analytics", daemon=True)
+            _writer.start()
+    _deferred_wake.set()
+
+
+def flush() -> int:
+    """Write every deferred row now (in this thread); returns how many were written."""
+    written = 0
+    with _deferred_lock:
+        with _state_lock:
+            pending = list(_deferred.values())
+            keys = list(_deferred)
+            _deferred.clear()
+        for (_, table), (settings, rows) in zip(keys, pending, strict=True):
+            try:
+                record(settings, table, rows)
+                written += len(rows)
+            except Exception as exc:  # noqa: BLE001 - a lost analytics row must not fail a reader or the exit
+                log.warning(
+                    "could not record %d %s rows in %s: %s", len(rows), table, settings.analytics_dir, exc
+                )
+    return written
+
+
+def _write_deferred() -> None:
+    while True:
+        _deferred_wake.wait()
+        time.sleep(DEFER_S)
+        _deferred_wake.clear()
+        flush()
+
+
+atexit.register(flush)
+
+
 # --- the live set -------------------------------------------------------------------------
 def live_files(settings: Settings, table: str) -> list[Path]:
-    """The files a reader should read now: every file but those a published replacement names."""
+    """The files a reader should read now: every file but those a published replacement names
+    (rows this process deferred with :func:`record_soon` are written first)."""
+    if _deferred:
+        flush()
     root = table_dir(settings, table)
     if not root.is_dir():
         return []
