@@ -201,8 +201,8 @@ class Settings(BaseSettings):
 
     # --- search --------------------------------------------------------
     ann_min_rows: int = Field(65_536, ge=256)
-    """Chunks a table needs before an ANN (IVF-PQ) vector index is trained: about sqrt(rows)
-    partitions of 256 rows each. Below it vector search is exact (and fast enough)."""
+    """Chunks a table needs before an ANN (IVF-HNSW-SQ) vector index is trained; its candidates
+    are ranked again by their full vectors. Below it vector search is exact (and fast enough)."""
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

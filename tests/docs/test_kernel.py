@@ -64,15 +64,16 @@ def test_two_rounds_in_one_kernel_load_the_models_once(kernel: Kernel, tmp_path:
         "import inlet\n"
         "from flows.submit import worker_pid\n"
         "from pipelines.config import get_settings\n"
-        "from pipelines.embed import _load\n"
+        "import sys\n"
+        "from pipelines.embed import _load_query_encoder\n"
         "rounds = []\n"
         "def round_(path, query):\n"
         "    job = inlet.ingest([path], collection='kernel', progress=False)\n"
         "    hits = inlet.search(query, collection='kernel', limit=2)\n"
-        "    info = _load.cache_info()\n"
+        "    info = _load_query_encoder.cache_info()\n"
         "    rounds.append({'status': job['status'], 'chunks': job['chunks_written'],\n"
         "                   'worker': worker_pid(get_settings()), 'top': hits['file'].to_list(),\n"
-        "                   'loads': info.misses, 'reuses': info.hits})\n"
+        "                   'loads': info.misses, 'reuses': info.hits, 'torch': 'torch' in sys.modules})\n"
         "    return rounds[-1]"
     )
     first = kernel.run(f"round_({str(corpus / 'lincoln_second_inaugural.md')!r}, 'malice toward none')")
@@ -83,8 +84,9 @@ def test_two_rounds_in_one_kernel_load_the_models_once(kernel: Kernel, tmp_path:
     assert first["status"] == second["status"] == "completed"
     assert first["chunks"] > 0 and second["chunks"] > 0
     assert set(first["top"]) == {"lincoln_second_inaugural.md"} and "gettysburg_address.pdf" in second["top"]
-    # The kernel loaded the query embedder once; the second search reused it.
+    # The kernel loaded the query encoder once (onnxruntime alone: no torch); the second search reused it.
     assert first["loads"] == second["loads"] == 1 and second["reuses"] > first["reuses"]
+    assert first["torch"] is second["torch"] is False
     # One local worker, started by the first call, ran both jobs and loaded its embedder once.
     assert first["worker"] is not None and first["worker"] == second["worker"]
     log = (Path(os.environ["INLET_HOME"]) / "logs" / "worker.log").read_text()
