@@ -125,7 +125,9 @@ def test_show_errors_stats(ingest_result: tuple[int, dict], home: Path) -> None:
     assert code == 1 and "No ingested source matches" in missing["stderr"]
 
 
-def test_errors_reach_the_terminal_as_a_message_and_an_exit_status(tmp_path: Path) -> None:
+def test_errors_reach_the_terminal_as_a_message_and_an_exit_status(
+    tmp_path: Path, home: Path, ingest_result: tuple[int, dict]
+) -> None:
     """One mapping at the command group: a classified error prints its message and hint (exit 1),
     nothing found exits 1, a wrong value is a usage error (exit 2); never a traceback."""
     env = {**os.environ, "INLET_HOME": str(tmp_path / "home")}
@@ -139,7 +141,8 @@ def test_errors_reach_the_terminal_as_a_message_and_an_exit_status(tmp_path: Pat
     missing = run("show", "nothing_here.pdf")
     assert missing.returncode == 1 and "No ingested source matches" in missing.stderr
     no_model = subprocess.run([sys.executable, "-m", "inlet.cli", "search", "liberty", "--mode", "vector"],
-                              capture_output=True, text=True, env={**env, "INLET_EMBED_MODEL": str(tmp_path / "nope")},
+                              capture_output=True, text=True,  # a store with chunks: the query must be embedded
+                              env={**env, "INLET_HOME": str(home), "INLET_EMBED_MODEL": str(tmp_path / "nope")},
                               timeout=120)  # fmt: skip
     assert no_model.returncode == 1
     assert "is neither a folder nor in the local model cache" in no_model.stderr  # the message
