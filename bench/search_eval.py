@@ -63,9 +63,10 @@ from pipelines.models import offline  # noqa: E402
 
 offline()  # before sentence-transformers, transformers or Prefect are imported
 
+from pipelines.search import MODES  # noqa: E402  (the search stage owns its modes)
+
 SCIFACT = ROOT.parent / "shared" / "data" / "retrieval" / "scifact"
 COLLECTION = "scifact"
-MODES = ("vector", "text", "hybrid")
 PUBLISHED = {
     "all-MiniLM-L6-v2 (MTEB)": {"ndcg@10": 0.64508, "recall@100": 0.925},
     "BM25 (Anserini, flat)": {"ndcg@10": 0.6789, "recall@100": 0.9253},

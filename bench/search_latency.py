@@ -92,8 +92,9 @@ offline()  # before sentence-transformers, transformers or Prefect are imported
 
 import numpy as np  # noqa: E402
 
+from pipelines.search import MODES  # noqa: E402  (the search stage owns its modes)
+
 SCIFACT = ROOT.parent / "shared" / "data" / "retrieval" / "scifact"
-MODES = ("vector", "text", "hybrid")
 COLLECTIONS = ("research", "reports", "archive", "notes")
 KINDS = ("pdf", "text", "audio")
 PIECE_WORDS = 140
