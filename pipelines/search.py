@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 MODES = ("vector", "text", "hybrid")
 DEFAULT_MODE = "hybrid"  # wins on SciFact over vector and keyword alone (bench/search_eval.py)
+HYBRID_DEPTH = 100
+"""Candidates a hybrid search takes from each half before fusing them."""
 _QUERY_VECTOR_MODES = frozenset({"vector", "hybrid"})
 HIT_COLUMNS = [
     "chunk_id", "source_id", "file", "kind", "page_start", "page_end", "time_start",
@@ -237,8 +239,9 @@ _pool_lock = threading.Lock()
 
 
 def _submit(fn: Callable[..., Any], *args: Any) -> Future[Any]:
-    """Run ``fn`` on the search threads: the query embedding and the keyword half of a hybrid
-    search run there while this thread does the rest (both wait in native code, without the GIL)."""
+    """Run ``fn`` on a search thread: the query is embedded there while this thread opens the
+    table and parses the query, and the keyword half of a hybrid search runs there beside the
+    vector half (both wait in native code, without the GIL)."""
     global _pool
     if _pool is None:
         with _pool_lock:
@@ -253,9 +256,16 @@ embedding overlaps the rest of the search), or ``None`` when the mode needs none
 
 
 def vector_hits(
-    table: Table, vector: np.ndarray | None, where_: str | None, limit: int, ann: bool | str
+    table: Table,
+    vector: np.ndarray | None,
+    where_: str | None,
+    limit: int,
+    ann: bool | str,
+    *,
+    columns: list[str] | None = None,
 ) -> pl.DataFrame:
-    """Nearest chunks by cosine; ``ann``: the type of the vector index (or False: exact)."""
+    """Nearest chunks by cosine; ``ann``: the type of the vector index (or False: exact).
+    ``columns``: what to read of each hit (default: everything a hit shows) besides ``score``."""
     if vector is None:
         raise ValueError("vector search needs a query vector")
     # a vector query gets a vector query builder (the base class lacks the vector options)
@@ -269,18 +279,55 @@ def vector_hits(
         builder = builder.refine_factor(1)
     if where_:
         builder = builder.where(where_, prefilter=True)
-    frame = builder.select([*_STORED, "_distance"]).limit(limit).to_polars()
+    if columns is not None and ROW_ID in columns:
+        builder = builder.with_row_id(True)
+    wanted = [c for c in columns or _STORED if c != ROW_ID]
+    frame = builder.select([*wanted, "_distance"]).limit(limit).to_polars()
     return frame.with_columns((1 - pl.col("_distance")).cast(pl.Float64).alias("score")).drop("_distance")
 
 
-def text_hits(table: Table, query: FullTextQuery | None, where_: str | None, limit: int) -> pl.DataFrame:
+def text_hits(
+    table: Table,
+    query: FullTextQuery | None,
+    where_: str | None,
+    limit: int,
+    *,
+    columns: list[str] | None = None,
+) -> pl.DataFrame:
+    """Best chunks by the full-text index; ``columns`` as in :func:`vector_hits`."""
     if query is None:
-        return _empty_hits()
+        return _empty_hits() if columns is None else pl.DataFrame(schema=_candidate_schema(columns))
     builder = table.search(query, query_type="fts")
     if where_:
         builder = builder.where(where_, prefilter=True)
-    frame = builder.select([*_STORED, "_score"]).limit(limit).to_polars()
+    if columns is not None and ROW_ID in columns:
+        builder = builder.with_row_id(True)
+    wanted = [c for c in columns or _STORED if c != ROW_ID]
+    frame = builder.select([*wanted, "_score"]).limit(limit).to_polars()
     return frame.with_columns(pl.col("_score").cast(pl.Float64).alias("score")).drop("_score")
+
+
+ROW_ID = "_rowid"
+_CANDIDATE = ["chunk_id", ROW_ID]
+"""What a hybrid search reads of each of its candidates: the fused list is cut to ``limit``
+before the text and the rest of a hit are read, for those hits only."""
+
+
+def _candidate_schema(columns: list[str]) -> dict[str, Any]:
+    return {c: pl.UInt64 if c == ROW_ID else pl.Utf8 for c in columns} | {"score": pl.Float64}
+
+
+def _fetch(table: Table, fused: pl.DataFrame) -> pl.DataFrame:
+    """The stored columns of the fused candidates, in their order, with their scores. Read by
+    row id; should the table have changed in between (a compaction moves rows), by chunk id."""
+    if fused.height == 0:
+        return _empty_hits()
+    ids = fused["chunk_id"].to_list()
+    rows = table.take_row_ids(fused[ROW_ID].to_list()).select(_STORED).to_polars()
+    if sorted(rows["chunk_id"].to_list()) != sorted(ids):
+        listed = ", ".join(sql_literal(i) for i in ids)
+        rows = table.search().where(f"chunk_id IN ({listed})").select(_STORED).limit(len(ids)).to_polars()
+    return fused.select("chunk_id", "score").join(rows, on="chunk_id", how="inner", maintain_order="left")
 
 
 def reciprocal_rank_fusion(rankings: list[pl.DataFrame], *, limit: int, k: int = 60) -> pl.DataFrame:
@@ -359,10 +406,11 @@ def search(
     elif mode == "text":
         frame = text_hits(table, text_query(parsed, typos, plain=plain), where_, limit)
     else:
-        depth = max(limit, 100)
-        keywords = _submit(text_hits, table, text_query(parsed, typos, plain=plain), where_, depth)
-        meanings = vector_hits(table, _wait(vector), where_, depth, ann)
-        frame = reciprocal_rank_fusion([meanings, keywords.result()], limit=limit)
+        depth = max(limit, HYBRID_DEPTH)
+        words = text_query(parsed, typos, plain=plain)
+        keywords = _submit(lambda: text_hits(table, words, where_, depth, columns=_CANDIDATE))
+        meanings = vector_hits(table, _wait(vector), where_, depth, ann, columns=_CANDIDATE)
+        frame = _fetch(table, reciprocal_rank_fusion([meanings, keywords.result()], limit=limit))
     if frame.height == 0:
         return _empty_hits()
     marked, fuzzy = parsed.marked_text or query, typos

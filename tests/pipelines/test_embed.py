@@ -37,19 +37,22 @@ def test_without_an_onnx_export_the_full_model_embeds_the_queries() -> None:
     assert isinstance(embed.load_query_encoder(settings), embed.Embedder)
 
 
-def test_the_int8_backend_quantises_once_and_keeps_its_vectors_apart(embedder) -> None:  # noqa: ANN001
-    """``onnx-int8``: the export quantised for this CPU, made once beside the export; its vectors
-    stay close to the full-precision ones but are cached under their own name, and searches
-    embed queries with the same int8 graph."""
+def test_the_int8_backend_quantises_once_and_keeps_its_vectors_apart() -> None:
+    """``onnx-int8`` (the default): the export quantised for this CPU, made once beside the
+    full-precision export; its vectors stay close to the full-precision ones but are cached
+    under their own name, and searches embed queries with the same int8 graph."""
     settings = get_settings(embed_backend="onnx-int8")
+    assert get_settings().embed_backend == "onnx-int8"
     int8 = embed.load_embedder(settings)
+    fp32 = embed.load_embedder(get_settings(embed_backend="onnx"))
     graph = embed.onnx_graph("onnx-int8")
     folder = next(settings.models_dir.glob("*-onnx"))
     assert (folder / graph).exists() and graph.startswith("onnx/model_qint8_")
-    assert int8.name == "all-MiniLM-L6-v2 (int8)" != embedder.name
-    assert embed.text_key(int8.name, "same text") != embed.text_key(embedder.name, "same text")
+    assert (folder / embed.FP32_GRAPH).exists()
+    assert int8.name == "all-MiniLM-L6-v2 (int8)" and fp32.name == "all-MiniLM-L6-v2"
+    assert embed.text_key(int8.name, "same text") != embed.text_key(fp32.name, "same text")
     texts = [q for q in QUERIES if q] + ["The mitochondria is the powerhouse of the cell."]
-    a, b = int8.encode_documents(texts), embedder.encode_documents(texts)
+    a, b = int8.encode_documents(texts), fp32.encode_documents(texts)
     cosines = (a * b).sum(axis=1)
     assert cosines.min() > 0.95 and cosines.mean() > 0.98
     light = embed.load_query_encoder(settings)

@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -279,6 +280,53 @@ def test_the_facade_and_the_engine_give_the_same_hits(corpus: tuple[Settings, di
         assert_frame_equal(facade, direct)
         assert facade["file"][0] == "4983.txt", mode
         assert facade["citation"].to_list() == facade["file"].to_list()  # text files: no page, no time
+
+
+def test_hybrid_fuses_both_lists_and_reads_whole_hits_even_after_rows_moved(
+    shared: Path,
+    tmp_path: Path,
+    embedder,  # noqa: ANN001
+) -> None:
+    """A hybrid search ranks by reciprocal rank over the vector and keyword lists, then reads the
+    text of the hits it returns; rows moved by a compaction in between are found by chunk id."""
+    from pipelines import search as search_module
+
+    settings = get_settings(home=tmp_path / "home")
+    docs = {f"{r['_id']}.txt": f"{r['title'].strip()}\n\n{r['text'].strip()}" for r in _abstracts(shared, 30)}
+    index_sources([_extraction(n, t) for n, t in docs.items()], collection="sci", settings=settings)
+    refresh(Store(settings))
+    store = Store(settings)
+    query = "cerebral white matter in newborns"
+    vector = embedder.encode_query(query)
+    hits = search(store, query, vector, mode="hybrid", limit=5)
+    lists = [search(store, query, vector, mode=m, limit=100) for m in ("vector", "text")]
+    fused = search_module.reciprocal_rank_fusion(lists, limit=5)
+    assert hits["chunk_id"].to_list() == fused["chunk_id"].to_list()
+    assert hits["score"].to_list() == pytest.approx(fused["score"].to_list())
+    for hit in hits.iter_rows(named=True):
+        assert hit["text"] and hit["text"] in docs[hit["file"]] and hit["citation"] == hit["file"]
+
+    table = store.chunks()
+    before = search_module.vector_hits(table, vector, None, 5, False, columns=["chunk_id", "_rowid"])
+    first = table.search().where(f"chunk_id = '{before['chunk_id'][0]}'").select(["file"]).to_polars()
+    moved = first["file"][0]  # delete the best hit's source and compact: the others' rows move
+    table.delete(f"file = '{moved}'")
+    table.optimize()
+    gone = set(before["chunk_id"]) - set(
+        store.chunks().search().select(["chunk_id"]).limit(10**6).to_polars()["chunk_id"]
+    )
+    assert gone  # the deleted source's chunks
+    kept = before.filter(~pl.col("chunk_id").is_in(sorted(gone)))
+    assert kept.height
+    others = store.chunks().search().with_row_id(True).select(["chunk_id"]).limit(10**6).to_polars()
+    others = others.filter(~pl.col("chunk_id").is_in(kept["chunk_id"].to_list()))
+    wrong = kept.with_columns(others["_rowid"].head(kept.height))  # row ids that point elsewhere
+    for candidates in (kept, wrong):
+        rows = search_module._fetch(store.chunks(), candidates)
+        assert rows["chunk_id"].to_list() == kept["chunk_id"].to_list()
+        assert rows["score"].to_list() == kept["score"].to_list()
+        for row in rows.iter_rows(named=True):
+            assert row["text"] in docs[row["file"]]
 
 
 def test_vector_and_hybrid_need_a_query_vector(corpus: tuple[Settings, dict[str, str]]) -> None:
