@@ -14,6 +14,9 @@ from typing import Any
 from pipelines.records import Chunk, Segment
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+RULE_VERSION = 2
+"""Changes whenever the same text and settings would be cut differently (2: the overlap never
+steps back past a long word such as a Markdown table rule), so the chunking key changes too."""
 
 
 def chunk_id(collection: str, source_id: str, chunking_key: str, index: int) -> str:
@@ -60,12 +63,7 @@ def chunk_segments(
     chunks: list[Chunk] = []
     begin = 0
     while begin < len(tokens):
-        end = min(begin + max_tokens, len(tokens))
-        if end < len(tokens):
-            cut = end
-            while cut > begin and not word_start[cut]:
-                cut -= 1
-            end = cut if cut > begin else end  # a single word longer than a window is cut
+        end = window_end(word_start, begin, max_tokens)
         window = tokens[begin:end]
         text = _text_of(window, texts)
         n_tokens = len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
@@ -94,11 +92,41 @@ def chunk_segments(
         )
         if end >= len(tokens):
             break
-        nxt = max(end - overlap, begin + 1)
-        while nxt > begin + 1 and not word_start[nxt]:
-            nxt -= 1
-        begin = nxt
+        begin = next_start(word_start, begin, end, overlap=overlap, max_tokens=max_tokens)
     return chunks
+
+
+def window_end(word_start: list[bool], begin: int, max_tokens: int) -> int:
+    """Where a window that starts at ``begin`` ends: at most ``max_tokens`` on, cut back to a
+    word start so no word is cut in two, unless one word is longer than a whole window."""
+    end = min(begin + max_tokens, len(word_start))
+    if end < len(word_start):
+        cut = end
+        while cut > begin and not word_start[cut]:
+            cut -= 1
+        end = cut if cut > begin else end
+    return end
+
+
+def next_start(word_start: list[bool], begin: int, end: int, *, overlap: int, max_tokens: int) -> int:
+    """Where the window after ``[begin, end)`` starts: the first word start within its last
+    ``overlap`` tokens whose own window reaches past ``end``, or ``end`` itself (no overlap).
+
+    So the overlap never grows past what was asked, and every window covers new text: before a
+    word too long to fit what is left of a window (a Markdown table's ``|------|`` rule is one
+    "word" of a hundred tokens), windows do not creep forward a word at a time.
+
+    >>> starts = [True] * 10
+    >>> next_start(starts, 0, end=5, overlap=2, max_tokens=5)
+    3
+    >>> long_word = [True] * 7 + [False] * 5 + [True] * 3  # tokens 6 to 11 are one word
+    >>> next_start(long_word, 0, end=6, overlap=2, max_tokens=6)
+    6
+    """
+    for start in range(max(end - overlap, begin + 1), end):
+        if word_start[start] and window_end(word_start, start, max_tokens) > end:
+            return start
+    return end
 
 
 def _text_of(window: list[tuple[int, int, int]], texts: list[str]) -> str:

@@ -270,8 +270,11 @@ class Settings(BaseSettings):
         }[kind]
 
     def chunking_key(self) -> str:
-        """Short hash of what decides chunk boundaries and ids (model, size, overlap)."""
-        raw = json.dumps([self.embed_model, self.chunk_tokens, self.chunk_overlap])
+        """Short hash of what decides chunk boundaries and ids (model, size, overlap, and the
+        version of the chunker's rule)."""
+        from pipelines.chunk import RULE_VERSION
+
+        raw = json.dumps([self.embed_model, self.chunk_tokens, self.chunk_overlap, RULE_VERSION])
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
     def transcription_key(self) -> str:

@@ -72,3 +72,21 @@ def test_ids_are_deterministic_and_depend_on_collection(embedder) -> None:  # no
         chunking_key="k",
     )
     assert not set(a) & {c.chunk_id for c in other}
+
+
+def test_a_word_longer_than_the_overlap_does_not_multiply_chunks(embedder) -> None:  # noqa: ANN001
+    """A Markdown table's rule (``|------|``) is one "word" of a hundred tokens. Windows before
+    it used to creep forward a word at a time, each repeating the last: a 2,000-token page
+    became 500 chunks. Each chunk must bring new text, and the count stay near
+    tokens / (window - overlap)."""
+    rule = "|" + "-" * 300 + "|" + "-" * 200 + "|"
+    prose = " ".join(f"sentence{i} about tables and rules." for i in range(60))
+    page = "\n".join([prose, "| Project | Description |", rule, "| click | a package |", prose, rule, prose])
+    segments = [Segment(text=line) for line in page.split("\n")]
+    total = sum(_count(embedder, s.text) for s in segments)
+    chunks = _chunks(embedder, segments, max_tokens=128, overlap=16)
+    assert len(chunks) <= total / (128 - 16) + 4, [c.n_tokens for c in chunks]
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert not before.text.endswith(after.text) and after.text not in before.text
+    words = {w for s in segments for w in s.text.split()}
+    assert words <= {w for c in chunks for w in c.text.split()} | {rule}
