@@ -24,7 +24,10 @@ from pipelines.queue import JobQueue, JobRequest, WorkerLock
 
 log = logging.getLogger("inlet.worker")
 
-POLL_S = 0.5
+POLL_S = 0.1
+"""How often an idle worker looks for a job: a glob of one folder, cheap enough to do often,
+and a job waits half of it on average before it starts."""
+STAMP_EVERY_S = 2.0
 CODE = Path(__file__).resolve().parents[1]
 
 
@@ -80,11 +83,13 @@ def serve(settings: Settings, idle_s: float | None = None) -> int:
 
             ensure_limits(settings, release_all=True)  # slots a killed run may have kept
         idle_since = time.monotonic()
-        stamp = code_stamp()
+        stamp, stamped = code_stamp(), time.monotonic()
         while True:
-            if code_stamp() != stamp:
-                log.info("inlet's code changed since this worker started; stepping down")
-                return ran
+            if time.monotonic() - stamped > STAMP_EVERY_S:
+                if code_stamp() != stamp:
+                    log.info("inlet's code changed since this worker started; stepping down")
+                    return ran
+                stamped = time.monotonic()
             request = queue.claim()
             if request is None:
                 if time.monotonic() - idle_since > idle_s:

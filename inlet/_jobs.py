@@ -103,6 +103,10 @@ def submit(
     return submit_job(request, s)
 
 
+RESULT_POLL_S = 0.1
+"""How often :func:`wait` looks for the job's summary (one file read)."""
+
+
 def wait(
     job_id: str,
     *,
@@ -137,7 +141,7 @@ def wait(
             if time.monotonic() - checked > 5:  # a local worker that died is replaced
                 revive(job_id, s)
                 checked = time.monotonic()
-            time.sleep(0.5)
+            time.sleep(RESULT_POLL_S)
         if bar is not None:
             bar.n = 100
             bar.set_postfix_str(result.get("status", ""))
