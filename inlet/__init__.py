@@ -18,7 +18,7 @@ of source, job statuses).
 from inlet._health import health
 from inlet._jobs import JobSummary, cancel, ingest, keep_serving, retry, submit, wait
 from inlet._library import collections, delete, show, sources
-from inlet._reports import errors, export, job_sources, jobs, stats
+from inlet._reports import error_classes, errors, export, job_sources, jobs, stats
 from inlet._search import (
     DEFAULT_SEARCH_MODE,
     SEARCH_MODES,
@@ -38,6 +38,7 @@ __all__ = [
     "cancel",
     "collections",
     "delete",
+    "error_classes",
     "errors",
     "export",
     "health",

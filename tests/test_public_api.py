@@ -1,6 +1,6 @@
 import inlet
 
-PUBLIC_MODULES = {"cli", "config", "formats", "records", "uploads"}
+PUBLIC_MODULES = {"api", "cli", "config", "formats", "records", "uploads"}
 
 
 def test_public_surface_is_exactly_all() -> None:
@@ -17,6 +17,7 @@ def test_public_surface_is_exactly_all() -> None:
         "cancel",
         "collections",
         "delete",
+        "error_classes",
         "errors",
         "export",
         "health",
