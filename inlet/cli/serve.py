@@ -15,7 +15,13 @@ from inlet.cli.app import main
     help="Address to bind; any other than loopback needs INLET_API_TOKEN.",
 )
 @click.option("--port", type=int, default=8000, show_default=True)
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--preload/--no-preload",
+    default=True,
+    show_default=True,
+    help="Load the search model at start, so the first search does not wait for it.",
+)
+def serve(host: str, port: int, preload: bool) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs).
 
     Bound to 127.0.0.1 unless --host says otherwise; on any other address it refuses to start
@@ -35,6 +41,6 @@ def serve(host: str, port: int) -> None:
 
     settings = get_settings()
     check_bind(host, settings)  # a ValueError: a usage error, exit status 2
-    app = create_app(settings)
+    app = create_app(settings, preload=preload)
     click.echo(f"inlet API on http://{host}:{port}  (docs at /docs; Ctrl-C to stop)")
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False, server_header=False)
