@@ -313,3 +313,22 @@ def test_cancel_and_retry_do_what_the_cli_does(api: tuple[httpx.Client, Path], s
     with client.stream("GET", long_one["links"]["events"]) as stream:
         next(read_events(stream))
     assert wait_for_job(client, long_one["job_id"])["status"] == "completed"
+
+
+def test_an_upload_over_the_request_cap_is_cut_off_and_nothing_kept(light: tuple[str, Path]) -> None:
+    url, base = light
+    boundary = "inlet-test-boundary"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="long.md"\r\n'
+            "Content-Type: text/markdown\r\n\r\n").encode()  # fmt: skip
+
+    def body() -> Iterator[bytes]:  # no Content-Length: the server counts while it reads
+        yield head
+        for _ in range(40):  # 40 x 64 kB, over the 1 MB cap
+            yield b"word " * 13_107
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    headers = AUTH | {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    answer = httpx.post(f"{url}/v1/jobs", content=body(), headers=headers)
+    problem_of(answer, 413, "request_too_large")
+    assert not [p for p in (base / "home" / "uploads").rglob("*") if p.is_file()]
+    assert httpx.get(f"{url}/v1/jobs", headers=AUTH).json() == {"jobs": []}
