@@ -104,7 +104,9 @@ def test_the_http_api_calls_only_the_public_inlet_package(graph: grimp.ImportGra
     found = _imports_of(
         graph,
         "inlet.api",
-        lambda module: _top(module) in ("pipelines", "flows") or (_top(module) == "inlet" and _is_private(module)),
+        lambda module: (
+            _top(module) in ("pipelines", "flows") or (_top(module) == "inlet" and _is_private(module))
+        ),
     )
     assert not found, (
         "The HTTP API (inlet.api) imports the engine, the flows or a private inlet module; it calls "
