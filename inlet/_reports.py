@@ -82,6 +82,10 @@ def errors(
     return frame.select(first + [c for c in frame.columns if c not in first])
 
 
+_LOWER_CASE_NAMES = ("pypdf",)
+"""Names that start a class's meaning and keep their lower case."""
+
+
 def error_classes() -> list[dict[str, Any]]:
     """Every class of error inlet reports, in the order of its taxonomy: ``class`` (the code
     found in ``inlet.errors()`` and job summaries), ``name``, ``group`` (``input``,
@@ -95,10 +99,12 @@ def error_classes() -> list[dict[str, Any]]:
     for cls in ALL_CLASSES:
         bases = [b for b in cls.__mro__[1:] if issubclass(b, InletError) and b is not InletError]
         group = next((b.code for b in bases if b.abstract), None)
-        doc = " ".join((cls.__doc__ or "").split())
+        doc = " ".join((cls.__doc__ or "").split()).replace("``", "`")
         meaning = re.sub(r"^Raised (when|for) ", "", doc)
+        if not meaning.startswith(_LOWER_CASE_NAMES):
+            meaning = meaning[:1].upper() + meaning[1:]
         rows.append({
-            "class": cls.code, "name": cls.__name__, "group": group, "message": meaning[:1].upper() + meaning[1:],
+            "class": cls.code, "name": cls.__name__, "group": group, "message": meaning,
             "hint": cls.hint, "retryable": cls.retryable,
         })  # fmt: skip
     return rows
