@@ -76,6 +76,8 @@ def test_every_request_needs_the_token_when_one_is_set(light: tuple[str, Path]) 
     problem_of(httpx.post(f"{url}/v1/jobs/abc/cancel", headers={"Authorization": TOKEN}), 401, "unauthorized")
     assert httpx.get(f"{url}/v1/jobs", headers=AUTH).json() == {"jobs": []}
     assert httpx.get(f"{url}/healthz").json()["status"] == "ok"
+    cross = httpx.get(f"{url}/v1/jobs", headers=AUTH | {"Origin": "https://app.example"})
+    assert "access-control-allow-origin" not in cross.headers, "CORS is off unless origins are configured"
 
 
 def test_a_path_outside_the_roots_is_forbidden(light: tuple[str, Path]) -> None:
@@ -114,8 +116,18 @@ def test_errors_are_problem_documents(light: tuple[str, Path]) -> None:
 
 
 def test_past_the_rate_limit_the_answer_is_429_with_retry_after(tmp_path: Path) -> None:
-    settings = {"INLET_API_RATE_PER_MINUTE": "6", "INLET_API_UPLOADS_PER_MINUTE": "1"}
+    origin = "https://app.example"
+    settings = {
+        "INLET_API_RATE_PER_MINUTE": "6", "INLET_API_UPLOADS_PER_MINUTE": "1",
+        "INLET_API_CORS_ORIGINS": json.dumps([origin]),
+    }  # fmt: skip
     with serving(tmp_path / "home", "--no-preload", **settings) as url:
+        preflight = httpx.options(f"{url}/v1/jobs", headers={
+            "Origin": origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization",
+        })  # fmt: skip
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == origin
         empty = {"files": ("empty.md", b"")}
         first = httpx.post(f"{url}/v1/jobs", files=empty, data={"collection": "c1"})
         problem_of(first, 422, "nothing_accepted")
@@ -127,7 +139,8 @@ def test_past_the_rate_limit_the_answer_is_429_with_retry_after(tmp_path: Path) 
             httpx.post(f"{url}/v1/jobs", files=empty, data={"collection": "c2"}), 422, "nothing_accepted"
         )
         for _ in range(3):
-            assert httpx.get(f"{url}/v1/jobs").status_code == 200
+            allowed = httpx.get(f"{url}/v1/jobs", headers={"Origin": origin})
+            assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == origin
         limited = httpx.get(f"{url}/v1/jobs")
         problem_of(limited, 429, "rate_limited")
         assert 1 <= int(limited.headers["retry-after"]) <= 10
