@@ -12,7 +12,7 @@ For apps built on inlet (the dashboard, a web backend) three public modules hold
 notebook does not need: ``inlet.config`` (the settings object every function takes),
 ``inlet.uploads`` (checking and keeping uploaded files),
 ``inlet.formats`` (sizes and times written as inlet writes them) and ``inlet.records`` (kinds
-of source, job statuses).
+of source, job statuses). ``inlet.api`` is the HTTP API (``inlet serve``), an app of this facade.
 """
 
 from inlet._health import health
