@@ -18,6 +18,7 @@ Figures per endpoint: p50, p95, mean and max in ms, and requests per second over
 
     .venv/bin/python bench/api_latency.py                    # 20 clients x 50 requests
     .venv/bin/python bench/api_latency.py --clients 20 --requests 100 --scifact 1000
+    .venv/bin/python bench/api_latency.py --keep /tmp/api-bench         # ingest once, measure again later
 """
 
 from __future__ import annotations
@@ -110,13 +111,18 @@ def main() -> None:
     parser.add_argument(
         "--scifact", type=int, default=300, help="SciFact abstracts ingested beside the samples"
     )
+    parser.add_argument(
+        "--keep", metavar="DIR", help="keep the home and files in DIR; a later run reuses them"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="inlet-api-bench-"))
+    base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="inlet-api-bench-"))
     docs = base / "docs"
+    ingested = (base / "home").is_dir()
     queries = corpus(docs / "scifact", args.scifact)
-    shutil.copytree(REPO / "samples" / "corpus", docs / "samples")
+    if not ingested:
+        shutil.copytree(REPO / "samples" / "corpus", docs / "samples", dirs_exist_ok=True)
     token = "bench-" + os.urandom(8).hex()
     settings = {
         "INLET_API_TOKEN": token, "INLET_API_ROOTS": json.dumps([str(docs)]),
@@ -126,15 +132,15 @@ def main() -> None:
     with serving(base / "home", **settings) as url:
         with httpx.Client(base_url=url, headers=headers, timeout=600) as http:
             started = time.perf_counter()
-            job = (
-                http.post("/v1/jobs", json={"paths": [str(docs)], "collection": "bench"})
-                .raise_for_status()
-                .json()
-            )
+            if ingested:  # kept from an earlier run (--keep): its job
+                job = http.get("/v1/jobs", params={"collection": "bench", "limit": 1}).json()["jobs"][0]
+            else:
+                answer = http.post("/v1/jobs", json={"paths": [str(docs)], "collection": "bench"})
+                job = answer.raise_for_status().json()
             done = wait_for_job(http, job["job_id"], timeout_s=3600)
             chunks = sum(c["chunks"] for c in http.get("/v1/collections").json()["collections"])
             print(f"ingested {done['counts']['sources']} files ({chunks} chunks) in {time.perf_counter() - started:.0f} s: "
-                  f"{done['status']}")  # fmt: skip
+                  f"{done['status']}", flush=True)  # fmt: skip
         rows = []
         for name, paths in (
             ("GET /v1/jobs/{id}", [f"/v1/jobs/{job['job_id']}"]),
@@ -149,7 +155,7 @@ def main() -> None:
             rows.append(row)
             print(f"{name:<20} {args.clients} clients x {args.requests}: p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, "
                   f"mean {row['mean_ms']} ms, max {row['max_ms']} ms, {row['per_s']} req/s "
-                  f"(load {row['load_before']} -> {row['load_after']})")  # fmt: skip
+                  f"(load {row['load_before']} -> {row['load_after']})", flush=True)  # fmt: skip
     if args.json:
         print(
             json.dumps(

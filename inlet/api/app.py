@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, *, preload: bool = True) -> Fas
     )
     app.state.settings = s
     app.state.upload_limiter = RateLimiter(s.api_uploads_per_minute)
+    app.state.job_views = jobs.JobViews()
     problems.install(app)
     for module in (jobs, library, reports):
         app.include_router(module.router)

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import re
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -81,6 +82,11 @@ UPLOAD_BODY: dict[str, Any] = {
 def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def views_of(request: Request) -> JobViews:
+    views: JobViews = request.app.state.job_views
+    return views
 
 
 def links(job_id: str) -> dict[str, str]:
@@ -275,8 +281,49 @@ def _file_view(f: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _job_or_404(job_id: str, settings: Settings) -> dict[str, Any]:
-    view = job_view(job_id, settings)
+class JobViews:
+    """Job states read at most once per ``fresh_s`` per job in this process, however many
+    clients poll the job or follow its events: reading a state is a query over the job's events
+    (a few hundred milliseconds on a busy machine), and concurrent readers of one job wait for
+    one read instead of each making their own. An ended job changes no more, so its state is
+    kept longer (``ended_s``)."""
+
+    def __init__(self, fresh_s: float = 1.0, ended_s: float = 30.0, size: int = 1000) -> None:
+        self.fresh_s, self.ended_s, self.size = fresh_s, ended_s, size
+        self._views: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, job_id: str, settings: Settings) -> dict[str, Any] | None:
+        """The job's state (a copy the caller may change), ``None`` when the job is unknown."""
+        found = self._fresh(job_id)
+        if found is not None:
+            return dict(found)
+        with self._guard:
+            lock = self._locks.setdefault(job_id, threading.Lock())
+        with lock:
+            found = self._fresh(job_id)
+            if found is None:
+                found = job_view(job_id, settings)
+                if found is None:
+                    return None
+                with self._guard:
+                    if len(self._views) >= self.size:
+                        self._views.clear()
+                        self._locks = {job_id: lock}
+                    self._views[job_id] = (time.monotonic(), found)
+        return dict(found)
+
+    def _fresh(self, job_id: str) -> dict[str, Any] | None:
+        held = self._views.get(job_id)
+        if held is None:
+            return None
+        at, view = held
+        return view if time.monotonic() - at < (self.ended_s if view["finished"] else self.fresh_s) else None
+
+
+def _job_or_404(job_id: str, settings: Settings, views: JobViews | None = None) -> dict[str, Any]:
+    view = views.get(job_id, settings) if views is not None else job_view(job_id, settings)
     if view is None:
         raise Problem("unknown_resource", f"No job {job_id} is known here.")
     return view
@@ -285,8 +332,8 @@ def _job_or_404(job_id: str, settings: Settings) -> dict[str, Any]:
 @router.get("/v1/jobs/{job_id}", response_class=JSON)
 def get_job(request: Request, job_id: str) -> dict[str, Any]:
     """One job, as a client polls it: status, progress (0..1, stage-weighted), ``eta_s``,
-    counts, and each file's current stage and message."""
-    return _job_or_404(job_id, settings_of(request))
+    counts, and each file's current stage and message. Read at most once a second per job."""
+    return _job_or_404(job_id, settings_of(request), views_of(request))
 
 
 @router.get(
@@ -303,18 +350,18 @@ async def job_events(
     time its status, progress or a file's stage changes, ``heartbeat`` events while nothing does,
     and one ``end`` event when the job has ended. The progress sent never goes down. A client
     that disconnects stops nothing: the job runs in the worker."""
-    s = settings_of(request)
-    first = await run_in_threadpool(_job_or_404, job_id, s)
+    s, views = settings_of(request), views_of(request)
+    first = await run_in_threadpool(_job_or_404, job_id, s, views)
     every = heartbeat_s or s.api_heartbeat_s
     return StreamingResponse(
-        _stream(first, job_id, s, every),
+        _stream(first, job_id, s, views, every),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _stream(
-    view: dict[str, Any] | None, job_id: str, s: Settings, heartbeat_s: float
+    view: dict[str, Any] | None, job_id: str, s: Settings, views: JobViews, heartbeat_s: float
 ) -> AsyncIterator[bytes]:
     seq, best, last_key = 0, 0.0, None
     last_sent = checked = time.monotonic()
@@ -347,7 +394,7 @@ async def _stream(
         if time.monotonic() - checked > 10:  # a local worker that died is replaced, as inlet.wait does
             await run_in_threadpool(lambda: inlet.keep_serving(settings=s))
             checked = time.monotonic()
-        view = await run_in_threadpool(job_view, job_id, s)
+        view = await run_in_threadpool(views.get, job_id, s)
 
 
 def _event(seq: int, name: str, data: dict[str, Any]) -> bytes:
