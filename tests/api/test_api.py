@@ -3,10 +3,12 @@ home, spoken to with httpx. Tests that ingest (and so load the models) are marke
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import threading
+import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -345,3 +347,45 @@ def test_an_upload_over_the_request_cap_is_cut_off_and_nothing_kept(light: tuple
     problem_of(answer, 413, "request_too_large")
     assert not [p for p in (base / "home" / "uploads").rglob("*") if p.is_file()]
     assert httpx.get(f"{url}/v1/jobs", headers=AUTH).json() == {"jobs": []}
+
+
+@pytest.mark.slow
+def test_library_reports_and_health(api: tuple[httpx.Client, Path]) -> None:
+    client, _ = api
+    text = b"# Tide tables\n\nThe spring tide at Saint-Malo rises fourteen metres.\n"
+    job = client.post("/v1/jobs", files={"files": ("tides.md", text)}, data={"collection": "shelf"}).json()
+    assert wait_for_job(client, job["job_id"])["status"] == "completed"
+
+    [source] = client.get("/v1/sources", params={"collection": "shelf"}).json()["sources"]
+    assert source["file"] == "tides.md" and source["kind"] == "text" and source["chunks"] >= 1
+    shown = client.get(source["links"]["self"]).json()
+    assert "Saint-Malo" in " ".join(segment["text"] for segment in shown["segments"])
+    shelf = next(c for c in client.get("/v1/collections").json()["collections"] if c["collection"] == "shelf")
+    assert shelf["sources"] == 1 and shelf["kinds"] == ["text"]
+    assert "spring tide" in client.get("/v1/search/suggest", params={"q": "spring ti"}).json()["suggestions"]
+    assert client.post("/v1/reindex").json()["rows"] >= source["chunks"]
+    stats = client.get("/v1/stats").json()
+    assert stats["collections"]["shelf"] == {"sources": 1, "chunks": source["chunks"]}
+
+    jobs_csv = client.get("/v1/export", params={"format": "csv", "table": "jobs"})
+    assert jobs_csv.headers["content-type"].startswith("text/csv")
+    assert jobs_csv.text.splitlines()[0].startswith("job_id") and job["job_id"] in jobs_csv.text
+    archive = client.get("/v1/export", params={"format": "md"})
+    assert archive.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
+        assert sorted(z.namelist()) == ["collections.md", "errors.md", "jobs.md"]
+        assert "shelf" in z.read("collections.md").decode()
+
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    assert {m["role"] for m in ready.json()["models"]} == {"embed", "whisper"}
+
+    removed = client.delete(f"/v1/sources/{source['source_id']}", params={"collection": "shelf"}).json()
+    assert removed["chunks_removed"] == source["chunks"] and removed["collections"] == ["shelf"]
+    assert client.get("/v1/sources", params={"collection": "shelf"}).json()["sources"] == []
+    assert (
+        client.get("/v1/search", params={"q": "Saint-Malo tide", "collection": "shelf"}).json()["results"]
+        == []
+    )
+    problem_of(client.delete("/v1/collections/shelf"), 404, "unknown_resource")
+    problem_of(client.get(f"/v1/sources/{source['source_id']}/file"), 404, "unknown_resource")
