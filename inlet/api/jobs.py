@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import shutil
 import threading
 import time
@@ -26,14 +25,11 @@ from inlet.api.bodies import read_json, receive_uploads
 from inlet.api.guard import RateLimiter, retry_after
 from inlet.api.problems import JSON, Problem, plain
 from inlet.config import Settings
-from inlet.uploads import UploadBatch
+from inlet.uploads import UploadBatch, collection_name
 
 router = APIRouter(tags=["jobs"])
 
 PRIORITIES = ("high", "normal", "low")
-_COLLECTION = re.compile(r"^[\w][\w .\-]{0,63}$", re.UNICODE)
-"""A collection name as the dashboard takes it: a word character, then up to 63 of words,
-spaces, dots and dashes."""
 
 JOB_KEYS = (
     "job_id", "status", "finished", "priority", "collection", "progress", "eta_s", "submitted_at",
@@ -159,10 +155,14 @@ async def create_job(
 
 
 def _collection(value: Any, settings: Settings) -> str:
-    name = (value if isinstance(value, str) else "").strip() or settings.collection
-    if not _COLLECTION.match(name):
-        raise Problem("invalid_request", f"{name!r} is not a collection name: a letter or digit, then up to 63 "
-                      "letters, digits, spaces, dots or dashes.")  # fmt: skip
+    typed = (value if isinstance(value, str) else "").strip() or settings.collection
+    name = collection_name(typed)
+    if name is None:
+        raise Problem(
+            "invalid_request",
+            f"{typed!r} is not a collection name: a letter, digit or underscore, then up to 63 of those, "
+            "spaces, dots or dashes.",
+        )
     return name
 
 

@@ -108,6 +108,11 @@ def test_errors_are_problem_documents(light: tuple[str, Path]) -> None:
     problem_of(httpx.get(f"{url}/v1/search", headers=AUTH), 400, "invalid_request")
     problem_of(httpx.get(f"{url}/v1/nowhere", headers=AUTH), 404, "unknown_resource")
     problem_of(httpx.post(f"{url}/v1/jobs", content=b"x", headers=AUTH), 415, "unsupported_media_type")
+    note = {"files": ("note.md", b"# A note\n\nText.\n")}
+    for collection in ("../x", "a/b", ".hidden"):
+        answer = httpx.post(f"{url}/v1/jobs", files=note, data={"collection": collection}, headers=AUTH)
+        problem_of(answer, 400, "invalid_request")
+    problem_of(httpx.post(f"{url}/v1/jobs?priority=urgent", files=note, headers=AUTH), 400, "invalid_request")
     big = httpx.post(f"{url}/v1/jobs", files={"files": ("big.md", b"x" * (2 * 1024 * 1024))}, headers=AUTH)
     problem_of(big, 413, "request_too_large")
     classes = httpx.get(f"{url}/v1/errors/classes", headers=AUTH).json()
