@@ -107,7 +107,7 @@ async def create_job(
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
         if collection is not None:  # refuse before reading anything when the query says enough
-            _collection(collection, s)
+            _check_upload_budget(request, _collection(collection, s))
         if priority is not None:
             _priority(priority)
         received = await run_in_threadpool(receive_uploads, request, s)
@@ -123,7 +123,8 @@ async def create_job(
             level = _priority(priority or received.fields.get("priority"))
             accepted = [_accepted(a) for a in received.batch.accepted]
             rejected = [_rejected(r.name, r.error) for r in received.batch.rejected]
-            _check_upload_budget(request, name)
+            if collection is None:  # named in the form: known only now
+                _check_upload_budget(request, name)
             if not accepted:
                 raise Problem("nothing_accepted", extra={"accepted": [], "rejected": rejected})
             job_id = await run_in_threadpool(

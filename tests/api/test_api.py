@@ -125,7 +125,7 @@ def test_errors_are_problem_documents(light: tuple[str, Path]) -> None:
 def test_past_the_rate_limit_the_answer_is_429_with_retry_after(tmp_path: Path) -> None:
     origin = "https://app.example"
     settings = {
-        "INLET_API_RATE_PER_MINUTE": "6", "INLET_API_UPLOADS_PER_MINUTE": "1",
+        "INLET_API_RATE_PER_MINUTE": "7", "INLET_API_UPLOADS_PER_MINUTE": "1",
         "INLET_API_CORS_ORIGINS": json.dumps([origin]),
     }  # fmt: skip
     with serving(tmp_path / "home", "--no-preload", **settings) as url:
@@ -142,9 +142,10 @@ def test_past_the_rate_limit_the_answer_is_429_with_retry_after(tmp_path: Path) 
             httpx.post(f"{url}/v1/jobs", files=empty, data={"collection": "c1"}), 429, "rate_limited"
         )
         assert "c1" in second["detail"] and second["retryable"] is True
-        problem_of(
-            httpx.post(f"{url}/v1/jobs", files=empty, data={"collection": "c2"}), 422, "nothing_accepted"
-        )
+        by_query = httpx.post(f"{url}/v1/jobs", params={"collection": "c1"}, files=empty)
+        problem_of(by_query, 429, "rate_limited")  # refused before the body is read
+        other = httpx.post(f"{url}/v1/jobs", files=empty, data={"collection": "c2"})
+        problem_of(other, 422, "nothing_accepted")  # another collection has its own budget
         for _ in range(3):
             allowed = httpx.get(f"{url}/v1/jobs", headers={"Origin": origin})
             assert allowed.status_code == 200 and allowed.headers["access-control-allow-origin"] == origin
