@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeGuard, TypeVar
 import polars as pl
 
 from dashboard import strings
+from inlet import uploads
 from inlet.formats import clock, human_size
 from inlet.records import is_media
 
@@ -257,17 +258,14 @@ def upload_collections(stats: Mapping[str, Any], default: str) -> list[str]:
     return [default, *sorted(c for c in (stats.get("collections") or {}) if c != default)]
 
 
-_COLLECTION = re.compile(r"^[\w][\w .\-]{0,63}$", re.UNICODE)
-
-
 def collection_name(choice: str | None) -> str | None:
-    """A typed collection name, trimmed; ``None`` when empty or not a plain name.
+    """A typed collection name, trimmed; ``None`` when empty or not a plain name (the rule of
+    :func:`inlet.uploads.collection_name`, which the HTTP API applies too).
 
     >>> collection_name("  research "), collection_name(""), collection_name("../x")
     ('research', None, None)
     """
-    name = (choice or "").strip()
-    return name if _COLLECTION.match(name) else None
+    return uploads.collection_name(choice)
 
 
 def rejection_text(name: str, error: Any) -> str:

@@ -12,13 +12,13 @@ For apps built on inlet (the dashboard, a web backend) three public modules hold
 notebook does not need: ``inlet.config`` (the settings object every function takes),
 ``inlet.uploads`` (checking and keeping uploaded files),
 ``inlet.formats`` (sizes and times written as inlet writes them) and ``inlet.records`` (kinds
-of source, job statuses).
+of source, job statuses). ``inlet.api`` is the HTTP API (``inlet serve``), an app of this facade.
 """
 
 from inlet._health import health
 from inlet._jobs import JobSummary, cancel, ingest, keep_serving, retry, submit, wait
 from inlet._library import collections, delete, show, sources
-from inlet._reports import errors, export, job_sources, jobs, stats
+from inlet._reports import error_classes, errors, export, job_sources, jobs, stats
 from inlet._search import (
     DEFAULT_SEARCH_MODE,
     SEARCH_MODES,
@@ -38,6 +38,7 @@ __all__ = [
     "cancel",
     "collections",
     "delete",
+    "error_classes",
     "errors",
     "export",
     "health",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from inlet._library import sources as library_sources
 from inlet._settings import resolve
 from pipelines import analytics
 from pipelines.config import Settings
+from pipelines.errors import ALL_CLASSES, InletError
 from pipelines.moments import Moment
 from pipelines.moments import since as since_moment
 from pipelines.store import Store
@@ -26,17 +28,20 @@ def jobs(
     *,
     status: str | list[str] | None = None,
     collection: str | None = None,
+    job_id: str | None = None,
     limit: int = 100,
     settings: Settings | None = None,
     **overrides: Any,
 ) -> pl.DataFrame:
     """Jobs, newest first: ``job_id, status, priority, collection, progress, eta_s,
     submitted_at, started_at, finished_at, sources, failed, flow_run_id``, retries, stuck.
+    ``job_id`` gives that one job's row (none when it is unknown).
 
     >>> inlet.jobs(status="running")  # doctest: +SKIP
+    >>> inlet.jobs(job_id="3f2a9c0d1e2b").row(0, named=True)["progress"]  # doctest: +SKIP
     """
     s = resolve(settings, overrides)
-    return analytics.jobs(s, status=status, collection=collection, limit=limit)
+    return analytics.jobs(s, status=status, collection=collection, job_id=job_id, limit=limit)
 
 
 def job_sources(job_id: str, *, settings: Settings | None = None, **overrides: Any) -> pl.DataFrame:
@@ -75,6 +80,34 @@ def errors(
     )
     first = ["class", "message", "hint", "retryable", "file", "stage", "job_id", "at"]
     return frame.select(first + [c for c in frame.columns if c not in first])
+
+
+_LOWER_CASE_NAMES = ("pypdf",)
+"""Names that start a class's meaning and keep their lower case."""
+
+
+def error_classes() -> list[dict[str, Any]]:
+    """Every class of error inlet reports, in the order of its taxonomy: ``class`` (the code
+    found in ``inlet.errors()`` and job summaries), ``name``, ``group`` (``input``,
+    ``resource``, ``model``, ``storage``, or ``None``), ``message`` (what it means),
+    ``hint`` (what to do) and ``retryable`` (whether inlet retries it by itself).
+
+    >>> [c["class"] for c in inlet.error_classes()][:3]
+    ['not_found', 'unsafe_name', 'unsupported_format']
+    """
+    rows = []
+    for cls in ALL_CLASSES:
+        bases = [b for b in cls.__mro__[1:] if issubclass(b, InletError) and b is not InletError]
+        group = next((b.code for b in bases if b.abstract), None)
+        doc = " ".join((cls.__doc__ or "").split()).replace("``", "`")
+        meaning = re.sub(r"^Raised (when|for) ", "", doc)
+        if not meaning.startswith(_LOWER_CASE_NAMES):
+            meaning = meaning[:1].upper() + meaning[1:]
+        rows.append({
+            "class": cls.code, "name": cls.__name__, "group": group, "message": meaning,
+            "hint": cls.hint, "retryable": cls.retryable,
+        })  # fmt: skip
+    return rows
 
 
 class Stats(dict):

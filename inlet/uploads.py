@@ -8,6 +8,7 @@ rejected file with its error, then submits ``batch.paths`` as one job.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
@@ -15,7 +16,9 @@ from inlet._settings import resolve
 from pipelines.config import Settings
 from pipelines.uploads import Accepted, Rejected, UploadBatch, accept_files, upload_limit_mb
 
-__all__ = ["Accepted", "Rejected", "UploadBatch", "accept_uploads", "upload_limit_mb"]
+__all__ = ["Accepted", "Rejected", "UploadBatch", "accept_uploads", "collection_name", "upload_limit_mb"]
+
+_COLLECTION = re.compile(r"^[\w][\w .\-]{0,63}$", re.UNICODE)
 
 
 def accept_uploads(
@@ -35,3 +38,14 @@ def accept_uploads(
         >>> job_id = inlet.submit(batch.paths, "talks")  # doctest: +SKIP
     """
     return accept_files(files, resolve(settings, overrides))
+
+
+def collection_name(choice: str | None) -> str | None:
+    """A collection name typed by a person, trimmed; ``None`` when empty or not a plain name (a
+    letter, digit or underscore, then up to 63 of those, spaces, dots and dashes).
+
+    >>> collection_name("  research "), collection_name(""), collection_name("../x")
+    ('research', None, None)
+    """
+    name = (choice or "").strip()
+    return name if _COLLECTION.match(name) else None

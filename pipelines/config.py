@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
@@ -204,6 +204,33 @@ class Settings(BaseSettings):
     ann_min_rows: int = Field(65_536, ge=256)
     """Chunks a table needs before an ANN (IVF-HNSW-SQ) vector index is trained; its candidates
     are ranked again by their full vectors. Below it vector search is exact (and fast enough)."""
+
+    # --- HTTP API (``inlet serve``) ------------------------------------------------------
+    api_token: SecretStr | None = None
+    """Bearer token the HTTP API requires on every request when set (``Authorization: Bearer
+    ...``); ``inlet serve`` refuses to bind an address other than loopback without one. Never
+    written into job files (shown as ``**********``)."""
+
+    api_roots: list[Path] = Field(default_factory=list)
+    """Folders whose files ``POST /v1/jobs`` may ingest by server-side path
+    (``INLET_API_ROOTS='["/srv/media"]'``); any other path is refused (403). Empty: uploads only."""
+
+    api_rate_per_minute: int = Field(600, ge=1)
+    """Requests one client address may make to the HTTP API per minute; past it 429 with
+    ``Retry-After``. Counted in the serving process (each process counts its own)."""
+
+    api_uploads_per_minute: int = Field(60, ge=1)
+    """Upload jobs per collection per minute the HTTP API accepts; past it 429. Per process."""
+
+    api_max_request_bytes: int = Field(2100 * MB, ge=1)
+    """Largest request body the HTTP API reads (all files of one upload together); a request
+    past it is cut off with 413 and nothing of it is kept."""
+
+    api_cors_origins: list[str] = Field(default_factory=list)
+    """Origins allowed to call the HTTP API from a browser (CORS); empty: CORS off."""
+
+    api_heartbeat_s: float = Field(15.0, gt=0)
+    """Seconds between heartbeat events on a job's event stream while nothing changes."""
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -100,6 +100,21 @@ def test_the_dashboard_reads_through_the_facade_only(graph: grimp.ImportGraph) -
     )
 
 
+def test_the_http_api_calls_only_the_public_inlet_package(graph: grimp.ImportGraph) -> None:
+    found = _imports_of(
+        graph,
+        "inlet.api",
+        lambda module: (
+            _top(module) in ("pipelines", "flows") or (_top(module) == "inlet" and _is_private(module))
+        ),
+    )
+    assert not found, (
+        "The HTTP API (inlet.api) imports the engine, the flows or a private inlet module; it calls "
+        "only what `import inlet` and the public inlet modules offer, like any other app. Add a "
+        "public function to the facade for what it needs:\n" + "\n".join(found)
+    )
+
+
 def _cycles(graph: grimp.ImportGraph, package: str) -> list[list[str]]:
     """The shortest import cycle through each module of ``package`` that is on one, each once."""
     modules = set(_modules(graph, package))

@@ -1,6 +1,6 @@
 import inlet
 
-PUBLIC_MODULES = {"cli", "config", "formats", "records", "uploads"}
+PUBLIC_MODULES = {"api", "cli", "config", "formats", "records", "uploads"}
 
 
 def test_public_surface_is_exactly_all() -> None:
@@ -17,6 +17,7 @@ def test_public_surface_is_exactly_all() -> None:
         "cancel",
         "collections",
         "delete",
+        "error_classes",
         "errors",
         "export",
         "health",
@@ -74,3 +75,24 @@ def test_public_modules_for_apps_declare_their_surface() -> None:
         assert module.__doc__ and module.__all__, name
         for attr in module.__all__:
             assert getattr(module, attr) is not None, f"inlet.{name}.{attr}"
+
+
+def test_error_classes_describe_every_class_of_the_taxonomy() -> None:
+    from pipelines.errors import ALL_CLASSES, DamagedPdf
+
+    rows = inlet.error_classes()
+    assert [r["class"] for r in rows] == [c.code for c in ALL_CLASSES]
+    by_class = {r["class"]: r for r in rows}
+    assert by_class["damaged_pdf"] == {
+        "class": "damaged_pdf",
+        "name": "DamagedPdf",
+        "group": "input",
+        "message": "pypdf cannot read a PDF at all.",
+        "hint": DamagedPdf.hint,
+        "retryable": False,
+    }
+    assert (
+        by_class["write_conflict"]["group"] == "storage" and by_class["write_conflict"]["retryable"] is True
+    )
+    assert by_class["internal"]["group"] is None
+    assert all(r["message"] and r["hint"] and not r["message"].startswith("Raised") for r in rows)
