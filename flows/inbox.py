@@ -16,6 +16,7 @@ from prefect import flow
 
 from flows.ingest import ingest_flow
 from pipelines.config import get_settings
+from pipelines.formats import storable
 from pipelines.search import refresh
 from pipelines.sources import discover
 from pipelines.store import Store, remove_sources
@@ -36,12 +37,13 @@ def inbox_flow(inbox: str, collection: str = "inbox", priority: str = "low") -> 
             stamp = row["ingested_at"].timestamp()
             known[row["path"]] = max(known.get(row["path"], 0.0), stamp)
     files, refused = discover([str(folder)])
-    todo = [str(f) for f in files if str(f) not in known or f.stat().st_mtime > known[str(f)]]
+    # paths are stored as UTF-8 (``storable``): compare them in that form
+    todo = [str(f) for f in files if known.get(storable(str(f)), -1.0) < f.stat().st_mtime]
     # What was refused (links out of the inbox, FIFOs) goes to the job too, which refuses it
     # again with its class, so that it shows in `inlet errors` (as a failed file does).
     todo += [e.path for e in refused if e.path]
     removed, gone_ids = [], []
-    present = {str(f) for f in files}
+    present = {storable(str(f)) for f in files}
     for row in rows.iter_rows(named=True):
         if row["path"] and row["path"].startswith(str(folder)) and row["path"] not in present:
             gone_ids.append(row["source_id"])

@@ -44,6 +44,7 @@ from flows.tasks import (
 from pipelines import analytics
 from pipelines.config import Settings, get_settings
 from pipelines.errors import InletError, classify
+from pipelines.formats import storable
 from pipelines.index import IndexResult
 from pipelines.queue import JobQueue, check_priority, new_job_id
 from pipelines.records import Extraction, Source, extract_stage, is_media
@@ -182,7 +183,7 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
 def _index(job: JobRun, extractions: list[Extraction], ids_by_path: dict[str, set[str]]) -> None:
     """Chunk, embed and write ``extractions``; record what happened to each source."""
     replaces = {
-        e.source.source_id: sorted(ids_by_path.get(e.source.path, set()) - {e.source.source_id})
+        e.source.source_id: sorted(ids_by_path.get(storable(e.source.path), set()) - {e.source.source_id})
         for e in extractions
     }
     task = index_batch.with_options(**stage_options(job.settings, job.settings.timeout_index_s))

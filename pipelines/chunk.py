@@ -95,9 +95,13 @@ def chunk_segments(
         if end >= len(tokens):
             break
         nxt = max(end - overlap, begin + 1)
-        while nxt > begin + 1 and not word_start[nxt]:
-            nxt -= 1
-        begin = nxt
+        start = nxt
+        while start > begin + 1 and not word_start[start]:
+            start -= 1
+        # Inside a "word" longer than the overlap (minified code, base64, markup without spaces)
+        # there is no word start to go back to: cut it, keeping the full stride, rather than
+        # advancing one token a chunk (which made a chunk per token).
+        begin = start if word_start[start] else nxt
     return chunks
 
 

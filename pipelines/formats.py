@@ -59,3 +59,21 @@ def printable(text: str) -> str:
         ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNSHOWN else ch
         for ch in text
     )
+
+
+def storable(text: str) -> str:
+    r"""``text`` as valid UTF-8, for the stores (Parquet, LanceDB): the bytes of a file name that
+    are not UTF-8 (which Python keeps as lone surrogates) become ``\xNN``, any other lone
+    surrogate ``\udNNN``. Text that is valid already is returned as it is.
+
+    >>> storable("caf\udce9.txt"), storable("café.txt")
+    ('caf\\xe9.txt', 'café.txt')
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text

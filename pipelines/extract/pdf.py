@@ -38,7 +38,9 @@ def _open(source: Source, passwords: list[str]) -> PdfReader:
         reader = PdfReader(source.path, strict=False)
     except FileNotDecryptedError as exc:
         raise EncryptedPdf("The PDF is encrypted", path=source.path) from exc
-    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+    except NotImplementedError as exc:  # an encryption handler other than the standard one
+        raise DamagedPdf(f"The PDF's encryption could not be handled: {exc}", path=source.path) from exc
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         raise DamagedPdf(f"pypdf cannot read this PDF: {exc}", path=source.path) from exc
     if reader.is_encrypted:
         # An owner-only password (empty user password) opens with "".
