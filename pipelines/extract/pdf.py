@@ -83,6 +83,8 @@ def extract_pdf(source: Source, settings: Settings) -> Extraction:
             check_deadline()
             try:
                 text = reader.pages[number - 1].extract_text() or ""
+            except MemoryError:  # not a damaged page: the limit of the process that parses it
+                raise
             except Exception as exc:  # noqa: BLE001 - a damaged page must not sink the document
                 unreadable += 1
                 collector.messages.append(f"page {number}: {type(exc).__name__}: {exc}")
