@@ -1,7 +1,10 @@
 """Folders that hold links, pipes and odd names, ingested for real (Prefect harness): nothing from
 outside the folder becomes searchable, nothing blocks, every refusal is in `inlet errors`."""
 
+import importlib.util
 import os
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -146,3 +149,24 @@ def test_an_explicit_link_is_followed_but_not_out_of_a_fence(tmp_path: Path) -> 
     assert fenced["sources"][0]["error"]["class"] == "link_outside"
     named = inlet.ingest([link], collection="x")  # a user who names a link means its file
     assert named["status"] == "completed" and named["sources"][0]["path"] == str(real)
+
+
+def test_a_pdf_bomb_ends_as_out_of_memory_and_the_batch_goes_on(tmp_path: Path, shared: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "hostile", Path(__file__).parents[2] / "bench" / "hostile.py"
+    )
+    hostile = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = hostile
+    spec.loader.exec_module(hostile)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    hostile._zlib_bomb(64 << 20)(folder / "bomb.pdf", hostile.Context(shared=shared, outside=tmp_path))
+    shutil.copy(shared / "pdfs/pypdf/crazyones.pdf", folder / "crazyones.pdf")
+    summary = inlet.ingest([folder], collection="b", extract_memory_mb=200)
+    by_file = {s["file"]: s for s in summary["sources"]}
+    assert by_file["crazyones.pdf"]["status"] == "ingested"
+    error = by_file["bomb.pdf"]["error"]
+    assert error["class"] == "out_of_memory" and "INLET_EXTRACT_MEMORY_MB" in error["hint"], error
+    assert inlet.errors()["class"].to_list() == ["out_of_memory"]
+    hits = inlet.search("the crazy ones, the misfits", limit=1)
+    assert hits["file"].to_list() == ["crazyones.pdf"]
