@@ -21,6 +21,11 @@ Run from the project folder:
     .venv/bin/python bench/hostile.py --cheap        # the subset the tests use
     .venv/bin/python bench/hostile.py --keep DIR     # write the files into DIR and keep them
     .venv/bin/python bench/hostile.py --json         # last line: one JSON object
+    .venv/bin/python bench/hostile.py --cost         # what bounded parsing costs per file
+
+``--cost`` times ``pipelines.extract.extract`` on a one-page PDF and a small text file, with
+the PDF parsed in its bounded child process (``INLET_EXTRACT_MEMORY_MB``) and in the worker
+itself (``0``); medians of ``--repeat`` runs after one warm-up (which starts the forkserver).
 
 Exit status 1 when any verdict is bad, a good file is not searchable or the worker died.
 """
@@ -715,6 +720,38 @@ def campaign(
     return Campaign(verdicts(summary, written), summary, seconds, peak, alive, searchable, leaked)
 
 
+def isolation_cost(repeat: int = 20, shared: Path = SHARED) -> dict[str, float]:
+    """Median milliseconds of one extraction: a one-page PDF bounded and not, a small text file."""
+    import statistics
+
+    from pipelines.config import get_settings
+    from pipelines.extract import extract
+    from pipelines.sources import inspect
+
+    with tempfile.TemporaryDirectory() as tmp:
+        note = Path(tmp) / "note.txt"
+        note.write_text(_PROSE * 20)
+        cases = {
+            "pdf_bounded_ms": (shared / "pdfs/pypdf/crazyones.pdf", get_settings(home=tmp)),
+            "pdf_in_worker_ms": (
+                shared / "pdfs/pypdf/crazyones.pdf",
+                get_settings(home=tmp, extract_memory_mb=0),
+            ),
+            "text_ms": (note, get_settings(home=tmp)),
+        }
+        figures = {}
+        for name, (path, settings) in cases.items():
+            extract(inspect(path, settings), settings)  # warm-up: imports, the forkserver
+            times = []
+            for _ in range(repeat):
+                source = inspect(path, settings)
+                started = time.perf_counter()
+                extract(source, settings)
+                times.append((time.perf_counter() - started) * 1000)
+            figures[name] = round(statistics.median(times), 2)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipelines.formats import printable
 
@@ -722,7 +759,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cheap", action="store_true", help="only the kinds the tests use")
     parser.add_argument("--keep", type=Path, help="write the files into this folder and keep them")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument("--cost", action="store_true", help="only measure what bounded parsing costs")
+    parser.add_argument("--repeat", type=int, default=20, help="runs per figure of --cost")
     args = parser.parse_args(argv)
+    if args.cost:
+        figures = isolation_cost(args.repeat)
+        print(json.dumps(figures) if args.json else "\n".join(f"{k}: {v}" for k, v in figures.items()))
+        return 0
     base = Path(tempfile.mkdtemp(prefix="inlet-hostile-"))
     os.environ.setdefault("PREFECT_HOME", str(base / "prefect"))
     folder = args.keep or base / "hostile"
