@@ -316,7 +316,7 @@ def _mixed_encodings(path: Path, ctx: Context) -> None:
 def _one_line(size: int, word: str = "lorem ") -> Make:
     def make(path: Path, ctx: Context) -> None:
         with open(path, "wb") as fh:
-            block = (word * (1 << 16)).encode()[: 1 << 20]
+            block = (word * ((1 << 20) // len(word) + 1)).encode()[: 1 << 20]
             for _ in range(size >> 20):
                 fh.write(block)
 
