@@ -106,8 +106,8 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
     artifact = created if isinstance(created, UUID) else None
     files, refused = discover(paths, within=within)
     for error in refused:  # missing paths, links out of a folder, FIFOs and devices
-        path = error.path or ""
-        job.fail(job.add(SourceOutcome(path=path, file=Path(path).name)), error)
+        where = error.path or ""
+        job.fail(job.add(SourceOutcome(path=where, file=Path(where).name)), error)
 
     store = Store(settings)
     current, ids_by_path = store.source_map(job.collection, settings.chunking_key())

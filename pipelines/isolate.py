@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pipelines.deadline import check
 from pipelines.errors import InletError, InternalError, OutOfMemory, StageTimeout, classify
@@ -136,7 +136,7 @@ def run_isolated(
         else:
             child.stop()
     if ok:
-        return payload
+        return cast(T, payload)  # what fn returned, through the pipe
     if isinstance(payload, OutOfMemory) or (payload is None and child.process.exitcode in _OOM_SIGNALS):
         raise OutOfMemory(
             f"Parsing the {what} needed more than the {memory_mb} MB of memory allowed",
