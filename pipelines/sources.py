@@ -58,15 +58,15 @@ def discover(
     fence = Path(os.path.realpath(Path(within).expanduser())) if within is not None else None
     for raw in paths:
         path = Path(raw).expanduser()
-        real = Path(os.path.realpath(path))  # a link loop stays unresolved (stat then fails)
-        if fence is not None and not real.is_relative_to(fence):
-            refused.append(_outside(path, fence))
-            continue
         try:
-            mode = path.stat().st_mode
-        except OSError:
+            mode = path.stat().st_mode  # follows links; never opens the file
+        except OSError:  # missing, a link to nothing, a link loop
             what = "The link leads to nothing" if path.is_symlink() else "No such file or folder"
             refused.append(NotFound(f"{what}: {path}", path=str(path), stage="validate"))
+            continue
+        real = Path(os.path.realpath(path))
+        if fence is not None and not real.is_relative_to(fence):
+            refused.append(_outside(path, fence))
             continue
         if stat.S_ISDIR(mode):
             _walk(real, found, refused)
