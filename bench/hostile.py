@@ -1,6 +1,6 @@
 """Hostile files: a generator of the files a team meets in the wild, and a campaign that ingests them.
 
-``write(folder)`` makes every kind in ``KINDS`` (more than 60: lying or bombed PDFs, empty and
+``write(folder)`` makes every kind in ``KINDS`` (94: lying or bombed PDFs, empty and
 one-byte files of every kind, cut or lying media, odd text encodings, HTML bombs, image bombs,
 odd names, links out of the folder, FIFOs, sockets and devices) into ``folder``; nothing is
 checked in. Some kinds are cut from the real files in ``../shared/data`` beside the checkout.
