@@ -20,6 +20,7 @@ uses them.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import signal
 import sys
@@ -64,7 +65,7 @@ class _Child:
     def __init__(self, context: Any, memory_mb: int) -> None:
         self.memory_mb, self.served = memory_mb, 0
         self.conn, theirs = context.Pipe()
-        self.process = context.Process(target=_serve, args=(theirs, memory_mb), daemon=True)
+        self.process = context.Process(target=_serve, args=(theirs, memory_mb, os.getpid()), daemon=True)
         self.process.start()
         theirs.close()
 
@@ -165,8 +166,9 @@ def _signal_name(exitcode: int | None) -> str:
     return f"exit status {exitcode}"
 
 
-def _serve(conn: Connection, memory_mb: int) -> None:
+def _serve(conn: Connection, memory_mb: int, parent: int) -> None:
     """The child's loop: parse what comes, send back the result or the classified error."""
+    threading.Thread(target=_watch, args=(parent,), daemon=True).start()
     if memory_mb:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -183,6 +185,20 @@ def _serve(conn: Connection, memory_mb: int) -> None:
             conn.send(result)
         except Exception as exc:  # noqa: BLE001 - a result too large to send, an error that will not pickle
             conn.send((False, _unsendable(exc)))
+
+
+def _watch(parent: int) -> None:
+    """End this child once the process it parses for is gone: a parse stuck in native code must
+    not outlive a worker that was killed (the forkserver, this child's parent, lives on while
+    any child does)."""
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # alive, under another user
+            pass
 
 
 def _unsendable(exc: BaseException) -> InletError:

@@ -80,3 +80,28 @@ def test_a_child_serves_parse_after_parse_and_is_replaced_after_a_failure() -> N
     with pytest.raises(DamagedPdf):
         run_isolated(_crash, memory_mb=256, what="PDF", crashed=DamagedPdf)
     assert run_isolated(os.getpid, memory_mb=256, what="PDF", crashed=DamagedPdf) != first
+
+
+def test_a_stuck_parse_ends_when_its_worker_is_killed() -> None:
+    import subprocess
+
+    import psutil
+
+    code = (
+        "import time\n"
+        "from pipelines.errors import DamagedPdf\n"
+        "from pipelines.isolate import run_isolated\n"
+        "run_isolated(time.sleep, 600, memory_mb=256, what='PDF', crashed=DamagedPdf)\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while len(children := psutil.Process(worker.pid).children(recursive=True)) < 3:
+            assert time.monotonic() < deadline, "the child never started"
+            time.sleep(0.2)
+    finally:
+        worker.kill()
+        worker.wait()
+    gone, alive = psutil.wait_procs(children, timeout=15)
+    alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], [p.cmdline() for p in alive]
