@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -42,7 +43,8 @@ from flows.tasks import (
 )
 from pipelines import analytics
 from pipelines.config import Settings, get_settings
-from pipelines.errors import InletError, NotFound, classify
+from pipelines.errors import InletError, classify
+from pipelines.formats import storable
 from pipelines.index import IndexResult
 from pipelines.queue import JobQueue, check_priority, new_job_id
 from pipelines.records import Extraction, Source, extract_stage, is_media
@@ -69,8 +71,12 @@ def ingest_flow(
     settings: Settings | None = None,
     job_id: str | None = None,
     priority: str = "normal",
+    within: str | None = None,
 ) -> dict[str, Any]:
-    """Ingest files and folders into ``collection``; returns the job summary as plain data."""
+    """Ingest files and folders into ``collection``; returns the job summary as plain data.
+
+    ``within``: a folder that every path must lie in once links are resolved (the inbox passes
+    its own); without it a path given explicitly is followed if it is a link."""
     settings = settings or get_settings()
     job = JobRun(
         job_id or new_job_id(),
@@ -82,7 +88,7 @@ def ingest_flow(
     job.record_job("running", started_at=analytics.now(), paths=json.dumps([str(p) for p in paths]))
     try:
         ensure_limits(settings)
-        _ingest(job, [str(p) for p in paths])
+        _ingest(job, [str(p) for p in paths], within)
     except Exception as exc:
         error = classify(exc, stage="flow")
         for outcome in job.outcomes:
@@ -93,15 +99,15 @@ def ingest_flow(
     return _finish(job)
 
 
-def _ingest(job: JobRun, paths: list[str]) -> None:
+def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
     settings = job.settings
     created = create_progress_artifact(0.0, description=f"inlet job {job.job_id}: stage-weighted progress")
     # A sync flow gets the sync implementation's UUID; the coroutine in the union is for async callers.
     artifact = created if isinstance(created, UUID) else None
-    files, missing = discover(paths)
-    for path in missing:
-        outcome = job.add(SourceOutcome(path=str(path), file=path.name))
-        job.fail(outcome, NotFound(f"No such file or folder: {path}", path=str(path), stage="validate"))
+    files, refused = discover(paths, within=within)
+    for error in refused:  # missing paths, links out of a folder, FIFOs and devices
+        where = error.path or ""
+        job.fail(job.add(SourceOutcome(path=where, file=Path(where).name)), error)
 
     store = Store(settings)
     current, ids_by_path = store.source_map(job.collection, settings.chunking_key())
@@ -177,7 +183,7 @@ def _ingest(job: JobRun, paths: list[str]) -> None:
 def _index(job: JobRun, extractions: list[Extraction], ids_by_path: dict[str, set[str]]) -> None:
     """Chunk, embed and write ``extractions``; record what happened to each source."""
     replaces = {
-        e.source.source_id: sorted(ids_by_path.get(e.source.path, set()) - {e.source.source_id})
+        e.source.source_id: sorted(ids_by_path.get(storable(e.source.path), set()) - {e.source.source_id})
         for e in extractions
     }
     task = index_batch.with_options(**stage_options(job.settings, job.settings.timeout_index_s))

@@ -1,4 +1,4 @@
-"""How inlet writes sizes and times for people, for programs that show inlet's data (the dashboard,
+"""How inlet writes sizes, times and file names for people, for programs that show inlet's data (the dashboard,
 a notebook, an app): the same rules the CLI and inlet's own messages use.
 
 >>> from inlet.formats import clock, human_size
@@ -6,6 +6,6 @@ a notebook, an app): the same rules the CLI and inlet's own messages use.
 ('1:02:05.2', '4.9 kB')
 """
 
-from pipelines.formats import clock, human_size
+from pipelines.formats import clock, human_size, printable
 
-__all__ = ["clock", "human_size"]
+__all__ = ["clock", "human_size", "printable"]

@@ -53,7 +53,8 @@ def save(extraction: Extraction, settings: Settings) -> None:
     path = _path(settings, extraction_key(extraction.source, settings))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    # A lone surrogate (a file name that is not UTF-8) becomes a JSON \u escape: read back as it was.
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
         json.dump(extraction.to_dict(), fh, ensure_ascii=False)
     os.replace(tmp, path)
 

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     max_pdf_pages: int = 2000
     """Most pages accepted in one PDF."""
 
+    extract_memory_mb: int = Field(2048, ge=0)
+    """Memory (address space, MB) allowed to the child process that parses each PDF: a
+    decompression bomb or a PDF of a million nested objects ends as ``out_of_memory`` (and one
+    that runs past ``timeout_extract_s`` as ``timeout``) while the worker goes on. 0 parses in
+    the worker itself, without these bounds."""
+
     # --- timeouts (seconds; applied by the flows) ---------------------------------------
     timeout_extract_s: float = 600
     """Time allowed to extract one PDF or text file."""

@@ -8,6 +8,8 @@ the exception behind it) and ``traceback`` (the full traceback, when there was o
     InletError
     ├── InputError                      the file itself is the problem: never retried
     │   ├── NotFound                    the path does not exist
+    │   ├── LinkOutside                 a symbolic link that leads out of the folder being ingested
+    │   ├── SpecialFile                 a FIFO, device or socket: not a regular file, never opened
     │   ├── UnsafeName                  an uploaded name carries a folder or nothing usable
     │   ├── UnsupportedFormat           not a PDF, text, audio or video file
     │   ├── TooLarge                    over the byte limit for its kind
@@ -124,6 +126,23 @@ class NotFound(InputError):
 
     code = "not_found"
     hint = "Check the path (and that it is readable by this user)."
+
+
+class LinkOutside(InputError):
+    """Raised when a symbolic link inside a folder being ingested leads out of that folder."""
+
+    code = "link_outside"
+    hint = (
+        "Links that leave the folder being ingested are not followed; copy the file into the folder, "
+        "or ingest its real path explicitly."
+    )
+
+
+class SpecialFile(InputError):
+    """Raised for a FIFO, a device or a socket: it is skipped without being opened."""
+
+    code = "special_file"
+    hint = "Only regular files are ingested; save the data to a regular file and ingest that."
 
 
 class UnsafeName(InputError):

@@ -1,9 +1,10 @@
-"""How inlet writes sizes and times for people: one rule each, used by messages, the CLI and the
-dashboard alike."""
+"""How inlet writes sizes, times and file names for people: one rule each, used by messages, the
+CLI and the dashboard alike."""
 
 from __future__ import annotations
 
 import math
+import unicodedata
 
 
 def human_size(n: int | None) -> str:
@@ -37,3 +38,42 @@ def clock(seconds: float | None) -> str:
     minutes, rest = divmod(rest, 600)
     text = f"{minutes:02d}:{rest // 10:02d}.{rest % 10}"
     return f"{hours}:{text}" if hours else text
+
+
+_UNSHOWN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Unicode categories written as escapes: controls (a newline, the terminal's ESC), format
+characters (right-to-left overrides and other direction marks, which reorder what follows),
+surrogates (bytes of a name that were not UTF-8), private use, unassigned, line separators."""
+
+
+def printable(text: str) -> str:
+    r"""``text`` (a file name, a message that holds one) safe to show on one line: what would
+    break the line, drive the terminal or reorder the text is written as its escape.
+
+    >>> printable("report\nfinal.pdf"), printable("invoice\u202efdp.exe"), printable("caf\xe9.txt")
+    ('report\\nfinal.pdf', 'invoice\\u202efdp.exe', 'café.txt')
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNSHOWN else ch
+        for ch in text
+    )
+
+
+def storable(text: str) -> str:
+    r"""``text`` as valid UTF-8, for the stores (Parquet, LanceDB): the bytes of a file name that
+    are not UTF-8 (which Python keeps as lone surrogates) become ``\xNN``, any other lone
+    surrogate ``\udNNN``. Text that is valid already is returned as it is.
+
+    >>> storable("caf\udce9.txt"), storable("café.txt")
+    ('caf\\xe9.txt', 'café.txt')
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -18,7 +19,11 @@ from charset_normalizer import from_bytes
 from pipelines.config import Settings
 from pipelines.errors import (
     EmptyInput,
+    InputError,
+    LinkOutside,
     NoAudioTrack,
+    NotFound,
+    SpecialFile,
     TooLarge,
     TooLong,
     UndecodableAudio,
@@ -32,27 +37,112 @@ _MEDIA_EXTRA = {"application/ogg", "application/x-matroska", "application/mp4"}
 _TEXT_VIDEO_CODECS = {"ansi"}  # FFmpeg reads any text file as an ANSI-art "video"
 
 
-def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
-    """Every file under ``paths`` (files taken as given, folders walked), without duplicates,
-    and the paths that do not exist.
+def discover(
+    paths: Iterable[str | os.PathLike[str]], *, within: str | os.PathLike[str] | None = None
+) -> tuple[list[Path], list[InputError]]:
+    """Every regular file under ``paths`` (files taken as given, folders walked), by its real
+    path and without duplicates; and what was refused, each as a classified error.
 
-    Hidden files and folders (names starting with ``.``) inside a walked folder are skipped.
+    Hidden files and folders (names starting with ``.``) inside a walked folder are skipped. A
+    symbolic link met inside a walked folder is followed only when its target lies inside that
+    folder (and then only once: its target is found by its real path, and a folder is walked
+    once, so a link to an ancestor cannot loop); a link that leads out of it is refused as
+    ``LinkOutside``. A path given explicitly is followed if it is a link: the caller named it.
+    ``within`` fences explicit paths too: one whose real path is outside it is refused (the inbox
+    passes its folder, so a file swapped for a link after listing is not followed). FIFOs,
+    devices and sockets are refused as ``SpecialFile`` without being opened (opening a FIFO
+    blocks). A missing path, or a link that leads nowhere, is ``NotFound``.
     """
     found: dict[Path, None] = {}
-    missing: list[Path] = []
+    refused: list[InputError] = []
+    fence = Path(os.path.realpath(Path(within).expanduser())) if within is not None else None
     for raw in paths:
         path = Path(raw).expanduser()
-        if path.is_file():
-            found[path.resolve()] = None
-        elif path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if not name.startswith("."):
-                        found[(Path(root) / name).resolve()] = None
+        try:
+            mode = path.stat().st_mode  # follows links; never opens the file
+        except OSError:  # missing, a link to nothing, a link loop
+            what = "The link leads to nothing" if path.is_symlink() else "No such file or folder"
+            refused.append(NotFound(f"{what}: {path}", path=str(path), stage="validate"))
+            continue
+        real = Path(os.path.realpath(path))
+        if fence is not None and not real.is_relative_to(fence):
+            refused.append(_outside(path, fence))
+            continue
+        if stat.S_ISDIR(mode):
+            _walk(real, found, refused)
+        elif stat.S_ISREG(mode):
+            found[real] = None
         else:
-            missing.append(path)
-    return list(found), missing
+            refused.append(_special(path, mode))
+    return list(found), refused
+
+
+def _walk(root: Path, found: dict[Path, None], refused: list[InputError]) -> None:
+    """Add the regular files under the real folder ``root`` to ``found``, depth first in name
+    order (a folder's files, then its subfolders); links stay inside ``root``."""
+    seen: set[Path] = {root}
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError as exc:
+            refused.append(
+                NotFound(f"The folder cannot be read: {exc.strerror}", path=str(folder), stage="validate")
+            )
+            continue
+        subfolders: list[Path] = []
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                if entry.is_symlink():
+                    target = Path(os.path.realpath(path))
+                    if not target.is_relative_to(root):
+                        refused.append(_outside(path, root))
+                        continue
+                    if not target.exists():
+                        refused.append(
+                            NotFound(f"The link leads to nothing: {path}", path=str(path), stage="validate")
+                        )
+                        continue
+                    mode = target.stat().st_mode
+                else:
+                    target = path  # below a real folder, a name that is not a link is real
+                    mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError as exc:  # vanished while walking, or a link loop
+                refused.append(
+                    NotFound(f"The file cannot be read: {exc.strerror}", path=str(path), stage="validate")
+                )
+                continue
+            if stat.S_ISDIR(mode):
+                if target not in seen:
+                    seen.add(target)
+                    subfolders.append(target)
+            elif stat.S_ISREG(mode):
+                found[target] = None
+            else:
+                refused.append(_special(path, mode))
+        stack.extend(reversed(subfolders))
+
+
+def _outside(path: Path, root: Path) -> LinkOutside:
+    return LinkOutside(
+        f"Not followed: a symbolic link that leads outside {root}", path=str(path), stage="validate"
+    )
+
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _special(path: Path, mode: int) -> SpecialFile:
+    what = next((name for test, name in _SPECIAL_KINDS if test(mode)), "not a regular file")
+    return SpecialFile(f"Skipped without opening it: {what}", path=str(path), stage="validate")
 
 
 def hash_file(path: Path, block: int = 1 << 20) -> str:

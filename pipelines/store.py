@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from pipelines.config import Settings
 from pipelines.errors import StoreUnavailable
+from pipelines.formats import storable
 from pipelines.records import Chunk, Extraction
 
 if TYPE_CHECKING:
@@ -235,8 +236,8 @@ class Store:
             columns["chunk_id"] += [c.chunk_id for c in chunks]
             columns["collection"] += [collection] * n
             columns["source_id"] += [src.source_id] * n
-            columns["file"] += [src.file] * n
-            columns["path"] += [src.path] * n
+            columns["file"] += [storable(src.file)] * n  # a name that is not UTF-8 must not fail the batch
+            columns["path"] += [storable(src.path)] * n
             columns["kind"] += [src.kind] * n
             columns["language"] += [extraction.language] * n
             columns["chunk_index"] += [c.index for c in chunks]
@@ -244,9 +245,10 @@ class Store:
             columns["page_end"] += [c.page_end for c in chunks]
             columns["time_start"] += [c.time_start for c in chunks]
             columns["time_end"] += [c.time_end for c in chunks]
-            columns["text"] += [c.text for c in chunks]
+            texts = [storable(c.text) for c in chunks]  # a broken PDF font can yield lone surrogates
+            columns["text"] += texts
             if "text_plain" in columns:
-                columns["text_plain"] += [c.text for c in chunks]
+                columns["text_plain"] += texts
             columns["n_tokens"] += [c.n_tokens for c in chunks]
             columns["model"] += [model] * n
             columns["created_at"] += [now] * n
@@ -283,8 +285,8 @@ class Store:
                     "source_key": source_key(collection, src.source_id),
                     "collection": collection,
                     "source_id": src.source_id,
-                    "path": src.path,
-                    "file": src.file,
+                    "path": storable(src.path),
+                    "file": storable(src.file),
                     "kind": src.kind,
                     "size": src.size,
                     "pages": src.pages,

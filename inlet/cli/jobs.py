@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from inlet.cli.app import EXIT_FAILED_SOURCES, emit_json, main
+from pipelines.formats import printable
 
 
 @main.command()
@@ -74,7 +75,7 @@ def ingest(
 def print_summary(summary: dict[str, Any]) -> None:
     """One line per source, its error and hint if it failed, and a closing line for the job."""
     for source in summary["sources"]:
-        line = f"{source['status']:>9}  {source['file']}"
+        line = f"{source['status']:>9}  {printable(source['file'] or '')}"
         if source["kind"]:
             line += f" ({source['kind']}"
             line += (
@@ -84,7 +85,7 @@ def print_summary(summary: dict[str, Any]) -> None:
             )
         click.echo(line)
         if source["error"]:
-            click.echo(f"           {source['error']['class']}: {source['error']['message']}")
+            click.echo(f"           {source['error']['class']}: {printable(source['error']['message'])}")
             click.echo(f"           hint: {source['error']['hint']}")
     counts = {
         k: sum(s["status"] == k for s in summary["sources"])

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from inlet.cli.app import emit_json, main
-from pipelines.formats import clock
+from pipelines.formats import clock, printable
 from pipelines.records import KINDS, is_media
 
 SOURCE_KEYS = [
@@ -41,7 +41,7 @@ def sources(collection: str | None, kind: str | None, as_json: bool) -> None:
         when = f"{r['ingested_at']:%Y-%m-%d %H:%M}" if r["ingested_at"] else "?"
         click.echo(
             f"{r['source_id'][:12]}  {r['collection']:<12} {r['kind']:<5} {extent:>8}  "
-            f"{r['chunks']:>5} chunks  {when}  {r['file']}"
+            f"{r['chunks']:>5} chunks  {when}  {printable(r['file'] or '')}"
         )
 
 
@@ -76,7 +76,7 @@ def show(source: str, as_json: bool) -> None:
     if as_json:
         emit_json(shown)
         return
-    click.echo(f"{shown['file']} ({shown['kind']}, source {shown['source_id'][:12]})")
+    click.echo(f"{printable(shown['file'] or '')} ({shown['kind']}, source {shown['source_id'][:12]})")
     for segment in shown["segments"]:
         where = (
             f"p. {segment['page']}"
@@ -124,7 +124,7 @@ def delete(target: str | None, collection: str | None, purge_cache: bool, yes: b
 
 
 def _describe(plan: dict[str, Any]) -> str:
-    files = [s["file"] for s in plan["sources"]]
+    files = [printable(s["file"] or "") for s in plan["sources"]]
     shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
     return (
         f"Remove {len(files)} sources ({plan['chunks_removed']} chunks) from "

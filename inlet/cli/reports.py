@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from inlet.cli.app import emit_json, main
-from pipelines.formats import clock
+from pipelines.formats import clock, printable
 
 JOB_KEYS = [
     "job_id", "status", "priority", "collection", "progress", "eta_s", "submitted_at", "started_at",
@@ -50,11 +50,11 @@ def jobs(
             click.echo(f"No files recorded for job {job_id}.")
         for f in files:
             click.echo(
-                f"{f['status']:>10}  {f['progress'] * 100:5.1f}%  {f['file']}  ({f['kind']}, {f['stage']})"
+                f"{f['status']:>10}  {f['progress'] * 100:5.1f}%  {printable(f['file'] or '')}  ({f['kind']}, {f['stage']})"
             )
             if f["error_class"]:
                 click.echo(
-                    f"            {f['error_class']}: {f['error_message']}\n            hint: {f['error_hint']}"
+                    f"            {f['error_class']}: {printable(f['error_message'] or '')}\n            hint: {f['error_hint']}"
                 )
         return
     rows = inlet.jobs(status=list(status) or None, collection=collection, limit=limit).to_dicts()
@@ -101,9 +101,9 @@ def errors(
         click.echo("No errors recorded.")
     for r in rows:
         click.echo(
-            f"{r['at']:%Y-%m-%d %H:%M}  {r['class']:<18} {r['file']}  (job {r['job_id']}, {r['stage']})"
+            f"{r['at']:%Y-%m-%d %H:%M}  {r['class']:<18} {printable(r['file'] or '')}  (job {r['job_id']}, {r['stage']})"
         )
-        click.echo(f"    {r['message']}\n    hint: {r['hint']}")
+        click.echo(f"    {printable(r['message'] or '')}\n    hint: {r['hint']}")
 
 
 @main.command()

@@ -35,6 +35,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from pipelines.config import Settings
+from pipelines.formats import storable
 
 from .schema import SCHEMA_VERSION, SCHEMAS, SORT_KEYS, VERSION_KEY, select_current
 
@@ -93,7 +94,15 @@ def record(settings: Settings, table: str, rows: list[dict[str, Any]]) -> Path |
         return None
     schema = SCHEMAS[table]
     stamp = now()
-    full = [{**dict.fromkeys(schema), "at": stamp, **row} for row in rows]
+    # a file name that is not UTF-8 would fail the whole write (and with it the job)
+    full = [
+        {
+            **dict.fromkeys(schema),
+            "at": stamp,
+            **{k: storable(v) if isinstance(v, str) else v for k, v in row.items()},
+        }
+        for row in rows
+    ]
     unknown = set().union(*full) - set(schema)
     if unknown:
         raise ValueError(f"unknown {table} columns: {sorted(unknown)}; known: {sorted(schema)}")

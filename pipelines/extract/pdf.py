@@ -38,7 +38,9 @@ def _open(source: Source, passwords: list[str]) -> PdfReader:
         reader = PdfReader(source.path, strict=False)
     except FileNotDecryptedError as exc:
         raise EncryptedPdf("The PDF is encrypted", path=source.path) from exc
-    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+    except NotImplementedError as exc:  # an encryption handler other than the standard one
+        raise DamagedPdf(f"The PDF's encryption could not be handled: {exc}", path=source.path) from exc
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         raise DamagedPdf(f"pypdf cannot read this PDF: {exc}", path=source.path) from exc
     if reader.is_encrypted:
         # An owner-only password (empty user password) opens with "".
@@ -81,6 +83,8 @@ def extract_pdf(source: Source, settings: Settings) -> Extraction:
             check_deadline()
             try:
                 text = reader.pages[number - 1].extract_text() or ""
+            except MemoryError:  # not a damaged page: the limit of the process that parses it
+                raise
             except Exception as exc:  # noqa: BLE001 - a damaged page must not sink the document
                 unreadable += 1
                 collector.messages.append(f"page {number}: {type(exc).__name__}: {exc}")

@@ -32,6 +32,17 @@ def test_no_chunk_exceeds_what_the_model_reads(embedder) -> None:  # noqa: ANN00
         assert len(embedder.tokenizer(chunk.text)["input_ids"]) <= embedder.max_seq_length
 
 
+def test_text_without_spaces_is_cut_at_the_full_stride(embedder) -> None:  # noqa: ANN001
+    # Markup, minified code or base64 has no word start for thousands of tokens.
+    text = "<div>" * 2000 + "deep text" + "</div>" * 2000
+    n = _count(embedder, text)
+    chunks = _chunks(embedder, [Segment(text=text)], max_tokens=64, overlap=16)
+    assert len(chunks) <= n // 40  # about one chunk per stride of 48 tokens, not one per token
+    assert all(c.n_tokens <= 64 for c in chunks)
+    assert any("deep" in c.text for c in chunks) and any("text" in c.text for c in chunks)
+    assert chunks[-1].text.endswith("</div>")
+
+
 def test_windows_overlap_and_cover_everything(embedder) -> None:  # noqa: ANN001
     words = [f"w{i}" for i in range(300)]
     chunks = _chunks(embedder, [Segment(text=" ".join(words))], max_tokens=64, overlap=16)

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -104,9 +105,108 @@ def test_discover_walks_folders_skips_hidden_and_reports_missing(tmp_path: Path)
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "x.txt").write_text("no")
     (tmp_path / "two.md").write_text("two")
-    files, missing = discover([tmp_path, tmp_path / "two.md", tmp_path / "absent.pdf"])
+    files, refused = discover([tmp_path, tmp_path / "two.md", tmp_path / "absent.pdf"])
     assert sorted(p.name for p in files) == ["one.txt", "two.md"]
-    assert [p.name for p in missing] == ["absent.pdf"]
+    assert [(Path(e.path).name, e.code) for e in refused] == [("absent.pdf", "not_found")]
+
+
+# --- links and special files: nothing is read from outside the folder, nothing blocks --------
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    secret = tmp_path / "elsewhere" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    return secret
+
+
+def test_a_link_out_of_the_folder_is_refused_not_followed(tmp_path: Path, outside: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "real.txt").write_text("inside")
+    (folder / "passwd").symlink_to("/etc/passwd")
+    (folder / "secret.txt").symlink_to(outside)
+    (folder / "up").symlink_to(outside.parent, target_is_directory=True)
+    (folder / "relative").symlink_to("../elsewhere/secret.txt")
+    files, refused = discover([folder])
+    assert files == [folder / "real.txt"]
+    assert sorted((Path(e.path).name, e.code) for e in refused) == [
+        ("passwd", "link_outside"), ("relative", "link_outside"), ("secret.txt", "link_outside"), ("up", "link_outside"),
+    ]  # fmt: skip
+    error = refused[0]
+    assert error.stage == "validate" and not error.retryable and "not followed" in error.hint.lower()
+    assert "root:x" not in str(error) and str(outside) not in error.message
+
+
+def test_links_inside_the_folder_are_followed_once_without_looping(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.txt").write_text("a")
+    (folder / "b.txt").write_text("b")
+    (folder / "alias.txt").symlink_to("b.txt")  # the same file under a second name
+    (folder / "sub" / "loop").symlink_to("..", target_is_directory=True)  # an ancestor
+    (folder / "again").symlink_to(folder / "sub", target_is_directory=True)
+    (folder / "self").symlink_to("self")  # a link to itself
+    files, refused = discover([folder])
+    assert sorted(files) == [folder / "b.txt", folder / "sub" / "a.txt"]
+    assert [(Path(e.path).name, e.code) for e in refused] == [("self", "not_found")]
+
+
+def test_a_link_to_a_hidden_file_inside_is_followed(tmp_path: Path) -> None:
+    (tmp_path / ".drafts").mkdir()
+    (tmp_path / ".drafts" / "plan.md").write_text("plan")
+    (tmp_path / "plan.md").symlink_to(".drafts/plan.md")
+    assert discover([tmp_path]) == ([tmp_path / ".drafts" / "plan.md"], [])
+
+
+def test_a_link_given_explicitly_is_followed_unless_fenced(tmp_path: Path, outside: Path) -> None:
+    named = tmp_path / "inbox" / "named.txt"
+    named.parent.mkdir()
+    named.symlink_to(outside)
+    assert discover([named]) == ([outside], [])
+    files, refused = discover([named], within=named.parent)
+    assert files == [] and [(e.path, e.code) for e in refused] == [(str(named), "link_outside")]
+    assert discover([named.parent / "absent"], within=named.parent)[1][0].code == "not_found"
+
+
+def test_a_folder_given_through_a_link_is_walked_at_its_real_place(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.txt").write_text("a")
+    (real / "b.txt").symlink_to(real / "a.txt")  # absolute, through the real path
+    (tmp_path / "via").symlink_to(real, target_is_directory=True)
+    assert discover([tmp_path / "via"]) == ([real / "a.txt"], [])
+
+
+def test_special_files_are_refused_without_blocking(tmp_path: Path) -> None:
+    import socket
+
+    os.mkfifo(tmp_path / "pipe.txt")
+    (tmp_path / "zero.bin").symlink_to("/dev/null")  # outside, refused before looking at it
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "s.sock"))
+    (tmp_path / "ok.txt").write_text("ok")
+    try:
+        files, refused = discover([tmp_path, tmp_path / "pipe.txt", "/dev/zero"])
+    finally:
+        sock.close()
+    assert files == [tmp_path / "ok.txt"]
+    found = [(Path(e.path).name, e.code, e.message) for e in refused]
+    assert found == [
+        ("pipe.txt", "special_file", "Skipped without opening it: a named pipe (FIFO)"),
+        ("s.sock", "special_file", "Skipped without opening it: a socket"),
+        ("zero.bin", "link_outside", found[2][2]),
+        ("pipe.txt", "special_file", "Skipped without opening it: a named pipe (FIFO)"),
+        ("zero", "special_file", "Skipped without opening it: a character device"),
+    ]
+    assert all(e.hint for e in refused)
+
+
+def test_odd_names_are_found_as_they_are(tmp_path: Path) -> None:
+    names = ["new\nline.txt", "bell\x07\x1b[31m.txt", "\u202etxt.exe", "x" * 251 + ".txt", "caf\udce9.txt"]
+    for name in names:
+        (tmp_path / name).write_text("text")
+    files, refused = discover([tmp_path])
+    assert sorted(p.name for p in files) == sorted(names) and refused == []
 
 
 def test_source_id_is_the_hash_of_the_bytes(tmp_path: Path) -> None:

@@ -1,0 +1,107 @@
+"""Parsing in a bounded child process: bombs end as classified errors, the parent goes on."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import get_settings
+from pipelines.errors import DamagedPdf, OutOfMemory, StageTimeout
+from pipelines.extract import extract
+from pipelines.isolate import run_isolated
+from pipelines.sources import inspect
+
+HOSTILE = Path(__file__).resolve().parents[2] / "bench" / "hostile.py"
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Path:
+    """A PDF whose one content stream inflates to 64 MB."""
+    spec = importlib.util.spec_from_file_location("hostile", HOSTILE)
+    hostile = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = hostile
+    spec.loader.exec_module(hostile)
+    path = tmp_path_factory.mktemp("bomb") / "bomb.pdf"
+    hostile._zlib_bomb(64 << 20)(path, hostile.Context(shared=shared, outside=path.parent))
+    return path
+
+
+def test_a_bomb_past_the_memory_limit_is_out_of_memory_and_the_next_file_is_read(
+    bomb: Path, shared: Path
+) -> None:
+    settings = get_settings(extract_memory_mb=200)
+    with pytest.raises(OutOfMemory) as info:
+        extract(inspect(bomb, settings), settings)
+    assert "200 MB" in info.value.message and "INLET_EXTRACT_MEMORY_MB" in info.value.hint
+    assert "MemoryError" in (info.value.detail or "")
+    good = inspect(shared / "pdfs/pypdf/crazyones.pdf", settings)
+    extraction = extract(good, settings)
+    assert "crazy ones" in extraction.segments[0].text
+    assert good.pages == 1 and extraction.source is good  # what the child learnt comes back
+
+
+def test_a_parse_past_its_time_limit_is_stopped(bomb: Path) -> None:
+    settings = get_settings(timeout_extract_s=1)
+    started = time.monotonic()
+    with pytest.raises(StageTimeout) as info:
+        extract(inspect(bomb, settings), settings)
+    assert time.monotonic() - started < 10
+    assert "INLET_TIMEOUT_EXTRACT_S" in info.value.hint
+
+
+def test_errors_of_the_parser_come_back_classified(tmp_path: Path, shared: Path) -> None:
+    data = (shared / "pdfs/pdfminer/i1040nr.pdf").read_bytes()
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(data[: len(data) // 3])
+    settings = get_settings()
+    with pytest.raises(DamagedPdf) as info:
+        extract(inspect(cut, settings), settings)
+    assert info.value.path == str(cut) and info.value.hint and info.value.traceback
+
+
+def _crash() -> None:
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def test_a_child_that_crashes_is_the_kind_s_own_error() -> None:
+    with pytest.raises(DamagedPdf, match=r"crashed on this file \(SIGSEGV\)"):
+        run_isolated(_crash, memory_mb=256, what="PDF", crashed=DamagedPdf)
+
+
+def test_a_child_serves_parse_after_parse_and_is_replaced_after_a_failure() -> None:
+    first = run_isolated(os.getpid, memory_mb=256, what="PDF", crashed=DamagedPdf)
+    assert run_isolated(os.getpid, memory_mb=256, what="PDF", crashed=DamagedPdf) == first != os.getpid()
+    with pytest.raises(DamagedPdf):
+        run_isolated(_crash, memory_mb=256, what="PDF", crashed=DamagedPdf)
+    assert run_isolated(os.getpid, memory_mb=256, what="PDF", crashed=DamagedPdf) != first
+
+
+def test_a_stuck_parse_ends_when_its_worker_is_killed() -> None:
+    import subprocess
+
+    import psutil
+
+    code = (
+        "import time\n"
+        "from pipelines.errors import DamagedPdf\n"
+        "from pipelines.isolate import run_isolated\n"
+        "run_isolated(time.sleep, 600, memory_mb=256, what='PDF', crashed=DamagedPdf)\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while len(children := psutil.Process(worker.pid).children(recursive=True)) < 3:
+            assert time.monotonic() < deadline, "the child never started"
+            time.sleep(0.2)
+    finally:
+        worker.kill()
+        worker.wait()
+    gone, alive = psutil.wait_procs(children, timeout=15)
+    alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], [p.cmdline() for p in alive]
