@@ -225,7 +225,8 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
         source: a path, a file name, or a source id (or its first characters).
 
     Returns:
-        ``{"source_id", "file", "kind", "language", "pages" | "duration_s", "segments"}``.
+        ``{"source_id", "file", "kind", "title", "language", "pages" | "duration_s", "segments"}``;
+        ``title`` is the document's own title (a web page's ``<title>``) or ``None``.
 
     Raises:
         LookupError: when no ingested source matches.
@@ -242,7 +243,7 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
     src = extraction.source
     shown: dict[str, Any] = {
         "source_id": src.source_id, "file": src.file, "path": src.path, "kind": src.kind,
-        "language": extraction.language,
+        "title": src.title, "language": extraction.language,
     }  # fmt: skip
     if is_media(src.kind):
         shown["duration_s"] = src.duration_s

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     max_bytes_text: int = 20 * MB
     """Largest text or Markdown file accepted, in bytes."""
 
+    max_bytes_html: int = 20 * MB
+    """Largest HTML or XHTML page accepted, in bytes."""
+
     max_bytes_audio: int = 500 * MB
     """Largest audio file accepted, in bytes."""
 
@@ -260,10 +263,11 @@ class Settings(BaseSettings):
         return "server" if self.prefect_api_url else "embedded"
 
     def max_bytes(self, kind: str) -> int:
-        """The size limit for a kind of source (``pdf``, ``text``, ``audio``, ``video``)."""
+        """The size limit for a kind of source (one of ``pipelines.records.KINDS``)."""
         return {
             "pdf": self.max_bytes_pdf,
             "text": self.max_bytes_text,
+            "html": self.max_bytes_html,
             "audio": self.max_bytes_audio,
             "video": self.max_bytes_video,
         }[kind]

@@ -9,7 +9,7 @@ the exception behind it) and ``traceback`` (the full traceback, when there was o
     ├── InputError                      the file itself is the problem: never retried
     │   ├── NotFound                    the path does not exist
     │   ├── UnsafeName                  an uploaded name carries a folder or nothing usable
-    │   ├── UnsupportedFormat           not a PDF, text, audio or video file
+    │   ├── UnsupportedFormat           not a kind inlet reads (PDF, text, web page, audio, video, ...)
     │   ├── TooLarge                    over the byte limit for its kind
     │   ├── TooLong                     over the page or audio-seconds limit
     │   ├── EmptyInput                  nothing in it (0 bytes, or no text at all)
@@ -134,17 +134,19 @@ class UnsafeName(InputError):
 
 
 class UnsupportedFormat(InputError):
-    """Raised when the content is not a PDF, text, audio or video file."""
+    """Raised when the content is not of a kind inlet reads."""
 
     code = "unsupported_format"
-    hint = "inlet reads PDF, text/Markdown, audio (WAV, MP3, M4A, FLAC, OGG) and video (MP4, MKV, MOV, WebM); convert the file to one of these."
+    hint = "inlet reads PDF, text/Markdown, web pages (HTML, XHTML), audio (WAV, MP3, M4A, FLAC, OGG) and video (MP4, MKV, MOV, WebM); convert the file to one of these."
 
 
 class TooLarge(InputError):
     """Raised when a file is over the byte limit for its kind."""
 
     code = "too_large"
-    hint = "Split the file, or raise the limit (INLET_MAX_BYTES_PDF, _TEXT, _AUDIO, _VIDEO)."
+    hint = (
+        "Split the file, or raise the limit for its kind (INLET_MAX_BYTES_PDF, _TEXT, _HTML, _AUDIO, _VIDEO)."
+    )
 
 
 class TooLong(InputError):

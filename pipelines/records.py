@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
-Kind = Literal["pdf", "text", "audio", "video"]
+Kind = Literal["pdf", "text", "html", "audio", "video"]
 """What a source is, told from its content (``pipelines.sources``)."""
 KINDS: tuple[Kind, ...] = get_args(Kind)
 MEDIA_KINDS: frozenset[str] = frozenset({"audio", "video"})
@@ -43,6 +43,8 @@ class Source:
     duration_s: float | None = None
     encoding: str | None = None
     container: str | None = None
+    title: str | None = None
+    """The document's own title (an HTML page's ``<title>``), when it has one."""
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -30,6 +31,12 @@ _SNIFF_BYTES = 64 * 1024
 _MEDIA_MIMES = ("audio/", "video/")
 _MEDIA_EXTRA = {"application/ogg", "application/x-matroska", "application/mp4"}
 _TEXT_VIDEO_CODECS = {"ansi"}  # FFmpeg reads any text file as an ANSI-art "video"
+# A page starts (after an XML declaration, comments and a doctype) with one of its own tags;
+# HTML quoted inside Markdown or prose does not.
+_HTML_START = re.compile(
+    r"\A\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
@@ -64,12 +71,15 @@ def hash_file(path: Path, block: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-Family = Literal["pdf", "media", "text"]
+Family = Literal["pdf", "media", "text", "html"]
 """What the first bytes tell: a ``media`` file's kind (audio or video) needs a probe."""
 
 
 def sniff(head: bytes) -> tuple[Family | None, str]:
-    """Guess a kind from the first bytes: (``pdf``/``media``/``text``/``None``, a description)."""
+    """Guess a kind from the first bytes: (a :data:`Family` or ``None``, a description).
+
+    Text that starts like a web page (a doctype, ``<html>``, ``<head>`` or ``<body>``, maybe
+    after an XML declaration) is ``html``, whatever the file is called."""
     if b"%PDF-" in head[:1024]:
         return "pdf", "application/pdf"
     try:
@@ -81,12 +91,25 @@ def sniff(head: bytes) -> tuple[Family | None, str]:
     # at its very start. (Weak matches further in, such as a QuickTime atom name at byte 4 of
     # an English sentence, or "From " read as a mailbox, do not turn prose into media.)
     if b"\x00" not in head and not any(getattr(m, "offset", 0) == 0 for m in media):
-        if _decode_guess(head) is not None:
+        encoding = _decode_guess(head)
+        if encoding is not None:
+            if looks_like_html(head, encoding):
+                return "html", "text/html"
             return "text", "text/plain"
     if media:
         return "media", (media[0].mime_type or "").lower()
     label = next((m.mime_type or m.extension for m in candidates if m.mime_type or m.extension), "")
     return None, label or "binary data"
+
+
+def looks_like_html(head: bytes, encoding: str = "utf-8") -> bool:
+    """Whether text bytes start like an HTML or XHTML page.
+
+    >>> looks_like_html(b"<!DOCTYPE html><title>x</title>"), looks_like_html(b"# Notes <b>bold</b>")
+    (True, False)
+    """
+    start = head[:4096].decode(encoding, errors="ignore").lstrip("\ufeff")
+    return _HTML_START.match(start) is not None
 
 
 def _is_media_mime(mime: str | None) -> bool:
@@ -164,7 +187,7 @@ def inspect(path: str | os.PathLike[str], settings: Settings) -> Source:
         kind, duration, container = probe_media(p)
     else:
         kind = family
-        if kind == "text":
+        if kind in ("text", "html"):
             encoding = _decode_guess(head)
 
     limit = settings.max_bytes(kind)

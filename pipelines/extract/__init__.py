@@ -1,6 +1,7 @@
 """Extractors by kind: ``extract(source, settings)`` picks the right one.
 
 ``pdf`` → :func:`pipelines.extract.pdf.extract_pdf`; ``text`` → :func:`.text.extract_text`;
+``html`` → :func:`.html.extract_html`;
 ``audio`` and ``video`` → :func:`.audio.transcribe` (the video's audio track).
 """
 
@@ -24,6 +25,12 @@ def _text(source: Source, settings: Settings) -> Extraction:
     return extract_text(source, settings)
 
 
+def _html(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.html import extract_html
+
+    return extract_html(source, settings)
+
+
 def _media(source: Source, settings: Settings) -> Extraction:
     from pipelines.extract.audio import transcribe
 
@@ -33,6 +40,7 @@ def _media(source: Source, settings: Settings) -> Extraction:
 EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
     "pdf": _pdf,
     "text": _text,
+    "html": _html,
     "audio": _media,
     "video": _media,
 }

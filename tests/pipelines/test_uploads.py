@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import get_settings
+from pipelines.records import KINDS
 from pipelines.uploads import accept_files, has_folder, safe_name, upload_limit_mb
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,5 +127,5 @@ def test_safe_name(raw: str, safe: str) -> None:
 
 def test_upload_limit_follows_settings() -> None:
     assert upload_limit_mb(get_settings()) == 2000
-    small = dict(max_bytes_pdf=1, max_bytes_text=1, max_bytes_audio=3 * 1024 * 1024, max_bytes_video=1)
+    small = {f"max_bytes_{kind}": 1 for kind in KINDS} | {"max_bytes_audio": 3 * 1024 * 1024}
     assert upload_limit_mb(get_settings(**small)) == 3

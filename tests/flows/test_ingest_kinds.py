@@ -1,0 +1,50 @@
+"""Web pages, Office documents, e-books, images and scans through the real ingest path: file ->
+job -> chunks -> a search hit with the right citation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import inlet
+from dashboard import helpers
+from tests.pipelines.test_extract_html import PAGE
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("kinds")
+    (folder / "tides-page.txt").write_text(PAGE, encoding="utf-8")  # a web page under a text name
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ingested(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    home = tmp_path_factory.mktemp("home")
+    return inlet.ingest([folder], collection="kinds", home=home), home
+
+
+def by_file(summary: dict) -> dict[str, dict]:
+    return {s["file"]: s for s in summary["sources"]}
+
+
+def test_every_kind_is_ingested(ingested: tuple[dict, Path]) -> None:
+    summary, _ = ingested
+    for name, source in by_file(summary).items():
+        assert source["status"] == "ingested" and source["chunks"] >= 1, (name, source)
+
+
+def test_a_web_page_body_is_searchable_and_its_scripts_are_not(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    hits = inlet.search("sailors call these spring tides", mode="text", limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "tides-page.txt" and top["kind"] == "html"
+    assert top["citation"] == "tides-page.txt"
+    assert "<" not in helpers.snippet_markdown(top["snippet"]).replace("\\<", "")
+    for hidden in ("zebrafish", "scriptsecret", "navlinkword", "sidebarword"):
+        assert inlet.search(hidden, mode="text", home=home).height == 0, hidden
+    shown = inlet.show("tides-page.txt", home=home)
+    assert shown["kind"] == "html" and shown["title"] == "Tide Tables & Moons"
