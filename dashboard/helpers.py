@@ -230,7 +230,8 @@ def limits_text(settings: Any) -> str:
     """The upload limits of ``settings`` in words (sizes per kind, recording length, pages)."""
     return strings.UPLOAD_LIMITS.format(
         pdf=human_size(settings.max_bytes_pdf), text=human_size(settings.max_bytes_text),
-        html=human_size(settings.max_bytes_html),
+        html=human_size(settings.max_bytes_html), docx=human_size(settings.max_bytes_docx),
+        epub=human_size(settings.max_bytes_epub),
         audio=human_size(settings.max_bytes_audio), video=human_size(settings.max_bytes_video),
         seconds=format_duration(settings.max_audio_seconds), pages=settings.max_pdf_pages,
     )  # fmt: skip

@@ -37,11 +37,21 @@ EMPTY_STORE = (
     "`inlet ingest PATH` (for example `inlet ingest ~/papers --collection research`), "
     "then come back to this page."
 )
-KIND_LABELS = {"pdf": "PDF", "text": "Text", "html": "Web page", "audio": "Audio", "video": "Video"}
+KIND_LABELS = {
+    "pdf": "PDF",
+    "text": "Text",
+    "html": "Web page",
+    "docx": "Word",
+    "epub": "E-book",
+    "audio": "Audio",
+    "video": "Video",
+}
 KIND_ICONS = {
     "pdf": ":material/picture_as_pdf:",
     "text": ":material/article:",
     "html": ":material/web:",
+    "docx": ":material/description:",
+    "epub": ":material/menu_book:",
     "audio": ":material/graphic_eq:",
     "video": ":material/movie:",
 }
@@ -145,11 +155,12 @@ UPLOAD_INTRO = (
 )
 UPLOAD_LABEL = "Files to add"
 UPLOAD_HELP = (
-    "PDF, text or Markdown, web pages (HTML, XHTML), audio (WAV, MP3, M4A, FLAC, OGG) "
+    "PDF, text or Markdown, web pages (HTML, XHTML), Word (DOCX), EPUB e-books, "
+    "audio (WAV, MP3, M4A, FLAC, OGG) "
     "and video (MP4, MKV, MOV, WebM). The kind comes from the content, not the name."
 )
 UPLOAD_LIMITS = (
-    "Limits: PDF {pdf}, text {text}, web page {html}, audio {audio}, video {video}; "
+    "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, EPUB {epub}, audio {audio}, video {video}; "
     "recordings up to {seconds}, PDFs up to {pages} pages."
 )
 UPLOAD_COLLECTION_LABEL = "Collection"

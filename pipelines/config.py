@@ -109,6 +109,16 @@ class Settings(BaseSettings):
     max_bytes_html: int = 20 * MB
     """Largest HTML or XHTML page accepted, in bytes."""
 
+    max_bytes_docx: int = 100 * MB
+    """Largest Word document (DOCX) accepted, in bytes."""
+
+    max_bytes_epub: int = 100 * MB
+    """Largest EPUB e-book accepted, in bytes."""
+
+    max_unpacked_bytes: int = 1000 * MB
+    """Most bytes a DOCX or EPUB may unpack to (its members' declared sizes, added up, checked
+    before anything is unpacked): a small archive that claims gigabytes is refused."""
+
     max_bytes_audio: int = 500 * MB
     """Largest audio file accepted, in bytes."""
 
@@ -268,6 +278,8 @@ class Settings(BaseSettings):
             "pdf": self.max_bytes_pdf,
             "text": self.max_bytes_text,
             "html": self.max_bytes_html,
+            "docx": self.max_bytes_docx,
+            "epub": self.max_bytes_epub,
             "audio": self.max_bytes_audio,
             "video": self.max_bytes_video,
         }[kind]

@@ -15,6 +15,7 @@ the exception behind it) and ``traceback`` (the full traceback, when there was o
     │   ├── EmptyInput                  nothing in it (0 bytes, or no text at all)
     │   ├── EncryptedPdf                needs a password that was not given (or was wrong)
     │   ├── DamagedPdf                  pypdf cannot read it
+    │   ├── DamagedDocument             a Word document, e-book or image that cannot be read
     │   ├── NoTextLayer                 a scanned PDF: pages without text (OCR comes later)
     │   ├── UndecodableAudio            audio or video whose sound cannot be decoded
     │   ├── NoAudioTrack                a video without any audio stream
@@ -137,16 +138,14 @@ class UnsupportedFormat(InputError):
     """Raised when the content is not of a kind inlet reads."""
 
     code = "unsupported_format"
-    hint = "inlet reads PDF, text/Markdown, web pages (HTML, XHTML), audio (WAV, MP3, M4A, FLAC, OGG) and video (MP4, MKV, MOV, WebM); convert the file to one of these."
+    hint = "inlet reads PDF, text/Markdown, web pages (HTML, XHTML), Word documents (DOCX), EPUB e-books, audio (WAV, MP3, M4A, FLAC, OGG) and video (MP4, MKV, MOV, WebM); convert the file to one of these."
 
 
 class TooLarge(InputError):
     """Raised when a file is over the byte limit for its kind."""
 
     code = "too_large"
-    hint = (
-        "Split the file, or raise the limit for its kind (INLET_MAX_BYTES_PDF, _TEXT, _HTML, _AUDIO, _VIDEO)."
-    )
+    hint = "Split the file, or raise the limit for its kind (INLET_MAX_BYTES_PDF, _TEXT, _HTML, _DOCX, _EPUB, _AUDIO, _VIDEO)."
 
 
 class TooLong(InputError):
@@ -175,6 +174,13 @@ class DamagedPdf(InputError):
 
     code = "damaged_pdf"
     hint = "Re-export or repair the PDF (for example by printing it to a new PDF) and ingest it again."
+
+
+class DamagedDocument(InputError):
+    """Raised when a Word document, an EPUB or an image cannot be read at all."""
+
+    code = "damaged_document"
+    hint = "Open the file in the program that made it and save or export it again, then ingest the new copy."
 
 
 class NoTextLayer(InputError):

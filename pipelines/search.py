@@ -379,7 +379,9 @@ def _wait(vector: Future[Any] | np.ndarray | None) -> np.ndarray | None:
 
 
 # --- citations ----------------------------------------------------------------------------
-_CITED = ["file", "page_start", "page_end", "time_start", "time_end"]
+_CITED = ["file", "kind", "page_start", "page_end", "time_start", "time_end"]
+_PART_WORDS = {"epub": ("ch.", "ch.")}
+"""What a kind's numbered parts are called in a citation, one and several (default: pages)."""
 _DASH = "\N{EN DASH}"
 
 
@@ -388,18 +390,22 @@ def _known(value: object) -> TypeGuard[float | int]:
 
 
 def citation(hit: Mapping[str, Any]) -> str:
-    """How a hit is cited: its file, then its page or pages, or its time span in a recording;
-    a range takes an en dash. Every hit of :func:`search` carries it in its ``citation`` column.
+    """How a hit is cited: its file, then its page or pages (an e-book's chapters), or its time
+    span in a recording; a range takes an en dash. Every hit of :func:`search` carries it in its
+    ``citation`` column.
 
     >>> citation({"file": "d.pdf", "page_start": 2, "page_end": 3})
     'd.pdf, pp. 2–3'
+    >>> citation({"file": "b.epub", "kind": "epub", "page_start": 4, "page_end": 4})
+    'b.epub, ch. 4'
     >>> citation({"file": "a.wav", "time_start": 7.5, "time_end": 15.5})
     'a.wav, 00:07.5–00:15.5'
     """
     start, end = hit.get("page_start"), hit.get("page_end")
     if _known(start):
         last = int(end) if _known(end) else int(start)
-        where_ = f"p. {int(start)}" if last == int(start) else f"pp. {int(start)}{_DASH}{last}"
+        one, several = _PART_WORDS.get(str(hit.get("kind")), ("p.", "pp."))
+        where_ = f"{one} {int(start)}" if last == int(start) else f"{several} {int(start)}{_DASH}{last}"
     elif _known(hit.get("time_start")):
         where_ = f"{clock(hit['time_start'])}{_DASH}{clock(hit.get('time_end'))}"
     else:

@@ -18,6 +18,7 @@ from charset_normalizer import from_bytes
 
 from pipelines.config import Settings
 from pipelines.errors import (
+    DamagedDocument,
     EmptyInput,
     NoAudioTrack,
     TooLarge,
@@ -71,8 +72,9 @@ def hash_file(path: Path, block: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-Family = Literal["pdf", "media", "text", "html"]
-"""What the first bytes tell: a ``media`` file's kind (audio or video) needs a probe."""
+Family = Literal["pdf", "media", "text", "html", "zip"]
+"""What the first bytes tell: a ``media`` file's kind (audio or video) needs a probe, and a
+``zip`` archive's (a Word document or an EPUB) a look at its members."""
 
 
 def sniff(head: bytes) -> tuple[Family | None, str]:
@@ -82,6 +84,8 @@ def sniff(head: bytes) -> tuple[Family | None, str]:
     after an XML declaration) is ``html``, whatever the file is called."""
     if b"%PDF-" in head[:1024]:
         return "pdf", "application/pdf"
+    if head.startswith(_ZIP_MAGIC):
+        return "zip", "a ZIP archive"
     try:
         candidates = puremagic.magic_string(head)
     except puremagic.PureError:
@@ -110,6 +114,52 @@ def looks_like_html(head: bytes, encoding: str = "utf-8") -> bool:
     """
     start = head[:4096].decode(encoding, errors="ignore").lstrip("\ufeff")
     return _HTML_START.match(start) is not None
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_DOCX_MAIN = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+_EPUB_MIME = b"application/epub+zip"
+
+
+def probe_zip(path: Path, settings: Settings) -> Literal["docx", "epub"]:
+    """Tell a Word document from an EPUB by the archive's members, and check what it would
+    unpack to before anything is unpacked.
+
+    A DOCX declares its main part in ``[Content_Types].xml``; an EPUB names its type in the
+    ``mimetype`` member (or has ``META-INF/container.xml``). Any other archive is unsupported.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            names = {i.filename for i in infos}
+            unpacked = sum(i.file_size for i in infos)
+            if unpacked > settings.max_unpacked_bytes:
+                raise TooLarge(
+                    f"The archive would unpack to {unpacked / 1e6:.1f} MB, over the "
+                    f"{settings.max_unpacked_bytes / 1e6:.1f} MB limit",
+                    path=str(path), hint="Raise INLET_MAX_UNPACKED_BYTES if the document is genuine.",
+                )  # fmt: skip
+            kind: Literal["docx", "epub"] | None = None
+            if "[Content_Types].xml" in names:
+                with archive.open("[Content_Types].xml") as fh:
+                    if _DOCX_MAIN in fh.read(1 << 20):
+                        kind = "docx"
+            if kind is None and "mimetype" in names:
+                with archive.open("mimetype") as fh:
+                    if fh.read(64).strip() == _EPUB_MIME:
+                        kind = "epub"
+            if kind is None and "META-INF/container.xml" in names:
+                kind = "epub"
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
+        raise DamagedDocument(f"The ZIP archive cannot be read: {exc}", path=str(path)) from exc
+    if kind is None:
+        raise UnsupportedFormat(
+            "Unsupported file type (a ZIP archive that is neither a Word document nor an EPUB)",
+            path=str(path),
+        )
+    return kind
 
 
 def _is_media_mime(mime: str | None) -> bool:
@@ -185,6 +235,8 @@ def inspect(path: str | os.PathLike[str], settings: Settings) -> Source:
     encoding: str | None = None
     if family == "media":
         kind, duration, container = probe_media(p)
+    elif family == "zip":
+        kind = probe_zip(p, settings)
     else:
         kind = family
         if kind in ("text", "html"):

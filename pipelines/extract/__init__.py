@@ -1,7 +1,8 @@
 """Extractors by kind: ``extract(source, settings)`` picks the right one.
 
 ``pdf`` → :func:`pipelines.extract.pdf.extract_pdf`; ``text`` → :func:`.text.extract_text`;
-``html`` → :func:`.html.extract_html`;
+``html`` → :func:`.html.extract_html`; ``docx`` → :func:`.docx.extract_docx`;
+``epub`` → :func:`.epub.extract_epub`;
 ``audio`` and ``video`` → :func:`.audio.transcribe` (the video's audio track).
 """
 
@@ -31,6 +32,18 @@ def _html(source: Source, settings: Settings) -> Extraction:
     return extract_html(source, settings)
 
 
+def _docx(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.docx import extract_docx
+
+    return extract_docx(source, settings)
+
+
+def _epub(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.epub import extract_epub
+
+    return extract_epub(source, settings)
+
+
 def _media(source: Source, settings: Settings) -> Extraction:
     from pipelines.extract.audio import transcribe
 
@@ -41,6 +54,8 @@ EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
     "pdf": _pdf,
     "text": _text,
     "html": _html,
+    "docx": _docx,
+    "epub": _epub,
     "audio": _media,
     "video": _media,
 }

@@ -68,14 +68,15 @@ def page_title(data: bytes, encoding: str | None = None) -> str | None:
     return None
 
 
-def main_text(markup: str) -> str:
-    """The main text of a page as Markdown-like text (``#`` headings, fenced code, tables)."""
+def main_text(markup: str, *, recall: bool = False) -> str:
+    """The main text of a page as Markdown-like text (``#`` headings, fenced code, tables);
+    ``recall`` keeps more of the page (a book's chapter has no navigation to drop)."""
     import trafilatura
 
     text: str | None = None
-    for recall in (False, True):  # a short page can fall under the main-content heuristics
+    for favor in (recall, True):  # a short page can fall under the main-content heuristics
         text = trafilatura.extract(markup, include_comments=False, include_tables=True,
-                                   include_formatting=True, favor_recall=recall)  # fmt: skip
+                                   include_formatting=True, favor_recall=favor)  # fmt: skip
         if text:
             break
     if not text:

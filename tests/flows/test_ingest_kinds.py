@@ -9,6 +9,7 @@ import pytest
 
 import inlet
 from dashboard import helpers
+from tests.pipelines.test_extract_documents import make_docx, make_epub
 from tests.pipelines.test_extract_html import PAGE
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -18,6 +19,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("kinds")
     (folder / "tides-page.txt").write_text(PAGE, encoding="utf-8")  # a web page under a text name
+    make_docx(folder / "survey.docx")
+    make_epub(folder / "keeper.epub")
     return folder
 
 
@@ -48,3 +51,22 @@ def test_a_web_page_body_is_searchable_and_its_scripts_are_not(ingested: tuple[d
         assert inlet.search(hidden, mode="text", home=home).height == 0, hidden
     shown = inlet.show("tides-page.txt", home=home)
     assert shown["kind"] == "html" and shown["title"] == "Tide Tables & Moons"
+
+
+def test_a_docx_table_cell_is_searchable(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    hits = inlet.search("Kelpwater basin depth", mode="text", kind="docx", limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "survey.docx" and top["citation"] == "survey.docx"
+    assert "Kelpwater basin | 3.4 m" in top["text"]
+
+
+def test_an_epub_hit_is_cited_by_its_chapter(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    hits = inlet.search("keeper rang the fog bell", mode="text", limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "keeper.epub" and top["kind"] == "epub"
+    assert top["page_start"] <= 2 <= top["page_end"]
+    assert top["citation"].startswith("keeper.epub, ch. ")
+    shown = inlet.show("keeper.epub", home=home)
+    assert shown["title"] == "The Keeper of the Reef" and shown["pages"] == 3
