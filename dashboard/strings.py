@@ -52,6 +52,7 @@ KIND_ICONS = {
     "html": ":material/web:",
     "docx": ":material/description:",
     "epub": ":material/menu_book:",
+    "image": ":material/image:",
     "audio": ":material/graphic_eq:",
     "video": ":material/movie:",
 }
@@ -156,12 +157,13 @@ UPLOAD_INTRO = (
 UPLOAD_LABEL = "Files to add"
 UPLOAD_HELP = (
     "PDF, text or Markdown, web pages (HTML, XHTML), Word (DOCX), EPUB e-books, "
-    "audio (WAV, MP3, M4A, FLAC, OGG) "
+    "images and scans read by OCR (PNG, JPEG, TIFF, WebP, BMP, GIF), audio (WAV, MP3, M4A, FLAC, OGG) "
     "and video (MP4, MKV, MOV, WebM). The kind comes from the content, not the name."
 )
 UPLOAD_LIMITS = (
-    "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, EPUB {epub}, audio {audio}, video {video}; "
-    "recordings up to {seconds}, PDFs up to {pages} pages."
+    "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, EPUB {epub}, image {image}, audio {audio}, "
+    "video {video}; recordings up to {seconds}, PDFs up to {pages} pages, up to {ocr_pages} pages "
+    "read by OCR per file, images up to {pixels} megapixels."
 )
 UPLOAD_COLLECTION_LABEL = "Collection"
 UPLOAD_COLLECTION_HELP = "An existing collection, or type a new name."

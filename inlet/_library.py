@@ -226,7 +226,8 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
 
     Returns:
         ``{"source_id", "file", "kind", "title", "language", "pages" | "duration_s", "segments"}``;
-        ``title`` is the document's own title (a web page's ``<title>``) or ``None``.
+        ``title`` is the document's own title (a web page's ``<title>``) or ``None``. A segment
+        read by OCR also has ``ocr_confidence`` (Tesseract's mean word confidence, 0-100).
 
     Raises:
         LookupError: when no ingested source matches.
@@ -250,7 +251,14 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
         shown["segments"] = [{"text": g.text, "start": g.start, "end": g.end} for g in extraction.segments]
     else:
         shown["pages"] = src.pages
-        shown["segments"] = [{"text": g.text, "page": g.page} for g in extraction.segments]
+        shown["segments"] = [
+            {
+                "text": g.text,
+                "page": g.page,
+                **({"ocr_confidence": g.ocr_confidence} if g.ocr_confidence is not None else {}),
+            }
+            for g in extraction.segments
+        ]
     return shown
 
 

@@ -22,6 +22,8 @@ def extraction_key(source: Source, settings: Settings) -> str:
     """The cache key of a source's extraction."""
     if is_media(source.kind):
         return f"{source.source_id}-a{EXTRACTOR_VERSION}-{settings.transcription_key()}"
+    if source.kind in ("pdf", "image"):  # pages may be read by OCR, shaped by its settings
+        return f"{source.source_id}-{source.kind}{EXTRACTOR_VERSION}-{settings.ocr_key()}"
     return f"{source.source_id}-{source.kind}{EXTRACTOR_VERSION}"
 
 

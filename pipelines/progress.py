@@ -29,6 +29,7 @@ WEIGHTS: dict[str, dict[str, float]] = {
     "html": {"validate": 0.02, "extract": 0.10, "chunk": 0.05, "embed": 0.70, "index": 0.13},
     "docx": {"validate": 0.02, "extract": 0.10, "chunk": 0.05, "embed": 0.70, "index": 0.13},
     "epub": {"validate": 0.02, "extract": 0.15, "chunk": 0.05, "embed": 0.65, "index": 0.13},
+    "image": {"validate": 0.02, "extract": 0.85, "chunk": 0.01, "embed": 0.08, "index": 0.04},
     "audio": {"validate": 0.02, "transcribe": 0.85, "chunk": 0.01, "embed": 0.08, "index": 0.04},
     "video": {"validate": 0.02, "transcribe": 0.85, "chunk": 0.01, "embed": 0.08, "index": 0.04},
 }

@@ -40,7 +40,7 @@ from pipelines import moments
 from pipelines.formats import clock
 from pipelines.highlight import STOP_WORDS, snippet
 from pipelines.moments import Moment
-from pipelines.store import Store, sql_literal, where
+from pipelines.store import OCR_COLUMN, Store, sql_literal, where
 
 if TYPE_CHECKING:
     from lancedb.index import FTS
@@ -252,10 +252,30 @@ QueryVector = np.ndarray | Callable[[], np.ndarray] | None
 embedding overlaps the rest of the search), or ``None`` when the mode needs none."""
 
 
+_ocr_columns: dict[str, tuple[int, bool]] = {}
+
+
+def _has_ocr_column(key: str, table: Table, version: int) -> bool:
+    """Whether the chunks table has :data:`OCR_COLUMN` (tables older than it lack it until
+    their next write), looked up once per table version."""
+    cached = _ocr_columns.get(key)
+    if cached and cached[0] == version:
+        return cached[1]
+    present = OCR_COLUMN in table.schema.names
+    _ocr_columns[key] = (version, present)
+    return present
+
+
 def vector_hits(
-    table: Table, vector: np.ndarray | None, where_: str | None, limit: int, ann: bool | str
+    table: Table,
+    vector: np.ndarray | None,
+    where_: str | None,
+    limit: int,
+    ann: bool | str,
+    columns: list[str] | None = None,
 ) -> pl.DataFrame:
-    """Nearest chunks by cosine; ``ann``: the type of the vector index (or False: exact)."""
+    """Nearest chunks by cosine; ``ann``: the type of the vector index (or False: exact);
+    ``columns``: the stored columns to return (default: those of :data:`HIT_COLUMNS`)."""
     if vector is None:
         raise ValueError("vector search needs a query vector")
     # a vector query gets a vector query builder (the base class lacks the vector options)
@@ -269,17 +289,23 @@ def vector_hits(
         builder = builder.refine_factor(1)
     if where_:
         builder = builder.where(where_, prefilter=True)
-    frame = builder.select([*_STORED, "_distance"]).limit(limit).to_polars()
+    frame = builder.select([*(columns or _STORED), "_distance"]).limit(limit).to_polars()
     return frame.with_columns((1 - pl.col("_distance")).cast(pl.Float64).alias("score")).drop("_distance")
 
 
-def text_hits(table: Table, query: FullTextQuery | None, where_: str | None, limit: int) -> pl.DataFrame:
+def text_hits(
+    table: Table,
+    query: FullTextQuery | None,
+    where_: str | None,
+    limit: int,
+    columns: list[str] | None = None,
+) -> pl.DataFrame:
     if query is None:
         return _empty_hits()
     builder = table.search(query, query_type="fts")
     if where_:
         builder = builder.where(where_, prefilter=True)
-    frame = builder.select([*_STORED, "_score"]).limit(limit).to_polars()
+    frame = builder.select([*(columns or _STORED), "_score"]).limit(limit).to_polars()
     return frame.with_columns(pl.col("_score").cast(pl.Float64).alias("score")).drop("_score")
 
 
@@ -354,20 +380,24 @@ def search(
         vocab = _vocabulary(store, table, version, filters.get("collection"), full=False)
         typos = unknown_words(parsed.words, vocab)
     ann = names.get(VECTOR_INDEX, False)
+    ocr = _has_ocr_column(str(store.settings.lancedb_dir), table, version)
+    columns = [*_STORED, OCR_COLUMN] if ocr else _STORED
     if mode == "vector":
-        frame = vector_hits(table, _wait(vector), where_, limit, ann)
+        frame = vector_hits(table, _wait(vector), where_, limit, ann, columns)
     elif mode == "text":
-        frame = text_hits(table, text_query(parsed, typos, plain=plain), where_, limit)
+        frame = text_hits(table, text_query(parsed, typos, plain=plain), where_, limit, columns)
     else:
         depth = max(limit, 100)
-        keywords = _submit(text_hits, table, text_query(parsed, typos, plain=plain), where_, depth)
-        meanings = vector_hits(table, _wait(vector), where_, depth, ann)
+        keywords = _submit(text_hits, table, text_query(parsed, typos, plain=plain), where_, depth, columns)
+        meanings = vector_hits(table, _wait(vector), where_, depth, ann, columns)
         frame = reciprocal_rank_fusion([meanings, keywords.result()], limit=limit)
     if frame.height == 0:
         return _empty_hits()
     marked, fuzzy = parsed.marked_text or query, typos
     snippets = [snippet(t, marked, fuzzy=fuzzy) for t in frame["text"].to_list()]
-    cited = [citation(hit) for hit in frame.select(_CITED).iter_rows(named=True)]
+    cited = [
+        citation(hit) for hit in frame.select(_CITED + ([OCR_COLUMN] if ocr else [])).iter_rows(named=True)
+    ]
     frame = frame.with_columns(
         pl.Series("snippet", snippets, dtype=pl.Utf8), pl.Series("citation", cited, dtype=pl.Utf8)
     )
@@ -391,8 +421,8 @@ def _known(value: object) -> TypeGuard[float | int]:
 
 def citation(hit: Mapping[str, Any]) -> str:
     """How a hit is cited: its file, then its page or pages (an e-book's chapters), or its time
-    span in a recording; a range takes an en dash. Every hit of :func:`search` carries it in its
-    ``citation`` column.
+    span in a recording; a range takes an en dash. Text read by OCR says so, with the lowest
+    confidence of that text. Every hit of :func:`search` carries it in its ``citation`` column.
 
     >>> citation({"file": "d.pdf", "page_start": 2, "page_end": 3})
     'd.pdf, pp. 2–3'
@@ -400,7 +430,19 @@ def citation(hit: Mapping[str, Any]) -> str:
     'b.epub, ch. 4'
     >>> citation({"file": "a.wav", "time_start": 7.5, "time_end": 15.5})
     'a.wav, 00:07.5–00:15.5'
+    >>> citation({"file": "scan.pdf", "page_start": 2, "page_end": 2, "ocr_confidence": 91.4})
+    'scan.pdf, p. 2 (OCR, 91 % confidence)'
+    >>> citation({"file": "photo.png", "kind": "image", "ocr_confidence": 88.0})
+    'photo.png (OCR, 88 % confidence)'
     """
+    cited = _place(hit)
+    confidence = hit.get(OCR_COLUMN)
+    if _known(confidence):
+        cited += f" (OCR, {round(float(confidence))} % confidence)"
+    return cited
+
+
+def _place(hit: Mapping[str, Any]) -> str:
     start, end = hit.get("page_start"), hit.get("page_end")
     if _known(start):
         last = int(end) if _known(end) else int(start)

@@ -72,7 +72,7 @@ def hash_file(path: Path, block: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-Family = Literal["pdf", "media", "text", "html", "zip"]
+Family = Literal["pdf", "media", "text", "html", "zip", "image"]
 """What the first bytes tell: a ``media`` file's kind (audio or video) needs a probe, and a
 ``zip`` archive's (a Word document or an EPUB) a look at its members."""
 
@@ -86,6 +86,9 @@ def sniff(head: bytes) -> tuple[Family | None, str]:
         return "pdf", "application/pdf"
     if head.startswith(_ZIP_MAGIC):
         return "zip", "a ZIP archive"
+    image = image_format(head)
+    if image is not None:
+        return "image", f"image/{image.lower()}"
     try:
         candidates = puremagic.magic_string(head)
     except puremagic.PureError:
@@ -114,6 +117,28 @@ def looks_like_html(head: bytes, encoding: str = "utf-8") -> bool:
     """
     start = head[:4096].decode(encoding, errors="ignore").lstrip("\ufeff")
     return _HTML_START.match(start) is not None
+
+
+def image_format(head: bytes) -> str | None:
+    """The image format a file starts with (``PNG``, ``JPEG``, ``TIFF``, ``WEBP``, ``GIF``,
+    ``BMP``), or ``None``. Signatures are checked at byte 0 only, so text never matches.
+
+    >>> image_format(b"\x89PNG\r\n\x1a\n...."), image_format(b"BMW cars are fast")
+    ('PNG', None)
+    """
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "TIFF"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head.startswith(b"BM") and len(head) >= 26 and head[6:10] == b"\x00\x00\x00\x00":
+        return "BMP"  # the four reserved bytes of a BMP header are zero
+    return None
 
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -233,10 +258,16 @@ def inspect(path: str | os.PathLike[str], settings: Settings) -> Source:
     duration: float | None = None
     container: str | None = None
     encoding: str | None = None
+    pages: int | None = None
     if family == "media":
         kind, duration, container = probe_media(p)
     elif family == "zip":
         kind = probe_zip(p, settings)
+    elif family == "image":
+        from pipelines.extract.ocr import probe_image
+
+        kind = "image"
+        container, pages = probe_image(str(p), settings)
     else:
         kind = family
         if kind in ("text", "html"):
@@ -259,6 +290,7 @@ def inspect(path: str | os.PathLike[str], settings: Settings) -> Source:
         kind=kind,
         size=size,
         file=p.name,
+        pages=pages,
         duration_s=duration,
         encoding=encoding,
         container=container,

@@ -85,6 +85,8 @@ def show(source: str, as_json: bool) -> None:
         )
         if segment.get("page") is None and "page" in segment:
             where = ""
+        if segment.get("ocr_confidence") is not None:  # read by OCR: say so, as citations do
+            where = ", ".join(filter(None, [where, f"OCR {round(segment['ocr_confidence'])} %"]))
         click.echo(f"[{where}] {segment['text']}" if where else segment["text"])
 
 

@@ -2,7 +2,7 @@
 
 ``pdf`` → :func:`pipelines.extract.pdf.extract_pdf`; ``text`` → :func:`.text.extract_text`;
 ``html`` → :func:`.html.extract_html`; ``docx`` → :func:`.docx.extract_docx`;
-``epub`` → :func:`.epub.extract_epub`;
+``epub`` → :func:`.epub.extract_epub`; ``image`` → :func:`.ocr.extract_image`;
 ``audio`` and ``video`` → :func:`.audio.transcribe` (the video's audio track).
 """
 
@@ -44,6 +44,12 @@ def _epub(source: Source, settings: Settings) -> Extraction:
     return extract_epub(source, settings)
 
 
+def _image(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.ocr import extract_image
+
+    return extract_image(source, settings)
+
+
 def _media(source: Source, settings: Settings) -> Extraction:
     from pipelines.extract.audio import transcribe
 
@@ -56,6 +62,7 @@ EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
     "html": _html,
     "docx": _docx,
     "epub": _epub,
+    "image": _image,
     "audio": _media,
     "video": _media,
 }

@@ -11,6 +11,7 @@ import inlet
 from dashboard import helpers
 from tests.pipelines.test_extract_documents import make_docx, make_epub
 from tests.pipelines.test_extract_html import PAGE
+from tests.pipelines.test_ocr import LINES, SECOND, page_image, scanned_pdf
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
@@ -21,6 +22,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "tides-page.txt").write_text(PAGE, encoding="utf-8")  # a web page under a text name
     make_docx(folder / "survey.docx")
     make_epub(folder / "keeper.epub")
+    page_image(LINES).convert("RGB").save(folder / "harbour-photo.jpg", "JPEG", quality=90)
+    scanned_pdf(folder / "scanned-log.pdf", [LINES, SECOND])
     return folder
 
 
@@ -70,3 +73,24 @@ def test_an_epub_hit_is_cited_by_its_chapter(ingested: tuple[dict, Path]) -> Non
     assert top["citation"].startswith("keeper.epub, ch. ")
     shown = inlet.show("keeper.epub", home=home)
     assert shown["title"] == "The Keeper of the Reef" and shown["pages"] == 3
+
+
+def test_a_word_in_an_image_is_found_and_cited_to_the_image(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    hits = inlet.search("lighthouse keeper counted ships", mode="text", kind="image", limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "harbour-photo.jpg" and top["kind"] == "image"
+    assert top["citation"].startswith("harbour-photo.jpg (OCR, ") and top["citation"].endswith(
+        "% confidence)"
+    )
+
+
+def test_a_phrase_from_a_scanned_page_is_found_on_its_page(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    hits = inlet.search('"cargo of salt and timber"', mode="text", kind="pdf", limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "scanned-log.pdf" and top["page_start"] <= 2 <= top["page_end"]
+    assert "(OCR, " in top["citation"]
+    shown = inlet.show("scanned-log.pdf", home=home)
+    assert [s["page"] for s in shown["segments"]] == [1, 2]
+    assert all(s["ocr_confidence"] > 80 for s in shown["segments"])
