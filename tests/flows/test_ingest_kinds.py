@@ -94,3 +94,27 @@ def test_a_phrase_from_a_scanned_page_is_found_on_its_page(ingested: tuple[dict,
     shown = inlet.show("scanned-log.pdf", home=home)
     assert [s["page"] for s in shown["segments"]] == [1, 2]
     assert all(s["ocr_confidence"] > 80 for s in shown["segments"])
+
+
+def test_the_cli_filters_by_the_new_kinds_and_shows_ocr(ingested: tuple[dict, Path]) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    _, home = ingested
+    cli = str(Path(sys.executable).parent / "inlet")
+    env = {**os.environ, "INLET_HOME": str(home)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([cli, *args], capture_output=True, text=True, env=env, timeout=300)
+
+    found = run("search", "harbour", "--kind", "image", "--kind", "docx", "--mode", "text", "--json")
+    assert found.returncode == 0, found.stderr
+    kinds = {hit["kind"] for hit in json.loads(found.stdout)["results"]}
+    assert kinds == {"image", "docx"}
+    shown = run("show", "scanned-log.pdf")
+    assert shown.returncode == 0, shown.stderr
+    assert "[p. 2, OCR " in shown.stdout and "cargo of salt" in shown.stdout
+    wrong = run("search", "harbour", "--kind", "spreadsheet")
+    assert wrong.returncode != 0 and "epub" in wrong.stderr  # the choices are listed
