@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipelines.config import Settings
-from pipelines.records import Extraction, Source
+from pipelines.records import Extraction, Source, is_media
 
 
 def _pdf(source: Source, settings: Settings) -> Extraction:
@@ -69,5 +69,11 @@ EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
 
 
 def extract(source: Source, settings: Settings) -> Extraction:
-    """The segments of one source, by the extractor for its kind."""
-    return EXTRACTORS[source.kind](source, settings)
+    """The segments of one source, by the extractor for its kind, with the language of its text
+    (recordings: the transcriber's; other kinds: :func:`pipelines.language.detect_segments`)."""
+    extraction = EXTRACTORS[source.kind](source, settings)
+    if extraction.language is None and not is_media(source.kind):
+        from pipelines.language import detect_segments
+
+        extraction.language = detect_segments(extraction.segments)
+    return extraction

@@ -62,6 +62,10 @@ def test_a_docx_table_cell_is_searchable(ingested: tuple[dict, Path]) -> None:
     top = hits.row(0, named=True)
     assert top["file"] == "survey.docx" and top["citation"] == "survey.docx"
     assert "Kelpwater basin | 3.4 m" in top["text"]
+    # the language is told from the text and recorded for the source and its chunks
+    assert inlet.show("survey.docx", home=home)["language"] == "en"
+    assert inlet.search("Kelpwater basin depth", mode="text", language="en", home=home).height >= 1
+    assert inlet.search("Kelpwater basin depth", mode="text", language="de", home=home).height == 0
 
 
 def test_an_epub_hit_is_cited_by_its_chapter(ingested: tuple[dict, Path]) -> None:
