@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,8 +45,8 @@ IMAGE_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "WEBP": "WebP", "
 _MULTI_PAGE = frozenset({"TIFF"})
 """Formats whose frames are pages (a GIF's frames are an animation: only the first is read)."""
 
-_checked: dict[str, str] = {}
-_check_lock = threading.Lock()
+_working: set[str] = set()
+"""Engine settings (program and languages) found working in this process."""
 
 
 @dataclass(frozen=True)
@@ -61,38 +60,31 @@ class OcrPage:
     seconds: float
 
 
-_engine_lock = threading.Lock()
-
-
 @contextmanager
 def _engine(settings: Settings) -> Iterator[None]:
-    """pytesseract's module settings for one call: the program, and the environment of its
-    subprocess. pytesseract passes its module's ``environ`` to the subprocess, so a copy with
-    the thread limit leaves this process's own environment alone. The lock covers only
-    setting the two values (a thread runs Tesseract with the values it set: both are the
-    same for every call in a process unless settings differ)."""
+    """Point pytesseract at the configured program, with ``OMP_THREAD_LIMIT=1`` in the
+    environment of its subprocess. pytesseract reads both from its module at call time and
+    passes the module's ``environ`` to the subprocess, so a copy leaves this process's own
+    environment alone."""
     import pytesseract
 
-    with _engine_lock:
-        pytesseract.pytesseract.tesseract_cmd = settings.ocr_tesseract
-        pytesseract.pytesseract.environ = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    pytesseract.pytesseract.tesseract_cmd = settings.ocr_tesseract
+    pytesseract.pytesseract.environ = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     yield
 
 
 def require_engine(settings: Settings) -> None:
     """Raise :class:`OcrUnavailable` unless Tesseract (``settings.ocr_tesseract``) and the data
-    for every language in ``settings.ocr_language`` are installed (checked once per process and
-    setting)."""
+    for every language in ``settings.ocr_language`` are installed. A working engine is
+    remembered for the process; a missing one is looked for again next time (a few
+    milliseconds), so installing it needs no restart of the worker."""
     key = f"{settings.ocr_tesseract}\x1f{settings.ocr_language}"
-    if key in _checked:
-        if _checked[key]:
-            raise OcrUnavailable(_checked[key])
+    if key in _working:
         return
-    with _check_lock:
-        problem = _engine_problem(settings)
-        _checked[key] = problem
+    problem = _engine_problem(settings)
     if problem:
         raise OcrUnavailable(problem)
+    _working.add(key)
 
 
 def _engine_problem(settings: Settings) -> str:
@@ -129,6 +121,8 @@ def read_page(image: Image, settings: Settings) -> OcrPage:
                 image, lang=settings.ocr_language, output_type=pytesseract.Output.DICT,
                 timeout=settings.ocr_page_timeout_s,
             )  # fmt: skip
+    except pytesseract.TesseractError as exc:  # the engine ran and refused this picture
+        raise DamagedDocument(f"Tesseract could not read a page: {exc}") from exc
     except RuntimeError as exc:  # pytesseract's timeout
         raise TimeoutError(f"Tesseract took over {settings.ocr_page_timeout_s:.0f} s on one page") from exc
     return _assemble(data, time.perf_counter() - started)
