@@ -47,6 +47,11 @@ def load(source: Source, settings: Settings) -> Extraction | None:
     # The bytes are the same; the name and place may not be.
     extraction.source.path, extraction.source.file = source.path, source.file
     extraction.cached = True
+    if extraction.language is None and not is_media(source.kind):
+        # kept before text sources were given a language: telling it costs a millisecond
+        from pipelines.language import detect_segments
+
+        extraction.language = detect_segments(extraction.segments)
     return extraction
 
 

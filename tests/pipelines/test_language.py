@@ -45,3 +45,16 @@ def test_text_and_pages_get_their_language_at_extraction(tmp_path: Path) -> None
     page.write_text(f"<html><head><title>Port</title></head><body><p>{SENTENCES['fr']}</p></body></html>")
     assert extract(inspect(note, settings), settings).language == "de"
     assert extract(inspect(page, settings), settings).language == "fr"
+
+
+def test_an_extraction_cached_without_a_language_gets_one_when_read(tmp_path: Path) -> None:
+    from pipelines import cache
+    from pipelines.records import Extraction
+
+    settings = get_settings()
+    note = tmp_path / "note.txt"
+    note.write_text(SENTENCES["es"])
+    source = inspect(note, settings)
+    cache.save(Extraction(source=source, segments=[Segment(text=SENTENCES["es"])], language=None), settings)
+    loaded = cache.load(source, settings)
+    assert loaded is not None and loaded.cached and loaded.language == "es"
