@@ -442,12 +442,22 @@ def citation(hit: Mapping[str, Any]) -> str:
     return cited
 
 
+def part(kind: str | None, start: int, end: int | None = None) -> str:
+    """A page or a page range of a source of ``kind`` as citations write it (an e-book's
+    chapters are ``ch.``).
+
+    >>> part("pdf", 3), part("pdf", 3, 4), part("epub", 2)
+    ('p. 3', 'pp. 3–4', 'ch. 2')
+    """
+    one, several = _PART_WORDS.get(str(kind), ("p.", "pp."))
+    last = start if end is None else end
+    return f"{one} {start}" if last == start else f"{several} {start}{_DASH}{last}"
+
+
 def _place(hit: Mapping[str, Any]) -> str:
     start, end = hit.get("page_start"), hit.get("page_end")
     if _known(start):
-        last = int(end) if _known(end) else int(start)
-        one, several = _PART_WORDS.get(str(hit.get("kind")), ("p.", "pp."))
-        where_ = f"{one} {int(start)}" if last == int(start) else f"{several} {int(start)}{_DASH}{last}"
+        where_ = part(hit.get("kind"), int(start), int(end) if _known(end) else None)
     elif _known(hit.get("time_start")):
         where_ = f"{clock(hit['time_start'])}{_DASH}{clock(hit.get('time_end'))}"
     else:

@@ -123,8 +123,8 @@ def image_format(head: bytes) -> str | None:
     """The image format a file starts with (``PNG``, ``JPEG``, ``TIFF``, ``WEBP``, ``GIF``,
     ``BMP``), or ``None``. Signatures are checked at byte 0 only, so text never matches.
 
-    >>> image_format(b"\x89PNG\r\n\x1a\n...."), image_format(b"BMW cars are fast")
-    ('PNG', None)
+    >>> image_format(b"GIF89a...."), image_format(b"BMW cars are fast")
+    ('GIF', None)
     """
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "PNG"

@@ -120,5 +120,7 @@ def test_the_cli_filters_by_the_new_kinds_and_shows_ocr(ingested: tuple[dict, Pa
     shown = run("show", "scanned-log.pdf")
     assert shown.returncode == 0, shown.stderr
     assert "[p. 2, OCR " in shown.stdout and "cargo of salt" in shown.stdout
+    book = run("show", "keeper.epub")
+    assert book.returncode == 0 and "[ch. 2] " in book.stdout, book.stdout  # chapters, as cited
     wrong = run("search", "harbour", "--kind", "spreadsheet")
     assert wrong.returncode != 0 and "epub" in wrong.stderr  # the choices are listed
