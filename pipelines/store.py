@@ -112,7 +112,12 @@ def ensure_ocr_column(table: Table) -> bool:
     """Add :data:`OCR_COLUMN` to a chunks table made before it existed; True if added."""
     if OCR_COLUMN in table.schema.names:
         return False
-    table.add_columns({OCR_COLUMN: "CAST(NULL AS DOUBLE)"})
+    try:
+        table.add_columns({OCR_COLUMN: "CAST(NULL AS DOUBLE)"})
+    except Exception:
+        if OCR_COLUMN not in table.schema.names:  # not another writer adding it first
+            raise
+        return False
     return True
 
 
