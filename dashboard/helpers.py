@@ -231,6 +231,9 @@ def limits_text(settings: Any) -> str:
     """The upload limits of ``settings`` in words (sizes per kind, recording length, pages)."""
     return strings.UPLOAD_LIMITS.format(
         pdf=human_size(settings.max_bytes_pdf), text=human_size(settings.max_bytes_text),
+        html=human_size(settings.max_bytes_html), docx=human_size(settings.max_bytes_docx),
+        epub=human_size(settings.max_bytes_epub), image=human_size(settings.max_bytes_image),
+        ocr_pages=settings.max_ocr_pages, pixels=round(settings.max_image_pixels / 1e6),
         audio=human_size(settings.max_bytes_audio), video=human_size(settings.max_bytes_video),
         seconds=format_duration(settings.max_audio_seconds), pages=settings.max_pdf_pages,
     )  # fmt: skip

@@ -37,10 +37,22 @@ EMPTY_STORE = (
     "`inlet ingest PATH` (for example `inlet ingest ~/papers --collection research`), "
     "then come back to this page."
 )
-KIND_LABELS = {"pdf": "PDF", "text": "Text", "audio": "Audio", "video": "Video"}
+KIND_LABELS = {
+    "pdf": "PDF",
+    "text": "Text",
+    "html": "Web page",
+    "docx": "Word",
+    "epub": "E-book",
+    "audio": "Audio",
+    "video": "Video",
+}
 KIND_ICONS = {
     "pdf": ":material/picture_as_pdf:",
     "text": ":material/article:",
+    "html": ":material/web:",
+    "docx": ":material/description:",
+    "epub": ":material/menu_book:",
+    "image": ":material/image:",
     "audio": ":material/graphic_eq:",
     "video": ":material/movie:",
 }
@@ -143,10 +155,15 @@ UPLOAD_INTRO = (
     "its length) before it is kept; the files that pass become one job."
 )
 UPLOAD_LABEL = "Files to add"
-UPLOAD_HELP = "PDF, text or Markdown, audio (WAV, MP3, M4A, FLAC, OGG) and video (MP4, MKV, MOV, WebM)."
+UPLOAD_HELP = (
+    "PDF, text or Markdown, web pages (HTML, XHTML), Word (DOCX), EPUB e-books, "
+    "images and scans read by OCR (PNG, JPEG, TIFF, WebP, BMP, GIF), audio (WAV, MP3, M4A, FLAC, OGG) "
+    "and video (MP4, MKV, MOV, WebM). The kind comes from the content, not the name."
+)
 UPLOAD_LIMITS = (
-    "Limits: PDF {pdf}, text {text}, audio {audio}, video {video}; recordings up to {seconds}, "
-    "PDFs up to {pages} pages."
+    "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, EPUB {epub}, image {image}, audio {audio}, "
+    "video {video}; recordings up to {seconds}, PDFs up to {pages} pages, up to {ocr_pages} pages "
+    "read by OCR per file, images up to {pixels} megapixels."
 )
 UPLOAD_COLLECTION_LABEL = "Collection"
 UPLOAD_COLLECTION_HELP = "An existing collection, or type a new name."

@@ -56,7 +56,12 @@ log = logging.getLogger("inlet.flows")
 
 
 def _is_expensive(source: Source, settings: Settings) -> bool:
-    return is_media(source.kind) or (source.kind == "pdf" and source.size > settings.large_pdf_bytes)
+    # an image is read by OCR (seconds a page): it gets a task of its own, as a recording does
+    return (
+        is_media(source.kind)
+        or source.kind == "image"
+        or (source.kind == "pdf" and source.size > settings.large_pdf_bytes)
+    )
 
 
 @flow(

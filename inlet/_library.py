@@ -225,7 +225,9 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
         source: a path, a file name, or a source id (or its first characters).
 
     Returns:
-        ``{"source_id", "file", "kind", "language", "pages" | "duration_s", "segments"}``.
+        ``{"source_id", "file", "kind", "title", "language", "pages" | "duration_s", "segments"}``;
+        ``title`` is the document's own title (a web page's ``<title>``) or ``None``. A segment
+        read by OCR also has ``ocr_confidence`` (Tesseract's mean word confidence, 0-100).
 
     Raises:
         LookupError: when no ingested source matches.
@@ -242,14 +244,21 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
     src = extraction.source
     shown: dict[str, Any] = {
         "source_id": src.source_id, "file": src.file, "path": src.path, "kind": src.kind,
-        "language": extraction.language,
+        "title": src.title, "language": extraction.language,
     }  # fmt: skip
     if is_media(src.kind):
         shown["duration_s"] = src.duration_s
         shown["segments"] = [{"text": g.text, "start": g.start, "end": g.end} for g in extraction.segments]
     else:
         shown["pages"] = src.pages
-        shown["segments"] = [{"text": g.text, "page": g.page} for g in extraction.segments]
+        shown["segments"] = [
+            {
+                "text": g.text,
+                "page": g.page,
+                **({"ocr_confidence": g.ocr_confidence} if g.ocr_confidence is not None else {}),
+            }
+            for g in extraction.segments
+        ]
     return shown
 
 

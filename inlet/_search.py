@@ -55,7 +55,8 @@ def search(
         mode: ``hybrid`` (default: meaning and keywords fused by reciprocal rank; best on the
             SciFact benchmark), ``vector`` (meaning) or ``text`` (keywords).
         collection: only this collection (default: all collections).
-        kind: only ``pdf``, ``text``, ``audio`` or ``video`` sources (a value or a list).
+        kind: only sources of these kinds (``inlet.records.KINDS``: ``pdf``, ``text``, ``html``, ...;
+            a value or a list).
         source: only this source id (or list of ids).
         file: only this file name (or list of names), e.g. ``"report.pdf"``.
         since, until: only sources ingested in this range (both inclusive; dates or ISO

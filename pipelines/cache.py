@@ -22,6 +22,8 @@ def extraction_key(source: Source, settings: Settings) -> str:
     """The cache key of a source's extraction."""
     if is_media(source.kind):
         return f"{source.source_id}-a{EXTRACTOR_VERSION}-{settings.transcription_key()}"
+    if source.kind in ("pdf", "image"):  # pages may be read by OCR, shaped by its settings
+        return f"{source.source_id}-{source.kind}{EXTRACTOR_VERSION}-{settings.ocr_key()}"
     return f"{source.source_id}-{source.kind}{EXTRACTOR_VERSION}"
 
 
@@ -45,6 +47,11 @@ def load(source: Source, settings: Settings) -> Extraction | None:
     # The bytes are the same; the name and place may not be.
     extraction.source.path, extraction.source.file = source.path, source.file
     extraction.cached = True
+    if extraction.language is None and not is_media(source.kind):
+        # kept before text sources were given a language: telling it costs a millisecond
+        from pipelines.language import detect_segments
+
+        extraction.language = detect_segments(extraction.segments)
     return extraction
 
 

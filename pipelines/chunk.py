@@ -2,7 +2,8 @@
 
 A chunk never holds more tokens than the embedder reads (its maximum sequence length less the
 two special tokens), so nothing is silently truncated. Consecutive chunks overlap. Each chunk
-keeps the pages or seconds it covers, and its id is derived from the collection, the source,
+keeps the pages or seconds it covers (and, when some of its text was read by OCR, the lowest
+confidence of that text), and its id is derived from the collection, the source,
 the chunking settings and its position, so the same input always gives the same ids.
 """
 
@@ -76,6 +77,7 @@ def chunk_segments(
         pages = [s.page for s in covered if s.page is not None]
         starts = [s.start for s in covered if s.start is not None]
         ends = [s.end for s in covered if s.end is not None]
+        read = [s.ocr_confidence for s in covered if s.ocr_confidence is not None]
         index = len(chunks)
         chunks.append(
             Chunk(
@@ -88,6 +90,7 @@ def chunk_segments(
                 page_end=max(pages) if pages else None,
                 time_start=min(starts) if starts else None,
                 time_end=max(ends) if ends else None,
+                ocr_confidence=min(read) if read else None,
             )
         )
         if end >= len(tokens):

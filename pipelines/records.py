@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
-Kind = Literal["pdf", "text", "audio", "video"]
+Kind = Literal["pdf", "text", "html", "docx", "epub", "image", "audio", "video"]
 """What a source is, told from its content (``pipelines.sources``)."""
 KINDS: tuple[Kind, ...] = get_args(Kind)
 MEDIA_KINDS: frozenset[str] = frozenset({"audio", "video"})
@@ -43,6 +43,8 @@ class Source:
     duration_s: float | None = None
     encoding: str | None = None
     container: str | None = None
+    title: str | None = None
+    """The document's own title (an HTML page's ``<title>``), when it has one."""
 
 
 @dataclass
@@ -53,6 +55,8 @@ class Segment:
     page: int | None = None
     start: float | None = None
     end: float | None = None
+    ocr_confidence: float | None = None
+    """Set when the text was read by OCR: Tesseract's mean word confidence, 0-100."""
 
 
 @dataclass
@@ -95,3 +99,6 @@ class Chunk:
     page_end: int | None = None
     time_start: float | None = None
     time_end: float | None = None
+    ocr_confidence: float | None = None
+    """The lowest OCR confidence (0-100) of the segments it covers that were read by OCR;
+    ``None`` when none was."""

@@ -40,7 +40,7 @@ from pipelines import moments
 from pipelines.formats import clock
 from pipelines.highlight import STOP_WORDS, snippet
 from pipelines.moments import Moment
-from pipelines.store import Store, sql_literal, where
+from pipelines.store import OCR_COLUMN, Store, sql_literal, where
 
 if TYPE_CHECKING:
     from lancedb.index import FTS
@@ -255,6 +255,20 @@ QueryVector = np.ndarray | Callable[[], np.ndarray] | None
 embedding overlaps the rest of the search), or ``None`` when the mode needs none."""
 
 
+_ocr_columns: dict[str, tuple[int, bool]] = {}
+
+
+def _has_ocr_column(key: str, table: Table, version: int) -> bool:
+    """Whether the chunks table has :data:`OCR_COLUMN` (tables older than it lack it until
+    their next write), looked up once per table version."""
+    cached = _ocr_columns.get(key)
+    if cached and cached[0] == version:
+        return cached[1]
+    present = OCR_COLUMN in table.schema.names
+    _ocr_columns[key] = (version, present)
+    return present
+
+
 def vector_hits(
     table: Table,
     vector: np.ndarray | None,
@@ -317,16 +331,18 @@ def _candidate_schema(columns: list[str]) -> dict[str, Any]:
     return {c: pl.UInt64 if c == ROW_ID else pl.Utf8 for c in columns} | {"score": pl.Float64}
 
 
-def _fetch(table: Table, fused: pl.DataFrame) -> pl.DataFrame:
-    """The stored columns of the fused candidates, in their order, with their scores. Read by
-    row id; should the table have changed in between (a compaction moves rows), by chunk id."""
+def _fetch(table: Table, fused: pl.DataFrame, columns: list[str] | None = None) -> pl.DataFrame:
+    """The stored ``columns`` (default: those of :data:`HIT_COLUMNS`) of the fused candidates,
+    in their order, with their scores. Read by row id; should the table have changed in between
+    (a compaction moves rows), by chunk id."""
     if fused.height == 0:
         return _empty_hits()
+    columns = columns or _STORED
     ids = fused["chunk_id"].to_list()
-    rows = table.take_row_ids(fused[ROW_ID].to_list()).select(_STORED).to_polars()
+    rows = table.take_row_ids(fused[ROW_ID].to_list()).select(columns).to_polars()
     if sorted(rows["chunk_id"].to_list()) != sorted(ids):
         listed = ", ".join(sql_literal(i) for i in ids)
-        rows = table.search().where(f"chunk_id IN ({listed})").select(_STORED).limit(len(ids)).to_polars()
+        rows = table.search().where(f"chunk_id IN ({listed})").select(columns).limit(len(ids)).to_polars()
     return fused.select("chunk_id", "score").join(rows, on="chunk_id", how="inner", maintain_order="left")
 
 
@@ -401,21 +417,25 @@ def search(
         vocab = _vocabulary(store, table, version, filters.get("collection"), full=False)
         typos = unknown_words(parsed.words, vocab)
     ann = names.get(VECTOR_INDEX, False)
+    ocr = _has_ocr_column(str(store.settings.lancedb_dir), table, version)
+    columns = [*_STORED, OCR_COLUMN] if ocr else _STORED
     if mode == "vector":
-        frame = vector_hits(table, _wait(vector), where_, limit, ann)
+        frame = vector_hits(table, _wait(vector), where_, limit, ann, columns=columns)
     elif mode == "text":
-        frame = text_hits(table, text_query(parsed, typos, plain=plain), where_, limit)
+        frame = text_hits(table, text_query(parsed, typos, plain=plain), where_, limit, columns=columns)
     else:
         depth = max(limit, HYBRID_DEPTH)
         words = text_query(parsed, typos, plain=plain)
         keywords = _submit(lambda: text_hits(table, words, where_, depth, columns=_CANDIDATE))
         meanings = vector_hits(table, _wait(vector), where_, depth, ann, columns=_CANDIDATE)
-        frame = _fetch(table, reciprocal_rank_fusion([meanings, keywords.result()], limit=limit))
+        frame = _fetch(table, reciprocal_rank_fusion([meanings, keywords.result()], limit=limit), columns)
     if frame.height == 0:
         return _empty_hits()
     marked, fuzzy = parsed.marked_text or query, typos
     snippets = [snippet(t, marked, fuzzy=fuzzy) for t in frame["text"].to_list()]
-    cited = [citation(hit) for hit in frame.select(_CITED).iter_rows(named=True)]
+    cited = [
+        citation(hit) for hit in frame.select(_CITED + ([OCR_COLUMN] if ocr else [])).iter_rows(named=True)
+    ]
     frame = frame.with_columns(
         pl.Series("snippet", snippets, dtype=pl.Utf8), pl.Series("citation", cited, dtype=pl.Utf8)
     )
@@ -427,7 +447,9 @@ def _wait(vector: Future[Any] | np.ndarray | None) -> np.ndarray | None:
 
 
 # --- citations ----------------------------------------------------------------------------
-_CITED = ["file", "page_start", "page_end", "time_start", "time_end"]
+_CITED = ["file", "kind", "page_start", "page_end", "time_start", "time_end"]
+_PART_WORDS = {"epub": ("ch.", "ch.")}
+"""What a kind's numbered parts are called in a citation, one and several (default: pages)."""
 _DASH = "\N{EN DASH}"
 
 
@@ -436,18 +458,44 @@ def _known(value: object) -> TypeGuard[float | int]:
 
 
 def citation(hit: Mapping[str, Any]) -> str:
-    """How a hit is cited: its file, then its page or pages, or its time span in a recording;
-    a range takes an en dash. Every hit of :func:`search` carries it in its ``citation`` column.
+    """How a hit is cited: its file, then its page or pages (an e-book's chapters), or its time
+    span in a recording; a range takes an en dash. Text read by OCR says so, with the lowest
+    confidence of that text. Every hit of :func:`search` carries it in its ``citation`` column.
 
     >>> citation({"file": "d.pdf", "page_start": 2, "page_end": 3})
     'd.pdf, pp. 2–3'
+    >>> citation({"file": "b.epub", "kind": "epub", "page_start": 4, "page_end": 4})
+    'b.epub, ch. 4'
     >>> citation({"file": "a.wav", "time_start": 7.5, "time_end": 15.5})
     'a.wav, 00:07.5–00:15.5'
+    >>> citation({"file": "scan.pdf", "page_start": 2, "page_end": 2, "ocr_confidence": 91.4})
+    'scan.pdf, p. 2 (OCR, 91 % confidence)'
+    >>> citation({"file": "photo.png", "kind": "image", "ocr_confidence": 88.0})
+    'photo.png (OCR, 88 % confidence)'
     """
+    cited = _place(hit)
+    confidence = hit.get(OCR_COLUMN)
+    if _known(confidence):
+        cited += f" (OCR, {round(float(confidence))} % confidence)"
+    return cited
+
+
+def part(kind: str | None, start: int, end: int | None = None) -> str:
+    """A page or a page range of a source of ``kind`` as citations write it (an e-book's
+    chapters are ``ch.``).
+
+    >>> part("pdf", 3), part("pdf", 3, 4), part("epub", 2)
+    ('p. 3', 'pp. 3–4', 'ch. 2')
+    """
+    one, several = _PART_WORDS.get(str(kind), ("p.", "pp."))
+    last = start if end is None else end
+    return f"{one} {start}" if last == start else f"{several} {start}{_DASH}{last}"
+
+
+def _place(hit: Mapping[str, Any]) -> str:
     start, end = hit.get("page_start"), hit.get("page_end")
     if _known(start):
-        last = int(end) if _known(end) else int(start)
-        where_ = f"p. {int(start)}" if last == int(start) else f"pp. {int(start)}{_DASH}{last}"
+        where_ = part(hit.get("kind"), int(start), int(end) if _known(end) else None)
     elif _known(hit.get("time_start")):
         where_ = f"{clock(hit['time_start'])}{_DASH}{clock(hit.get('time_end'))}"
     else:

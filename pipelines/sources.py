@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +19,7 @@ from charset_normalizer import from_bytes
 
 from pipelines.config import Settings
 from pipelines.errors import (
+    DamagedDocument,
     EmptyInput,
     InputError,
     LinkOutside,
@@ -35,6 +37,12 @@ _SNIFF_BYTES = 64 * 1024
 _MEDIA_MIMES = ("audio/", "video/")
 _MEDIA_EXTRA = {"application/ogg", "application/x-matroska", "application/mp4"}
 _TEXT_VIDEO_CODECS = {"ansi"}  # FFmpeg reads any text file as an ANSI-art "video"
+# A page starts (after an XML declaration, comments and a doctype) with one of its own tags;
+# HTML quoted inside Markdown or prose does not.
+_HTML_START = re.compile(
+    r"\A\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def discover(
@@ -154,14 +162,23 @@ def hash_file(path: Path, block: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-Family = Literal["pdf", "media", "text"]
-"""What the first bytes tell: a ``media`` file's kind (audio or video) needs a probe."""
+Family = Literal["pdf", "media", "text", "html", "zip", "image"]
+"""What the first bytes tell: a ``media`` file's kind (audio or video) needs a probe, and a
+``zip`` archive's (a Word document or an EPUB) a look at its members."""
 
 
 def sniff(head: bytes) -> tuple[Family | None, str]:
-    """Guess a kind from the first bytes: (``pdf``/``media``/``text``/``None``, a description)."""
+    """Guess a kind from the first bytes: (a :data:`Family` or ``None``, a description).
+
+    Text that starts like a web page (a doctype, ``<html>``, ``<head>`` or ``<body>``, maybe
+    after an XML declaration) is ``html``, whatever the file is called."""
     if b"%PDF-" in head[:1024]:
         return "pdf", "application/pdf"
+    if head.startswith(_ZIP_MAGIC):
+        return "zip", "a ZIP archive"
+    image = image_format(head)
+    if image is not None:
+        return "image", f"image/{image.lower()}"
     try:
         candidates = puremagic.magic_string(head)
     except puremagic.PureError:
@@ -171,12 +188,93 @@ def sniff(head: bytes) -> tuple[Family | None, str]:
     # at its very start. (Weak matches further in, such as a QuickTime atom name at byte 4 of
     # an English sentence, or "From " read as a mailbox, do not turn prose into media.)
     if b"\x00" not in head and not any(getattr(m, "offset", 0) == 0 for m in media):
-        if _decode_guess(head) is not None:
+        encoding = _decode_guess(head)
+        if encoding is not None:
+            if looks_like_html(head, encoding):
+                return "html", "text/html"
             return "text", "text/plain"
     if media:
         return "media", (media[0].mime_type or "").lower()
     label = next((m.mime_type or m.extension for m in candidates if m.mime_type or m.extension), "")
     return None, label or "binary data"
+
+
+def looks_like_html(head: bytes, encoding: str = "utf-8") -> bool:
+    """Whether text bytes start like an HTML or XHTML page.
+
+    >>> looks_like_html(b"<!DOCTYPE html><title>x</title>"), looks_like_html(b"# Notes <b>bold</b>")
+    (True, False)
+    """
+    start = head[:4096].decode(encoding, errors="ignore").lstrip("\ufeff")
+    return _HTML_START.match(start) is not None
+
+
+def image_format(head: bytes) -> str | None:
+    """The image format a file starts with (``PNG``, ``JPEG``, ``TIFF``, ``WEBP``, ``GIF``,
+    ``BMP``), or ``None``. Signatures are checked at byte 0 only, so text never matches.
+
+    >>> image_format(b"GIF89a...."), image_format(b"BMW cars are fast")
+    ('GIF', None)
+    """
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "TIFF"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head.startswith(b"BM") and len(head) >= 26 and head[6:10] == b"\x00\x00\x00\x00":
+        return "BMP"  # the four reserved bytes of a BMP header are zero
+    return None
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_DOCX_MAIN = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+_EPUB_MIME = b"application/epub+zip"
+
+
+def probe_zip(path: Path, settings: Settings) -> Literal["docx", "epub"]:
+    """Tell a Word document from an EPUB by the archive's members, and check what it would
+    unpack to before anything is unpacked.
+
+    A DOCX declares its main part in ``[Content_Types].xml``; an EPUB names its type in the
+    ``mimetype`` member (or has ``META-INF/container.xml``). Any other archive is unsupported.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            names = {i.filename for i in infos}
+            unpacked = sum(i.file_size for i in infos)
+            if unpacked > settings.max_unpacked_bytes:
+                raise TooLarge(
+                    f"The archive would unpack to {unpacked / 1e6:.1f} MB, over the "
+                    f"{settings.max_unpacked_bytes / 1e6:.1f} MB limit",
+                    path=str(path), hint="Raise INLET_MAX_UNPACKED_BYTES if the document is genuine.",
+                )  # fmt: skip
+            kind: Literal["docx", "epub"] | None = None
+            if "[Content_Types].xml" in names:
+                with archive.open("[Content_Types].xml") as fh:
+                    if _DOCX_MAIN in fh.read(1 << 20):
+                        kind = "docx"
+            if kind is None and "mimetype" in names:
+                with archive.open("mimetype") as fh:
+                    if fh.read(64).strip() == _EPUB_MIME:
+                        kind = "epub"
+            if kind is None and "META-INF/container.xml" in names:
+                kind = "epub"
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
+        raise DamagedDocument(f"The ZIP archive cannot be read: {exc}", path=str(path)) from exc
+    if kind is None:
+        raise UnsupportedFormat(
+            "Unsupported file type (a ZIP archive that is neither a Word document nor an EPUB)",
+            path=str(path),
+        )
+    return kind
 
 
 def _is_media_mime(mime: str | None) -> bool:
@@ -250,11 +348,19 @@ def inspect(path: str | os.PathLike[str], settings: Settings) -> Source:
     duration: float | None = None
     container: str | None = None
     encoding: str | None = None
+    pages: int | None = None
     if family == "media":
         kind, duration, container = probe_media(p)
+    elif family == "zip":
+        kind = probe_zip(p, settings)
+    elif family == "image":
+        from pipelines.extract.ocr import probe_image
+
+        kind = "image"
+        container, pages = probe_image(str(p), settings)
     else:
         kind = family
-        if kind == "text":
+        if kind in ("text", "html"):
             encoding = _decode_guess(head)
 
     limit = settings.max_bytes(kind)
@@ -274,6 +380,7 @@ def inspect(path: str | os.PathLike[str], settings: Settings) -> Source:
         kind=kind,
         size=size,
         file=p.name,
+        pages=pages,
         duration_s=duration,
         encoding=encoding,
         container=container,

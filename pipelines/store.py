@@ -99,8 +99,27 @@ def chunk_schema(dim: int) -> pa.Schema:
             pa.field("model", pa.string()),
             pa.field("created_at", pa.timestamp("us", tz="UTC")),
             pa.field("vector", pa.list_(pa.float32(), dim)),
+            pa.field(OCR_COLUMN, pa.float64()),  # lowest OCR confidence of its text, or null
         ]
     )
+
+
+OCR_COLUMN = "ocr_confidence"
+"""Chunk column: the lowest confidence (0-100) of the chunk's text read by OCR; null when none
+was. Tables made before it existed get it (all null) at their next write."""
+
+
+def ensure_ocr_column(table: Table) -> bool:
+    """Add :data:`OCR_COLUMN` to a chunks table made before it existed; True if added."""
+    if OCR_COLUMN in table.schema.names:
+        return False
+    try:
+        table.add_columns({OCR_COLUMN: "CAST(NULL AS DOUBLE)"})
+    except Exception:
+        if OCR_COLUMN not in table.schema.names:  # not another writer adding it first
+            raise
+        return False
+    return True
 
 
 SOURCE_SCHEMA = pa.schema(
@@ -229,6 +248,7 @@ class Store:
                 raise ValueError("one vector per chunk is required")
         dim = int(items[0][2].shape[1])
         table = self._open_or_create(CHUNKS, chunk_schema(dim))
+        ensure_ocr_column(table)
         now = dt.datetime.now(dt.UTC)
         columns: dict[str, list[Any]] = {name: [] for name in table.schema.names if name != "vector"}
         for extraction, chunks, _, _ in items:
@@ -250,6 +270,7 @@ class Store:
             if "text_plain" in columns:
                 columns["text_plain"] += texts
             columns["n_tokens"] += [c.n_tokens for c in chunks]
+            columns[OCR_COLUMN] += [c.ocr_confidence for c in chunks]
             columns["model"] += [model] * n
             columns["created_at"] += [now] * n
         matrix = np.concatenate([v for _, _, v, _ in items]).astype(np.float32)

@@ -163,7 +163,7 @@ def accept_one(
             raise TooLarge(
                 f"The {source.kind} file is {human_size(size)}, over the {human_size(limit)} limit"
             )
-        pages = _check_pages(staged, settings) if source.kind == "pdf" else None
+        pages = _check_pages(staged, settings) if source.kind == "pdf" else source.pages
         if not _inside(target, folder):  # safe_name makes this impossible; keep the guard anyway
             raise UnsafeName(f"The file name “{name}” would leave the upload folder", path=name)
         os.replace(staged, target)

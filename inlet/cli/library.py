@@ -9,6 +9,7 @@ import click
 from inlet.cli.app import emit_json, main
 from pipelines.formats import clock, printable
 from pipelines.records import KINDS, is_media
+from pipelines.search import part
 
 SOURCE_KEYS = [
     "source_id", "file", "path", "kind", "collection", "pages", "duration_s", "chunks", "language",
@@ -78,13 +79,12 @@ def show(source: str, as_json: bool) -> None:
         return
     click.echo(f"{printable(shown['file'] or '')} ({shown['kind']}, source {shown['source_id'][:12]})")
     for segment in shown["segments"]:
-        where = (
-            f"p. {segment['page']}"
-            if "page" in segment
-            else f"{clock(segment['start'])}–{clock(segment['end'])}"
-        )
-        if segment.get("page") is None and "page" in segment:
-            where = ""
+        if "page" in segment:  # a document: its page (an e-book's chapter), when it has one
+            where = part(shown["kind"], segment["page"]) if segment["page"] is not None else ""
+        else:
+            where = f"{clock(segment['start'])}–{clock(segment['end'])}"
+        if segment.get("ocr_confidence") is not None:  # read by OCR: say so, as citations do
+            where = ", ".join(filter(None, [where, f"OCR {round(segment['ocr_confidence'])} %"]))
         click.echo(f"[{where}] {segment['text']}" if where else segment["text"])
 
 

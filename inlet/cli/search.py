@@ -6,12 +6,13 @@ import click
 
 import inlet
 from inlet.cli.app import emit_json, main
+from inlet.records import KINDS
 
 
 @main.command()
 @click.argument("query")
 @click.option("-c", "--collection", help="Only this collection (default: all).")
-@click.option("-k", "--kind", type=click.Choice(["pdf", "text", "audio", "video"]), multiple=True,
+@click.option("-k", "--kind", type=click.Choice(KINDS), multiple=True,
               help="Only these kinds of source (repeatable).")  # fmt: skip
 @click.option("--source", help="Only this source id.")
 @click.option("-f", "--file", "file_", help="Only this file name, e.g. report.pdf.")

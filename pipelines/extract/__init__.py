@@ -1,12 +1,15 @@
 """Extractors by kind: ``extract(source, settings)`` picks the right one.
 
 ``pdf`` → :func:`pipelines.extract.pdf.extract_pdf`; ``text`` → :func:`.text.extract_text`;
+``html`` → :func:`.html.extract_html`; ``docx`` → :func:`.docx.extract_docx`;
+``epub`` → :func:`.epub.extract_epub`; ``image`` → :func:`.ocr.extract_image`;
 ``audio`` and ``video`` → :func:`.audio.transcribe` (the video's audio track).
 
-A PDF is parsed in a child process with a memory and a time limit (:func:`isolated`, settings
-``extract_memory_mb`` and ``timeout_extract_s``), so that a bomb ends as a classified error and
-the worker goes on; text files are read in the worker (decoding them is bounded by their size
-limit), and media is decoded in windows by the transcriber.
+PDFs, web pages, DOCX, EPUB and images are parsed in a child process with a memory and a time
+limit (:func:`isolated`, settings ``extract_memory_mb`` and ``timeout_extract_s``), so that a
+bomb ends as a classified error and the worker goes on; text files are read in the worker
+(decoding them is bounded by their size limit), and media is decoded in windows by the
+transcriber.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable
 
 from pipelines.config import Settings
 from pipelines.errors import InletError
-from pipelines.records import Extraction, Source
+from pipelines.records import Extraction, Source, is_media
 
 
 def _pdf(source: Source, settings: Settings) -> Extraction:
@@ -52,10 +55,46 @@ def isolated(
     return extraction
 
 
+def _bounded(
+    extractor: Callable[[Source, Settings], Extraction], source: Source, settings: Settings, *, what: str
+) -> Extraction:
+    """An untrusted document parsed under :func:`isolated` (unless ``extract_memory_mb`` is 0):
+    a crash of its parser ends as ``damaged_document``."""
+    if not settings.extract_memory_mb:
+        return extractor(source, settings)
+    from pipelines.errors import DamagedDocument
+
+    return isolated(extractor, source, settings, what=what, crashed=DamagedDocument)
+
+
 def _text(source: Source, settings: Settings) -> Extraction:
     from pipelines.extract.text import extract_text
 
     return extract_text(source, settings)
+
+
+def _html(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.html import extract_html
+
+    return _bounded(extract_html, source, settings, what="web page")
+
+
+def _docx(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.docx import extract_docx
+
+    return _bounded(extract_docx, source, settings, what="DOCX document")
+
+
+def _epub(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.epub import extract_epub
+
+    return _bounded(extract_epub, source, settings, what="EPUB book")
+
+
+def _image(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.ocr import extract_image
+
+    return _bounded(extract_image, source, settings, what="image")
 
 
 def _media(source: Source, settings: Settings) -> Extraction:
@@ -67,11 +106,21 @@ def _media(source: Source, settings: Settings) -> Extraction:
 EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
     "pdf": _pdf,
     "text": _text,
+    "html": _html,
+    "docx": _docx,
+    "epub": _epub,
+    "image": _image,
     "audio": _media,
     "video": _media,
 }
 
 
 def extract(source: Source, settings: Settings) -> Extraction:
-    """The segments of one source, by the extractor for its kind."""
-    return EXTRACTORS[source.kind](source, settings)
+    """The segments of one source, by the extractor for its kind, with the language of its text
+    (recordings: the transcriber's; other kinds: :func:`pipelines.language.detect_segments`)."""
+    extraction = EXTRACTORS[source.kind](source, settings)
+    if extraction.language is None and not is_media(source.kind):
+        from pipelines.language import detect_segments
+
+        extraction.language = detect_segments(extraction.segments)
+    return extraction

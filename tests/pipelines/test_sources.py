@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import get_settings
-from pipelines.errors import EmptyInput, NoAudioTrack, TooLarge, TooLong, UnsupportedFormat
+from pipelines.errors import DamagedDocument, EmptyInput, NoAudioTrack, TooLarge, TooLong, UnsupportedFormat
 from pipelines.sources import discover, hash_file, inspect
 
 AUDIO = ["fw_jfk.flac", "pywhispercpp_jfk.wav", "fw_hotwords.mp3", "lhotse_common_voice_en_651325.mp3"]
@@ -79,9 +79,9 @@ def test_binary_formats_are_unsupported(tmp_path: Path) -> None:
         inspect(archive, get_settings())
     assert info.value.message.startswith("Unsupported file type (")
     assert "PDF, text" in info.value.hint
-    png = tmp_path / "image.png"
+    png = tmp_path / "image.png"  # images are read now (by OCR): a PNG signature over nothing is damaged
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
-    with pytest.raises(UnsupportedFormat):
+    with pytest.raises(DamagedDocument):
         inspect(png, get_settings())
 
 

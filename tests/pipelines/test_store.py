@@ -168,3 +168,42 @@ def test_removing_a_source_drops_its_row_first_and_the_file_can_come_back(embedd
     # A whole collection is removed the same way.
     assert remove_sources(store, "c") == n_gone + 1
     assert store.count_chunks("c") == 0 and store.source_rows("c").height == 0
+
+
+def test_a_chunks_table_made_before_the_ocr_column_gets_it_at_its_next_write() -> None:
+    import lancedb
+    import pyarrow as pa
+
+    from pipelines.config import get_settings
+    from pipelines.store import OCR_COLUMN, chunk_schema, ensure_ocr_column
+
+    settings = get_settings()
+    settings.lancedb_dir.mkdir(parents=True)
+    old = pa.schema([f for f in chunk_schema(4) if f.name != OCR_COLUMN])
+    table = lancedb.connect(str(settings.lancedb_dir)).create_table("chunks", schema=old)
+    assert ensure_ocr_column(table) is True and OCR_COLUMN in table.schema.names
+    assert ensure_ocr_column(table) is False
+
+
+def test_a_chunks_table_without_the_ocr_column_is_still_searched() -> None:
+    import datetime as dt
+
+    import lancedb
+    import numpy as np
+    import pyarrow as pa
+
+    from pipelines.config import get_settings
+    from pipelines.search import search
+    from pipelines.store import OCR_COLUMN, Store, chunk_schema
+
+    settings = get_settings()
+    settings.lancedb_dir.mkdir(parents=True)
+    old = pa.schema([f for f in chunk_schema(4) if f.name != OCR_COLUMN])
+    row = {name: None for name in old.names} | {
+        "chunk_id": "c1", "collection": "c", "source_id": "s", "file": "old.pdf", "kind": "pdf",
+        "page_start": 2, "page_end": 2, "text": "an old chunk", "chunk_index": 0,
+        "created_at": dt.datetime.now(dt.UTC), "vector": [1.0, 0.0, 0.0, 0.0],
+    }  # fmt: skip
+    lancedb.connect(str(settings.lancedb_dir)).create_table("chunks", pa.Table.from_pylist([row], schema=old))
+    hits = search(Store(settings), "old chunk", np.array([1, 0, 0, 0], dtype=np.float32), mode="vector")
+    assert hits["citation"].to_list() == ["old.pdf, p. 2"]

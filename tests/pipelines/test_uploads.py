@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import get_settings
+from pipelines.records import KINDS
 from pipelines.uploads import accept_files, has_folder, safe_name, upload_limit_mb
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,5 +127,48 @@ def test_safe_name(raw: str, safe: str) -> None:
 
 def test_upload_limit_follows_settings() -> None:
     assert upload_limit_mb(get_settings()) == 2000
-    small = dict(max_bytes_pdf=1, max_bytes_text=1, max_bytes_audio=3 * 1024 * 1024, max_bytes_video=1)
+    small = {f"max_bytes_{kind}": 1 for kind in KINDS} | {"max_bytes_audio": 3 * 1024 * 1024}
     assert upload_limit_mb(get_settings(**small)) == 3
+
+
+def test_pages_documents_and_images_are_accepted_by_content(inlet_home: Path, tmp_path: Path) -> None:
+    from tests.pipelines.test_extract_documents import make_docx, make_epub
+    from tests.pipelines.test_extract_html import PAGE
+    from tests.pipelines.test_ocr import LINES, SECOND, page_image
+
+    tiff = tmp_path / "fax.tiff"
+    page_image(LINES).save(tiff, "TIFF", save_all=True, append_images=[page_image(SECOND)])
+    batch, _ = upload(
+        ("page.txt", PAGE.encode()),
+        ("report.bin", make_docx(tmp_path / "r.docx").read_bytes()),
+        ("book.epub", make_epub(tmp_path / "b.epub").read_bytes()),
+        ("fax.tiff", tiff.read_bytes()),
+    )
+    assert not batch.rejected
+    assert [(a.name, a.kind, a.pages) for a in batch.accepted] == [
+        ("page.txt", "html", None),
+        ("report.bin", "docx", None),
+        ("book.epub", "epub", None),
+        ("fax.tiff", "image", 2),
+    ]
+
+
+def test_huge_images_and_archive_bombs_are_refused_at_upload(inlet_home: Path) -> None:
+    import zipfile
+
+    from tests.pipelines.test_ocr import LINES, page_image
+
+    picture = io.BytesIO()
+    page_image(LINES).save(picture, "PNG")
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("mimetype", "application/epub+zip")
+        z.writestr("OEBPS/big.xhtml", b" " * 3_000_000)
+    batch, _ = upload(("scan.png", picture.getvalue()), ("book.epub", bomb.getvalue()),
+                      max_image_pixels=10_000, max_unpacked_bytes=1_000_000)  # fmt: skip
+    assert not batch.accepted
+    assert [(r.name, r.error.code) for r in batch.rejected] == [
+        ("scan.png", "too_large"),
+        ("book.epub", "too_large"),
+    ]
+    assert "pixels" in batch.rejected[0].error.message and "unpack" in batch.rejected[1].error.message

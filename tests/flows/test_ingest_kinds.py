@@ -1,0 +1,126 @@
+"""Web pages, Office documents, e-books, images and scans through the real ingest path: file ->
+job -> chunks -> a search hit with the right citation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import inlet
+from dashboard import helpers
+from tests.pipelines.test_extract_documents import make_docx, make_epub
+from tests.pipelines.test_extract_html import PAGE
+from tests.pipelines.test_ocr import LINES, SECOND, page_image, scanned_pdf
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("kinds")
+    (folder / "tides-page.txt").write_text(PAGE, encoding="utf-8")  # a web page under a text name
+    make_docx(folder / "survey.docx")
+    make_epub(folder / "keeper.epub")
+    page_image(LINES).convert("RGB").save(folder / "harbour-photo.jpg", "JPEG", quality=90)
+    scanned_pdf(folder / "scanned-log.pdf", [LINES, SECOND])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ingested(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    home = tmp_path_factory.mktemp("home")
+    return inlet.ingest([folder], collection="kinds", home=home), home
+
+
+def by_file(summary: dict) -> dict[str, dict]:
+    return {s["file"]: s for s in summary["sources"]}
+
+
+def test_every_kind_is_ingested(ingested: tuple[dict, Path]) -> None:
+    summary, _ = ingested
+    for name, source in by_file(summary).items():
+        assert source["status"] == "ingested" and source["chunks"] >= 1, (name, source)
+
+
+def test_a_web_page_body_is_searchable_and_its_scripts_are_not(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    hits = inlet.search("sailors call these spring tides", mode="text", limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "tides-page.txt" and top["kind"] == "html"
+    assert top["citation"] == "tides-page.txt"
+    assert "<" not in helpers.snippet_markdown(top["snippet"]).replace("\\<", "")
+    for hidden in ("zebrafish", "scriptsecret", "navlinkword", "sidebarword"):
+        assert inlet.search(hidden, mode="text", home=home).height == 0, hidden
+    shown = inlet.show("tides-page.txt", home=home)
+    assert shown["kind"] == "html" and shown["title"] == "Tide Tables & Moons"
+
+
+def test_a_docx_table_cell_is_searchable(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    hits = inlet.search("Kelpwater basin depth", mode="text", kind="docx", limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "survey.docx" and top["citation"] == "survey.docx"
+    assert "Kelpwater basin | 3.4 m" in top["text"]
+    # the language is told from the text and recorded for the source and its chunks
+    assert inlet.show("survey.docx", home=home)["language"] == "en"
+    assert inlet.search("Kelpwater basin depth", mode="text", language="en", home=home).height >= 1
+    assert inlet.search("Kelpwater basin depth", mode="text", language="de", home=home).height == 0
+
+
+def test_an_epub_hit_is_cited_by_its_chapter(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    hits = inlet.search("keeper rang the fog bell", mode="text", limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "keeper.epub" and top["kind"] == "epub"
+    assert top["page_start"] <= 2 <= top["page_end"]
+    assert top["citation"].startswith("keeper.epub, ch. ")
+    shown = inlet.show("keeper.epub", home=home)
+    assert shown["title"] == "The Keeper of the Reef" and shown["pages"] == 3
+
+
+def test_a_word_in_an_image_is_found_and_cited_to_the_image(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    hits = inlet.search("lighthouse keeper counted ships", mode="text", kind="image", limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "harbour-photo.jpg" and top["kind"] == "image"
+    assert top["citation"].startswith("harbour-photo.jpg (OCR, ") and top["citation"].endswith(
+        "% confidence)"
+    )
+
+
+def test_a_phrase_from_a_scanned_page_is_found_on_its_page(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    hits = inlet.search('"cargo of salt and timber"', mode="text", kind="pdf", limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "scanned-log.pdf" and top["page_start"] <= 2 <= top["page_end"]
+    assert "(OCR, " in top["citation"]
+    shown = inlet.show("scanned-log.pdf", home=home)
+    assert [s["page"] for s in shown["segments"]] == [1, 2]
+    assert all(s["ocr_confidence"] > 80 for s in shown["segments"])
+
+
+def test_the_cli_filters_by_the_new_kinds_and_shows_ocr(ingested: tuple[dict, Path]) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    _, home = ingested
+    cli = str(Path(sys.executable).parent / "inlet")
+    env = {**os.environ, "INLET_HOME": str(home)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([cli, *args], capture_output=True, text=True, env=env, timeout=300)
+
+    found = run("search", "harbour", "--kind", "image", "--kind", "docx", "--mode", "text", "--json")
+    assert found.returncode == 0, found.stderr
+    kinds = {hit["kind"] for hit in json.loads(found.stdout)["results"]}
+    assert kinds == {"image", "docx"}
+    shown = run("show", "scanned-log.pdf")
+    assert shown.returncode == 0, shown.stderr
+    assert "[p. 2, OCR " in shown.stdout and "cargo of salt" in shown.stdout
+    book = run("show", "keeper.epub")
+    assert book.returncode == 0 and "[ch. 2] " in book.stdout, book.stdout  # chapters, as cited
+    wrong = run("search", "harbour", "--kind", "spreadsheet")
+    assert wrong.returncode != 0 and "epub" in wrong.stderr  # the choices are listed
