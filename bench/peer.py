@@ -199,21 +199,23 @@ def run_inlet(folder: Path, files: list[str], work: Path) -> dict[str, object]:
     seconds = time.perf_counter() - started
     summary = json.loads(done.stdout)
     failed = [s["file"] for s in summary["sources"] if s["status"] == "failed"]
+    from tokenizers import Tokenizer
+
     from flows.submit import worker_pid
     from pipelines.config import get_settings
-
-    pid = worker_pid(get_settings(home=work / "home"))
-    if pid:  # a terminated worker exits as an idle one does
-        os.kill(pid, signal.SIGTERM)
-    from pipelines.embed import load_query_encoder
+    from pipelines.embed import resolve_embed_model
     from pipelines.store import Store
 
     settings = get_settings(home=work / "home")
+    pid = worker_pid(settings)
+    if pid:  # a terminated worker exits as an idle one does
+        os.kill(pid, signal.SIGTERM)
     table = Store(settings).chunks()
     assert table is not None
     texts = table.search().where("collection = 'peer'").select(["text"]).limit(10**7).to_polars()["text"]
-    tokenizer = load_query_encoder(settings).tokenizer
+    tokenizer = Tokenizer.from_file(str(Path(resolve_embed_model("all-MiniLM-L6-v2")) / "tokenizer.json"))
     tokenizer.no_truncation()
+    tokenizer.no_padding()
     lengths = [len(e.ids) for e in tokenizer.encode_batch(texts.to_list())]
     return {"seconds": seconds, "chunks": len(lengths), "tokens": lengths, "failed": failed,
             "status": summary["status"]}  # fmt: skip
@@ -250,6 +252,7 @@ def main() -> None:
             else:
                 results[side] = run_inlet(folder, files, Path(tmp))
             results[side]["load"] = [round(before, 2), round(_load(), 2)]
+            print(f"{side}: {results[side]['seconds']:.1f} s, {results[side]['chunks']} chunks", flush=True)
     print()
     print(f"{'':8s} {'seconds':>8s} {'chunks':>7s} {'mean tokens':>12s} {'over window':>12s}   load1")
     for side, r in results.items():
