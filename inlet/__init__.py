@@ -8,7 +8,7 @@ Results are polars DataFrames (search hits, errors) or small objects with a note
 One private module per concern: ``_jobs`` (submitting work), ``_search``, ``_library`` (what
 is stored), ``_reports`` (analytics); the ``inlet`` command lives in ``inlet.cli``.
 
-For apps built on inlet (the dashboard, a web backend) three public modules hold what a
+For apps built on inlet (the dashboard, a web backend) four public modules hold what a
 notebook does not need: ``inlet.config`` (the settings object every function takes),
 ``inlet.uploads`` (checking and keeping uploaded files),
 ``inlet.formats`` (sizes and times written as inlet writes them) and ``inlet.records`` (kinds
