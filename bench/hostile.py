@@ -493,10 +493,10 @@ KINDS: list[Hostile] = [
     Hostile("billion-laughs.svg", _billion_laughs, expect=_TEXT_OR_REFUSED),
     # images and archives
     Hostile("png-claims-100000-pixels-square.png", _bytes(_png(100_000, 100_000, zlib.compress(b"\x00" * 64))),
-            expect=_expect("unsupported_format", "damaged_image", "no_text_layer", "too_large")),
+            expect=_expect("unsupported_format", "damaged_document", "no_text_layer", "too_large")),
     Hostile("png-decompression-bomb.png", _png_bomb(30_000), cheap=False,
-            expect=_expect("unsupported_format", "damaged_image", "no_text_layer", "too_large", "out_of_memory")),
-    Hostile("jpeg-truncated.jpg", _bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 20), expect=_expect("unsupported_format", "damaged_image", "no_text_layer", "empty")),
+            expect=_expect("unsupported_format", "damaged_document", "no_text_layer", "too_large", "out_of_memory")),
+    Hostile("jpeg-truncated.jpg", _bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 20), expect=_expect("unsupported_format", "damaged_document", "no_text_layer", "empty")),
     Hostile("docx-zip-bomb.docx", _zip_bomb("word/document.xml", 1 << 30), cheap=False),
     Hostile("zip-bomb-named.txt", _zip_bomb("a.txt", 256 << 20), cheap=False, expect=_expect("unsupported_format")),
     # names that break lines, drive terminals or reorder text

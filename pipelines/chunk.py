@@ -16,8 +16,9 @@ from pipelines.records import Chunk, Segment
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 RULE_VERSION = 2
-"""Changes whenever the same text and settings would be cut differently (2: the overlap never
-steps back past a long word such as a Markdown table rule), so the chunking key changes too."""
+"""Changes whenever the same text and settings could be cut differently (2: before a word too
+long for the rest of a window, such as a Markdown table rule, windows no longer creep forward a
+word at a time), so the chunking key changes too."""
 
 
 def chunk_id(collection: str, source_id: str, chunking_key: str, index: int) -> str:
@@ -112,21 +113,30 @@ def window_end(word_start: list[bool], begin: int, max_tokens: int) -> int:
 
 
 def next_start(word_start: list[bool], begin: int, end: int, *, overlap: int, max_tokens: int) -> int:
-    """Where the window after ``[begin, end)`` starts: the first word start within its last
-    ``overlap`` tokens whose own window reaches past ``end``, or ``end`` itself (no overlap).
+    """Where the window after ``[begin, end)`` starts: the word start at or just before
+    ``end - overlap`` (so consecutive windows share at least ``overlap`` tokens), provided the
+    window from there reaches past ``end``; else the first word start after it that does; else
+    ``end`` itself (no overlap).
 
-    So the overlap never grows past what was asked, and every window covers new text: before a
-    word too long to fit what is left of a window (a Markdown table's ``|------|`` rule is one
-    "word" of a hundred tokens), windows do not creep forward a word at a time.
+    So every window covers new text: before a word too long to fit what is left of a window
+    (a Markdown table's ``|------|`` rule is one "word" of a hundred tokens), windows do not
+    creep forward a word at a time, each repeating the last.
 
     >>> starts = [True] * 10
     >>> next_start(starts, 0, end=5, overlap=2, max_tokens=5)
     3
+    >>> next_start([True, True, True, False, True, True, True, True], 0, end=5, overlap=2, max_tokens=5)
+    2
     >>> long_word = [True] * 7 + [False] * 5 + [True] * 3  # tokens 6 to 11 are one word
     >>> next_start(long_word, 0, end=6, overlap=2, max_tokens=6)
     6
     """
-    for start in range(max(end - overlap, begin + 1), end):
+    back = max(end - overlap, begin + 1)
+    while back > begin + 1 and not word_start[back]:
+        back -= 1
+    if back < end and word_start[back] and window_end(word_start, back, max_tokens) > end:
+        return back
+    for start in range(back + 1, end):
         if word_start[start] and window_end(word_start, start, max_tokens) > end:
             return start
     return end

@@ -160,6 +160,11 @@ def probe_image(path: str, settings: Settings) -> tuple[str, int]:
                 raise DamagedDocument(f"The image format {name or 'unknown'} is not read by inlet", path=path)
             pages = int(getattr(image, "n_frames", 1)) if name in _MULTI_PAGE else 1
             width, height = image.size
+    except Image.DecompressionBombError as exc:  # Pillow refuses to open it at all: far too big
+        raise TooLarge(
+            f"The image claims more pixels than can be read safely: {exc}",
+            path=path, hint="Scale the image down, or raise INLET_MAX_IMAGE_PIXELS.",
+        ) from exc  # fmt: skip
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise DamagedDocument(
             f"Pillow cannot read this image: {type(exc).__name__}: {exc}", path=path
