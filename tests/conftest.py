@@ -7,11 +7,14 @@ so the ONNX export happens once.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -22,6 +25,21 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ["INLET_MODELS_DIR"] = str(_SESSION_DIR / "models")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def bench_script(name: str) -> ModuleType:
+    """``bench/<name>.py`` imported as a module (the bench folder is scripts, not a package),
+    once per session."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
 SHARED = REPO.parent / "shared" / "data"
 SAMPLES = REPO / "samples" / "corpus"
 

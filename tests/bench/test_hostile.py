@@ -4,23 +4,17 @@ the good files of the same batch are searchable and nothing from outside the fol
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-HARNESS = Path(__file__).resolve().parents[2] / "bench" / "hostile.py"
+from tests.conftest import bench_script
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
 
 def _harness():  # noqa: ANN202
-    spec = importlib.util.spec_from_file_location("hostile", HARNESS)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("hostile")
 
 
 @pytest.fixture(scope="module")

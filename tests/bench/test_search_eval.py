@@ -6,13 +6,11 @@ minus a margin; the ranking of the modes is the claim the default rests on.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-HARNESS = Path(__file__).resolve().parents[2] / "bench" / "search_eval.py"
+from tests.conftest import bench_script
 
 # Measured on this slice (nDCG@10 / recall@100): vector 0.913 / 1.000, text 0.882 / 0.967,
 # hybrid 0.906 / 1.000. The floors sit about six points below.
@@ -24,11 +22,7 @@ FLOORS = {
 
 
 def _harness():  # noqa: ANN202
-    spec = importlib.util.spec_from_file_location("search_eval", HARNESS)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("search_eval")
 
 
 def test_metrics_match_their_definitions() -> None:

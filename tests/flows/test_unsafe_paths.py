@@ -1,10 +1,8 @@
 """Folders that hold links, pipes and odd names, ingested for real (Prefect harness): nothing from
 outside the folder becomes searchable, nothing blocks, every refusal is in `inlet errors`."""
 
-import importlib.util
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import inlet
 from flows.inbox import inbox_flow
 from pipelines.config import get_settings
 from pipelines.store import Store
+from tests.conftest import bench_script
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
@@ -152,12 +151,7 @@ def test_an_explicit_link_is_followed_but_not_out_of_a_fence(tmp_path: Path) -> 
 
 
 def test_a_pdf_bomb_ends_as_out_of_memory_and_the_batch_goes_on(tmp_path: Path, shared: Path) -> None:
-    spec = importlib.util.spec_from_file_location(
-        "hostile", Path(__file__).parents[2] / "bench" / "hostile.py"
-    )
-    hostile = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = hostile
-    spec.loader.exec_module(hostile)
+    hostile = bench_script("hostile")
     folder = tmp_path / "in"
     folder.mkdir()
     hostile._zlib_bomb(64 << 20)(folder / "bomb.pdf", hostile.Context(shared=shared, outside=tmp_path))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import sys
@@ -16,17 +15,13 @@ from pipelines.errors import DamagedPdf, OutOfMemory, StageTimeout
 from pipelines.extract import extract
 from pipelines.isolate import run_isolated
 from pipelines.sources import inspect
-
-HOSTILE = Path(__file__).resolve().parents[2] / "bench" / "hostile.py"
+from tests.conftest import bench_script
 
 
 @pytest.fixture(scope="module")
 def bomb(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Path:
     """A PDF whose one content stream inflates to 64 MB."""
-    spec = importlib.util.spec_from_file_location("hostile", HOSTILE)
-    hostile = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = hostile
-    spec.loader.exec_module(hostile)
+    hostile = bench_script("hostile")
     path = tmp_path_factory.mktemp("bomb") / "bomb.pdf"
     hostile._zlib_bomb(64 << 20)(path, hostile.Context(shared=shared, outside=path.parent))
     return path
