@@ -175,8 +175,12 @@ def ingest(bench: Benchmark, home: Path) -> dict[str, Any]:
 
 def evaluate(
     bench: Benchmark, home: Path, modes: tuple[str, ...] = MODES, depth: int = 300
-) -> dict[str, dict[str, float]]:
-    """nDCG@10, recall@100 and latency percentiles per mode over the benchmark's queries."""
+) -> dict[str, dict[str, Any]]:
+    """nDCG@10, recall@100 and latency percentiles per mode over the benchmark's queries.
+
+    Each mode also keeps its queries' nDCG@10 in query order (``"ndcg@10 per query"``) so
+    that two modes can be compared query by query.
+    """
     import inlet
 
     inlet.search("warm up the embedder", mode="vector", collection=COLLECTION, limit=1, home=str(home))
@@ -196,6 +200,7 @@ def evaluate(
             "p50_ms": percentile(latencies, 50),
             "p95_ms": percentile(latencies, 95),
             "queries": len(ndcgs),
+            "ndcg@10 per query": ndcgs,
         }
     return results
 
