@@ -37,6 +37,13 @@ collection ``bench``, through ``flows.ingest.ingest_flow``:
   timed by a thin wrapper and shown apart: they are inlet's bookkeeping, not Prefect's.
   **Orchestration share** = (flow − engine − analytics writes) / flow.
 
+**(c) Jobs, as a user submits them** (``--jobs N``): ``inlet.submit`` of a one-file job
+(a short distinct text each time) into a fresh home, then ``inlet.wait``, ``N + 1`` times in a
+row. The first job starts the local worker (and whatever it starts); the others find it warm.
+Per job: the submit call, **submit -> start** (the job's ``started_at`` minus its
+``submitted_at``, both written by inlet) and **submit -> done** (the submitter's wall clock from
+calling ``submit`` to ``wait`` returning). The first job is shown apart; the others as medians.
+
 Each row also gives CPU seconds of this process and its children (Prefect's server) and the
 CPU that other processes took meanwhile (% of the machine): on a shared machine that column says
 whether a figure can be trusted.
@@ -46,6 +53,7 @@ Run from the project folder:
     .venv/bin/python bench/flow_overhead.py                  # ~3-5 min on 2 quiet cores
     .venv/bin/python bench/flow_overhead.py --tasks 200 --repeats 7 --docs 500
     .venv/bin/python bench/flow_overhead.py --skip-ingest    # part (a) only, ~1 min
+    .venv/bin/python bench/flow_overhead.py --skip-tasks --skip-ingest --jobs 8   # part (c) only
 
 Everything (corpus, homes, Prefect's database) lives in a temporary folder removed at exit.
 """
@@ -336,6 +344,47 @@ def measure_ingest(tmp: Path, n_docs: int) -> dict[str, Any]:
 
 
 # --- report ---------------------------------------------------------------------------------
+def measure_jobs(tmp: Path, n_jobs: int) -> dict[str, Any]:
+    """``n_jobs + 1`` one-file jobs through the public facade, one after another (part (c))."""
+    import inlet
+    from pipelines.config import get_settings
+
+    home = tmp / "jobs-home"
+    folder = tmp / "job-files"
+    folder.mkdir()
+    settings = get_settings(home=str(home))
+    rows = []
+    try:
+        for i in range(n_jobs + 1):
+            note = folder / f"note-{i}.txt"
+            note.write_text(f"Note {i}: the ferry to island {i} leaves at {7 + i % 10} in the morning.\n")
+            began = time.perf_counter()
+            job_id = inlet.submit([str(note)], "bench", settings=settings)
+            submitted = time.perf_counter()
+            summary = inlet.wait(job_id, progress=False, settings=settings)
+            done = time.perf_counter()
+            row = inlet.jobs(job_id=job_id, settings=settings).row(0, named=True)
+            to_start = (
+                (row["started_at"] - row["submitted_at"]).total_seconds() if row["started_at"] else None
+            )
+            rows.append({"submit_s": submitted - began, "to_start_s": to_start, "to_done_s": done - began,
+                         "status": summary["status"]})  # fmt: skip
+            print(f"    job {i}: {summary['status']}, submit->done {done - began:.2f} s", flush=True)
+    finally:
+        from flows.worker import stop_worker
+
+        stop_worker(settings)
+    warm = rows[1:]
+
+    def med(key: str) -> float | None:
+        values = [r[key] for r in warm if r[key] is not None]
+        return statistics.median(values) if values else None
+
+    return {"first": rows[0], "jobs": len(warm), "submit_s": med("submit_s"),
+            "to_start_s": med("to_start_s"), "to_done_s": med("to_done_s"),
+            "statuses": sorted({r["status"] for r in rows})}  # fmt: skip
+
+
 def _cpu_row(label: str, run: dict[str, Any], note: str = "") -> str:
     m = run["meter"]
     cores = os.cpu_count() or 1
@@ -344,7 +393,9 @@ def _cpu_row(label: str, run: dict[str, Any], note: str = "") -> str:
     return f"  {label:<40}{m.wall:>8.2f}{cpu:>9.1f}{others:>9.0f} %   {note}"
 
 
-def report(tasks: dict[str, Any] | None, ingest: dict[str, Any] | None) -> None:
+def report(
+    tasks: dict[str, Any] | None, ingest: dict[str, Any] | None, jobs: dict[str, Any] | None = None
+) -> None:
     print("\n" + "=" * 86)
     if tasks:
         n = tasks["tasks"]
@@ -413,6 +464,15 @@ def report(tasks: dict[str, Any] | None, ingest: dict[str, Any] | None) -> None:
             f"{100 * warm['seconds'] / cold['seconds']:.1f} %; one-off warm-up (model export and "
             f"loads, first flow): {ingest['warmup_s']:.1f} s"
         )
+    if jobs:
+        first = jobs["first"]
+        print(f"\n(c) one-file jobs through inlet.submit + inlet.wait ({', '.join(jobs['statuses'])})")
+        print(f"  {'':<40}{'submit s':>9}{'->start s':>11}{'->done s':>10}")
+        print(f"  {'first job (starts the local worker)':<40}{first['submit_s']:>9.2f}"
+              f"{first['to_start_s'] or float('nan'):>11.2f}{first['to_done_s']:>10.2f}")  # fmt: skip
+        warm_label = f"warm worker, median of {jobs['jobs']}"
+        print(f"  {warm_label:<40}{jobs['submit_s']:>9.2f}"
+              f"{jobs['to_start_s'] or float('nan'):>11.2f}{jobs['to_done_s']:>10.2f}")  # fmt: skip
     print(
         "  (CPU s = this process and its children, i.e. Prefect's server; others = CPU other "
         "processes took meanwhile, % of the machine)"
@@ -434,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=200, help="SciFact abstracts in (b) (default 200)")
     parser.add_argument("--skip-tasks", action="store_true", help="skip (a)")
     parser.add_argument("--skip-ingest", action="store_true", help="skip (b)")
+    parser.add_argument("--jobs", type=int, default=0, help="warm one-file jobs in (c) (default 0: skip)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line last")
     args = parser.parse_args(argv)
 
@@ -458,13 +519,14 @@ def main(argv: list[str] | None = None) -> int:
             tasks = measure_tasks(args.tasks, args.repeats)
         tasks["meter"] = meter
     ingest = None if args.skip_ingest else measure_ingest(tmp, args.docs)
-    report(tasks, ingest)
+    jobs = measure_jobs(tmp, args.jobs) if args.jobs else None
+    report(tasks, ingest, jobs)
     print(
         f"  1-min load average {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end; "
         f"whole run {time.perf_counter() - started:.0f} s"
     )
     if args.json:
-        print(json.dumps(_plain({"tasks": tasks, "ingest": ingest})))
+        print(json.dumps(_plain({"tasks": tasks, "ingest": ingest, "jobs": jobs})))
     return 0
 
 

@@ -132,6 +132,12 @@ def health(s: Settings) -> dict[str, Any]:
     return _health(s, settings_key(s))
 
 
+def status(s: Settings) -> dict[str, Any]:
+    """``inlet.status()``: where jobs run now, the local Prefect UI's address (not cached: the
+    worker comes and goes)."""
+    return inlet.status(settings=s)
+
+
 # --- jobs and statistics (analytics reads; a fresh in-memory DuckDB per read) ------------------
 
 JOBS_TTL_S = 1.5

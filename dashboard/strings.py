@@ -281,7 +281,14 @@ MODEL_IN_WORKER = "loaded by the worker when a recording is ingested"
 STORES_HEADER = "Stores"
 STORE_ROWS = "{rows} rows"
 MODE_HEADER = "Where jobs run"
-MODE_EMBEDDED = "Embedded: a local worker process started on demand runs the jobs."
+MODE_EMBEDDED = (
+    "Embedded: a local worker process, started on demand, runs the jobs on its own Prefect server; "
+    "it is not running now and starts with the next job (or run `inlet worker` to keep it up)."
+)
+MODE_EMBEDDED_UP = (
+    "Embedded: the local worker (pid {pid}) runs the jobs on its own Prefect server. "
+    "[Open the Prefect UI]({ui}) for flow runs, deployments and schedules."
+)
 MODE_SERVER = "Server: jobs go to the Prefect server at `{url}`."
 SERVER_UP = "The Prefect server answers."
 SERVER_DOWN = "The Prefect server at `{url}` does not answer: {reason}"

@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from prefect import flow
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from flows.job import JobRun, SourceOutcome, source_values
+from flows.job import CANCEL_CHECK_S, JobRun, SourceOutcome, source_values
 from flows.tasks import (
     Cancelled,
     ensure_limits,
@@ -46,7 +48,7 @@ from pipelines.config import Settings, get_settings
 from pipelines.errors import InletError, classify
 from pipelines.formats import storable
 from pipelines.index import IndexResult
-from pipelines.queue import JobQueue, check_priority, new_job_id
+from pipelines.queue import check_priority, new_job_id
 from pipelines.records import Extraction, Source, extract_stage, is_media
 from pipelines.search import needs_refresh, refresh
 from pipelines.sources import discover
@@ -153,7 +155,7 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
     ready: list[Extraction] = []
     size = 0
     last_write = time.monotonic()
-    for future in as_completed(list(futures)):
+    for future in _as_completed_or_cancelled(job, list(futures)):
         sources = futures[future]
         result = future.result(raise_on_failure=False)
         results = result if isinstance(result, list) else [result] * len(sources)
@@ -183,6 +185,28 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
         refresh(store)  # also finishes the refresh of a job killed before it
         store.optimize_sources()
     _report(job, artifact)
+
+
+def _as_completed_or_cancelled(
+    job: JobRun, futures: list[PrefectFuture[Any]]
+) -> Iterator[PrefectFuture[Any]]:
+    """The futures as they complete, until the job is cancelled: then the job ends at once
+    (its sources not done are marked cancelled) instead of waiting for an extraction step
+    under way, which stops at its own next check and whose result is dropped (a decoder step
+    on a loaded machine can take ten seconds). Waiting is a plain queue with a timeout, so
+    nothing can interrupt the caller's work between two futures."""
+    done: queue.Queue[PrefectFuture[Any]] = queue.Queue()
+    for future in futures:
+        future.add_done_callback(done.put)
+    for _ in futures:
+        while True:
+            try:
+                future = done.get(timeout=CANCEL_CHECK_S)
+                break
+            except queue.Empty:
+                if job.cancel_requested():
+                    return
+        yield future
 
 
 def _index(job: JobRun, extractions: list[Extraction], ids_by_path: dict[str, set[str]]) -> None:
@@ -216,7 +240,7 @@ def _report(job: JobRun, artifact: UUID | None) -> None:
 
 
 def _finish(job: JobRun) -> dict[str, Any]:
-    """Record the job's end (analytics row, table artifact, queue summary); its summary."""
+    """Record the job's end (analytics row with the summary, table artifact); its summary."""
     summary = job.summary()
     counts = job.counts()
     job.record_job(
@@ -226,6 +250,7 @@ def _finish(job: JobRun) -> dict[str, Any]:
         n_failed=counts["failed"],
         n_unchanged=counts["unchanged"],
         chunks_written=summary["chunks_written"],
+        summary=json.dumps(summary, default=str),
     )
     rows = [
         {
@@ -243,5 +268,4 @@ def _finish(job: JobRun) -> dict[str, Any]:
                 f"{summary['chunks_written']} chunks in {summary['seconds']:.1f} s"
             ),
         )
-    JobQueue(job.settings).finish(job.job_id, summary)
     return summary

@@ -15,8 +15,25 @@ from typing import Any
 from pipelines import analytics, progress
 from pipelines.config import Settings
 from pipelines.errors import InletError
-from pipelines.queue import JobQueue
 from pipelines.records import FINISHED_SOURCE_STATUSES, Source
+
+CANCEL_CHECK_S = 0.5
+"""How often a running job asks Prefect whether its run is being cancelled (one API read)."""
+
+
+def flow_run_cancelled(flow_run_id: str) -> bool:
+    """True when the flow run is Cancelling or Cancelled; False also when the API cannot say."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(UUID(flow_run_id)).state
+    except Exception:  # noqa: BLE001 - a missed check is retried half a second later
+        return False
+    return state is not None and state.type in (StateType.CANCELLING, StateType.CANCELLED)
 
 
 @dataclass
@@ -64,6 +81,7 @@ class JobRun:
     started: float = field(default_factory=time.perf_counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _by_id: dict[str, SourceOutcome] = field(default_factory=dict, repr=False)
+    _cancel_checked: float = field(default=0.0, repr=False)
 
     def add(self, outcome: SourceOutcome) -> SourceOutcome:
         self.outcomes.append(outcome)
@@ -81,9 +99,16 @@ class JobRun:
         return self._by_id[source_id]
 
     def cancel_requested(self) -> bool:
-        """True once someone asked to cancel this job (``inlet cancel``)."""
-        if not self.cancelled:
-            self.cancelled = JobQueue(self.settings).cancel_requested(self.job_id)
+        """True once someone asked to cancel this job: its flow run is Cancelling (``inlet
+        cancel``, the Prefect UI's Cancel button, ``set_flow_run_state``). The run's state is
+        read at most every ``CANCEL_CHECK_S``, whichever thread asks."""
+        if self.cancelled or self.flow_run_id is None:
+            return self.cancelled
+        with self._lock:
+            if time.monotonic() - self._cancel_checked < CANCEL_CHECK_S:
+                return self.cancelled
+            self._cancel_checked = time.monotonic()
+        self.cancelled = flow_run_cancelled(self.flow_run_id)
         return self.cancelled
 
     # --- analytics rows -------------------------------------------------------------------

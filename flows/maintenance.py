@@ -4,12 +4,13 @@
   LanceDB's default 7 days are pruned; never less, since readers and writers may be at work);
 - analytics: delete events, errors and searches past their retention, fold small files together;
 - uploads: delete uploaded files that no source and no waiting or running job refers to, once
-  they are a day old; job summaries under ``queue/done`` past the events' retention go too.
+  they are a day old.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from typing import Any
 
@@ -19,7 +20,6 @@ from prefect.cache_policies import NO_CACHE
 
 from pipelines import analytics
 from pipelines.config import Settings, get_settings
-from pipelines.queue import JobQueue
 from pipelines.search import refresh
 from pipelines.store import Store
 
@@ -47,9 +47,9 @@ def clean_analytics(settings: Settings) -> dict[str, Any]:
 def referenced_paths(settings: Settings) -> set[str]:
     """Paths that a source of the store or a waiting or running job still refers to."""
     paths = set(Store(settings).source_rows()["path"].to_list())
-    queue = JobQueue(settings)
-    for request in [*queue.pending(), *queue.running()]:
-        paths.update(request.paths)
+    waiting = analytics.query(settings, "SELECT paths FROM job_state WHERE status IN ('queued', 'running')")
+    for listed in waiting["paths"].to_list():
+        paths.update(json.loads(listed or "[]"))
     return paths
 
 
@@ -63,8 +63,7 @@ def remove_orphans(settings: Settings, older_than_s: float = ORPHAN_AGE_S) -> di
             if path.is_file() and str(path) not in keep and now - path.stat().st_mtime > older_than_s:
                 path.unlink()
                 removed += 1
-    summaries = JobQueue(settings).prune_results(settings.events_retention_days * 86400)
-    return {"uploads_removed": removed, "job_summaries_removed": summaries}
+    return {"uploads_removed": removed}
 
 
 @flow(name="maintenance", log_prints=True)

@@ -1,36 +1,42 @@
-"""Submitting, cancelling and retrying jobs: the one code path the CLI, notebooks and the
-dashboard use, whichever mode runs the work.
+"""Submitting, cancelling and retrying jobs: the one code path the CLI, notebooks, the
+dashboard and the HTTP API use, in both modes.
 
-- **embedded** (nothing configured): the job goes to the local queue (``pipelines.queue``) and a
-  local worker process (``flows.worker``) is started if none serves this home.
-- **server** (``PREFECT_API_URL`` set, or ``mode=server``): the job becomes a run of the ``ingest``
-  deployment on the work queue named after its priority; a Prefect worker on the ``inlet`` pool
-  runs it. ``prefect deploy --all`` creates the pool and its queues (see ``flows.server``).
+A job is a run of the ``ingest`` deployment on the work queue named after its priority, on
+the ``inlet`` work pool of a Prefect server:
 
-Either way the job gets a ``queued`` row in the analytics store at once, and the flow writes its
-summary to ``home/queue/done`` when it ends, which is what ``wait`` follows.
+- **embedded** (nothing configured): the home's local server, run by the local worker
+  (``flows.worker``), which is started here when none serves the home;
+- **server** (``PREFECT_API_URL`` set, or ``mode=server``): the configured server, where
+  ``inlet worker`` (or a Prefect process worker) runs the jobs.
+
+The job gets a ``queued`` row in the analytics store at once, with its flow run's id; its
+status, progress and summary come from the analytics store, which the flow writes as it runs.
+Cancel is Prefect's: a run that has not started is set Cancelled (it never runs), a running one
+Cancelling, which the flow sees within half a second (``flows.job.JobRun.cancel_requested``),
+the same as the Cancel button of the Prefect UI.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import functools
 import json
-import os
-import subprocess
-import sys
-import threading
-from pathlib import Path
+import time
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
+from flows.worker import WorkerLock, ensure_worker
 from pipelines import analytics
 from pipelines.config import Settings
-from pipelines.queue import JobQueue, JobRequest, WorkerLock, check_priority
+from pipelines.queue import JobRequest, check_priority
 from pipelines.records import FINISHED_STATUSES
 
 DEPLOYMENT = "ingest/ingest"
-"""The deployment that runs submitted jobs in server mode (``flow name/deployment name``)."""
+"""The deployment that runs submitted jobs (``flow name/deployment name``)."""
+
+SERVER_WAIT_S = 240.0
+"""How long a submitter waits for a new local worker's server (a new home on a loaded machine)."""
 
 
 def _record(settings: Settings, request: JobRequest, status: str, **values: Any) -> None:
@@ -41,18 +47,14 @@ def _record(settings: Settings, request: JobRequest, status: str, **values: Any)
 
 
 def submit(request: JobRequest, settings: Settings) -> str:
-    """Queue ``request`` for the local worker or the Prefect server; its job id, at once."""
+    """Create the job's flow run on the queue of its priority; its job id."""
     check_priority(request.priority)
     request.settings = request.settings or settings.model_dump(mode="json")
     submitted = dt.datetime.fromisoformat(request.submitted_at)
-    paths = json.dumps(request.paths)
-    if settings.active_mode == "server":
+    with api(settings):
         flow_run_id = create_deployment_run(request, settings)
-        _record(settings, request, "queued", submitted_at=submitted, paths=paths, flow_run_id=flow_run_id)
-        return request.job_id
-    _record(settings, request, "queued", submitted_at=submitted, paths=paths)
-    JobQueue(settings).submit(request)
-    ensure_worker(settings)
+    _record(settings, request, "queued", submitted_at=submitted, paths=json.dumps(request.paths),
+            flow_run_id=flow_run_id)  # fmt: skip
     return request.job_id
 
 
@@ -61,7 +63,8 @@ def create_deployment_run(request: JobRequest, settings: Settings) -> str:
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
-    _ensure_pool_once()
+    if settings.active_mode == "server":
+        _ensure_pool_once(settings.configured_api_url or "")
     # async_dispatch takes _sync (the FlowRun itself, also under a notebook's event loop); the stub lacks it
     flow_run = run_deployment(  # type: ignore[call-arg]
         DEPLOYMENT,
@@ -70,6 +73,7 @@ def create_deployment_run(request: JobRequest, settings: Settings) -> str:
             "collection": request.collection,
             "job_id": request.job_id,
             "priority": request.priority,
+            "settings": request.settings,
         },
         work_queue_name=request.priority,
         job_variables={"env": {"INLET_HOME": str(settings.home)}},
@@ -82,128 +86,148 @@ def create_deployment_run(request: JobRequest, settings: Settings) -> str:
     return str(flow_run.id)
 
 
-@functools.cache
-def _ensure_pool_once() -> None:
-    """On first use in a process: the pool and its priority queues exist, with the right limits."""
-    from flows.server import ensure_work_pool
+_POOLS_READY: set[str] = set()
+
+
+def _ensure_pool_once(url: str) -> None:
+    """On first use of a server in a process: the pool, its queues and the deployments exist."""
+    if url in _POOLS_READY:
+        return
+    from flows.server import ensure_deployments, ensure_work_pool
 
     ensure_work_pool()
+    ensure_deployments()
+    _POOLS_READY.add(url)
 
 
-def worker_pid(settings: Settings) -> int | None:
-    """The pid of the local worker serving this home, or None."""
-    return WorkerLock(settings).holder()
+@contextlib.contextmanager
+def api(settings: Settings, start: bool = True) -> Iterator[str | None]:
+    """Point this thread's Prefect client at the server of this home's jobs: the configured
+    one, or the local worker's server (started when ``start`` and none runs); yields its
+    address (None: no server, and none started)."""
+    url = settings.prefect_api_url
+    if url is None and settings.active_mode == "embedded" and start:
+        url = local_server(settings)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-
-WORKER_LOG_BYTES = 10 * 2**20
-WORKER_LOGS_KEPT = 3
-
-
-def rotate_log(path: Path, max_bytes: int = WORKER_LOG_BYTES, keep: int = WORKER_LOGS_KEPT) -> None:
-    """Before a new worker appends to ``path``: once it is over ``max_bytes``, it becomes
-    ``path.1`` (older ones ``.2`` … ``.keep``; the oldest is dropped)."""
-    try:
-        if path.stat().st_size <= max_bytes:
-            return
-    except FileNotFoundError:
+    if url is None or url == (PREFECT_API_URL.value() or "").rstrip("/"):
+        yield url
         return
-    for n in range(keep - 1, 0, -1):
-        older = path.with_name(f"{path.name}.{n}")
-        if older.exists():
-            older.replace(path.with_name(f"{path.name}.{n + 1}"))
-    path.replace(path.with_name(f"{path.name}.1"))
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        yield url
 
 
-def ensure_worker(settings: Settings) -> int | None:
-    """Start a local worker for this home unless one runs; the pid of the one started."""
-    if WorkerLock(settings).held():
-        return None
-    logs = settings.home / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "INLET_HOME": str(settings.home)}
-    rotate_log(logs / "worker.log")
-    with open(logs / "worker.log", "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flows.worker"],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            env=env,
-            cwd=str(Path(__file__).resolve().parents[1]),
-            start_new_session=True,  # survives the submitter: a closed notebook or tab
-        )
-    # Reap it when it stops, so a long-lived submitter (the dashboard) keeps no zombie.
-    threading.Thread(target=process.wait, name="inlet-worker-reaper", daemon=True).start()
-    return process.pid
+def local_server(settings: Settings, timeout_s: float = SERVER_WAIT_S) -> str:
+    """The address of this home's local Prefect server, starting a local worker (which starts
+    the server) when none serves the home."""
+    deadline = time.monotonic() + timeout_s
+    while (url := settings.local_api_url()) is None:
+        ensure_worker(settings)  # none, or one stepping down: the next one publishes again
+        if time.monotonic() > deadline:
+            log = settings.home / "logs" / "worker.log"
+            raise TimeoutError(
+                f"the local worker's Prefect server did not start in {timeout_s:.0f} s; see {log}"
+            )
+        time.sleep(0.1)
+    return url
 
 
 def revive(job_id: str, settings: Settings) -> int | None:
-    """If ``job_id`` waits or runs in the local queue but no worker serves the home (it died:
-    killed, out of memory), start one; it puts the job back in the queue and runs it."""
-    if JobQueue(settings).state(job_id) in ("pending", "running"):
-        return ensure_worker(settings)
-    return None
+    """If ``job_id`` has not ended and no local worker serves the home (it died: killed, out
+    of memory), start one; it puts the job's run back and runs it."""
+    if settings.active_mode != "embedded":
+        return None
+    row = job_row(settings, job_id)
+    if row is not None and row["status"] in FINISHED_STATUSES:
+        return None
+    return ensure_worker(settings)
 
 
 def keep_serving(settings: Settings) -> int | None:
     """In embedded mode, start a local worker when jobs wait or run and none serves the home
     (the last one died or stepped down); the pid of the one started."""
-    if settings.active_mode != "embedded" or not JobQueue(settings).has_work():
+    if settings.active_mode != "embedded":
         return None
-    return ensure_worker(settings)
+    if WorkerLock(settings).held():
+        return None
+    pending = analytics.query(
+        settings, "SELECT count(*) AS n FROM job_state WHERE status IN ('queued', 'running')"
+    )["n"][0]
+    return ensure_worker(settings) if pending else None
 
 
 def cancel(job_id: str, settings: Settings) -> str:
     """Cancel a job: ``cancelled`` (it was waiting and will not run), ``cancelling`` (it runs
-    and stops at its next step), ``finished`` (it had already ended) or ``unknown``."""
-    queue = JobQueue(settings)
-    request = queue.dequeue(job_id)
-    if request is not None:
-        _cancelled(settings, request.job_id, request.collection, request.priority)
-        return "cancelled"
-    state = queue.state(job_id)
-    if state == "done":
-        return "finished"
-    row = _job_row(settings, job_id)
-    if state is None and row is None:
+    and stops within a second or two), ``finished`` (it had already ended) or ``unknown``."""
+    row = job_row(settings, job_id)
+    if row is None:
         return "unknown"
-    if row is not None and row["status"] in FINISHED_STATUSES:
+    if row["status"] in FINISHED_STATUSES:
         return "finished"
-    if row is not None and row["status"] == "queued" and row.get("flow_run_id"):
-        if _cancel_scheduled_run(row["flow_run_id"]):
-            _cancelled(settings, job_id, row["collection"], row["priority"])
-            return "cancelled"
-    queue.request_cancel(job_id)
-    return "cancelling"
+    flow_run_id = row.get("flow_run_id")
+    if not flow_run_id:
+        return "unknown"
+    with api(settings):
+        outcome = cancel_flow_run(flow_run_id)
+    if outcome == "cancelled":
+        _cancelled(settings, job_id, row["collection"], row["priority"], flow_run_id)
+    return outcome
 
 
-def _cancelled(settings: Settings, job_id: str, collection: str, priority: str) -> None:
-    analytics.record(settings, "jobs", [{
-        "job_id": job_id, "collection": collection, "priority": priority, "status": "cancelled",
-        "finished_at": analytics.now(), "n_sources": 0,
-    }])  # fmt: skip
-    JobQueue(settings).finish(job_id, {
-        "job_id": job_id, "collection": collection, "priority": priority, "status": "cancelled",
-        "chunks_written": 0, "embedded": 0, "seconds": 0.0, "sources": [],
-    })  # fmt: skip
-
-
-def _cancel_scheduled_run(flow_run_id: str) -> bool:
-    """Cancel a deployment run that has not started; False when it already runs."""
+def cancel_flow_run(flow_run_id: str) -> str:
+    """Cancel a flow run the Prefect way: Cancelled before it starts, Cancelling once it runs
+    (the flow stops at its next check); ``cancelled``, ``cancelling`` or ``finished``."""
     from prefect.client.orchestration import get_client
-    from prefect.states import Cancelled
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled, Cancelling
 
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(UUID(flow_run_id))
-        if run.state is None or run.state.type.value not in ("SCHEDULED", "PENDING"):
-            return False
-        client.set_flow_run_state(flow_run_id, Cancelled(message="cancelled by inlet cancel"), force=True)
-        return True
+        kind = run.state.type if run.state is not None else StateType.SCHEDULED
+        if kind in (StateType.SCHEDULED, StateType.PENDING, StateType.PAUSED):
+            answer: Any = client.set_flow_run_state(
+                flow_run_id, Cancelled(message="cancelled before it started")
+            )
+            if answer.status.value == "ACCEPT":
+                return "cancelled"
+            run = client.read_flow_run(UUID(flow_run_id))  # it started meanwhile
+            kind = run.state.type if run.state is not None else kind
+        if kind == StateType.RUNNING:
+            client.set_flow_run_state(flow_run_id, Cancelling(message="cancel asked by inlet"))
+            return "cancelling"
+        if kind == StateType.CANCELLING:
+            return "cancelling"
+        return "finished"
 
 
-def _job_row(settings: Settings, job_id: str) -> dict[str, Any] | None:
+def _cancelled(settings: Settings, job_id: str, collection: str, priority: str, flow_run_id: str) -> None:
+    analytics.record(settings, "jobs", [{
+        "job_id": job_id, "collection": collection, "priority": priority, "status": "cancelled",
+        "finished_at": analytics.now(), "n_sources": 0, "flow_run_id": flow_run_id,
+        "summary": json.dumps({
+            "job_id": job_id, "collection": collection, "priority": priority, "status": "cancelled",
+            "chunks_written": 0, "embedded": 0, "seconds": 0.0, "flow_run_id": flow_run_id, "sources": [],
+        }),
+    }])  # fmt: skip
+
+
+def job_row(settings: Settings, job_id: str) -> dict[str, Any] | None:
+    """The job's current row (``job_state``), or None for a job the store does not know."""
     rows = analytics.query(settings, "SELECT * FROM job_state WHERE job_id = ?", [job_id])
     return rows.row(0, named=True) if rows.height else None
+
+
+def result(settings: Settings, job_id: str) -> dict[str, Any] | None:
+    """The summary of a finished job (what its flow returned), or None while it waits or runs."""
+    row = job_row(settings, job_id)
+    if row is None or row["status"] not in FINISHED_STATUSES:
+        return None
+    if row.get("summary"):
+        summary: dict[str, Any] = json.loads(row["summary"])
+        return summary
+    return {"job_id": job_id, "collection": row["collection"], "priority": row["priority"],
+            "status": row["status"], "chunks_written": row.get("chunks_written") or 0,
+            "embedded": 0, "seconds": 0.0, "flow_run_id": row.get("flow_run_id"), "sources": []}  # fmt: skip
 
 
 def failed_paths(

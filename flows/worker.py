@@ -1,9 +1,20 @@
-"""The local worker of embedded mode: one process per home that runs queued jobs by priority.
+"""The inlet worker: runs the flow runs of the ``inlet`` work pool inside its own process.
 
-Started on demand by whoever submits a job (CLI, notebook, dashboard) and stopping after
-``worker_idle_s`` without work, it keeps Prefect's ephemeral server and the models warm between
-jobs (DESIGN decision 7). A file lock makes it the only worker of its home; on start it puts
-back in the queue the jobs of a worker that died, so they run again and finish.
+Jobs are runs of the ``ingest`` deployment (and the other deployments of ``prefect.yaml``) on
+the queue of their priority. This worker polls the pool's queues, high before normal before
+low, claims one scheduled run at a time and executes it here through Prefect's flow engine, so
+the models stay loaded between jobs (a process worker would load them again for every run;
+DESIGN decision 7).
+
+- **embedded mode** (nothing configured): started on demand by whoever submits a job (CLI,
+  notebook, dashboard, HTTP API), it starts the home's local Prefect server
+  (``flows.local_server``: the UI, the scheduler), creates the pool, its queues and the
+  deployments, publishes the server's address in the home and stops (with its server) after
+  ``worker_idle_s`` without work. A file lock makes it the only worker of its home; on start it
+  puts back the runs a worker that died left running or pending, so they run again and finish
+  (writes are idempotent, DESIGN decision 1). Runs missed while no worker was up wait as late
+  runs and run when it next starts.
+- **server mode** (``PREFECT_API_URL``): ``inlet worker`` on each machine, in the foreground.
 
     INLET_HOME=DIR python -m flows.worker [--idle-s SECONDS]     (or: inlet worker)
 """
@@ -11,22 +22,34 @@ back in the queue the jobs of a worker that died, so they run again and finish.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
+import fcntl
 import logging
 import os
 import signal
+import socket
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pipelines.config import Settings, get_settings
-from pipelines.errors import classify
-from pipelines.queue import JobQueue, JobRequest, WorkerLock
+from pipelines.queue import PRIORITIES
+
+if TYPE_CHECKING:
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.objects import FlowRun
 
 log = logging.getLogger("inlet.worker")
 
-POLL_S = 0.1
-"""How often an idle worker looks for a job: a glob of one folder, cheap enough to do often,
-and a job waits half of it on average before it starts."""
+POLL_S = 0.25
+"""How often an idle worker asks the server for scheduled runs (one cheap API call); a job
+waits half of it on average before it starts."""
+HEARTBEAT_S = 10.0
+"""How often the worker tells the server it is alive (the UI shows it online)."""
 STAMP_EVERY_S = 2.0
 CODE = Path(__file__).resolve().parents[1]
 
@@ -39,32 +62,250 @@ def code_stamp() -> float:
     )
 
 
-def run_job(request: JobRequest, settings: Settings) -> dict:
-    """Run one claimed job with the settings it was submitted with; its summary."""
-    from flows.ingest import ingest_flow
+class WorkerLock:
+    """The lock that makes one local worker per home; held for the worker's life."""
 
-    job_settings = (
-        Settings(**{**request.settings, "home": str(settings.home)}) if request.settings else settings
-    )
+    def __init__(self, settings: Settings) -> None:
+        self.path = settings.prefect_home / "worker.lock"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock without waiting; False when another worker holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def held(self) -> bool:
+        """True when some worker holds the lock now."""
+        if self._fd is not None:
+            return True
+        if self.acquire():
+            self.release()
+            return False
+        return True
+
+    def holder(self) -> int | None:
+        """The pid of the worker holding the lock, if any."""
+        if not self.held():
+            return None
+        try:
+            return int(self.path.read_text() or 0) or None
+        except (OSError, ValueError):
+            return None
+
+
+def worker_pid(settings: Settings) -> int | None:
+    """The pid of the local worker serving this home, or None."""
+    return WorkerLock(settings).holder()
+
+
+WORKER_LOG_BYTES = 10 * 2**20
+WORKER_LOGS_KEPT = 3
+
+
+def rotate_log(path: Path, max_bytes: int = WORKER_LOG_BYTES, keep: int = WORKER_LOGS_KEPT) -> None:
+    """Before a new worker appends to ``path``: once it is over ``max_bytes``, it becomes
+    ``path.1`` (older ones ``.2`` … ``.keep``; the oldest is dropped)."""
     try:
-        return ingest_flow(
-            request.paths,
-            collection=request.collection,
-            settings=job_settings,
-            job_id=request.job_id,
-            priority=request.priority,
+        if path.stat().st_size <= max_bytes:
+            return
+    except FileNotFoundError:
+        return
+    for n in range(keep - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{n}")
+        if older.exists():
+            older.replace(path.with_name(f"{path.name}.{n + 1}"))
+    path.replace(path.with_name(f"{path.name}.1"))
+
+
+_STARTED: dict[Path, tuple[float, int]] = {}
+"""Local workers this process started lately, by home: not started twice while one starts."""
+_STARTING = threading.Lock()
+
+
+def ensure_worker(settings: Settings) -> int | None:
+    """Start a local worker for this home unless one runs; the pid of the one started."""
+    with _STARTING:  # the threads of one process (the HTTP API) start one worker between them
+        return _ensure_worker(settings)
+
+
+def _ensure_worker(settings: Settings) -> int | None:
+    if WorkerLock(settings).held():
+        return None
+    recent = _STARTED.get(settings.home)
+    if recent is not None and time.monotonic() - recent[0] < 5 and _alive(recent[1]):
+        return None  # it is still importing: it takes the lock in a moment
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "INLET_MODE")}
+    env["INLET_HOME"] = str(settings.home)
+    rotate_log(logs / "worker.log")
+    with open(logs / "worker.log", "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flows.worker"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            env=env,
+            cwd=str(Path(__file__).resolve().parents[1]),
+            start_new_session=True,  # survives the submitter: a closed notebook or tab
         )
-    except Exception as exc:  # noqa: BLE001 - the flow recorded its failure; keep serving
-        error = classify(exc, stage="flow")
-        log.error("job %s failed: %s", request.job_id, error)
-        summary = {"job_id": request.job_id, "collection": request.collection, "status": "failed",
-                   "chunks_written": 0, "sources": [], "error": error.to_dict()}  # fmt: skip
-        JobQueue(settings).finish(request.job_id, summary)
-        return summary
+    _STARTED[settings.home] = (time.monotonic(), process.pid)
+    # Reap it when it stops, so a long-lived submitter (the dashboard) keeps no zombie.
+    threading.Thread(target=process.wait, name="inlet-worker-reaper", daemon=True).start()
+    return process.pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def stop_worker(settings: Settings, timeout_s: float = 30.0) -> int | None:
+    """Stop the local worker of this home (SIGTERM: it ends like an idle one, with its server,
+    and a run it was executing runs again with the next worker); its pid, or None."""
+    pid = worker_pid(settings)
+    if pid is None:
+        return None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while WorkerLock(settings).held() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return pid
+
+
+def _flows() -> dict[str, Any]:
+    """inlet's flows by name, imported once: the models they load stay warm."""
+    from flows.server import deployment_specs
+
+    return {spec["flow"].name: spec["flow"] for spec in deployment_specs()}
+
+
+def scheduled_runs(client: SyncPrefectClient, pool: str) -> list[FlowRun]:
+    """Runs of the pool due now, in the order they should run: queue priority, then time."""
+    from prefect.types._datetime import now
+
+    due = client.get_scheduled_flow_runs_for_work_pool(pool, list(PRIORITIES), scheduled_before=now("UTC"))
+    runs = [r.flow_run for r in due]
+    late = dt.datetime.max.replace(tzinfo=dt.UTC)
+    return sorted(
+        runs,
+        key=lambda r: (
+            PRIORITIES.get(r.work_queue_name or "", len(PRIORITIES)),
+            r.expected_start_time or late,
+        ),
+    )
+
+
+def claim(client: SyncPrefectClient, run: FlowRun) -> bool:
+    """Move a scheduled run to Pending; False when another worker took it (or it was cancelled)."""
+    from prefect.client.schemas.responses import SetStateStatus
+    from prefect.states import Pending
+
+    answer: Any = client.set_flow_run_state(run.id, Pending())
+    return bool(answer.status == SetStateStatus.ACCEPT)
+
+
+def recover(client: SyncPrefectClient, pool: str) -> list[str]:
+    """Put back the runs of ``pool`` that a dead worker left pending or running (the only
+    worker of a home calls this at start); end those it left cancelling. Their ids."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        WorkPoolFilter,
+        WorkPoolFilterName,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled, Scheduled
+
+    stuck = client.read_flow_runs(
+        work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[pool])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(
+                type=FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING, StateType.CANCELLING])
+            )
+        ),
+    )
+    recovered = []
+    for run in stuck:
+        if run.state is not None and run.state.type == StateType.CANCELLING:
+            client.set_flow_run_state(
+                run.id, Cancelled(message="cancelled while its worker was down"), force=True
+            )
+            _record_cancelled(run)
+        else:
+            client.set_flow_run_state(run.id, Scheduled(message="its worker died; it runs again"), force=True)
+        recovered.append(str(run.id))
+    return recovered
+
+
+def _record_cancelled(run: FlowRun) -> None:
+    """The analytics row of a job whose run ended cancelled without reaching its flow body."""
+    from pipelines import analytics
+
+    params = run.parameters or {}
+    job_id = params.get("job_id")
+    if not job_id:
+        return
+    raw = params.get("settings")
+    settings = Settings(**raw) if isinstance(raw, dict) else get_settings()
+    analytics.record(settings, "jobs", [{
+        "job_id": job_id, "collection": params.get("collection"), "priority": params.get("priority"),
+        "status": "cancelled", "finished_at": analytics.now(), "flow_run_id": str(run.id),
+    }])  # fmt: skip
+
+
+def execute(client: SyncPrefectClient, run: FlowRun, flows: dict[str, Any]) -> str:
+    """Run a claimed flow run here, through Prefect's flow engine; its final state's name."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.flow_engine import run_flow
+    from prefect.states import Cancelled
+
+    flow = flows.get(client.read_flow(run.flow_id).name)
+    if flow is None:
+        from prefect.states import Failed
+
+        client.set_flow_run_state(
+            run.id, Failed(message="inlet's worker does not know this flow"), force=True
+        )
+        return "Failed"
+    state: Any = run_flow(flow, flow_run=client.read_flow_run(run.id), return_type="state")
+    try:
+        result = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001 - no result: the run did not complete (Cancelling)
+        result = None
+    stopped = isinstance(result, dict) and result.get("status") == "cancelled"
+    if stopped or state.type == StateType.CANCELLING:
+        # the flow stopped early on a Cancel (the UI's button, inlet cancel): the run says so
+        client.set_flow_run_state(run.id, Cancelled(message="cancelled; finished sources kept"), force=True)
+        return "Cancelled"
+    return str(state.name)
 
 
 def serve(settings: Settings, idle_s: float | None = None) -> int:
-    """Run queued jobs until the queue stays empty for ``idle_s``; how many jobs ran.
+    """Run flow runs until none comes for ``idle_s``; how many ran.
 
     Returns at once (0) when another worker already serves this home.
     """
@@ -72,41 +313,130 @@ def serve(settings: Settings, idle_s: float | None = None) -> int:
     if not lock.acquire():
         log.info("another worker serves %s", settings.home)
         return 0
-    idle_s = settings.worker_idle_s if idle_s is None else idle_s
-    queue = JobQueue(settings)
-    ran = 0
+    server = None
     try:
-        for job_id in queue.recover():
-            log.warning("job %s was left running by a worker that died; it runs again", job_id)
         if settings.active_mode == "embedded":
+            from flows.local_server import LocalServer
+
+            server = LocalServer(settings)
+            started = time.monotonic()
+            _point_prefect_at(server.start())
+            log.info("local Prefect server at %s (UI %s), up in %.1f s",
+                     server.url, server.url[: -len("/api")], time.monotonic() - started)  # fmt: skip
+        ran, waiting = _serve(settings, idle_s, server)
+    finally:
+        if server is not None:
+            server.stop()
+            _point_prefect_at(None)
+        lock.release()
+    if waiting:  # recycled, or runs submitted while this worker was stepping down: hand over
+        log.info("handing over to a new worker process")
+        if _MAIN_PROCESS:  # the same process, started afresh: a foreground `inlet worker` goes on
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            idle = settings.worker_idle_s if idle_s is None else idle_s
+            os.execv(sys.executable, [sys.executable, "-m", "flows.worker", "--idle-s", repr(idle)])
+        if server is not None:
+            ensure_worker(settings)
+    return ran
+
+
+_MAIN_PROCESS = False
+"""True in a process that runs the worker as its program (``main``), which may replace itself."""
+
+
+def resident_mb() -> float:
+    """This process's resident memory now, in MB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def recycle_reason(settings: Settings, ran: int) -> str | None:
+    """Why the worker should restart itself now (between two runs), or None."""
+    if settings.worker_max_jobs and ran >= settings.worker_max_jobs:
+        return f"{ran} flow runs done (INLET_WORKER_MAX_JOBS={settings.worker_max_jobs})"
+    rss = resident_mb()
+    if settings.worker_max_memory_mb and rss > settings.worker_max_memory_mb:
+        return f"{rss:.0f} MB resident (INLET_WORKER_MAX_MEMORY_MB={settings.worker_max_memory_mb})"
+    return None
+
+
+def _point_prefect_at(url: str | None) -> None:
+    """Make this process's Prefect client use the local server at ``url`` (None: forget it)."""
+    if url is None:
+        os.environ.pop("PREFECT_API_URL", None)
+        os.environ.pop("INLET_MODE", None)
+    else:
+        os.environ["PREFECT_API_URL"] = url
+        os.environ["INLET_MODE"] = "embedded"  # that address is this worker's own server
+    if "prefect.context" in sys.modules:  # Prefect read its settings when it was imported
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+
+
+def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, bool]:
+    """The worker's loop; how many runs it executed, and whether runs still wait."""
+    from prefect.client.orchestration import get_client
+
+    from flows.server import ensure_deployments, ensure_work_pool
+
+    idle_s = settings.worker_idle_s if idle_s is None else idle_s
+    pool = settings.work_pool
+    ensure_work_pool(pool)
+    created = ensure_deployments(pool)
+    if created:
+        log.info("created the deployments %s", ", ".join(created))
+    flows = _flows()
+    name = f"inlet-{socket.gethostname()}-{os.getpid()}"
+    ran = 0
+    recycle = False
+    with get_client(sync_client=True) as client:
+        if server is not None:
+            for run_id in recover(client, pool):
+                log.warning("flow run %s was left by a worker that died; it runs again", run_id)
             from flows.tasks import ensure_limits
 
             ensure_limits(settings, release_all=True)  # slots a killed run may have kept
+            server.publish()
         idle_since = time.monotonic()
-        stamp, stamped = code_stamp(), time.monotonic()
+        stamp, stamped, beat = code_stamp(), time.monotonic(), 0.0
         while True:
+            if time.monotonic() - beat > HEARTBEAT_S:
+                with contextlib.suppress(Exception):
+                    client.send_worker_heartbeat(pool, name, heartbeat_interval_seconds=HEARTBEAT_S)
+                beat = time.monotonic()
             if time.monotonic() - stamped > STAMP_EVERY_S:
                 if code_stamp() != stamp:
                     log.info("inlet's code changed since this worker started; stepping down")
-                    return ran
+                    break
                 stamped = time.monotonic()
-            request = queue.claim()
-            if request is None:
+            runs = scheduled_runs(client, pool)
+            run = next((r for r in runs if claim(client, r)), None)
+            if run is None:
                 if time.monotonic() - idle_since > idle_s:
-                    return ran
+                    break
                 time.sleep(POLL_S)
                 continue
-            log.info("job %s (%s priority): %d paths", request.job_id, request.priority, len(request.paths))
-            summary = run_job(request, settings)
-            log.info("job %s %s", request.job_id, summary.get("status"))
+            log.info("flow run %s (%s, queue %s)", run.id, run.name, run.work_queue_name)
+            try:
+                final = execute(client, run, flows)
+            except Exception:  # noqa: BLE001 - the flow recorded its failure; keep serving
+                log.exception("flow run %s raised", run.id)
+                final = "Crashed"
+            log.info("flow run %s ended %s", run.id, final)
             ran += 1
             idle_since = time.monotonic()
-    finally:
-        lock.release()
-        if queue.pending():  # submitted while this worker was stepping down: hand over
-            from flows.submit import ensure_worker
-
-            ensure_worker(settings)
+            reason = recycle_reason(settings, ran)
+            if reason:
+                log.info("recycling: %s; a fresh worker process takes over", reason)
+                recycle = True
+                break
+        waiting = recycle
+        if server is not None:
+            server.unpublish()  # new submitters start the next worker from here on
+            waiting = recycle or bool(scheduled_runs(client, pool))
+    return ran, waiting
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,12 +450,13 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # A terminated worker exits like an idle one: its lock is released and Prefect stops the
-    # ephemeral server it started (the default SIGTERM would leave that server running). A job
-    # it was running stays in the queue and is resumed by the next worker.
+    # A terminated worker exits like an idle one: its lock is released and its local server
+    # stopped. A run it was executing is put back by the next worker and finishes then.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    global _MAIN_PROCESS
+    _MAIN_PROCESS = True
     ran = serve(settings, args.idle_s)
-    log.info("stopping after %d jobs", ran)
+    log.info("stopping after %d flow runs", ran)
     return 0
 
 

@@ -15,7 +15,7 @@ notebook does not need: ``inlet.config`` (the settings object every function tak
 of source, job statuses). ``inlet.api`` is the HTTP API (``inlet serve``), an app of this facade.
 """
 
-from inlet._health import health
+from inlet._health import health, status
 from inlet._jobs import JobSummary, cancel, ingest, keep_serving, retry, submit, wait
 from inlet._library import collections, delete, show, sources
 from inlet._reports import error_classes, errors, export, job_sources, jobs, stats
@@ -42,6 +42,7 @@ __all__ = [
     "errors",
     "export",
     "health",
+    "status",
     "ingest",
     "job_sources",
     "jobs",

@@ -58,6 +58,49 @@ def health(
     }
 
 
+def status(*, settings: Settings | None = None, **overrides: Any) -> dict[str, Any]:
+    """Where this home's jobs run, right now, without starting anything.
+
+    Returns:
+        ``{"mode", "prefect_api_url", "prefect_ui_url", "server_up", "worker_pid",
+        "work_pool", "queues", "running"}``: the Prefect API and UI addresses (in embedded
+        mode those of the local worker's server while it runs, else ``None``), whether that
+        server answers, the local worker's pid (embedded mode), and how many jobs wait per
+        priority queue (``{"high": n, "normal": n, "low": n}``) and run.
+
+    Example:
+        >>> inlet.status()["prefect_ui_url"]  # doctest: +SKIP
+        'http://127.0.0.1:41235'
+    """
+    from flows.worker import worker_pid
+    from pipelines.queue import PRIORITIES
+
+    s = resolve(settings, overrides)
+    url = s.prefect_api_url
+    up = server_answers(url, timeout_s=1.0)[0] if url else False
+    counts = analytics.query(
+        s, "SELECT priority, status, count(*) AS n FROM job_state WHERE status IN ('queued', 'running') "
+        "GROUP BY priority, status",
+    )  # fmt: skip
+    queues = dict.fromkeys(PRIORITIES, 0)
+    running = 0
+    for row in counts.iter_rows(named=True):
+        if row["status"] == "running":
+            running += row["n"]
+        elif row["priority"] in queues:
+            queues[row["priority"]] += row["n"]
+    return {
+        "mode": s.active_mode,
+        "prefect_api_url": url,
+        "prefect_ui_url": url[: -len("/api")] if url and url.endswith("/api") else url,
+        "server_up": up,
+        "worker_pid": worker_pid(s) if s.active_mode == "embedded" else None,
+        "work_pool": s.work_pool,
+        "queues": queues,
+        "running": running,
+    }
+
+
 def folder_bytes(folder: Path) -> int:
     """Bytes of every file under ``folder`` (0 when it does not exist)."""
     total = 0

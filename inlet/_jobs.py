@@ -1,8 +1,9 @@
 """Submitting work: ``submit``, ``ingest`` (submit and wait), ``cancel``, ``retry``.
 
-Work goes through ``flows.submit``: to a local worker process in embedded mode, or as a run of
-the ``ingest`` deployment when a Prefect server is configured. This module turns arguments
-into that call and follows a job to its end with a progress bar.
+Work goes through ``flows.submit``: every job is a run of the ``ingest`` deployment, on the
+local Prefect server of a local worker process in embedded mode (both started on demand), or
+on a configured Prefect server. This module turns arguments into that call and follows a job
+to its end with a progress bar.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pipelines import analytics
 from pipelines.config import Settings
 from pipelines.moments import Moment
 from pipelines.moments import since as since_moment
-from pipelines.queue import JobQueue, JobRequest
+from pipelines.queue import JobRequest
 
 
 class JobSummary(dict):
@@ -83,9 +84,10 @@ def submit(
 ) -> str:
     """Queue files and folders for ingestion and return the job id at once.
 
-    In embedded mode a local worker process (started if none runs) takes queued jobs by
-    priority; with a Prefect server (``PREFECT_API_URL``) the job becomes a run of the
-    ``ingest`` deployment on the queue named after its priority. Follow it with
+    The job becomes a run of the ``ingest`` deployment on the queue named after its priority:
+    in embedded mode on the local worker's own Prefect server (the worker, and with it the
+    server, is started if none runs: a few seconds the first time), with a Prefect server
+    (``PREFECT_API_URL``) on that server. Follow it with
     :func:`inlet.jobs`, wait for it with :func:`wait`, stop it with :func:`cancel`.
 
     Args:
@@ -103,8 +105,8 @@ def submit(
     return submit_job(request, s)
 
 
-RESULT_POLL_S = 0.1
-"""How often :func:`wait` looks for the job's summary (one file read)."""
+RESULT_POLL_S = 0.2
+"""How often :func:`wait` looks for the job's end (one query of the job's rows)."""
 
 
 def wait(
@@ -121,15 +123,15 @@ def wait(
         TimeoutError: when ``timeout`` seconds pass first (the job goes on).
     """
     s = resolve(settings, overrides)
-    queue = JobQueue(s)
     bar = _bar(job_id) if progress else None
     deadline = None if timeout is None else time.monotonic() + timeout
+    from flows.submit import result as job_result
     from flows.submit import revive
 
     checked = time.monotonic()
     shown_at, show_every = 0.0, 1.0
     try:
-        while (result := queue.result(job_id)) is None:
+        while (result := job_result(s, job_id)) is None:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} is still running after {timeout} s")
             if bar is not None and time.monotonic() - shown_at >= show_every:

@@ -237,18 +237,28 @@ class Settings(BaseSettings):
     """Embedding batches running at once on this machine (a Prefect global concurrency limit)."""
 
     mode: Literal["auto", "embedded", "server"] = "auto"
-    """Where submitted jobs run: ``embedded`` (a local worker process started on demand),
-    ``server`` (runs of the ``ingest`` deployment on a Prefect server's ``inlet`` work pool), or
-    ``auto``: ``server`` when ``PREFECT_API_URL`` is set, else ``embedded``."""
+    """Where submitted jobs run. Either way a job is a run of the ``ingest`` deployment on the
+    ``inlet`` work pool; ``embedded``: a local worker process, started on demand, runs it on its
+    own local Prefect server (SQLite in the home); ``server``: the Prefect server of
+    ``PREFECT_API_URL``, with ``inlet worker`` on each machine; ``auto``: ``server`` when
+    ``PREFECT_API_URL`` is set, else ``embedded``."""
 
     worker_idle_s: float = Field(300.0, gt=0)
     """A local worker stops after this many seconds without work (it is started again on demand)."""
 
     work_pool: str = "inlet"
-    """The Prefect work pool of server mode; its queues ``high``, ``normal``, ``low`` order the runs."""
+    """The Prefect work pool of the jobs; its queues ``high``, ``normal``, ``low`` order the runs."""
 
     pool_concurrency: int = Field(1, ge=1)
     """Flow runs the work pool runs at once (queue priorities only order runs under a limit)."""
+
+    worker_max_jobs: int = Field(0, ge=0)
+    """The worker restarts itself (a fresh process, between two jobs, nothing lost) after this
+    many flow runs; 0: never for that reason."""
+
+    worker_max_memory_mb: int = Field(6144, ge=0)
+    """The worker restarts itself between two jobs once its resident memory is above this many
+    MB (models included: about 1 GB for the defaults); 0: never for that reason."""
 
     fault_injection: str | None = None
     """For tests only: ``stage:transient:N`` makes the first N attempts of ``stage`` fail with a
@@ -320,13 +330,37 @@ class Settings(BaseSettings):
 
     # --- where jobs run -------------------------------------------------------------------
     @property
-    def prefect_api_url(self) -> str | None:
+    def local_server_file(self) -> Path:
+        """Where the local worker of embedded mode publishes its Prefect server's address."""
+        return self.prefect_home / "server.json"
+
+    @property
+    def configured_api_url(self) -> str | None:
         """The Prefect server configured for this process (``PREFECT_API_URL``), or ``None``."""
         return os.environ.get("PREFECT_API_URL", "").strip().rstrip("/") or None
 
+    @property
+    def prefect_api_url(self) -> str | None:
+        """The Prefect API that runs this home's jobs: the configured server, else the local
+        server of embedded mode while it runs (its address, published in the home); ``None``
+        when neither is there."""
+        return self.configured_api_url or self.local_api_url()
+
+    def local_api_url(self) -> str | None:
+        """The API address of this home's local Prefect server, if it runs."""
+        import json
+
+        try:
+            published = json.loads(self.local_server_file.read_text())
+            os.kill(int(published["pid"]), 0)  # gone with its worker (a power cut, SIGKILL)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        url = published.get("url")
+        return str(url) if url else None
+
     def flow_run_url(self, flow_run_id: str | None) -> str | None:
-        """The Prefect UI page of a flow run on the configured server (``…/api`` →
-        ``…/runs/flow-run/ID``); ``None`` without a server or a run."""
+        """The Prefect UI page of a flow run (``…/api`` → ``…/runs/flow-run/ID``); ``None``
+        without a server or a run."""
         base = self.prefect_api_url
         if not base or not flow_run_id:
             return None
@@ -336,10 +370,11 @@ class Settings(BaseSettings):
     @property
     def active_mode(self) -> Literal["embedded", "server"]:
         """Where jobs run now: the ``mode`` setting, ``auto`` meaning ``server`` when a Prefect
-        server is configured (``PREFECT_API_URL``), else ``embedded``."""
+        server is configured (``PREFECT_API_URL``), else ``embedded`` (a local worker with its
+        own local Prefect server, started on demand)."""
         if self.mode != "auto":
             return self.mode
-        return "server" if self.prefect_api_url else "embedded"
+        return "server" if self.configured_api_url else "embedded"
 
     def max_bytes(self, kind: str) -> int:
         """The size limit for a kind of source (one of ``pipelines.records.KINDS``)."""

@@ -33,6 +33,7 @@ def test_public_surface_is_exactly_all() -> None:
         "show",
         "sources",
         "stats",
+        "status",
         "submit",
         "suggest",
         "wait",

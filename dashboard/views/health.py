@@ -39,7 +39,11 @@ if report["server"] is not None:
     else:
         st.error(strings.SERVER_DOWN.format(url=url, reason=reason), icon=":material/error:")
 else:
-    st.markdown(strings.MODE_EMBEDDED)
+    local = resources.status(settings)
+    if local["server_up"] and local["prefect_ui_url"]:
+        st.markdown(strings.MODE_EMBEDDED_UP.format(pid=local["worker_pid"], ui=local["prefect_ui_url"]))
+    else:
+        st.markdown(strings.MODE_EMBEDDED)
 
 st.subheader(strings.VERSIONS_HEADER)
 st.dataframe(helpers.labelled(report["versions"]), hide_index=True)

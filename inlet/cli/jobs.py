@@ -162,7 +162,36 @@ def retry(job_id: str | None, since: str | None, priority: str, as_json: bool) -
     "--idle-s", type=float, help="Stop after this many seconds without work (default: the setting)."
 )
 def worker(idle_s: float | None) -> None:
-    """Run the local worker in the foreground (it is otherwise started on demand)."""
+    """Run the worker in the foreground until stopped (Ctrl-C).
+
+    \b
+    Embedded mode: the home's worker, with its local Prefect server (UI and schedules); the
+    one started on demand stops after INLET_WORKER_IDLE_S without work, this one stays up.
+    Server mode (PREFECT_API_URL): runs the jobs of the server's inlet pool on this machine,
+    with the models kept loaded between jobs; start one on each machine.
+    """
     from flows.worker import main as worker_main
 
-    sys.exit(worker_main([] if idle_s is None else ["--idle-s", str(idle_s)]))
+    sys.exit(worker_main(["--idle-s", str(idle_s if idle_s is not None else 10.0**9)]))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> None:
+    """Where jobs run: the mode, the Prefect API and UI addresses, the worker, queue depths."""
+    import inlet
+
+    now = inlet.status()
+    if as_json:
+        emit_json(now)
+        return
+    click.echo(f"mode: {now['mode']}")
+    if now["prefect_ui_url"]:
+        state = "answers" if now["server_up"] else "does not answer"
+        click.echo(f"Prefect UI: {now['prefect_ui_url']}  (API {now['prefect_api_url']}, {state})")
+    else:
+        click.echo("Prefect UI: not running (the local worker starts it with the next job, or: inlet worker)")
+    if now["mode"] == "embedded":
+        click.echo(f"worker: {'pid ' + str(now['worker_pid']) if now['worker_pid'] else 'not running'}")
+    queues = ", ".join(f"{name} {n}" for name, n in now["queues"].items())
+    click.echo(f"pool {now['work_pool']}: {now['running']} running; waiting: {queues}")

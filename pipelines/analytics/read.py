@@ -39,7 +39,8 @@ SELECT job_id,
        arg_max(flow_run_id, "at") FILTER (WHERE flow_run_id IS NOT NULL) AS flow_run_id,
        max(n_sources) AS n_sources, max(n_failed) AS n_failed, max(n_unchanged) AS n_unchanged,
        max(chunks_written) AS chunks_written,
-       arg_min(paths, "at") FILTER (WHERE paths IS NOT NULL) AS paths, max("at") AS "at"
+       arg_min(paths, "at") FILTER (WHERE paths IS NOT NULL) AS paths,
+       arg_max(summary, "at") FILTER (WHERE summary IS NOT NULL) AS summary, max("at") AS "at"
 FROM jobs GROUP BY job_id
 """
 

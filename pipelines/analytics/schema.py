@@ -13,6 +13,8 @@ History:
 - **1** (first release): ``jobs``, ``events``, ``errors``.
 - **2**: ``events`` gain ``path``, ``error_class`` and ``message`` (for ``retry``/``fail``
   events); ``errors`` gain ``kind`` and ``traceback``; new table ``searches``.
+- **3**: ``jobs`` gain ``summary`` (the job's summary as JSON, on its last row), so a finished
+  job's result comes from the store, in both modes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import polars as pl
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_KEY = "inlet_schema_version"
 
 _TS = pl.Datetime("us", "UTC")
@@ -50,7 +52,7 @@ V1: dict[str, dict[str, Any]] = {
 """Version 1, exactly as the first release wrote it (kept to test migrations)."""
 
 SCHEMAS: dict[str, dict[str, Any]] = {
-    "jobs": dict(V1["jobs"]),
+    "jobs": {**{k: v for k, v in V1["jobs"].items() if k != "at"}, "summary": pl.Utf8, "at": _TS},
     "events": {
         **{k: v for k, v in V1["events"].items() if k != "at"},
         "path": pl.Utf8, "error_class": pl.Utf8, "message": pl.Utf8, "at": _TS,

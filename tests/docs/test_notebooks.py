@@ -135,6 +135,13 @@ def test_deployments(tmp_path: Path) -> None:
         "gettysburg_address.pdf": "ingested",
         "empty.md": "failed",
     }
+    status = _value(nb, "status = inlet.status()")
+    assert status["mode"] == "embedded" and status["server_up"] and status["work_pool"] == "inlet"
+    linked, same_job, state = _value(nb, "from prefect.client.orchestration import get_client")
+    assert linked and same_job and state == "Completed"
+    deployed = _value(nb, "deployed")
+    assert sorted(deployed) == sorted(d["name"] for d in spec["deployments"])
+    assert deployed["maintenance"] == [("30 3 * * *", True)]
     retried = _value(nb, "from flows.retry import")
     assert list(retried["jobs"].values()) == ["failed"]
     store_chunks, indexed = _value(nb, 'maintenance["store"]["chunks"]')

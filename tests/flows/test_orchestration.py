@@ -15,10 +15,8 @@ import pytest
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.ingest import ingest_flow
-from flows.worker import serve
 from pipelines import analytics
 from pipelines.config import get_settings
-from pipelines.queue import JobQueue, JobRequest
 from pipelines.search import search
 from pipelines.store import Store
 
@@ -35,9 +33,10 @@ def events(settings, job_id: str):  # noqa: ANN001, ANN201
 def cancel_on_event(
     settings, job_id: str, *, stage: str, event: str, delay_s: float = 0.0
 ) -> threading.Thread:  # noqa: ANN001
-    """A started thread that cancels ``job_id`` ``delay_s`` after its first ``stage`` ``event``
-    (the way a user presses Cancel while the job runs); join it after the flow."""
-    from flows.submit import cancel
+    """A started thread that cancels ``job_id``'s flow run through the Prefect API (what the
+    UI's Cancel button and ``inlet cancel`` do) ``delay_s`` after its first ``stage`` ``event``;
+    join it after the flow."""
+    from flows.submit import cancel_flow_run, job_row
 
     def watch() -> None:
         deadline = time.monotonic() + 300
@@ -45,7 +44,7 @@ def cancel_on_event(
         while time.monotonic() < deadline:
             if analytics.query(settings, sql, [job_id, stage, event])["n"][0]:
                 time.sleep(delay_s)
-                assert cancel(job_id, settings) in ("cancelling", "cancelled")
+                assert cancel_flow_run(job_row(settings, job_id)["flow_run_id"]) == "cancelling"
                 return
             time.sleep(0.05)
 
@@ -119,59 +118,6 @@ print(json.dumps({"status": summary["status"], "whisper_loads": load_whisper.cac
     assert search(Store(settings), "ask not", None, mode="text", collection="second").height >= 1
 
 
-def test_the_local_runner_takes_the_higher_priority_first(tmp_path: Path) -> None:
-    settings = get_settings()
-    queue = JobQueue(settings)
-    order = []
-    for priority in ("low", "normal", "high", "low"):
-        doc = tmp_path / f"{priority}-{len(order)}.txt"
-        doc.write_text(f"A {priority} priority note number {len(order)} about river levels and rainfall.")
-        request = JobRequest(paths=[str(doc)], collection="c", priority=priority)
-        queue.submit(request)
-        order.append((priority, request.job_id))
-        time.sleep(0.01)
-    assert serve(settings, idle_s=0.2) == 4
-    started = analytics.query(settings, "SELECT job_id FROM job_state ORDER BY started_at")[
-        "job_id"
-    ].to_list()
-    expected = [order[2][1], order[1][1], order[0][1], order[3][1]]  # high, normal, then low oldest first
-    assert started == expected
-
-
-def test_a_job_whose_worker_died_is_resumed_by_the_next_look(tmp_path: Path) -> None:
-    from inlet import keep_serving, wait
-
-    settings = get_settings()
-    queue = JobQueue(settings)
-    assert keep_serving(settings=settings) is False  # nothing waits: no worker is started
-    doc = tmp_path / "note.txt"
-    doc.write_text("Field notes: the river rose two metres after the storm.")
-    request = JobRequest(paths=[str(doc)], collection="c")
-    queue.submit(request)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    assert queue.claim(pid=dead.pid).job_id == request.job_id  # taken by a worker that died
-    assert keep_serving(settings=settings) is True  # what the Jobs page does as it refreshes
-    summary = wait(request.job_id, progress=False, timeout=600, settings=settings)
-    assert summary["status"] == "completed" and summary["chunks_written"] >= 1
-    assert keep_serving(settings=settings) is False
-
-
-def test_a_waiting_job_is_cancelled_and_never_runs(tmp_path: Path) -> None:
-    from flows.submit import cancel
-
-    settings = get_settings()
-    doc = tmp_path / "note.txt"
-    doc.write_text("Nothing here should ever be indexed.")
-    request = JobRequest(paths=[str(doc)], collection="c")
-    JobQueue(settings).submit(request)
-    assert cancel(request.job_id, settings) == "cancelled"
-    assert serve(settings, idle_s=0.1) == 0
-    assert JobQueue(settings).result(request.job_id)["status"] == "cancelled"
-    assert Store(settings).count_chunks() == 0
-    assert cancel(request.job_id, settings) == "finished"
-
-
 def test_a_running_job_stops_keeps_what_it_finished_and_marks_the_rest(tmp_path: Path, shared: Path) -> None:
 
     corpus = shared / "retrieval" / "scifact" / "corpus.jsonl"
@@ -186,7 +132,6 @@ def test_a_running_job_stops_keeps_what_it_finished_and_marks_the_rest(tmp_path:
             docs.append(path)
     settings = get_settings(small_file_batch=1, index_batch_chunks=1)  # index each file as it is read
     job_id = "cancel1"
-    JobQueue(settings)  # folders
 
     watcher = cancel_on_event(settings, job_id, stage="index", event="end")  # after the first source
     flow = ingest_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))
@@ -220,7 +165,6 @@ def test_a_cancel_stops_a_transcription_under_way(tmp_path: Path, shared: Path) 
         out.writeframes((np.clip(long_talk, -1, 1) * 32767).astype("<i2").tobytes())
     settings = get_settings()
     job_id = "cancel-transcribe"
-    JobQueue(settings)  # folders
 
     watcher = cancel_on_event(settings, job_id, stage="transcribe", event="start", delay_s=2)  # mid-recording
     summary = ingest_flow([str(recording)], collection="c", settings=settings, job_id=job_id)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from flows.submit import result
 from pipelines import analytics
 from pipelines.config import get_settings
-from pipelines.queue import JobQueue
 
 pytestmark = pytest.mark.slow
 
@@ -140,16 +140,15 @@ def test_deployed_jobs_run_on_a_worker_high_priority_first(
         (notes / "low.txt").write_text("Low priority: the river rose two metres after the spring rain.")
         (notes / "high.txt").write_text("High priority: the bridge inspection found cracks in two piers.")
         low, high = submit(env, [(notes / "low.txt", "low"), (notes / "high.txt", "high")])
-        queue = JobQueue(settings)
         deadline = time.monotonic() + 600
-        while any(queue.result(j) is None for j in (busy, low, high)):
+        while any(result(settings, j) is None for j in (busy, low, high)):
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
             assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
             time.sleep(1)
     finally:
         stop(worker)
         log.close()
-    assert [queue.result(j)["status"] for j in (busy, low, high)] == ["completed"] * 3
+    assert [result(settings, j)["status"] for j in (busy, low, high)] == ["completed"] * 3
     times = analytics.query(settings, "SELECT job_id, submitted_at, started_at, finished_at FROM job_state")
     busy_end = times.filter(job_id=busy)["finished_at"][0]
     high_in = times.filter(job_id=high)["submitted_at"][0]
@@ -162,3 +161,34 @@ def test_deployed_jobs_run_on_a_worker_high_priority_first(
     assert started == [busy, high, low]
     runs = analytics.jobs(settings)
     assert runs.filter(job_id=high)["flow_run_id"][0]  # linked to its Prefect flow run
+
+
+def test_inlet_worker_runs_the_server_s_jobs_in_process_with_warm_models(
+    server: dict[str, str], tmp_path: Path
+) -> None:
+    """``inlet worker`` on the same server (no ``prefect worker start``): it creates the pool
+    and the deployments it needs, runs two jobs in its own process and loads the model once."""
+    env = {**server, "INLET_HOME": str(tmp_path / "worker-home")}
+    log_path = tmp_path / "inlet-worker.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen([str(BIN / "inlet"), "worker"], env=env, cwd=REPO, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    settings = get_settings(home=env["INLET_HOME"])
+    try:
+        notes = tmp_path / "notes"
+        notes.mkdir()
+        (notes / "one.txt").write_text("The tide tables for the northern harbour were revised.")
+        (notes / "two.txt").write_text("A new footbridge crosses the canal near the old mill.")
+        jobs = submit(env, [(notes / "one.txt", "normal"), (notes / "two.txt", "high")])
+        deadline = time.monotonic() + 600
+        while any(result(settings, j) is None for j in jobs):
+            assert worker.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.5)
+    finally:
+        stop(worker)
+        log.close()
+    assert [result(settings, j)["status"] for j in jobs] == ["completed"] * 2
+    text = log_path.read_text()
+    assert text.count("loaded all-MiniLM-L6-v2") == 1, text[-3000:]
+    assert "ended Completed" in text

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from pipelines import analytics, progress
-from pipelines.analytics.schema import V1
+from pipelines.analytics.schema import SCHEMA_VERSION, V1
 from pipelines.config import Settings, get_settings
 
 
@@ -84,9 +84,9 @@ def test_files_of_the_first_schema_are_read_then_migrated_keeping_every_row(sett
     report = analytics.compact(settings)  # rewrites older files in the current schema
     assert report["jobs"]["files_after"] == 1
     assert analytics.versions(settings) == {
-        "jobs": {2: 1},
-        "events": {2: 1},
-        "errors": {2: 1},
+        "jobs": {SCHEMA_VERSION: 1},
+        "events": {SCHEMA_VERSION: 1},
+        "errors": {SCHEMA_VERSION: 1},
         "searches": {},
     }
     assert snapshot() == before
