@@ -13,8 +13,7 @@ from typing import Any
 from prefect import flow
 
 from flows.ingest import ingest_flow
-from flows.submit import failed_paths
-from pipelines import moments
+from pipelines import analytics, moments
 from pipelines.config import get_settings
 
 
@@ -26,7 +25,7 @@ def retry_failed_flow(job_id: str | None = None, since: dt.datetime | None = Non
         raise ValueError("retry-failed needs a job_id or a since time")
     settings = get_settings()
     jobs = {}
-    for collection, paths in failed_paths(settings, job_id, moments.since(since)).items():
+    for collection, paths in analytics.failed_paths(settings, job_id, moments.since(since)).items():
         summary = ingest_flow(paths, collection=collection, settings=settings)
         jobs[summary["job_id"]] = summary["status"]
     print(f"retried {len(jobs)} job(s): {jobs or 'nothing had failed'}")

@@ -93,7 +93,8 @@ def _ensure_pool_once(url: str) -> None:
     """On first use of a server in a process: the pool, its queues and the deployments exist."""
     if url in _POOLS_READY:
         return
-    from flows.server import ensure_deployments, ensure_work_pool
+    from flows.deployments import ensure_deployments
+    from flows.server import ensure_work_pool
 
     ensure_work_pool()
     ensure_deployments()
@@ -230,34 +231,6 @@ def result(settings: Settings, job_id: str) -> dict[str, Any] | None:
             "embedded": 0, "seconds": 0.0, "flow_run_id": row.get("flow_run_id"), "sources": []}  # fmt: skip
 
 
-def failed_paths(
-    settings: Settings, job_id: str | None = None, since: dt.datetime | None = None
-) -> dict[str, list[str]]:
-    """Paths of the sources that failed (in ``job_id``, or in any job since ``since``), by
-    collection, leaving out those ingested by a later job."""
-    where: list[str] = []
-    params: list[Any] = []
-    if job_id:
-        where.append("e.job_id = ?")
-        params.append(job_id)
-    if since:
-        where.append('e."at" >= ?')
-        params.append(since)
-    sql = f"""
-        SELECT e.collection, e.path FROM errors e
-        WHERE {" AND ".join(where) or "TRUE"} AND e.path IS NOT NULL
-          AND NOT EXISTS (
-            SELECT 1 FROM events v
-            WHERE v.collection = e.collection AND (v.source_id = e.source_id OR v.path = e.path)
-              AND v.stage = 'index' AND v.event = 'end' AND v."at" > e."at")
-        GROUP BY e.collection, e.path ORDER BY e.collection, e.path
-    """
-    by_collection: dict[str, list[str]] = {}
-    for row in analytics.query(settings, sql, params).iter_rows(named=True):
-        by_collection.setdefault(row["collection"], []).append(row["path"])
-    return by_collection
-
-
 def retry(settings: Settings, job_id: str | None = None, since: dt.datetime | None = None,
           priority: str = "normal") -> list[str]:  # fmt: skip
     """Submit the failed sources again (of ``job_id``, or of every job since ``since``): one
@@ -265,7 +238,7 @@ def retry(settings: Settings, job_id: str | None = None, since: dt.datetime | No
     if not job_id and not since:
         raise ValueError("retry needs a job id or a time (since=...)")
     jobs = []
-    for collection, paths in failed_paths(settings, job_id, since).items():
+    for collection, paths in analytics.failed_paths(settings, job_id, since).items():
         request = JobRequest(paths=paths, collection=collection, priority=priority, retry_of=job_id)
         jobs.append(submit(request, settings))
     return jobs

@@ -197,7 +197,7 @@ def stop_worker(settings: Settings, timeout_s: float = 30.0) -> int | None:
 
 def _flows() -> dict[str, Any]:
     """inlet's flows by name, imported once: the models they load stay warm."""
-    from flows.server import deployment_specs
+    from flows.deployments import deployment_specs
 
     return {spec["flow"].name: spec["flow"] for spec in deployment_specs()}
 
@@ -379,7 +379,8 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
     """The worker's loop; how many runs it executed, and whether runs still wait."""
     from prefect.client.orchestration import get_client
 
-    from flows.server import ensure_deployments, ensure_work_pool
+    from flows.deployments import ensure_deployments
+    from flows.server import ensure_work_pool
 
     idle_s = settings.worker_idle_s if idle_s is None else idle_s
     pool = settings.work_pool

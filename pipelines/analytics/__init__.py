@@ -33,10 +33,11 @@ from .files import (
     write_frame,
 )
 from .read import connect, query, query_many, table_rows
-from .reports import errors, job_sources, jobs, statistics
+from .reports import errors, failed_paths, job_sources, jobs, statistics
 from .schema import SCHEMA_VERSION, SCHEMAS
 
 __all__ = [
+    "failed_paths",
     "FORMATS",
     "SCHEMAS",
     "SCHEMA_VERSION",

@@ -324,3 +324,31 @@ def statistics(
         "searches": searches,
         "throughput": frames["throughput"],
     }
+
+
+def failed_paths(
+    settings: Settings, job_id: str | None = None, since: dt.datetime | None = None
+) -> dict[str, list[str]]:
+    """Paths of the sources that failed (in ``job_id``, or in any job since ``since``), by
+    collection, leaving out those ingested by a later job."""
+    where: list[str] = []
+    params: list[Any] = []
+    if job_id:
+        where.append("e.job_id = ?")
+        params.append(job_id)
+    if since:
+        where.append('e."at" >= ?')
+        params.append(since)
+    sql = f"""
+        SELECT e.collection, e.path FROM errors e
+        WHERE {" AND ".join(where) or "TRUE"} AND e.path IS NOT NULL
+          AND NOT EXISTS (
+            SELECT 1 FROM events v
+            WHERE v.collection = e.collection AND (v.source_id = e.source_id OR v.path = e.path)
+              AND v.stage = 'index' AND v.event = 'end' AND v."at" > e."at")
+        GROUP BY e.collection, e.path ORDER BY e.collection, e.path
+    """
+    by_collection: dict[str, list[str]] = {}
+    for row in query(settings, sql, params).iter_rows(named=True):
+        by_collection.setdefault(row["collection"], []).append(row["path"])
+    return by_collection

@@ -251,3 +251,23 @@ def test_a_killed_worker_s_job_resumes_with_the_next_worker_and_no_duplicate(
     assert rows.height == 120 and rows["source_id"].n_unique() == 120
     chunk_ids = store.chunks().to_arrow().column("chunk_id").to_pylist()
     assert len(chunk_ids) == len(set(chunk_ids))
+
+
+def test_the_worker_recycles_itself_between_jobs_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``INLET_WORKER_MAX_JOBS=2``: after two jobs the worker starts afresh (a new process image,
+    models loaded again) and the third job runs on it."""
+    monkeypatch.setenv("INLET_WORKER_MAX_JOBS", "2")
+    settings = get_settings()
+    try:
+        for i in range(3):
+            path = note(tmp_path, f"n{i}.txt", f"Note {i}: the tram to stop {i} runs every ten minutes.")
+            job_id = inlet.submit([path], "recycle", settings=settings)
+            assert inlet.wait(job_id, progress=False, timeout=600, settings=settings)["status"] == "completed"
+    finally:
+        stop_worker(settings)
+    log = (settings.home / "logs" / "worker.log").read_text()
+    assert "recycling: 2 flow runs done" in log, log[-3000:]
+    assert log.count("loaded all-MiniLM-L6-v2") == 2, log[-3000:]
+    assert Store(settings).count_chunks("recycle") == 3

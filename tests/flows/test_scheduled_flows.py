@@ -12,7 +12,7 @@ from flows.inbox import inbox_flow
 from flows.ingest import ingest_flow
 from flows.maintenance import maintenance_flow
 from flows.retry import retry_failed_flow
-from flows.submit import failed_paths
+from pipelines import analytics
 from pipelines.config import get_settings
 from pipelines.search import search
 from pipelines.store import Store
@@ -53,12 +53,12 @@ def test_retry_failed_ingests_what_failed_and_then_has_nothing_left(tmp_path: Pa
     late = tmp_path / "late.txt"
     first = ingest_flow([str(good), str(late)], collection="c", settings=settings, job_id="retry-src")
     assert first["status"] == "partially_failed"
-    assert failed_paths(settings, "retry-src") == {"c": [str(late)]}
+    assert analytics.failed_paths(settings, "retry-src") == {"c": [str(late)]}
 
     note(late, "The late file arrived after the first job had already run.")
     report = retry_failed_flow(job_id="retry-src")
     assert list(report["jobs"].values()) == ["completed"]
-    assert failed_paths(settings, "retry-src") == {}  # ingested by a later job
+    assert analytics.failed_paths(settings, "retry-src") == {}  # ingested by a later job
     assert sorted(Store(settings).source_rows("c")["file"].to_list()) == ["good.txt", "late.txt"]
 
 
