@@ -245,6 +245,13 @@ THROUGHPUT_HEADER = "Files finished over time"
 STAGES_HEADER = "Stage durations"
 STAGES_CAPTION = "Seconds per stage: median and 95th percentile over every recorded run of the stage."
 SECONDS_AXIS = "seconds"
+MEMORY_HEADER = "Peak memory per file"
+MEMORY_CAPTION = (
+    "Resident memory at its peak while a file went through the stage: the bounded parser's for "
+    "PDFs, web pages, documents and images, the worker's own for the stages it runs itself."
+)
+MEMORY_MEDIAN = "median MB"
+MEMORY_MAX = "largest MB"
 SUCCESS_HEADER = "Success by kind and collection"
 RETRIES_HEADER = "Retries"
 RETRIES_TEXT = "{retries} retries of {retried} stages; {recovered} of them then succeeded."

@@ -46,7 +46,7 @@ def load(source: Source, settings: Settings) -> Extraction | None:
     extraction = Extraction.from_dict(data)
     # The bytes are the same; the name and place may not be.
     extraction.source.path, extraction.source.file = source.path, source.file
-    extraction.cached = True
+    extraction.cached, extraction.peak_mb = True, None  # reading it back took no parser's memory
     if extraction.language is None and not is_media(source.kind):
         # kept before text sources were given a language: telling it costs a millisecond
         from pipelines.language import detect_segments

@@ -15,6 +15,7 @@ from pipelines.chunk import chunk_segments, token_budget
 from pipelines.config import Settings
 from pipelines.embed import embed_texts, load_embedder
 from pipelines.errors import InletError, classify
+from pipelines.memory import peak_mb
 from pipelines.records import Chunk, Extraction
 from pipelines.store import Store, VectorCache
 
@@ -38,6 +39,9 @@ class IndexResult:
     embed_s: float = 0.0
     write_s: float = 0.0
     embedded: int = 0
+    peak_mb: float | None = None
+    """The worker's peak resident memory (MB) when the batch was written (its high-water mark:
+    the embedder's batches are the largest thing it holds)."""
 
     @property
     def chunks_written(self) -> int:
@@ -120,6 +124,7 @@ def index_sources(
                     exc, path=extraction.source.path, source_id=extraction.source.source_id, stage="write"
                 )
     result.write_s = time.perf_counter() - started
+    result.peak_mb = peak_mb()
     return result
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_KEY = "inlet_schema_version"
 
 _TS = pl.Datetime("us", "UTC")
@@ -53,7 +53,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "jobs": dict(V1["jobs"]),
     "events": {
         **{k: v for k, v in V1["events"].items() if k != "at"},
-        "path": pl.Utf8, "error_class": pl.Utf8, "message": pl.Utf8, "at": _TS,
+        "path": pl.Utf8, "error_class": pl.Utf8, "message": pl.Utf8, "peak_mb": pl.Float64, "at": _TS,
     },
     "errors": {
         **{k: v for k, v in V1["errors"].items() if k != "at"},

@@ -340,6 +340,15 @@ def test_stage_durations_and_outcomes() -> None:
     assert helpers.percent(None) == "–"
 
 
+def test_stage_memory_keeps_the_stages_that_carry_a_peak() -> None:
+    stages = pl.DataFrame({"stage": ["extract", "chunk", "index"], "peak_mb_p50": [42.04, None, 610.0],
+                           "peak_mb_max": [180.0, None, 655.61]})  # fmt: skip
+    assert helpers.stage_memory(stages).rows() == [
+        ("extracting text", 42.0, 180.0),
+        ("indexing", 610.0, 655.6),
+    ]
+
+
 def test_date_range_from_the_date_input() -> None:
     day, later = dt.date(2026, 1, 2), dt.date(2026, 1, 9)
     assert helpers.date_range(()) == (None, None)
