@@ -285,6 +285,15 @@ MODEL_MISSING = "missing: {message}"
 MODEL_LOADED = "loaded in this dashboard"
 MODEL_NOT_LOADED = "not loaded here yet (loaded on first search)"
 MODEL_IN_WORKER = "loaded by the worker when a recording is ingested"
+BREAKERS_HEADER = "Circuit breakers"
+BREAKERS_CAPTION = (
+    "After failing several times in a row, a model or the store is not tried again until its "
+    "cool-down ends; meanwhile files fail at once as dependency_unavailable."
+)
+BREAKER_NAMES = {"embedder": "Embedding model", "transcriber": "Transcription model", "store": "Store"}
+BREAKER_CLOSED = "working"
+BREAKER_OPEN = "resting after {failures} failures in a row (last: {error_class}: {message})"
+BREAKER_HALF_OPEN = "cool-down over: the next file tries it again (last: {error_class}: {message})"
 STORES_HEADER = "Stores"
 STORE_ROWS = "{rows} rows"
 MODE_HEADER = "Where jobs run"

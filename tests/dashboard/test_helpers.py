@@ -349,6 +349,20 @@ def test_stage_memory_keeps_the_stages_that_carry_a_peak() -> None:
     ]
 
 
+def test_breaker_line_says_whether_a_dependency_rests() -> None:
+    closed = {"state": "closed", "failures": 0}
+    assert helpers.breaker_line("Store", closed) == "**Store**: " + strings.BREAKER_CLOSED
+    opened = {
+        "state": "open",
+        "failures": 5,
+        "error_class": "store_unavailable",
+        "message": "Permission *denied*",
+    }
+    line = helpers.breaker_line("Store", opened)
+    assert line.startswith(":red-badge[Store] resting after 5 failures") and "Permission \\*denied\\*" in line
+    assert helpers.breaker_line("Store", {**opened, "state": "half_open"}).startswith(":orange-badge[Store]")
+
+
 def test_date_range_from_the_date_input() -> None:
     day, later = dt.date(2026, 1, 2), dt.date(2026, 1, 9)
     assert helpers.date_range(()) == (None, None)
