@@ -89,9 +89,13 @@ class Breaker:
         return "half_open" if time.monotonic() - self.opened_at >= self.cooldown_s else "open"
 
     @contextlib.contextmanager
-    def guard(self) -> Iterator[None]:
+    def guard(self, *, proves: bool = True) -> Iterator[None]:
         """Run the block as a call of the dependency: refused at once while the breaker is open
-        (or a probe is under way), counted when it ends."""
+        (or a probe is under way), counted when it ends.
+
+        ``proves=False`` for a step that can succeed while the dependency still fails (opening
+        the store, which a read-only or full disk allows): its failure counts, its success
+        neither resets the count nor closes the breaker."""
         probe = self._admit()
         try:
             yield
@@ -102,7 +106,7 @@ class Breaker:
         except BaseException:  # cancelled: says nothing about the dependency
             self._ended(None, probe)
             raise
-        self._ended(False, probe)
+        self._ended(False if proves else None, probe)
 
     def _admit(self) -> bool:
         """True when this call is the half-open breaker's probe; raises when it may not run."""

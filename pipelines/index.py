@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipelines.breaker import breaker
+import numpy as np
+
+from pipelines.breaker import Breaker, breaker
 from pipelines.chunk import chunk_segments, token_budget
 from pipelines.config import Settings
 from pipelines.embed import embed_texts, load_embedder
@@ -68,7 +70,7 @@ def index_sources(
     slice sent to the model), so that a caller can show progress within a large batch.
     """
     report = on_stage or (lambda stage, sources: None)
-    with breaker(settings, "store").guard():
+    with breaker(settings, "store").guard(proves=False):  # opening works on a full disk too
         store = store or Store(settings)
     with breaker(settings, "embedder").guard():
         embedder = load_embedder(settings)
@@ -103,8 +105,8 @@ def index_sources(
     report("chunk", [outcome for _, _, outcome in planned])
 
     texts = [c.text for _, chunks, _ in planned for c in chunks]
-    with breaker(settings, "store").guard():
-        cache = VectorCache(store, embedder.dim)
+    with breaker(settings, "store").guard(proves=False):
+        cache = _GuardedCache(VectorCache(store, embedder.dim), breaker(settings, "store"))
     embed_progress = _EmbedProgress(planned, len(texts), report)
     embedded = embed_texts(texts, embedder, cache, on_slice=embed_progress)
     embed_progress.finish()  # the sources whose texts were all cached
@@ -135,6 +137,21 @@ def index_sources(
     result.write_s = time.perf_counter() - started
     result.peak_mb = peak_mb()
     return result
+
+
+class _GuardedCache:
+    """The vector cache, its writes made through the store's circuit breaker (they are the
+    first writes of a batch: a store that cannot be written fails there)."""
+
+    def __init__(self, cache: VectorCache, writes: Breaker) -> None:
+        self.cache, self.writes = cache, writes
+
+    def get(self, keys: list[str]) -> dict[str, np.ndarray]:
+        return self.cache.get(keys)
+
+    def put(self, vectors: dict[str, np.ndarray], model: str) -> None:
+        with self.writes.guard():
+            self.cache.put(vectors, model)
 
 
 class _EmbedProgress:

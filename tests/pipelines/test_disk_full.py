@@ -131,3 +131,19 @@ def test_indexing_on_a_full_disk_is_disk_full_then_resumes_whole_when_space_is_b
     assert result.sources[0].error is None and result.chunks_written >= 1
     chunks = Store(settings).chunk_rows(collection="c")
     assert chunks.height == result.chunks_written == chunks["chunk_id"].n_unique()
+
+
+@pytest.mark.slow
+def test_a_store_made_read_only_opens_its_breaker_after_the_threshold(tiny_fs: Path) -> None:
+    from pipelines.errors import DependencyUnavailable
+    from pipelines.index import index_sources
+
+    settings = get_settings(home=tiny_fs / "home", breaker_threshold=2)
+    assert index_sources([_extraction(tiny_fs.parent)], collection="c", settings=settings).chunks_written
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=True)
+    for n in range(2):  # opening the store still works; writing it fails, and is counted
+        with pytest.raises(Exception) as info:
+            index_sources([_extraction(tiny_fs.parent, n=5 + n)], collection="c", settings=settings)
+        assert classify(info.value, stage="index").code == "store_unavailable"
+    with pytest.raises(DependencyUnavailable, match="The store failed 2 times in a row"):
+        index_sources([_extraction(tiny_fs.parent, n=9)], collection="c", settings=settings)
