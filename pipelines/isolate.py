@@ -196,15 +196,16 @@ def _serve(conn: Connection, memory_mb: int, parent: int) -> None:
         except EOFError:  # the parent is gone, or stopped this child
             return
         reset_peak()  # the peak of this parse, not of the ones before it
+        value: Any
         try:
-            result: tuple[bool, Any, float] = (True, fn(*args), 0.0)
+            ok, value = True, fn(*args)
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent, classified
-            result = (False, classify(exc), 0.0)
-        result = (result[0], result[1], peak_mb())
+            ok, value = False, classify(exc)
+        peak = peak_mb()
         try:
-            conn.send(result)
+            conn.send((ok, value, peak))
         except Exception as exc:  # noqa: BLE001 - a result too large to send, an error that will not pickle
-            conn.send((False, _unsendable(exc), result[2]))
+            conn.send((False, _unsendable(exc), peak))
 
 
 def _watch(parent: int) -> None:
