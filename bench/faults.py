@@ -493,7 +493,7 @@ def campaign(
 
 
 def table(outcomes: list[Outcome]) -> str:
-    lines = [f"{'fault':<18} {'hit':<4} {'user sees':<17} {'verdicts':<46} {'retries':>7}  {'after recovery':<15} "
+    lines = [f"{'fault':<18} {'hit':<4} {'user sees':<17} {'verdicts':<60} {'retries':>7}  {'after recovery':<15} "
              f"{'lost':>4} {'dup':>4} {'diff':>4}  {'s':>6}  problem"]  # fmt: skip
     for o in outcomes:
         if o.skipped:
@@ -501,7 +501,7 @@ def table(outcomes: list[Outcome]) -> str:
             continue
         verdicts = ", ".join(f"{k} {v}" for k, v in o.verdicts.items())
         lines.append(
-            f"{o.fault:<18} {'yes' if o.hit else 'NO':<4} {o.status:<17} {verdicts[:46]:<46} {o.retries:>7}  "
+            f"{o.fault:<18} {'yes' if o.hit else 'NO':<4} {o.status:<17} {verdicts[:60]:<60} {o.retries:>7}  "
             f"{o.final:<15} {o.check.get('lost', 0):>4} {o.check.get('duplicated', 0):>4} "
             f"{o.check.get('differing', 0):>4}  {o.seconds:>6.1f}  {o.problem or 'ok'}"
         )

@@ -58,6 +58,8 @@ DEPENDENCIES: dict[str, str] = {
 """The dependencies guarded, with what messages call them."""
 
 _STAGES = {"embedder": "embed", "transcriber": "transcribe", "store": "write"}
+_FIX = {"store": "Check that INLET_HOME is reachable, writable and not full."}
+"""What to fix, when the last failure's hint is about retrying rather than the cause."""
 
 
 def counts(error: InletError) -> bool:
@@ -142,7 +144,9 @@ class Breaker:
         cause = f" (last: {last.code}: {last.message})" if last is not None else ""
         left = max(self.cooldown_s - (time.monotonic() - (self.opened_at or 0.0)), 0.0)
         when = f"in {left:.0f} s" if left > 0 else "when the probe under way ends"
-        hint = f"{last.hint} " if last is not None and last.hint else ""
+        # the last failure's own hint says what to fix, unless it promises a retry that will not come
+        fix = last.hint if last is not None and last.hint and not last.retryable else _FIX.get(self.name, "")
+        hint = f"{fix} " if fix else ""
         return DependencyUnavailable(
             f"{what} failed {self.failures} times in a row{cause}; it is tried again {when}",
             stage=_STAGES.get(self.name),
