@@ -93,3 +93,21 @@ def test_a_missing_model_fails_fast_after_the_threshold_and_recovers_after_a_pro
     assert result.chunks_written == 1 and result.sources[0].error is None
     assert breaker.breaker(fixed, "embedder").state == "closed"
     assert Store(fixed).count_chunks("c") == 1
+
+
+def test_a_missing_transcription_model_opens_its_own_breaker(tmp_path: Path) -> None:
+    from pipelines.extract.audio import whisper_for
+
+    settings = get_settings(
+        home=tmp_path / "home", whisper_model=str(tmp_path / "no-whisper"), breaker_threshold=2
+    )
+    for _ in range(2):
+        with pytest.raises(ModelMissing):
+            whisper_for(settings)
+    with pytest.raises(
+        DependencyUnavailable, match="The transcription model failed 2 times in a row"
+    ) as info:
+        whisper_for(settings)
+    assert "INLET_WHISPER_MODEL" in info.value.hint  # what to fix: the model's own hint
+    shown = {b["dependency"]: b["state"] for b in breaker.states(settings)}
+    assert shown == {"embedder": "closed", "transcriber": "open", "store": "closed"}
