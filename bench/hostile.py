@@ -474,9 +474,9 @@ KINDS: list[Hostile] = [
         for seed, ext in enumerate(("mp3", "mp4", "wav", "flac", "ogg", "mkv"))
     ),
     # text in odd shapes
-    Hostile("utf16le-no-bom.txt", _text(_PROSE * 5, "utf-16-le"), expect=_TEXT_OR_REFUSED),
-    Hostile("utf16be-no-bom.txt", _text(_PROSE * 5, "utf-16-be"), expect=_TEXT_OR_REFUSED),
-    Hostile("utf32-with-bom.txt", _text(_PROSE * 5, "utf-32"), expect=_TEXT_OR_REFUSED),
+    Hostile("utf16le-no-bom.txt", _text(_PROSE * 5, "utf-16-le"), expect=_expect("ingested")),
+    Hostile("utf16be-no-bom.txt", _text(_PROSE * 5, "utf-16-be"), expect=_expect("ingested")),
+    Hostile("utf32-with-bom.txt", _text(_PROSE * 5, "utf-32"), expect=_expect("ingested")),
     Hostile("mixed-encodings.txt", _mixed_encodings, expect=_expect("ingested")),
     Hostile("bom-only.txt", _bytes(b"\xef\xbb\xbf"), expect=_expect("empty")),
     Hostile("whitespace-only.txt", _bytes(b" \n\t\r\n" * 1000), expect=_expect("empty")),

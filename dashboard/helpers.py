@@ -475,6 +475,32 @@ def stage_durations(stages: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
+def breaker_line(name: str, row: Mapping[str, Any]) -> str:
+    """One circuit breaker as Markdown: plain when closed (working), else a red (open) or orange
+    (half-open) badge with the failures and the last error."""
+    values = {"failures": row.get("failures") or 0, "error_class": row.get("error_class") or "",
+              "message": markdown_escape(str(row.get("message") or ""))}  # fmt: skip
+    if row.get("state") == "open":
+        return f":red-badge[{name}] " + strings.BREAKER_OPEN.format(**values)
+    if row.get("state") == "half_open":
+        return f":orange-badge[{name}] " + strings.BREAKER_HALF_OPEN.format(**values)
+    return f"**{name}**: " + strings.BREAKER_CLOSED
+
+
+def stage_memory(stages: pl.DataFrame) -> pl.DataFrame:
+    """Peak memory per stage: ``stage`` (its label), ``median MB``, ``largest MB`` over the
+    sources whose events carry it; stages without a figure are left out."""
+    schema = {"stage": pl.Utf8, strings.MEMORY_MEDIAN: pl.Float64, strings.MEMORY_MAX: pl.Float64}
+    rows = [
+        {"stage": strings.SOURCE_STAGE.get(str(r["stage"]), str(r["stage"])),
+         strings.MEMORY_MEDIAN: round(float(r["peak_mb_p50"]), 1),
+         strings.MEMORY_MAX: round(float(r["peak_mb_max"]), 1)}
+        for r in stages.iter_rows(named=True)
+        if _present(r.get("peak_mb_max")) and _present(r.get("peak_mb_p50"))
+    ]  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
+
+
 def outcome_table(outcomes: pl.DataFrame, by: str) -> pl.DataFrame:
     """Per kind or collection: sources, succeeded, failed, success rate (as ``97%``)."""
     schema = {by: pl.Utf8, "sources": pl.Int64, "succeeded": pl.Int64, "failed": pl.Int64, "success": pl.Utf8}

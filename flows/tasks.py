@@ -216,6 +216,7 @@ def _extract_values(extraction: Extraction, attempt: int) -> dict[str, Any]:
         "pages": source.pages,
         "audio_s": source.duration_s if is_media(source.kind) else None,
         "cached": extraction.cached,
+        "peak_mb": extraction.peak_mb,
     }
 
 
@@ -275,7 +276,7 @@ def index_batch(
     job.events([
         (job.outcome(indexed.source_id), "index", "end", {
             **source_values(sources_by_id[indexed.source_id]), "attempt": attempt, "chunks": indexed.chunks,
-            "duration_s": result.write_s * share,
+            "duration_s": result.write_s * share, "peak_mb": result.peak_mb,
         })
         for indexed in result.sources if indexed.error is None
     ])  # fmt: skip

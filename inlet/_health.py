@@ -14,6 +14,7 @@ import polars as pl
 
 from inlet._settings import resolve
 from pipelines import analytics
+from pipelines.breaker import states as breaker_states
 from pipelines.config import Settings
 from pipelines.errors import InletError
 from pipelines.store import Store
@@ -31,10 +32,13 @@ def health(
         check_server: in server mode, ask the Prefect server whether it answers (up to 2 s).
 
     Returns:
-        ``{"home", "mode", "prefect_api_url", "server", "models", "stores", "versions"}``:
+        ``{"home", "mode", "prefect_api_url", "server", "models", "breakers", "stores", "versions"}``:
         ``mode`` is ``embedded`` or ``server``; ``server`` is ``{"url", "ok", "reason"}`` in
         server mode (else ``None``); ``models`` one dict per model (``role``, ``name``,
-        ``where`` it was found, or the ``problem``); ``stores`` a frame of ``what, rows,
+        ``where`` it was found, or the ``problem``); ``breakers`` one dict per dependency (the
+        embedding model, the transcription model, the store: ``state`` ``closed``, ``open`` or
+        ``half_open``, ``failures`` in a row, the last ``error_class`` and ``message``, as the
+        worker last wrote them, :func:`pipelines.breaker.states`); ``stores`` a frame of ``what, rows,
         bytes``; ``versions`` a frame of ``package, version``.
 
     Example:
@@ -53,6 +57,7 @@ def health(
         "prefect_api_url": url,
         "server": server,
         "models": models(s),
+        "breakers": breaker_states(s),
         "stores": stores(s),
         "versions": versions(),
     }

@@ -13,6 +13,7 @@ from inlet._library import collection_totals, collections
 from inlet._library import sources as library_sources
 from inlet._settings import resolve
 from pipelines import analytics
+from pipelines.breaker import states as breaker_states
 from pipelines.config import Settings
 from pipelines.errors import ALL_CLASSES, InletError
 from pipelines.moments import Moment
@@ -116,7 +117,8 @@ class Stats(dict):
     Keys: ``sources``, ``chunks`` (in the store), ``collections``, ``sources_by_kind``, ``jobs``,
     ``errors``, ``home``, and the frames of :func:`pipelines.analytics.statistics`: ``by_kind``,
     ``by_collection``, ``stages``, ``queue``, ``errors_by_class``, ``searches``; dicts
-    ``retries`` and ``health``.
+    ``retries`` and ``health``; ``breakers``: the state of each dependency's circuit breaker
+    (:func:`pipelines.breaker.states`).
     """
 
     def to_json(self) -> dict[str, Any]:
@@ -134,6 +136,12 @@ class Stats(dict):
             frame = self.get(key)
             if isinstance(frame, pl.DataFrame) and frame.height:
                 parts.append(f"<h4>{key.replace('_', ' ')}</h4>{frame._repr_html_()}")
+        rows = "".join(
+            f"<tr><th>{html.escape(b['dependency'])}</th><td>{html.escape(b['state'])}</td>"
+            f"<td>{b['failures']}</td><td>{html.escape(b['error_class'] or '')}</td></tr>"
+            for b in self.get("breakers", [])
+        )
+        parts.append(f"<h4>breakers</h4><table>{rows}</table>")
         for key in ("retries", "health"):
             values = {k: v for k, v in self.get(key, {}).items() if not isinstance(v, pl.DataFrame)}
             cells = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in values.items())
@@ -182,6 +190,7 @@ def stats(
         jobs=counts["jobs"],
         errors=counts["errors"],
         home=str(s.home),
+        breakers=breaker_states(s),
         **analytics.statistics(s, since=since_moment(since), collection=collection),
     )
 

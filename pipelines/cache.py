@@ -40,13 +40,14 @@ def load(source: Source, settings: Settings) -> Extraction | None:
     """The cached extraction of ``source``, or ``None``."""
     path = _path(settings, extraction_key(source, settings))
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        extraction = Extraction.from_dict(json.loads(path.read_text("utf-8")))
+    except FileNotFoundError:
         return None
-    extraction = Extraction.from_dict(data)
+    except (ValueError, KeyError, TypeError, AttributeError):  # damaged: made again, and saved over it
+        return None
     # The bytes are the same; the name and place may not be.
     extraction.source.path, extraction.source.file = source.path, source.file
-    extraction.cached = True
+    extraction.cached, extraction.peak_mb = True, None  # reading it back took no parser's memory
     if extraction.language is None and not is_media(source.kind):
         # kept before text sources were given a language: telling it costs a millisecond
         from pipelines.language import detect_segments
@@ -60,10 +61,14 @@ def save(extraction: Extraction, settings: Settings) -> None:
     path = _path(settings, extraction_key(extraction.source, settings))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    # A lone surrogate (a file name that is not UTF-8) becomes a JSON \u escape: read back as it was.
-    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
-        json.dump(extraction.to_dict(), fh, ensure_ascii=False)
-    os.replace(tmp, path)
+    try:
+        # A lone surrogate (a file name that is not UTF-8) becomes a JSON \u escape: read back as it was.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            json.dump(extraction.to_dict(), fh, ensure_ascii=False)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: no half-written entry is left behind
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def find(source_id: str, settings: Settings) -> Extraction | None:

@@ -213,6 +213,16 @@ class Settings(BaseSettings):
     stuck_job_after_s: float = Field(900, gt=0)
     """A running job with no event for this many seconds is reported as stuck."""
 
+    # --- circuit breakers (the embedding model, the transcription model, the store) -----
+    breaker_threshold: int = Field(5, ge=1)
+    """Failures in a row of a model load or a store write (model missing or broken, store
+    unavailable, disk full) after which sources fail at once as ``dependency_unavailable``
+    instead of each trying and waiting through its retries."""
+
+    breaker_cooldown_s: float = Field(60.0, gt=0)
+    """Seconds an open breaker waits before it lets one call through as a probe: success closes
+    it, failure opens it for another cool-down."""
+
     # --- orchestration (flows, local worker, Prefect server) -----------------------------
     retry_jitter: float = Field(0.5, ge=0, le=1)
     """Random spread of each retry delay, as a fraction of it (0.5: from half to one and a half times)."""

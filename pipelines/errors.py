@@ -33,7 +33,8 @@ the exception behind it) and ``traceback`` (the full traceback, when there was o
     ├── StorageError
     │   ├── WriteConflict               a concurrent commit won; retried
     │   └── StoreUnavailable            the store could not be opened or written; retried
-    └── InternalError                   anything unexpected; the traceback is kept
+    ├── InternalError                   anything unexpected; the traceback is kept
+    └── DependencyUnavailable           a model or the store kept failing: not tried until its cool-down ends
 
 The four middle classes group the others and are never raised themselves (``abstract=True``);
 ``ALL_CLASSES`` lists the classes that are, in the order of this tree.
@@ -324,6 +325,18 @@ class InternalError(InletError):
     hint = "This is a bug in inlet: please report it with the traceback shown by `inlet errors --json`."
 
 
+class DependencyUnavailable(InletError):
+    """Raised when a model or the store kept failing and its circuit breaker is open: the call
+    is refused at once, without trying (``pipelines.breaker``)."""
+
+    code = "dependency_unavailable"
+    hint = (
+        "A model or the store failed several times in a row, so inlet stops trying it for "
+        "INLET_BREAKER_COOLDOWN_S; fix the cause named in the message, then retry the job "
+        "(the next try after the cool-down tells whether it works again)."
+    )
+
+
 ALL_CLASSES: tuple[type[InletError], ...] = tuple(_CONCRETE)
 """Every class inlet raises, in the order of the tree above; codes are unique (checked at import)."""
 
@@ -381,6 +394,8 @@ class Foreign:
 
 
 _LANCE_COMMIT_ERRORS = ("commit conflict", "incompatible transaction", "too many concurrent writ")
+_NO_SPACE = ("no space left on device", "(os error 28)", "disk quota exceeded", "(os error 122)")
+_READ_ONLY = ("read-only file system", "(os error 30)", "permission denied (os error 13)")
 
 FOREIGN: tuple[Foreign, ...] = (
     # The machine ran short: checked first, whichever library noticed it.
@@ -396,6 +411,14 @@ FOREIGN: tuple[Foreign, ...] = (
     Foreign(_ORT_STATUS + "RuntimeException", OutOfMemory, "Ran out of memory during {where}",
             text=("failed to allocate memory",)),
     Foreign(OSError, DiskFull, "No space left on the device", errnos=frozenset({errno.ENOSPC, errno.EDQUOT})),
+    # LanceDB (a RuntimeError) and polars (an OSError without errno, or its ComputeError) keep
+    # the system's error only in their message: "No space left on device (os error 28)".
+    Foreign(OSError, DiskFull, "No space left on the device", text=_NO_SPACE),
+    Foreign(RuntimeError, DiskFull, "No space left on the device", text=_NO_SPACE),
+    Foreign("polars.exceptions.ComputeError", DiskFull, "No space left on the device", text=_NO_SPACE),
+    Foreign(OSError, StoreUnavailable, "The file system is read-only: {filename}", errnos=frozenset({errno.EROFS})),
+    Foreign(OSError, StoreUnavailable, "The file system is read-only ({exc})", text=_READ_ONLY),
+    Foreign(RuntimeError, StoreUnavailable, "The store could not be written ({exc})", text=_READ_ONLY),
     Foreign(TimeoutError, StageTimeout, "{Where} ran past its time limit"),
     # LanceDB turns every Lance commit error (CommitConflict, RetryableCommitConflict,
     # IncompatibleTransaction, TooMuchWriteContention) into a plain RuntimeError.

@@ -2,7 +2,9 @@
 
 Chunks of many sources go to the embedder in one call (the model sees large batches, DESIGN
 decision 3); vectors already in the cache are not computed again. A source whose write fails
-is reported on its own; the others are still written.
+is reported on its own; the others are still written. Opening the store, loading the model and
+writing go through their circuit breakers (``pipelines.breaker``): once one of them has failed
+``breaker_threshold`` times in a row, sources fail at once as ``dependency_unavailable``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from pipelines.breaker import Breaker, breaker
 from pipelines.chunk import chunk_segments, token_budget
 from pipelines.config import Settings
 from pipelines.embed import embed_texts, load_embedder
 from pipelines.errors import InletError, classify
+from pipelines.memory import peak_mb
 from pipelines.records import Chunk, Extraction
 from pipelines.store import Store, VectorCache
 
@@ -38,6 +44,9 @@ class IndexResult:
     embed_s: float = 0.0
     write_s: float = 0.0
     embedded: int = 0
+    peak_mb: float | None = None
+    """The worker's peak resident memory (MB) when the batch was written (its high-water mark:
+    the embedder's batches are the largest thing it holds)."""
 
     @property
     def chunks_written(self) -> int:
@@ -61,8 +70,10 @@ def index_sources(
     slice sent to the model), so that a caller can show progress within a large batch.
     """
     report = on_stage or (lambda stage, sources: None)
-    store = store or Store(settings)
-    embedder = load_embedder(settings)
+    with breaker(settings, "store").guard(proves=False):  # opening works on a full disk too
+        store = store or Store(settings)
+    with breaker(settings, "embedder").guard():
+        embedder = load_embedder(settings)
     budget = token_budget(settings.chunk_tokens, embedder.max_seq_length)
     overlap = min(settings.chunk_overlap, budget // 2)
     key = settings.chunking_key()
@@ -94,7 +105,8 @@ def index_sources(
     report("chunk", [outcome for _, _, outcome in planned])
 
     texts = [c.text for _, chunks, _ in planned for c in chunks]
-    cache = VectorCache(store, embedder.dim)
+    with breaker(settings, "store").guard(proves=False):
+        cache = _GuardedCache(VectorCache(store, embedder.dim), breaker(settings, "store"))
     embed_progress = _EmbedProgress(planned, len(texts), report)
     embedded = embed_texts(texts, embedder, cache, on_slice=embed_progress)
     embed_progress.finish()  # the sources whose texts were all cached
@@ -107,20 +119,39 @@ def index_sources(
         replaced = (replaces or {}).get(extraction.source.source_id, [])
         items.append((extraction, chunks, embedded.vectors[offset : offset + len(chunks)], replaced))
         offset += len(chunks)
+    writes = breaker(settings, "store")
     try:  # one commit for the whole batch
-        store.write_sources(collection=collection, items=items, model=embedder.name, chunking_key=key)
+        with writes.guard():
+            store.write_sources(collection=collection, items=items, model=embedder.name, chunking_key=key)
     except Exception:  # noqa: BLE001 - retry source by source so one bad source is reported alone
         for item, (extraction, _, outcome) in zip(items, planned, strict=True):
-            try:
-                outcome.chunks = store.write_sources(
-                    collection=collection, items=[item], model=embedder.name, chunking_key=key
-                )
+            try:  # once the store's breaker opens, the rest fail at once
+                with writes.guard():
+                    outcome.chunks = store.write_sources(
+                        collection=collection, items=[item], model=embedder.name, chunking_key=key
+                    )
             except Exception as exc:  # noqa: BLE001
                 outcome.error = classify(
                     exc, path=extraction.source.path, source_id=extraction.source.source_id, stage="write"
                 )
     result.write_s = time.perf_counter() - started
+    result.peak_mb = peak_mb()
     return result
+
+
+class _GuardedCache:
+    """The vector cache, its writes made through the store's circuit breaker (they are the
+    first writes of a batch: a store that cannot be written fails there)."""
+
+    def __init__(self, cache: VectorCache, writes: Breaker) -> None:
+        self.cache, self.writes = cache, writes
+
+    def get(self, keys: list[str]) -> dict[str, np.ndarray]:
+        return self.cache.get(keys)
+
+    def put(self, vectors: dict[str, np.ndarray], model: str) -> None:
+        with self.writes.guard():
+            self.cache.put(vectors, model)
 
 
 class _EmbedProgress:

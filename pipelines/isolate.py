@@ -14,6 +14,9 @@ process start (``bench/hostile.py --cost`` measures it). A child that ran out of
 or was stopped is replaced. The forkserver and the children live as long as the process that
 uses them.
 
+The child also reports the peak resident memory of each parse (:mod:`pipelines.memory`):
+:func:`run_measured` returns it beside the result.
+
     >>> run_isolated(extract_pdf, source, settings, memory_mb=2048, what="PDF", crashed=DamagedPdf)  # doctest: +SKIP
 """
 
@@ -32,6 +35,7 @@ from typing import Any, TypeVar, cast
 
 from pipelines.deadline import check
 from pipelines.errors import InletError, InternalError, OutOfMemory, StageTimeout, classify
+from pipelines.memory import peak_mb, reset_peak
 
 T = TypeVar("T")
 
@@ -114,9 +118,23 @@ def run_isolated(
     A child serves ``CHILD_PARSES`` parses, then is replaced; one that ran out of memory,
     crashed or was stopped is replaced at once.
     """
+    result, _ = run_measured(fn, *args, memory_mb=memory_mb, what=what, crashed=crashed, timeout_s=timeout_s)
+    return result
+
+
+def run_measured(
+    fn: Callable[..., T],
+    *args: Any,
+    memory_mb: int,
+    what: str,
+    crashed: type[InletError],
+    timeout_s: float | None = None,
+) -> tuple[T, float]:
+    """:func:`run_isolated`, returning also the peak resident memory (MB) the child reached
+    during this parse."""
     child = _take(fn.__module__, memory_mb)
     ends = None if timeout_s is None else time.monotonic() + timeout_s
-    ok, payload, reusable = False, None, False
+    ok, payload, peak, reusable = False, None, 0.0, False
     try:
         child.conn.send((fn, args))
         while not child.conn.poll(POLL_S):  # a result, or the end of the pipe when the child died
@@ -126,7 +144,7 @@ def run_isolated(
                     f"Parsing the {what} ran past its time limit of {timeout_s:g} s; it was stopped"
                 )
         try:
-            ok, payload = child.conn.recv()
+            ok, payload, peak = child.conn.recv()
         except EOFError:
             ok, payload = False, None
         reusable = payload is not None and not isinstance(payload, OutOfMemory)
@@ -137,7 +155,7 @@ def run_isolated(
         else:
             child.stop()
     if ok:
-        return cast(T, payload)  # what fn returned, through the pipe
+        return cast(T, payload), peak  # what fn returned, through the pipe
     if isinstance(payload, OutOfMemory) or (payload is None and child.process.exitcode in _OOM_SIGNALS):
         raise OutOfMemory(
             f"Parsing the {what} needed more than the {memory_mb} MB of memory allowed",
@@ -177,14 +195,17 @@ def _serve(conn: Connection, memory_mb: int, parent: int) -> None:
             fn, args = conn.recv()
         except EOFError:  # the parent is gone, or stopped this child
             return
+        reset_peak()  # the peak of this parse, not of the ones before it
+        value: Any
         try:
-            result: tuple[bool, Any] = (True, fn(*args))
+            ok, value = True, fn(*args)
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent, classified
-            result = (False, classify(exc))
+            ok, value = False, classify(exc)
+        peak = peak_mb()
         try:
-            conn.send(result)
+            conn.send((ok, value, peak))
         except Exception as exc:  # noqa: BLE001 - a result too large to send, an error that will not pickle
-            conn.send((False, _unsendable(exc)))
+            conn.send((False, _unsendable(exc), peak))
 
 
 def _watch(parent: int) -> None:

@@ -70,6 +70,10 @@ class Extraction:
     """Wall time the extraction took."""
     cached: bool = False
     warnings: list[str] = field(default_factory=list)
+    peak_mb: float | None = None
+    """Peak resident memory (MB) of the process that extracted it: the bounded child's during
+    this parse, or the worker's high-water mark when it was read in the worker; ``None`` when it
+    came from the cache."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +87,7 @@ class Extraction:
             seconds=data.get("seconds", 0.0),
             cached=data.get("cached", False),
             warnings=list(data.get("warnings", [])),
+            peak_mb=data.get("peak_mb"),
         )
 
 

@@ -31,6 +31,7 @@ from pipelines.errors import (
     UndecodableAudio,
     UnsupportedFormat,
 )
+from pipelines.extract.text import wide_encoding
 from pipelines.records import Kind, Source
 
 _SNIFF_BYTES = 64 * 1024
@@ -187,12 +188,16 @@ def sniff(head: bytes) -> tuple[Family | None, str]:
     # Text first: a file without NUL bytes that decodes is text, unless a media signature sits
     # at its very start. (Weak matches further in, such as a QuickTime atom name at byte 4 of
     # an English sentence, or "From " read as a mailbox, do not turn prose into media.)
-    if b"\x00" not in head and not any(getattr(m, "offset", 0) == 0 for m in media):
+    signed = any(getattr(m, "offset", 0) == 0 for m in media)
+    if b"\x00" not in head and not signed:
         encoding = _decode_guess(head)
         if encoding is not None:
             if looks_like_html(head, encoding):
                 return "html", "text/html"
             return "text", "text/plain"
+    wide = None if signed else wide_encoding(head)  # UTF-16 and UTF-32 text holds NUL bytes
+    if wide is not None:
+        return ("html", "text/html") if looks_like_html(head, wide) else ("text", "text/plain")
     if media:
         return "media", (media[0].mime_type or "").lower()
     label = next((m.mime_type or m.extension for m in candidates if m.mime_type or m.extension), "")
@@ -284,6 +289,9 @@ def _is_media_mime(mime: str | None) -> bool:
 
 def _decode_guess(data: bytes) -> str | None:
     """The encoding that decodes ``data`` as text, or ``None`` if it is not text."""
+    wide = wide_encoding(data)
+    if wide is not None:
+        return wide
     try:
         data.decode("utf-8")
         return "utf-8"

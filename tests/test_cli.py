@@ -121,6 +121,10 @@ def test_show_errors_stats(ingest_result: tuple[int, dict], home: Path) -> None:
     )
     code, stats = run("stats", "--json", home=home)
     assert stats["sources"] == 5 and stats["chunks"] == ingest_result[1]["chunks_written"]
+    assert [b["state"] for b in stats["breakers"]] == ["closed"] * 3
+    code, human = run("stats", home=home, check_json=False)
+    assert "breakers: embedder closed, transcriber closed, store closed" in human["stdout"]
+    assert "peak_mb_max" in human["stdout"]  # peak memory beside the stage timings
     code, missing = run("show", "nothing-like-this.pdf", home=home, check_json=False)
     assert code == 1 and "No ingested source matches" in missing["stderr"]
 

@@ -27,6 +27,12 @@ for model in report["models"]:
         st.markdown(f":green-badge[{role}] `{model['name']}` "
                     + strings.MODEL_FOUND.format(where=model["where"]) + f"  \n{loaded}")  # fmt: skip
 
+st.subheader(strings.BREAKERS_HEADER)
+st.caption(strings.BREAKERS_CAPTION)
+for row in report.get("breakers", []):
+    name = strings.BREAKER_NAMES.get(row["dependency"], row["dependency"])
+    st.markdown(helpers.breaker_line(name, row))
+
 st.subheader(strings.STORES_HEADER)
 st.dataframe(helpers.labelled(helpers.stores_table(report["stores"])), hide_index=True)
 

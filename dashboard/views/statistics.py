@@ -41,6 +41,12 @@ else:
         st.dataframe(helpers.labelled(helpers.outcome_table(figures["by_collection"], "collection")),
                      hide_index=True)  # fmt: skip
 
+    memory = helpers.stage_memory(figures["stages"])
+    if memory.height:
+        st.subheader(strings.MEMORY_HEADER)
+        st.caption(strings.MEMORY_CAPTION)
+        st.dataframe(memory, hide_index=True)
+
     st.subheader(strings.RETRIES_HEADER)
     retries = figures["retries"]
     st.markdown(strings.RETRIES_TEXT.format(retries=int(retries.get("retries") or 0),

@@ -13,6 +13,9 @@ JOB_KEYS = [
     "job_id", "status", "priority", "collection", "progress", "eta_s", "submitted_at", "started_at",
     "finished_at", "sources", "failed", "unchanged", "retries", "chunks_written", "flow_run_id", "stuck",
 ]  # fmt: skip
+STAGE_KEYS = ["stage", "ended", "failed", "failure_rate", "mean_s", "p50_s", "p95_s", "max_s",
+              "peak_mb_p50", "peak_mb_max"]  # fmt: skip
+"""Columns of ``inlet stats``' stage table: timings and peak memory (throughput comes after)."""
 ERROR_KEYS = [
     "class", "message", "hint", "retryable", "file", "path", "stage", "job_id", "at", "source_id",
     "kind", "attempt", "traceback",
@@ -111,7 +114,8 @@ def errors(
 @click.option("-c", "--collection", help="Only this collection's events, errors and searches.")
 @click.option("--json", "as_json", is_flag=True)
 def stats(since: str | None, collection: str | None, as_json: bool) -> None:
-    """Totals in the store, outcome rates, stage timings, throughput, retries, queue and health."""
+    """Totals in the store, outcome rates, stage timings and peak memory, throughput, retries,
+    queue, health and the circuit breakers of the models and the store."""
     import inlet
 
     totals = inlet.stats(since=since, collection=collection)
@@ -130,14 +134,31 @@ def stats(since: str | None, collection: str | None, as_json: bool) -> None:
         f"health: {health['running']} running, {health['queued']} queued, {health['stuck']} stuck, "
         f"{health['errors_24h']} errors in 24 h, last success {health['last_success_at'] or 'never'}"
     )
-    for key in ("by_kind", "stages", "queue", "searches"):
-        frame = totals[key]
+    click.echo("breakers: " + ", ".join(_breaker(b) for b in totals["breakers"]))
+    stages = totals["stages"]
+    tables = {
+        "by kind": totals["by_kind"],
+        "stages (seconds, peak memory in MB)": stages.select([c for c in STAGE_KEYS if c in stages.columns]),
+        "stage throughput": stages.select(
+            [c for c in stages.columns if c == "stage" or c.endswith("_per_s") or c == "total_s"]
+        ),
+        "queue": totals["queue"],
+        "searches": totals["searches"],
+    }
+    for title, frame in tables.items():
         if frame.height:
-            click.echo(f"\n{key.replace('_', ' ')}:")
+            click.echo(f"\n{title}:")
             with _table_format():
                 click.echo(str(frame))
     r = totals["retries"]
     click.echo(f"\nretries: {r['retries']} ({r['retried']} stages retried, {r['recovered']} then succeeded)")
+
+
+def _breaker(row: dict[str, Any]) -> str:
+    """``store open (3 failures, store_unavailable)``, or ``embedder closed``."""
+    if row["state"] == "closed":
+        return f"{row['dependency']} closed"
+    return f"{row['dependency']} {row['state'].upper()} ({row['failures']} failures, {row['error_class']})"
 
 
 def _table_format() -> Any:
@@ -149,6 +170,7 @@ def _table_format() -> Any:
         tbl_rows=50,
         tbl_cols=20,
         fmt_float="mixed",
+        tbl_width_chars=140,
     )
 
 

@@ -63,8 +63,12 @@ def _new_name(prefix: str = "") -> str:
 
 def _write_atomic(frame: pl.DataFrame, target: Path) -> None:
     tmp = target.with_name(f".{target.name}.tmp")
-    frame.write_parquet(tmp, metadata={VERSION_KEY: str(SCHEMA_VERSION)}, row_group_size=128 * 1024)
-    os.replace(tmp, target)
+    try:
+        frame.write_parquet(tmp, metadata={VERSION_KEY: str(SCHEMA_VERSION)}, row_group_size=128 * 1024)
+        os.replace(tmp, target)
+    except BaseException:  # a full disk: no half-written file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_frame(settings: Settings, table: str, frame: pl.DataFrame) -> Path:

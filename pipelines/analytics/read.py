@@ -9,7 +9,8 @@ Views available to ``query``:
   ``source_key`` (the source id, or the path for a file that never got one).
 - ``source_state``: one row per source of a job: ``status`` (``ingested``, ``unchanged``,
   ``failed``, ``cancelled``, ``retrying``, ``running``), current ``stage``, ``progress`` by the
-  rules of ``pipelines/progress.py``, retries, seconds, first and last event time.
+  rules of ``pipelines/progress.py``, retries, seconds, peak memory (``peak_mb``), first and
+  last event time.
 - ``stage_weights``: ``pipelines.progress.weight_rows()``.
 """
 
@@ -47,7 +48,7 @@ FROM jobs GROUP BY job_id
 _SOURCE_EVENTS = """
 CREATE VIEW source_events AS
 SELECT job_id, coalesce(source_id, path, file) AS source_key, source_id, path, file, kind, collection,
-       stage, event, attempt, duration_s, bytes, pages, audio_s, chunks, error_class, message, "at"
+       stage, event, attempt, duration_s, bytes, pages, audio_s, chunks, error_class, message, peak_mb, "at"
 FROM events
 UNION ALL BY NAME
 SELECT job_id, coalesce(source_id, path, file) AS source_key, source_id, path, file, kind, collection,
@@ -67,7 +68,7 @@ WITH agg AS (
            bool_or(event = 'fail') AS has_fail, bool_or(event = 'cancel') AS has_cancel,
            count(*) FILTER (WHERE event = 'retry') AS retries, max(attempt) AS attempts,
            sum(duration_s) FILTER (WHERE event = 'end') AS seconds,
-           max(pages) AS pages, max(audio_s) AS audio_s, max(chunks) AS chunks,
+           max(pages) AS pages, max(audio_s) AS audio_s, max(chunks) AS chunks, max(peak_mb) AS peak_mb,
            min("at") AS first_at, max("at") AS last_at,
            list(DISTINCT stage) FILTER (WHERE event = 'end') AS ended_stages
     FROM {events} GROUP BY job_id, source_key

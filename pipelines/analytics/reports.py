@@ -148,7 +148,7 @@ def jobs(
 
 def job_sources(settings: Settings, job_id: str) -> pl.DataFrame:
     """One row per file of a job: ``file, path, kind, stage, status, progress``, retries,
-    seconds, and its latest error's ``error_class, error_message, error_hint``.
+    seconds, peak memory (``peak_mb``), and its latest error's ``error_class, error_message, error_hint``.
 
     >>> job_sources(settings, "3f2a9c0d1e2b")  # doctest: +SKIP
     """
@@ -163,7 +163,7 @@ def job_sources(settings: Settings, job_id: str) -> pl.DataFrame:
         FROM errors WHERE job_id = ? GROUP BY 1
     )
     SELECT st.file, st.path, st.kind, st.stage, st.status, st.progress, st.source_id, st.retries,
-           st.attempts, st.seconds, st.pages, st.audio_s, st.chunks,
+           st.attempts, st.seconds, st.pages, st.audio_s, st.chunks, st.peak_mb,
            coalesce(e.error_class, CASE WHEN st.status = 'failed' THEN le.last_error END) AS error_class,
            e.error_message, e.error_hint, e.error_retryable, st.first_at, st.last_at
     FROM st LEFT JOIN le USING (source_key) LEFT JOIN e USING (source_key)
@@ -197,7 +197,8 @@ WITH ends AS (
            max(duration_s) AS max_s, sum(duration_s) AS total_s,
            sum(pages) / nullif(sum(duration_s) FILTER (WHERE pages IS NOT NULL), 0) AS pages_per_s,
            sum(audio_s) / nullif(sum(duration_s) FILTER (WHERE audio_s IS NOT NULL), 0) AS audio_s_per_s,
-           sum(chunks) / nullif(sum(duration_s) FILTER (WHERE chunks IS NOT NULL), 0) AS chunks_per_s
+           sum(chunks) / nullif(sum(duration_s) FILTER (WHERE chunks IS NOT NULL), 0) AS chunks_per_s,
+           quantile_cont(peak_mb, 0.5) AS peak_mb_p50, max(peak_mb) AS peak_mb_max
     FROM events WHERE event = 'end' AND {where} GROUP BY stage
 ),
 fails AS (
@@ -208,7 +209,7 @@ fails AS (
 SELECT coalesce(ends.stage, fails.stage) AS stage, coalesce(ended, 0) AS ended,
        coalesce(failed, 0) AS failed,
        round(coalesce(failed, 0) / nullif(coalesce(ended, 0) + coalesce(failed, 0), 0), 4) AS failure_rate,
-       mean_s, p50_s, p95_s, max_s, total_s, pages_per_s, audio_s_per_s, chunks_per_s
+       mean_s, p50_s, p95_s, max_s, total_s, pages_per_s, audio_s_per_s, chunks_per_s, peak_mb_p50, peak_mb_max
 FROM ends FULL JOIN fails ON ends.stage IS NOT DISTINCT FROM fails.stage
 ORDER BY array_position({order!r}, coalesce(ends.stage, fails.stage)) NULLS LAST, 1
 """
@@ -257,7 +258,9 @@ def statistics(
     - ``by_kind``, ``by_collection``: sources, succeeded, failed, cancelled, in progress,
       success and failure rates (of the sources that finished).
     - ``stages``: per stage, ended and failed counts, failure rate, duration mean/p50/p95/max
-      (seconds, over ``end`` events), and throughput: pages/s, audio seconds/s, chunks/s.
+      (seconds, over ``end`` events), throughput (pages/s, audio seconds/s, chunks/s), and peak
+      memory per source (``peak_mb_p50``, ``peak_mb_max``, MB: the bounded child's for parsed
+      documents, the worker's high-water mark for stages run in the worker).
     - ``retries``: retry events, retried stages, how many then ended, and that rate.
     - ``queue``: jobs ``queued`` per priority.
     - ``errors_by_class``: error counts per class and time bucket (``every``, a DuckDB interval).

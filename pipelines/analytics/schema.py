@@ -14,7 +14,8 @@ History:
 - **2**: ``events`` gain ``path``, ``error_class`` and ``message`` (for ``retry``/``fail``
   events); ``errors`` gain ``kind`` and ``traceback``; new table ``searches``.
 - **3**: ``jobs`` gain ``summary`` (the job's summary as JSON, on its last row), so a finished
-  job's result comes from the store, in both modes.
+  job's result comes from the store, in both modes; ``events`` gain ``peak_mb`` (the peak
+  memory of the stage that ended).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "jobs": {**{k: v for k, v in V1["jobs"].items() if k != "at"}, "summary": pl.Utf8, "at": _TS},
     "events": {
         **{k: v for k, v in V1["events"].items() if k != "at"},
-        "path": pl.Utf8, "error_class": pl.Utf8, "message": pl.Utf8, "at": _TS,
+        "path": pl.Utf8, "error_class": pl.Utf8, "message": pl.Utf8, "peak_mb": pl.Float64, "at": _TS,
     },
     "errors": {
         **{k: v for k, v in V1["errors"].items() if k != "at"},

@@ -9,7 +9,8 @@ PDFs, web pages, DOCX, EPUB and images are parsed in a child process with a memo
 limit (:func:`isolated`, settings ``extract_memory_mb`` and ``timeout_extract_s``), so that a
 bomb ends as a classified error and the worker goes on; text files are read in the worker
 (decoding them is bounded by their size limit), and media is decoded in windows by the
-transcriber.
+transcriber. Each extraction carries the peak memory of the process that made it (``peak_mb``:
+the child's during the parse, else the worker's high-water mark).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 
 from pipelines.config import Settings
 from pipelines.errors import InletError
+from pipelines.memory import peak_mb
 from pipelines.records import Extraction, Source, is_media
 
 
@@ -43,12 +45,13 @@ def isolated(
     """``extractor(source, settings)`` in a child process bounded by ``extract_memory_mb`` and
     ``timeout_extract_s`` (``pipelines.isolate``); what the extractor learnt about the source
     (its pages) is copied back to ``source``."""
-    from pipelines.isolate import run_isolated
+    from pipelines.isolate import run_measured
 
-    extraction = run_isolated(
+    extraction, peak = run_measured(
         extractor, source, settings, memory_mb=settings.extract_memory_mb, what=what, crashed=crashed,
         timeout_s=settings.timeout_extract_s,
     )  # fmt: skip
+    extraction.peak_mb = peak
     for field in dataclasses.fields(source):
         setattr(source, field.name, getattr(extraction.source, field.name))
     extraction.source = source
@@ -119,6 +122,8 @@ def extract(source: Source, settings: Settings) -> Extraction:
     """The segments of one source, by the extractor for its kind, with the language of its text
     (recordings: the transcriber's; other kinds: :func:`pipelines.language.detect_segments`)."""
     extraction = EXTRACTORS[source.kind](source, settings)
+    if extraction.peak_mb is None:  # read in this process
+        extraction.peak_mb = peak_mb()
     if extraction.language is None and not is_media(source.kind):
         from pipelines.language import detect_segments
 

@@ -86,12 +86,16 @@ def load_whisper(name: str, device: str, compute_type: str, cpu_threads: int) ->
 
 
 def whisper_for(settings: Settings) -> Any:
-    return load_whisper(
-        settings.whisper_model,
-        settings.whisper_device,
-        settings.whisper_compute_type,
-        settings.whisper_cpu_threads,
-    )
+    """The transcription model of ``settings``, through its circuit breaker (``pipelines.breaker``)."""
+    from pipelines.breaker import breaker
+
+    with breaker(settings, "transcriber").guard():
+        return load_whisper(
+            settings.whisper_model,
+            settings.whisper_device,
+            settings.whisper_compute_type,
+            settings.whisper_cpu_threads,
+        )
 
 
 def transcribe(source: Source, settings: Settings) -> Extraction:

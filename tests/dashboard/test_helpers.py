@@ -340,6 +340,29 @@ def test_stage_durations_and_outcomes() -> None:
     assert helpers.percent(None) == "–"
 
 
+def test_stage_memory_keeps_the_stages_that_carry_a_peak() -> None:
+    stages = pl.DataFrame({"stage": ["extract", "chunk", "index"], "peak_mb_p50": [42.04, None, 610.0],
+                           "peak_mb_max": [180.0, None, 655.61]})  # fmt: skip
+    assert helpers.stage_memory(stages).rows() == [
+        ("extracting text", 42.0, 180.0),
+        ("indexing", 610.0, 655.6),
+    ]
+
+
+def test_breaker_line_says_whether_a_dependency_rests() -> None:
+    closed = {"state": "closed", "failures": 0}
+    assert helpers.breaker_line("Store", closed) == "**Store**: " + strings.BREAKER_CLOSED
+    opened = {
+        "state": "open",
+        "failures": 5,
+        "error_class": "store_unavailable",
+        "message": "Permission *denied*",
+    }
+    line = helpers.breaker_line("Store", opened)
+    assert line.startswith(":red-badge[Store] resting after 5 failures") and "Permission \\*denied\\*" in line
+    assert helpers.breaker_line("Store", {**opened, "state": "half_open"}).startswith(":orange-badge[Store]")
+
+
 def test_date_range_from_the_date_input() -> None:
     day, later = dt.date(2026, 1, 2), dt.date(2026, 1, 9)
     assert helpers.date_range(()) == (None, None)

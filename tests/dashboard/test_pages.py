@@ -322,6 +322,8 @@ def test_health_page_shows_models_stores_mode_and_versions(filled: Path) -> None
     badges = [m.value for m in at.markdown if m.value.startswith(":green-badge[")]
     assert len(badges) == 2 and "all-MiniLM-L6-v2" in badges[0] and "tiny.en" in badges[1]
     assert strings.MODE_EMBEDDED in [m.value for m in at.markdown]
+    working = [f"**{name}**: {strings.BREAKER_CLOSED}" for name in strings.BREAKER_NAMES.values()]
+    assert set(working) <= {m.value for m in at.markdown}  # the circuit breakers: all closed
     stores, versions = (d.value for d in at.dataframe)
     rows = dict(zip(stores[strings.COLUMNS["what"]], stores[strings.COLUMNS["rows"]], strict=True))
     assert rows["chunks"] == f"{inlet.stats()['chunks']:,}"

@@ -96,6 +96,25 @@ def test_speech_is_found_by_a_paraphrase_at_the_right_seconds(ingested) -> None:
     assert shown["language"] == "en" and shown["segments"][0]["start"] == pytest.approx(0.0, abs=1.0)
 
 
+def test_each_source_s_events_carry_its_peak_memory(ingested) -> None:  # noqa: ANN001
+    from pipelines import analytics
+
+    _, home = ingested
+    settings = get_settings(home=home)
+    rows = analytics.query(
+        settings, "SELECT file, stage, peak_mb FROM events WHERE event = 'end' AND stage IN "
+        "('extract', 'transcribe', 'index') ORDER BY file, stage",
+    ).to_dicts()  # fmt: skip
+    peaks = {(r["file"], r["stage"]): r["peak_mb"] for r in rows}
+    pdf = peaks[("crazyones.pdf", "extract")]  # parsed in the bounded child
+    assert pdf is not None and 0 < pdf < settings.extract_memory_mb
+    assert 0 < peaks[("jfk.flac", "transcribe")] < 8192  # the worker's own figure
+    assert all(0 < peaks[(name, "index")] < 8192 for name in GOOD)
+    stages = {r["stage"]: r for r in analytics.statistics(settings)["stages"].to_dicts()}
+    assert stages["extract"]["peak_mb_max"] >= pdf > 0
+    assert 0 < stages["index"]["peak_mb_p50"] <= stages["index"]["peak_mb_max"]
+
+
 def test_ingesting_twice_writes_and_embeds_nothing(ingested, mixed_folder: Path) -> None:  # noqa: ANN001
     first, home = ingested
     store = Store(get_settings(home=home))

@@ -87,7 +87,7 @@ def test_a_second_class_with_a_taken_code_is_refused() -> None:
 # --- the table: every row on a real exception --------------------------------------------
 def test_every_named_row_is_a_real_exception_type_of_its_library() -> None:
     named = [row for row in errors.FOREIGN if isinstance(row.kind, str)]
-    assert {row.kind.split(".")[0] for row in named} == {"torch", "onnxruntime", "pypdf", "av"}
+    assert {row.kind.split(".")[0] for row in named} == {"torch", "onnxruntime", "pypdf", "av", "polars"}
     for row in named:
         importlib.import_module(row.kind.rpartition(".")[0])
         kind = row.resolve()

@@ -41,6 +41,15 @@ def test_a_bomb_past_the_memory_limit_is_out_of_memory_and_the_next_file_is_read
     assert good.pages == 1 and extraction.source is good  # what the child learnt comes back
 
 
+def test_each_parse_reports_its_own_peak_memory(bomb: Path, shared: Path) -> None:
+    settings = get_settings(extract_memory_mb=1024)
+    inflated = extract(inspect(bomb, settings), settings)  # 64 MB of content, held twice over
+    small = extract(inspect(shared / "pdfs/pypdf/crazyones.pdf", settings), settings)
+    assert inflated.peak_mb is not None and small.peak_mb is not None
+    assert 64 < inflated.peak_mb < 1024
+    assert 0 < small.peak_mb < inflated.peak_mb - 32  # the bomb's peak does not stay with the child
+
+
 def test_a_parse_past_its_time_limit_is_stopped(bomb: Path) -> None:
     settings = get_settings(timeout_extract_s=1)
     started = time.monotonic()

@@ -69,6 +69,50 @@ def test_latin1_text_is_text(tmp_path: Path) -> None:
     assert inspect(path, get_settings()).kind == "text"
 
 
+WIDE_TEXT = "Tides rise twice a day.\n\nThe moon pulls the oceans; café crème, naïve façade.\n" * 20
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom", "found"),
+    [
+        ("utf-16-le", b"", "utf-16-le"),
+        ("utf-16-be", b"", "utf-16-be"),
+        ("utf-32-le", b"\xff\xfe\x00\x00", "utf-32"),
+        ("utf-32-be", b"\x00\x00\xfe\xff", "utf-32"),
+        ("utf-16-le", b"\xff\xfe", "utf-16"),
+    ],
+)
+def test_utf16_without_a_mark_and_utf32_are_read_as_text(
+    tmp_path: Path, encoding: str, bom: bytes, found: str
+) -> None:
+    from pipelines.extract import extract
+
+    path = tmp_path / "notes.txt"
+    path.write_bytes(bom + WIDE_TEXT.encode(encoding))
+    settings = get_settings()
+    source = inspect(path, settings)
+    assert (source.kind, source.encoding) == ("text", found)
+    extraction = extract(source, settings)
+    assert extraction.segments[0].text == "Tides rise twice a day."
+    assert extraction.segments[1].text.startswith("The moon pulls the oceans; café crème, naïve façade.")
+    assert "\x00" not in "".join(s.text for s in extraction.segments)
+
+
+def test_a_utf16_web_page_without_a_mark_is_a_web_page(tmp_path: Path) -> None:
+    page = tmp_path / "page"
+    page.write_bytes("<!DOCTYPE html><html><title>Tides</title><body><p>The moon pulls.</p></body></html>"
+                     .encode("utf-16-le"))  # fmt: skip
+    assert inspect(page, get_settings()).kind == "html"
+
+
+def test_binary_with_nul_bytes_is_not_taken_for_utf16(tmp_path: Path, shared: Path) -> None:
+    noise = tmp_path / "noise.txt"
+    noise.write_bytes(bytes((i * 7919) % 256 for i in range(8192)))
+    with pytest.raises(UnsupportedFormat):
+        inspect(noise, get_settings())
+    assert inspect(shared / "audio/lhotse_LJ002-0020.wav", get_settings()).kind == "audio"
+
+
 def test_binary_formats_are_unsupported(tmp_path: Path) -> None:
     import zipfile
 
