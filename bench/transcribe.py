@@ -43,6 +43,13 @@ Run from the project folder:
     .venv/bin/python bench/transcribe.py --minutes 10 40    # also 40 minutes (memory); ~22 min
     .venv/bin/python bench/transcribe.py --json             # last line is one JSON object
 
+    .venv/bin/python bench/transcribe.py --languages --minutes 5   # cost of telling languages
+
+``--languages``: what telling the language of each stretch of speech costs English speech: the
+default settings against ``whisper_multilingual_model=""`` (``tiny.en`` alone, as before),
+alternately in fresh processes on the same English recording, and the languages given to the
+English-then-German ``fw_multilingual.mp3``.
+
 Options: ``--minutes M [M ...]`` (lengths of the long recordings), ``--batch-size B`` (for the
 raw batched pipeline; default 8, faster-whisper's), ``--skip-clips`` (no short-clip WER), ``--json``.
 """
@@ -124,11 +131,16 @@ def wer(references: list[str], hypotheses: list[str]) -> float:
 
 
 # --- the three ways -----------------------------------------------------------------------
-def _settings(batched: bool = False) -> Any:
-    """inlet's default settings; ``batched``: its batched path forced on for long recordings."""
+def _settings(batched: bool = False, english_only: bool = False) -> Any:
+    """inlet's default settings; ``batched``: its batched path forced on for long recordings;
+    ``english_only``: no language detection (every recording transcribed by ``tiny.en``, as
+    before languages were told)."""
     from pipelines.config import get_settings
 
-    return get_settings(whisper_batch_size=BATCHED_INLET) if batched else get_settings()
+    return get_settings(
+        whisper_batch_size=BATCHED_INLET if batched else None,
+        whisper_multilingual_model="" if english_only else None,
+    )
 
 
 def raw_model() -> Any:
@@ -156,7 +168,7 @@ def run_one(mode: str, path: Path, model: Any, batch_size: int, vad: bool = True
         from pipelines.extract.audio import transcribe
         from pipelines.sources import inspect
 
-        settings = _settings(batched=mode == "inlet-batched")
+        settings = _settings(batched=mode == "inlet-batched", english_only=mode == "inlet-english-only")
         result = transcribe(inspect(path, settings), settings)
         texts = [s.text for s in result.segments]
         times = [(s.start, s.end) for s in result.segments]
@@ -223,6 +235,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--skip-clips", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--languages", action="store_true")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -234,6 +247,8 @@ def main() -> int:
     load_start = os.getloadavg()[0]
     run_started = time.perf_counter()
     print(f"1-min load average at start: {load_start:.2f} ({os.cpu_count()} cores)", flush=True)
+    if args.languages:
+        return languages(args.minutes[0], batch_size, args.json)
     results: dict[str, Any] = {"batch_size": batch_size}
 
     if not args.skip_clips:
@@ -305,6 +320,65 @@ def main() -> int:
     results.update(load_avg=[load_start, load_end], run_seconds=run_s)
     if args.json:
         print(json.dumps(results))
+    return 0
+
+
+def languages(minutes: float, batch_size: int, as_json: bool) -> int:
+    """What telling the language of each stretch of speech costs English: inlet with its default
+    settings against inlet with detection off (``tiny.en`` alone, as before), on the same English
+    recording, alternately in fresh processes (two rounds each); and the languages it gives the
+    English-then-German ``fw_multilingual.mp3``."""
+    folder = Path(tempfile.mkdtemp(prefix="inlet-bench-lang-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / f"speech-{minutes:g}min.wav"
+    reference = make_recording(path, minutes * 60, seed=int(minutes))
+    modes = ("inlet-english-only", "inlet")
+    rows: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+    for round_ in range(2):
+        for mode in modes:
+            r = in_child(mode, path, batch_size)
+            r["wer"] = wer([reference], [r.pop("text")])
+            rows[mode].append(r)
+            print(
+                f"  round {round_ + 1} {mode:<19} {r['audio_s']:6.1f} s audio in {r['seconds']:6.1f} s = "
+                f"{r['speed']:5.1f} x real time; WER {100 * r['wer']:5.2f} %; peak RSS {r['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
+    mean = {m: float(np.mean([r["seconds"] for r in rows[m]])) for m in modes}
+    from pipelines.config import get_settings
+    from pipelines.extract import audio
+    from pipelines.extract.audio import transcribe
+    from pipelines.sources import inspect
+
+    settings = get_settings()
+    # The work detection adds to an English recording, timed alone (the end-to-end figures above
+    # move by more than it on a shared machine): VAD plus one detection per clip of speech.
+    model = audio.multilingual_for(settings)
+    window = int(settings.whisper_window_s * SAMPLE_RATE)
+    detect_s, runs = 0.0, []
+    for _, samples, _ in audio._windows(str(path), window):
+        started = time.perf_counter()
+        runs += audio.language_runs(model, samples)
+        detect_s += time.perf_counter() - started
+    share = 100 * detect_s / mean["inlet-english-only"]
+    print(
+        f"  detection alone: {detect_s:.2f} s over {len(runs)} run(s) "
+        f"({', '.join(sorted({r[2] for r in runs}))}) = {share:.1f} % of the English-only transcription",
+        flush=True,
+    )
+    mixed = transcribe(inspect(AUDIO / "fw_multilingual.mp3", settings), settings)
+    spans = [(s.start, s.end, s.language) for s in mixed.segments]
+    print("\n" + "=" * 78)
+    print(
+        f"RESULTS  {minutes:g}-minute English recording, mean of 2 rounds: detection off "
+        f"{mean['inlet-english-only']:.1f} s, detection on {mean['inlet']:.1f} s "
+        f"({100 * (mean['inlet'] / mean['inlet-english-only'] - 1):+.1f} %)"
+    )
+    print(f"  fw_multilingual.mp3: {mixed.language}; segments (start, end, language): {spans}")
+    print(f"  1-min load average at end: {os.getloadavg()[0]:.2f}")
+    print(f"  detection alone {detect_s:.2f} s = {share:.1f} % of the English-only transcription")
+    if as_json:
+        print(json.dumps({"rows": rows, "mean_seconds": mean, "detect_s": detect_s, "multilingual": spans}))
     return 0
 
 
