@@ -21,7 +21,8 @@ the exception behind it) and ``traceback`` (the full traceback, when there was o
     │   ├── NoTextLayer                 a scanned PDF with no text layer in which OCR found no words
     │   ├── UndecodableAudio            audio or video whose sound cannot be decoded
     │   ├── NoAudioTrack                a video without any audio stream
-    │   └── NoSpeech                    audio in which no speech was recognised
+    │   ├── NoSpeech                    audio in which no speech was recognised
+    │   └── NoVideoTrack                a still was asked of a file that has no video picture
     ├── ResourceError
     │   ├── OutOfMemory                 the process ran out of memory
     │   ├── DiskFull                    no space left to write
@@ -232,6 +233,13 @@ class NoSpeech(InputError):
 
     code = "no_speech"
     hint = "No speech was recognised; check the recording, or use a larger or multilingual model (INLET_WHISPER_MODEL)."
+
+
+class NoVideoTrack(InputError):
+    """Raised when a still (a hit's thumbnail) is asked of a file without a video picture."""
+
+    code = "no_video_track"
+    hint = "Only videos have pictures; an audio file's hits are cited by their seconds alone."
 
 
 # --- resources ----------------------------------------------------------------------------

@@ -35,6 +35,7 @@ def test_public_surface_is_exactly_all() -> None:
         "stats",
         "submit",
         "suggest",
+        "thumbnail",
         "wait",
     }
 
