@@ -157,10 +157,11 @@ class Settings(BaseSettings):
     """Most pages accepted in one PDF."""
 
     extract_memory_mb: int = Field(2048, ge=0)
-    """Memory (address space, MB) allowed to the child process that parses each PDF: a
-    decompression bomb or a PDF of a million nested objects ends as ``out_of_memory`` (and one
-    that runs past ``timeout_extract_s`` as ``timeout``) while the worker goes on. 0 parses in
-    the worker itself, without these bounds."""
+    """Memory (address space, MB) allowed to the child process that parses each PDF, web page,
+    Word document, e-book or image, decodes the sound of each recording and the stills of
+    videos: a decompression bomb or a PDF of a million nested objects ends as ``out_of_memory``
+    (and one that runs past ``timeout_extract_s`` as ``timeout``) while the worker goes on. 0
+    parses in the worker itself, without these bounds."""
 
     # --- timeouts (seconds; applied by the flows) ---------------------------------------
     timeout_extract_s: float = 600

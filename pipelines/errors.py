@@ -403,6 +403,8 @@ FOREIGN: tuple[Foreign, ...] = (
             text=("failed to allocate memory",)),
     Foreign(_ORT_STATUS + "RuntimeException", OutOfMemory, "Ran out of memory during {where}",
             text=("failed to allocate memory",)),
+    # A library loaded by a process at its memory limit cannot be mapped (dlopen's ENOMEM).
+    Foreign(ImportError, OutOfMemory, "Ran out of memory during {where}", text=("failed to map segment",)),
     Foreign(OSError, DiskFull, "No space left on the device", errnos=frozenset({errno.ENOSPC, errno.EDQUOT})),
     Foreign(TimeoutError, StageTimeout, "{Where} ran past its time limit"),
     # LanceDB turns every Lance commit error (CommitConflict, RetryableCommitConflict,

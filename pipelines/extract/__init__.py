@@ -8,8 +8,9 @@
 PDFs, web pages, DOCX, EPUB and images are parsed in a child process with a memory and a time
 limit (:func:`isolated`, settings ``extract_memory_mb`` and ``timeout_extract_s``), so that a
 bomb ends as a classified error and the worker goes on; text files are read in the worker
-(decoding them is bounded by their size limit), and media is decoded in windows by the
-transcriber.
+(decoding them is bounded by their size limit), and the sound of media is decoded block by block
+in such a child (``pipelines.isolate.stream_isolated``, the same memory limit) while the worker
+transcribes it in windows.
 """
 
 from __future__ import annotations

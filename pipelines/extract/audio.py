@@ -2,9 +2,10 @@
 
 The models load once per process (``load_whisper`` is cached). Media is probed before decoding
 (``pipelines.sources.probe_media``), so a video without sound fails with ``NoAudioTrack``
-instead of a bare ``IndexError`` from the decoder. The sound is then decoded and transcribed in
-windows of a few minutes, so a long recording needs no more memory than a short one, and long
-recordings can go through faster-whisper's batched pipeline (see :func:`transcribe`).
+instead of a bare ``IndexError`` from the decoder. The sound is then decoded (in a child process
+bounded by ``extract_memory_mb``, as documents are parsed) and transcribed in windows of a few
+minutes, so a long recording needs no more memory than a short one, and long recordings can go
+through faster-whisper's batched pipeline (see :func:`transcribe`).
 
 Languages: English keeps the fast English-only model (``whisper_model``, ``tiny.en``), which
 writes confident nonsense for any other language. So a multilingual model
@@ -157,7 +158,7 @@ def transcribe(source: Source, settings: Settings) -> Extraction:
     segments: list[Segment] = []
     batched: bool | None = None
     total = 0
-    for offset, audio, full in _windows(source.path, window):
+    for offset, audio, full in _windows(source.path, window, settings.extract_memory_mb):
         check_deadline()
         if batched is None:  # a full first window: the recording is longer than one window
             batched = batch_size > 1 and (full or audio.size >= batch_min_s * SAMPLE_RATE)
@@ -348,16 +349,16 @@ def _batched(
     return found, info
 
 
-def _windows(path: str, window: int) -> Iterator[tuple[int, np.ndarray, bool]]:
+def _windows(path: str, window: int, memory_mb: int = 0) -> Iterator[tuple[int, np.ndarray, bool]]:
     """(first sample, 16 kHz mono float32 samples, more follows) for consecutive windows.
 
     A window holds at most ``window`` samples; it ends in the quietest stretch of its last
     ``CUT_SEARCH_S`` seconds, and the next window starts exactly there, so no sample is lost
-    or repeated and a pause, not a word, is split."""
+    or repeated and a pause, not a word, is split. ``memory_mb``: see :func:`_decoded`."""
     search = CUT_SEARCH_S * SAMPLE_RATE
     pending: list[np.ndarray] = []
     count = offset = 0
-    for block in _decoded(path):
+    for block in _decoded(path, memory_mb):
         pending.append(block)
         count += block.size
         while count >= window:
@@ -375,7 +376,22 @@ def _windows(path: str, window: int) -> Iterator[tuple[int, np.ndarray, bool]]:
         yield offset, np.concatenate(pending), False
 
 
-def _decoded(path: str) -> Iterator[np.ndarray]:
+def _decoded(path: str, memory_mb: int = 0) -> Iterator[np.ndarray]:
+    """The audio stream as blocks of 16 kHz mono float32 samples (:func:`decode_blocks`), decoded
+    in a child process limited to ``memory_mb`` (``pipelines.isolate.stream_isolated``: a
+    hostile file ends as ``out_of_memory`` or ``undecodable_audio`` and the worker goes on; the
+    child decodes a block only when the transcriber asks for it); 0 decodes here."""
+    if not memory_mb:
+        yield from decode_blocks(path)
+        return
+    from pipelines.isolate import stream_isolated
+
+    yield from stream_isolated(
+        decode_blocks, path, memory_mb=memory_mb, what="recording", crashed=UndecodableAudio
+    )
+
+
+def decode_blocks(path: str) -> Iterator[np.ndarray]:
     """The audio stream as blocks of 16 kHz mono float32 samples, decoded as it is read (the
     same resampling as faster-whisper's ``decode_audio``, without holding the whole waveform)."""
     import av

@@ -243,8 +243,8 @@ def _count_decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen = [0]
     original = audio._decoded
 
-    def counting(path: str) -> Iterator[np.ndarray]:
-        for block in original(path):
+    def counting(path: str, memory_mb: int = 0) -> Iterator[np.ndarray]:
+        for block in original(path, memory_mb):
             seen[0] += block.size
             yield block
 
