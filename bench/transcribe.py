@@ -45,10 +45,11 @@ Run from the project folder:
 
     .venv/bin/python bench/transcribe.py --languages --minutes 5   # cost of telling languages
 
-``--languages``: what telling the language of each stretch of speech costs English speech: the
-default settings against ``whisper_multilingual_model=""`` (``tiny.en`` alone, as before),
-alternately in fresh processes on the same English recording, and the languages given to the
-English-then-German ``fw_multilingual.mp3``.
+``--languages`` (with ``--rounds R``, default 3): what telling the language of each stretch of
+speech costs English speech: the default settings against ``whisper_multilingual_model=""``
+(``tiny.en`` alone, as before), alternately in one process on the same English recording, with
+the detection work alone timed between them; and the languages given to the English-then-German
+``fw_multilingual.mp3``.
 
 Options: ``--minutes M [M ...]`` (lengths of the long recordings), ``--batch-size B`` (for the
 raw batched pipeline; default 8, faster-whisper's), ``--skip-clips`` (no short-clip WER), ``--json``.
@@ -236,6 +237,7 @@ def main() -> int:
     parser.add_argument("--skip-clips", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--languages", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -248,7 +250,7 @@ def main() -> int:
     run_started = time.perf_counter()
     print(f"1-min load average at start: {load_start:.2f} ({os.cpu_count()} cores)", flush=True)
     if args.languages:
-        return languages(args.minutes[0], batch_size, args.json)
+        return languages(args.minutes[0], args.rounds, args.json)
     results: dict[str, Any] = {"batch_size": batch_size}
 
     if not args.skip_clips:
@@ -323,62 +325,59 @@ def main() -> int:
     return 0
 
 
-def languages(minutes: float, batch_size: int, as_json: bool) -> int:
+def languages(minutes: float, rounds: int, as_json: bool) -> int:
     """What telling the language of each stretch of speech costs English: inlet with its default
     settings against inlet with detection off (``tiny.en`` alone, as before), on the same English
-    recording, alternately in fresh processes (two rounds each); and the languages it gives the
+    recording, in one process with both models loaded, alternately (``rounds`` each), and the
+    detection work alone (VAD and one short encoder pass per clip) timed between them, so that
+    the figures of one round are minutes apart at most; and the languages it gives the
     English-then-German ``fw_multilingual.mp3``."""
-    folder = Path(tempfile.mkdtemp(prefix="inlet-bench-lang-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    path = folder / f"speech-{minutes:g}min.wav"
-    reference = make_recording(path, minutes * 60, seed=int(minutes))
-    modes = ("inlet-english-only", "inlet")
-    rows: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
-    for round_ in range(2):
-        for mode in modes:
-            r = in_child(mode, path, batch_size)
-            r["wer"] = wer([reference], [r.pop("text")])
-            rows[mode].append(r)
-            print(
-                f"  round {round_ + 1} {mode:<19} {r['audio_s']:6.1f} s audio in {r['seconds']:6.1f} s = "
-                f"{r['speed']:5.1f} x real time; WER {100 * r['wer']:5.2f} %; peak RSS {r['peak_rss_mb']:.0f} MB",
-                flush=True,
-            )
-    mean = {m: float(np.mean([r["seconds"] for r in rows[m]])) for m in modes}
-    from pipelines.config import get_settings
     from pipelines.extract import audio
     from pipelines.extract.audio import transcribe
     from pipelines.sources import inspect
 
-    settings = get_settings()
-    # The work detection adds to an English recording, timed alone (the end-to-end figures above
-    # move by more than it on a shared machine): VAD plus one detection per clip of speech.
-    model = audio.multilingual_for(settings)
-    window = int(settings.whisper_window_s * SAMPLE_RATE)
-    detect_s, runs = 0.0, []
-    for _, samples, _ in audio._windows(str(path), window):
-        started = time.perf_counter()
-        runs += audio.language_runs(model, samples)
-        detect_s += time.perf_counter() - started
-    share = 100 * detect_s / mean["inlet-english-only"]
-    print(
-        f"  detection alone: {detect_s:.2f} s over {len(runs)} run(s) "
-        f"({', '.join(sorted({r[2] for r in runs}))}) = {share:.1f} % of the English-only transcription",
-        flush=True,
-    )
-    mixed = transcribe(inspect(AUDIO / "fw_multilingual.mp3", settings), settings)
+    folder = Path(tempfile.mkdtemp(prefix="inlet-bench-lang-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / f"speech-{minutes:g}min.wav"
+    reference = make_recording(path, minutes * 60, seed=int(minutes))
+    english_only, default = _settings(english_only=True), _settings()
+    model = audio.multilingual_for(default)
+    transcribe(inspect(AUDIO / WARMUP_CLIP, default), default)  # loads both models
+    window = int(default.whisper_window_s * SAMPLE_RATE)
+    windows = [samples for _, samples, _ in audio._windows(str(path), window)]  # decoded once, not timed
+    rows: list[dict[str, float]] = []
+    for round_ in range(rounds):
+        row: dict[str, float] = {}
+        for name, settings in (("off", english_only), ("on", default)):
+            started = time.perf_counter()
+            result = transcribe(inspect(path, settings), settings)
+            row[name] = time.perf_counter() - started
+            row[f"wer_{name}"] = wer([reference], [" ".join(s.text for s in result.segments)])
+            if name == "off":
+                started = time.perf_counter()
+                runs = [r for samples in windows for r in audio.language_runs(model, samples)]
+                row["detect"] = time.perf_counter() - started
+                row["languages"] = len({r[2] for r in runs if r[2] != "en"})
+        rows.append(row)
+        print(
+            f"  round {round_ + 1}: detection off {row['off']:.1f} s (WER {100 * row['wer_off']:.2f} %), "
+            f"on {row['on']:.1f} s (WER {100 * row['wer_on']:.2f} %); detection alone {row['detect']:.2f} s "
+            f"({100 * row['detect'] / row['off']:.1f} % of off); load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    off, on, detect = (float(np.median([r[k] for r in rows])) for k in ("off", "on", "detect"))
+    mixed = transcribe(inspect(AUDIO / "fw_multilingual.mp3", default), default)
     spans = [(s.start, s.end, s.language) for s in mixed.segments]
     print("\n" + "=" * 78)
     print(
-        f"RESULTS  {minutes:g}-minute English recording, mean of 2 rounds: detection off "
-        f"{mean['inlet-english-only']:.1f} s, detection on {mean['inlet']:.1f} s "
-        f"({100 * (mean['inlet'] / mean['inlet-english-only'] - 1):+.1f} %)"
+        f"RESULTS  {minutes:g}-minute English recording, median of {rounds} rounds: detection off {off:.1f} s, "
+        f"on {on:.1f} s ({100 * (on / off - 1):+.1f} %); detection alone {detect:.2f} s "
+        f"({100 * detect / off:.1f} % of off); other languages found: {max(r['languages'] for r in rows):g}"
     )
     print(f"  fw_multilingual.mp3: {mixed.language}; segments (start, end, language): {spans}")
     print(f"  1-min load average at end: {os.getloadavg()[0]:.2f}")
-    print(f"  detection alone {detect_s:.2f} s = {share:.1f} % of the English-only transcription")
     if as_json:
-        print(json.dumps({"rows": rows, "mean_seconds": mean, "detect_s": detect_s, "multilingual": spans}))
+        print(json.dumps({"rows": rows, "multilingual": spans}))
     return 0
 
 
