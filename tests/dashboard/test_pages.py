@@ -385,7 +385,7 @@ def test_a_video_hit_shows_the_still_of_its_second_beside_the_player(
     at = app()
     headings = search(at, "lighthouse keeper counted forty seven ships")
     assert headings and headings[0].startswith(strings.KIND_ICONS["video"])
-    stills = at.get("imgs")
+    stills = at.get("image")
     assert len(stills) == 1 and len(at.get("video")) == 1
     second = int(LEAD_S)  # the speech starts there: the player and the still both start at it
     assert at.get("video")[0].proto.start_time in (second - 1, second)
