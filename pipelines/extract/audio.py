@@ -149,8 +149,8 @@ def transcribe(source: Source, settings: Settings) -> Extraction:
         _, source.duration_s, source.container = probe_media(Path(source.path))
     window_s, batch_size = settings.whisper_window_s, settings.whisper_batch_size
     batch_min_s = settings.whisper_batch_min_s
-    multilingual = multilingual_for(settings)
     forced = settings.whisper_language
+    multilingual = None if forced == "en" else multilingual_for(settings)  # English only: not loaded
     language = forced
     if language is None and (multilingual is not None or settings.whisper_model.endswith(".en")):
         language = "en"  # without detection, the English model's language

@@ -311,3 +311,7 @@ def test_without_the_multilingual_model_every_recording_is_english(shared: Path)
     result = transcribe(inspect(shared / "audio/fw_jfk.flac", settings), settings)
     assert result.language == "en" and {s.language for s in result.segments} == {"en"}
     assert settings.transcription_key() != get_settings().transcription_key()
+    forced = get_settings(whisper_language="de")  # every stretch by the multilingual model, in German
+    german = transcribe(inspect(shared / "audio/fw_multilingual.mp3", forced), forced)
+    assert {s.language for s in german.segments} == {"de"} and german.language == "de"
+    assert "dokumentationsdateien" in " ".join(s.text for s in german.segments if s.start >= 30).lower()
