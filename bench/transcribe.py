@@ -328,8 +328,8 @@ def main() -> int:
 def languages(minutes: float, rounds: int, as_json: bool) -> int:
     """What telling the language of each stretch of speech costs English: inlet with its default
     settings against inlet with detection off (``tiny.en`` alone, as before), on the same English
-    recording, in one process with both models loaded, alternately (``rounds`` each), and the
-    detection work alone (VAD and one short encoder pass per clip) timed between them, so that
+    recording, in one process with both models loaded, alternately (``rounds`` each, which runs
+    first alternating from round to round), and the detection work alone (VAD and one short encoder pass per clip) timed between them, so that
     the figures of one round are minutes apart at most; and the languages it gives the
     English-then-German ``fw_multilingual.mp3``."""
     from pipelines.extract import audio
@@ -348,7 +348,8 @@ def languages(minutes: float, rounds: int, as_json: bool) -> int:
     rows: list[dict[str, float]] = []
     for round_ in range(rounds):
         row: dict[str, float] = {}
-        for name, settings in (("off", english_only), ("on", default)):
+        order = [("off", english_only), ("on", default)]
+        for name, settings in order if round_ % 2 == 0 else order[::-1]:  # neither always runs first
             started = time.perf_counter()
             result = transcribe(inspect(path, settings), settings)
             row[name] = time.perf_counter() - started
