@@ -124,8 +124,9 @@ def delete(
     Searches stop finding the chunks at once. The job history and errors in the analytics store
     stay. Extractions (text and transcripts) are cached by the content of the file, not by
     collection, so by default they stay: ingesting the same file again skips the extraction or
-    transcription. ``purge_cache=True`` also removes the cached extractions of the removed
-    sources that no collection still holds (``inlet.show`` then has nothing to show for them).
+    transcription. ``purge_cache=True`` also removes the cached extractions (and a video's
+    stills) of the removed sources that no collection still holds (``inlet.show`` then has
+    nothing to show for them).
     A job still running on the same files may add them back.
 
     Args:
@@ -165,7 +166,11 @@ def delete(
     if purge_cache:
         still_held = set(sources(settings=s)["source_id"].to_list())
         gone = set(doomed["source_id"].to_list()) - still_held
-        report["cache_files_removed"] = sum(cache.forget(source_id, s) for source_id in gone)
+        from pipelines.extract.video import forget_thumbnails
+
+        report["cache_files_removed"] = sum(
+            cache.forget(source_id, s) + forget_thumbnails(source_id, s) for source_id in gone
+        )
     return report
 
 

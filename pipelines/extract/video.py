@@ -148,6 +148,14 @@ def thumbnail(source_id: str, path: str | os.PathLike[str], second: float, setti
     return target
 
 
+def forget_thumbnails(source_id: str, settings: Settings) -> int:
+    """Drop every still kept of ``source_id``; how many there were."""
+    stills = list((settings.cache_dir / "thumbnails" / source_id[:2]).glob(f"{source_id}-*.jpg"))
+    for path in stills:
+        path.unlink(missing_ok=True)
+    return len(stills)
+
+
 def _video_stream(container: InputContainer, path: str | os.PathLike[str]) -> VideoStream:
     """The first real video stream (not a cover picture attached to an audio file)."""
     import av

@@ -18,7 +18,14 @@ from PIL import Image
 
 from pipelines.config import get_settings
 from pipelines.errors import NoVideoTrack, TooLarge
-from pipelines.extract.video import THUMBNAIL_WIDTH, frame_at, probe_video, thumbnail, thumbnail_path
+from pipelines.extract.video import (
+    THUMBNAIL_WIDTH,
+    forget_thumbnails,
+    frame_at,
+    probe_video,
+    thumbnail,
+    thumbnail_path,
+)
 from pipelines.sources import inspect
 
 WIDTH, HEIGHT, FPS = 640, 360, 5
@@ -129,6 +136,8 @@ def test_stills_are_kept_by_source_and_second(talking_video: tuple[Path, float])
     stamp = made.stat().st_mtime_ns
     assert thumbnail("ab" * 32, path, 3.2, settings) == made and made.stat().st_mtime_ns == stamp  # reused
     assert close(centre_colour(made.read_bytes()), colour(3))
+    thumbnail("ab" * 32, path, 0, settings)
+    assert forget_thumbnails("ab" * 32, settings) == 2 and not made.exists()
 
 
 @needs_espeak
