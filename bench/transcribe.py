@@ -43,6 +43,14 @@ Run from the project folder:
     .venv/bin/python bench/transcribe.py --minutes 10 40    # also 40 minutes (memory); ~22 min
     .venv/bin/python bench/transcribe.py --json             # last line is one JSON object
 
+    .venv/bin/python bench/transcribe.py --languages --minutes 5   # cost of telling languages
+
+``--languages`` (with ``--rounds R``, default 3): what telling the language of each stretch of
+speech costs English speech: the default settings against ``whisper_multilingual_model=""``
+(``tiny.en`` alone, as before), alternately in one process on the same English recording, with
+the detection work alone timed between them; and the languages given to the English-then-German
+``fw_multilingual.mp3``.
+
 Options: ``--minutes M [M ...]`` (lengths of the long recordings), ``--batch-size B`` (for the
 raw batched pipeline; default 8, faster-whisper's), ``--skip-clips`` (no short-clip WER), ``--json``.
 """
@@ -124,11 +132,16 @@ def wer(references: list[str], hypotheses: list[str]) -> float:
 
 
 # --- the three ways -----------------------------------------------------------------------
-def _settings(batched: bool = False) -> Any:
-    """inlet's default settings; ``batched``: its batched path forced on for long recordings."""
+def _settings(batched: bool = False, english_only: bool = False) -> Any:
+    """inlet's default settings; ``batched``: its batched path forced on for long recordings;
+    ``english_only``: no language detection (every recording transcribed by ``tiny.en``, as
+    before languages were told)."""
     from pipelines.config import get_settings
 
-    return get_settings(whisper_batch_size=BATCHED_INLET) if batched else get_settings()
+    return get_settings(
+        whisper_batch_size=BATCHED_INLET if batched else None,
+        whisper_multilingual_model="" if english_only else None,
+    )
 
 
 def raw_model() -> Any:
@@ -156,7 +169,7 @@ def run_one(mode: str, path: Path, model: Any, batch_size: int, vad: bool = True
         from pipelines.extract.audio import transcribe
         from pipelines.sources import inspect
 
-        settings = _settings(batched=mode == "inlet-batched")
+        settings = _settings(batched=mode == "inlet-batched", english_only=mode == "inlet-english-only")
         result = transcribe(inspect(path, settings), settings)
         texts = [s.text for s in result.segments]
         times = [(s.start, s.end) for s in result.segments]
@@ -223,6 +236,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--skip-clips", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--languages", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -234,6 +249,8 @@ def main() -> int:
     load_start = os.getloadavg()[0]
     run_started = time.perf_counter()
     print(f"1-min load average at start: {load_start:.2f} ({os.cpu_count()} cores)", flush=True)
+    if args.languages:
+        return languages(args.minutes[0], args.rounds, args.json)
     results: dict[str, Any] = {"batch_size": batch_size}
 
     if not args.skip_clips:
@@ -305,6 +322,63 @@ def main() -> int:
     results.update(load_avg=[load_start, load_end], run_seconds=run_s)
     if args.json:
         print(json.dumps(results))
+    return 0
+
+
+def languages(minutes: float, rounds: int, as_json: bool) -> int:
+    """What telling the language of each stretch of speech costs English: inlet with its default
+    settings against inlet with detection off (``tiny.en`` alone, as before), on the same English
+    recording, in one process with both models loaded, alternately (``rounds`` each, which runs
+    first alternating from round to round), and the detection work alone (VAD and one short encoder pass per clip) timed between them, so that
+    the figures of one round are minutes apart at most; and the languages it gives the
+    English-then-German ``fw_multilingual.mp3``."""
+    from pipelines.extract import audio
+    from pipelines.extract.audio import transcribe
+    from pipelines.sources import inspect
+
+    folder = Path(tempfile.mkdtemp(prefix="inlet-bench-lang-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / f"speech-{minutes:g}min.wav"
+    reference = make_recording(path, minutes * 60, seed=int(minutes))
+    english_only, default = _settings(english_only=True), _settings()
+    model = audio.multilingual_for(default)
+    transcribe(inspect(AUDIO / WARMUP_CLIP, default), default)  # loads both models
+    window = int(default.whisper_window_s * SAMPLE_RATE)
+    windows = [samples for _, samples, _ in audio._windows(str(path), window)]  # decoded once, not timed
+    rows: list[dict[str, float]] = []
+    for round_ in range(rounds):
+        row: dict[str, float] = {}
+        order = [("off", english_only), ("on", default)]
+        for name, settings in order if round_ % 2 == 0 else order[::-1]:  # neither always runs first
+            started = time.perf_counter()
+            result = transcribe(inspect(path, settings), settings)
+            row[name] = time.perf_counter() - started
+            row[f"wer_{name}"] = wer([reference], [" ".join(s.text for s in result.segments)])
+            if name == "off":
+                started = time.perf_counter()
+                runs = [r for samples in windows for r in audio.language_runs(model, samples)]
+                row["detect"] = time.perf_counter() - started
+                row["languages"] = len({r[2] for r in runs if r[2] != "en"})
+        rows.append(row)
+        print(
+            f"  round {round_ + 1}: detection off {row['off']:.1f} s (WER {100 * row['wer_off']:.2f} %), "
+            f"on {row['on']:.1f} s (WER {100 * row['wer_on']:.2f} %); detection alone {row['detect']:.2f} s "
+            f"({100 * row['detect'] / row['off']:.1f} % of off); load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    off, on, detect = (float(np.median([r[k] for r in rows])) for k in ("off", "on", "detect"))
+    mixed = transcribe(inspect(AUDIO / "fw_multilingual.mp3", default), default)
+    spans = [(s.start, s.end, s.language) for s in mixed.segments]
+    print("\n" + "=" * 78)
+    print(
+        f"RESULTS  {minutes:g}-minute English recording, median of {rounds} rounds: detection off {off:.1f} s, "
+        f"on {on:.1f} s ({100 * (on / off - 1):+.1f} %); detection alone {detect:.2f} s "
+        f"({100 * detect / off:.1f} % of off); other languages found: {max(r['languages'] for r in rows):g}"
+    )
+    print(f"  fw_multilingual.mp3: {mixed.language}; segments (start, end, language): {spans}")
+    print(f"  1-min load average at end: {os.getloadavg()[0]:.2f}")
+    if as_json:
+        print(json.dumps({"rows": rows, "multilingual": spans}))
     return 0
 
 

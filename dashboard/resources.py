@@ -98,6 +98,15 @@ def search(s: Settings, query: str, *, mode: str, **filters: Any) -> pl.DataFram
     return _search(s, settings_key(s), query, mode, tuple(sorted(filters.items())))
 
 
+def thumbnail(s: Settings, source_id: str, second: float) -> str | None:
+    """The path of a video's still at ``second`` (``inlet.thumbnail``, kept on disk by inlet), or
+    ``None`` when it cannot be made (the hit still shows, with its player)."""
+    try:
+        return str(inlet.thumbnail(source_id, second, settings=s))
+    except (inlet.InletError, LookupError, OSError):
+        return None
+
+
 @st.cache_data(ttl=SEARCH_TTL_S, show_spinner=False, max_entries=512)
 def _suggest(_s: Settings, key: str, prefix: str, collection: str | None) -> list[str]:
     return inlet.suggest(prefix, collection=collection, settings=_s)

@@ -91,6 +91,7 @@ SCORE_LABELS = {"vector": "similarity", "text": "keyword score", "hybrid": "fuse
 SCORE = "{label} {score:.3f}"
 IN_COLLECTION = "collection `{collection}`"
 MEDIA_MISSING = "The recording is no longer at `{path}`, so it cannot be played here."
+STILL_CAPTION = "at {at}"
 SEARCH_FAILED = "The search failed."
 
 # --- library page --------------------------------------------------------------------------
@@ -158,7 +159,9 @@ UPLOAD_LABEL = "Files to add"
 UPLOAD_HELP = (
     "PDF, text or Markdown, web pages (HTML, XHTML), Word (DOCX), EPUB e-books, "
     "images and scans read by OCR (PNG, JPEG, TIFF, WebP, BMP, GIF), audio (WAV, MP3, M4A, FLAC, OGG) "
-    "and video (MP4, MKV, MOV, WebM). The kind comes from the content, not the name."
+    "and video (MP4, MKV, MOV, WebM). Speech is transcribed in the language spoken, stretch by stretch "
+    "(English by the fast English model); video hits show a still of their second. "
+    "The kind comes from the content, not the name."
 )
 UPLOAD_LIMITS = (
     "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, EPUB {epub}, image {image}, audio {audio}, "

@@ -17,7 +17,7 @@ of source, job statuses). ``inlet.api`` is the HTTP API (``inlet serve``), an ap
 
 from inlet._health import health, status
 from inlet._jobs import JobSummary, cancel, ingest, keep_serving, retry, submit, wait
-from inlet._library import collections, delete, show, sources
+from inlet._library import collections, delete, show, sources, thumbnail
 from inlet._reports import error_classes, errors, export, job_sources, jobs, stats
 from inlet._search import (
     DEFAULT_SEARCH_MODE,
@@ -57,6 +57,7 @@ __all__ = [
     "stats",
     "submit",
     "suggest",
+    "thumbnail",
     "wait",
 ]
 __version__ = "0.1.0"

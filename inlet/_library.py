@@ -124,8 +124,9 @@ def delete(
     Searches stop finding the chunks at once. The job history and errors in the analytics store
     stay. Extractions (text and transcripts) are cached by the content of the file, not by
     collection, so by default they stay: ingesting the same file again skips the extraction or
-    transcription. ``purge_cache=True`` also removes the cached extractions of the removed
-    sources that no collection still holds (``inlet.show`` then has nothing to show for them).
+    transcription. ``purge_cache=True`` also removes the cached extractions (and a video's
+    stills) of the removed sources that no collection still holds (``inlet.show`` then has
+    nothing to show for them).
     A job still running on the same files may add them back.
 
     Args:
@@ -165,7 +166,11 @@ def delete(
     if purge_cache:
         still_held = set(sources(settings=s)["source_id"].to_list())
         gone = set(doomed["source_id"].to_list()) - still_held
-        report["cache_files_removed"] = sum(cache.forget(source_id, s) for source_id in gone)
+        from pipelines.extract.video import forget_thumbnails
+
+        report["cache_files_removed"] = sum(
+            cache.forget(source_id, s) + forget_thumbnails(source_id, s) for source_id in gone
+        )
     return report
 
 
@@ -227,7 +232,10 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
     Returns:
         ``{"source_id", "file", "kind", "title", "language", "pages" | "duration_s", "segments"}``;
         ``title`` is the document's own title (a web page's ``<title>``) or ``None``. A segment
-        read by OCR also has ``ocr_confidence`` (Tesseract's mean word confidence, 0-100).
+        read by OCR also has ``ocr_confidence`` (Tesseract's mean word confidence, 0-100); a
+        segment of speech has its ``language`` (the recording's ``language`` is the one most of
+        its speech is in). A video also has ``video``: ``{"container", "width", "height",
+        "codec", "fps"}``.
 
     Raises:
         LookupError: when no ingested source matches.
@@ -248,7 +256,13 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
     }  # fmt: skip
     if is_media(src.kind):
         shown["duration_s"] = src.duration_s
-        shown["segments"] = [{"text": g.text, "start": g.start, "end": g.end} for g in extraction.segments]
+        if src.kind == "video":
+            shown["video"] = {"container": src.container, "width": src.width, "height": src.height,
+                              "codec": src.video_codec, "fps": src.fps}  # fmt: skip
+        shown["segments"] = [
+            {"text": g.text, "start": g.start, "end": g.end, "language": g.language}
+            for g in extraction.segments
+        ]
     else:
         shown["pages"] = src.pages
         shown["segments"] = [
@@ -260,6 +274,41 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
             for g in extraction.segments
         ]
     return shown
+
+
+def thumbnail(
+    source: str, second: float = 0.0, *, settings: Settings | None = None, **overrides: Any
+) -> Path:
+    """A still of a video at ``second``: a small JPEG (320 pixels wide) of the key frame at or
+    before that second, made once and kept in the home's cache.
+
+    Args:
+        source: the video's source id (a search hit's ``source_id``), file name or path.
+        second: where in the video, e.g. a hit's ``time_start``.
+
+    Returns:
+        The JPEG file's path (``path.read_bytes()`` gives the image).
+
+    Raises:
+        LookupError: no ingested source matches, or it is not a video.
+        FileNotFoundError: the video is no longer where it was ingested from.
+        InletError: the picture could not be decoded (``damaged_document``, ``too_large``).
+
+    Example:
+        >>> hit = inlet.search("ask not", kind="video").row(0, named=True)  # doctest: +SKIP
+        >>> inlet.thumbnail(hit["source_id"], hit["time_start"])  # doctest: +SKIP
+    """
+    from pipelines.extract.video import thumbnail as still
+
+    s = resolve(settings, overrides)
+    source_id = _resolve_source(source, s)
+    rows = Store(s).source_rows(source_id=source_id)
+    if not rows.height or "video" not in rows["kind"].to_list():
+        raise LookupError(f"Source {source_id[:12]} is not a video: it has no pictures.")
+    paths = [p for p in rows["path"].to_list() if p and Path(p).is_file()]
+    if not paths:
+        raise FileNotFoundError(f"The video of source {source_id[:12]} is no longer at {rows['path'][0]}")
+    return still(source_id, paths[0], second, s)
 
 
 def _resolve_source(source: str, settings: Settings) -> str:

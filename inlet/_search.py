@@ -62,7 +62,8 @@ def search(
         since, until: only sources ingested in this range (both inclusive; dates or ISO
             strings; a date means the whole day, local time). The time is when the version of
             the source that is searched was ingested.
-        language: only sources in this language (code as extracted, e.g. ``en``).
+        language: only text in this language (code as extracted, e.g. ``en``): of a document,
+            its language; of a recording, each stretch of speech has its own.
         limit: how many hits.
 
     Returns:

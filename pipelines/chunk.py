@@ -3,7 +3,8 @@
 A chunk never holds more tokens than the embedder reads (its maximum sequence length less the
 two special tokens), so nothing is silently truncated. Consecutive chunks overlap. Each chunk
 keeps the pages or seconds it covers (and, when some of its text was read by OCR, the lowest
-confidence of that text), and its id is derived from the collection, the source,
+confidence of that text; when its segments carry a language, that language: a window never
+runs from one language into the next), and its id is derived from the collection, the source,
 the chunking settings and its position, so the same input always gives the same ids.
 """
 
@@ -62,10 +63,18 @@ def chunk_segments(
         i == 0 or tokens[i][0] != tokens[i - 1][0] or tokens[i][1] > tokens[i - 1][2]
         for i in range(len(tokens))
     ]
+    # Where the run of one language that each token is in ends (speech carries a language per
+    # segment): a window stops there, so a chunk is in one language and filters by it hold.
+    run_end = [len(tokens)] * len(tokens)
+    for i in range(len(tokens) - 2, -1, -1):
+        same = segments[tokens[i][0]].language == segments[tokens[i + 1][0]].language
+        run_end[i] = run_end[i + 1] if same else i + 1
     chunks: list[Chunk] = []
     begin = 0
     while begin < len(tokens):
         end = window_end(word_start, begin, max_tokens)
+        switch = run_end[begin] < end
+        end = min(end, run_end[begin])
         window = tokens[begin:end]
         text = _text_of(window, texts)
         n_tokens = len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
@@ -92,10 +101,14 @@ def chunk_segments(
                 time_start=min(starts) if starts else None,
                 time_end=max(ends) if ends else None,
                 ocr_confidence=min(read) if read else None,
+                language=covered[0].language,
             )
         )
         if end >= len(tokens):
             break
+        if switch and end == run_end[begin]:  # the next language starts afresh, without overlap
+            begin = end
+            continue
         begin = next_start(word_start, begin, end, overlap=overlap, max_tokens=max_tokens)
     return chunks
 

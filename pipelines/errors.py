@@ -21,7 +21,8 @@ the exception behind it) and ``traceback`` (the full traceback, when there was o
     │   ├── NoTextLayer                 a scanned PDF with no text layer in which OCR found no words
     │   ├── UndecodableAudio            audio or video whose sound cannot be decoded
     │   ├── NoAudioTrack                a video without any audio stream
-    │   └── NoSpeech                    audio in which no speech was recognised
+    │   ├── NoSpeech                    audio in which no speech was recognised
+    │   └── NoVideoTrack                a still was asked of a file that has no video picture
     ├── ResourceError
     │   ├── OutOfMemory                 the process ran out of memory
     │   ├── DiskFull                    no space left to write
@@ -235,6 +236,13 @@ class NoSpeech(InputError):
     hint = "No speech was recognised; check the recording, or use a larger or multilingual model (INLET_WHISPER_MODEL)."
 
 
+class NoVideoTrack(InputError):
+    """Raised when a still (a hit's thumbnail) is asked of a file without a video picture."""
+
+    code = "no_video_track"
+    hint = "Only videos have pictures; an audio file's hits are cited by their seconds alone."
+
+
 # --- resources ----------------------------------------------------------------------------
 class ResourceError(InletError, abstract=True):
     """The machine ran short of something."""
@@ -410,6 +418,8 @@ FOREIGN: tuple[Foreign, ...] = (
             text=("failed to allocate memory",)),
     Foreign(_ORT_STATUS + "RuntimeException", OutOfMemory, "Ran out of memory during {where}",
             text=("failed to allocate memory",)),
+    # A library loaded by a process at its memory limit cannot be mapped (dlopen's ENOMEM).
+    Foreign(ImportError, OutOfMemory, "Ran out of memory during {where}", text=("failed to map segment",)),
     Foreign(OSError, DiskFull, "No space left on the device", errnos=frozenset({errno.ENOSPC, errno.EDQUOT})),
     # LanceDB (a RuntimeError) and polars (an OSError without errno, or its ComputeError) keep
     # the system's error only in their message: "No space left on device (os error 28)".

@@ -18,6 +18,9 @@ The child also reports the peak resident memory of each parse (:mod:`pipelines.m
 :func:`run_measured` returns it beside the result.
 
     >>> run_isolated(extract_pdf, source, settings, memory_mb=2048, what="PDF", crashed=DamagedPdf)  # doctest: +SKIP
+
+:func:`stream_isolated` does the same for a generator, one item at a time on request: the sound
+of a recording is decoded there, block by block, while the worker transcribes.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar, cast
 
@@ -137,35 +140,95 @@ def run_measured(
     ok, payload, peak, reusable = False, None, 0.0, False
     try:
         child.conn.send((fn, args))
-        while not child.conn.poll(POLL_S):  # a result, or the end of the pipe when the child died
-            check()
-            if ends is not None and time.monotonic() > ends:
-                raise StageTimeout(
-                    f"Parsing the {what} ran past its time limit of {timeout_s:g} s; it was stopped"
-                )
-        try:
-            ok, payload, peak = child.conn.recv()
-        except EOFError:
-            ok, payload = False, None
+        answer = _receive(child, ends, timeout_s, what)
+        ok, payload = answer[0], answer[1]
+        peak = answer[2] if len(answer) > 2 else 0.0
         reusable = payload is not None and not isinstance(payload, OutOfMemory)
     finally:
-        child.served += 1
-        if reusable and child.served < CHILD_PARSES:
-            _give_back(child)
-        else:
-            child.stop()
+        _release(child, reusable)
     if ok:
         return cast(T, payload), peak  # what fn returned, through the pipe
+    raise _failure(child, payload, memory_mb, what, crashed)
+
+
+def stream_isolated(
+    fn: Callable[..., Iterator[T]], *args: Any, memory_mb: int, what: str, crashed: type[InletError]
+) -> Iterator[T]:
+    """The items of the generator ``fn(*args)``, made one at a time in a child process limited
+    to ``memory_mb`` of address space (as :func:`run_isolated`, with the same errors).
+
+    The child makes the next item only when this generator is asked for it, so it never runs
+    ahead of the caller (a decoder feeding a transcriber holds one block, not the whole file),
+    and the caller's deadline and stop request are checked while it waits. Closing this
+    generator before the end stops the child.
+    """
+    child = _take(fn.__module__, memory_mb)
+    released = False
+    try:
+        child.conn.send((_STREAM, fn, args))
+        while True:
+            ok, payload = False, None
+            try:
+                child.conn.send(_NEXT)
+            except OSError:  # the child died after its last item
+                pass
+            else:
+                answer = _receive(child, None, None, what)
+                ok, payload = answer[0], answer[1]
+            if not ok:
+                _release(child, False)  # stopped first: its exit status tells what happened
+                released = True
+                raise _failure(child, payload, memory_mb, what, crashed)
+            finished, item = cast(tuple[bool, T], payload)
+            if finished:
+                _release(child, True)
+                released = True
+                return
+            yield item
+    finally:
+        if not released:  # closed early, or stopped by the deadline or a cancel
+            _release(child, False)
+
+
+def _receive(child: _Child, ends: float | None, timeout_s: float | None, what: str) -> tuple[Any, ...]:
+    """The child's next answer, ``(ok, payload)`` (a parse adds its peak memory); ``(False,
+    None)`` when it died. Asks the
+    deadline and the stop request while it waits, and stops at ``ends``."""
+    while not child.conn.poll(POLL_S):  # an answer, or the end of the pipe when the child died
+        check()
+        if ends is not None and time.monotonic() > ends:
+            raise StageTimeout(
+                f"Parsing the {what} ran past its time limit of {timeout_s:g} s; it was stopped"
+            )
+    try:
+        answer: tuple[Any, ...] = child.conn.recv()
+    except (EOFError, ConnectionResetError):  # it died: out of memory, killed, crashed
+        return False, None
+    return answer
+
+
+def _release(child: _Child, reusable: bool) -> None:
+    """Give ``child`` back for the next parse, or stop it (after a failure, or its last parse)."""
+    child.served += 1
+    if reusable and child.served < CHILD_PARSES:
+        _give_back(child)
+    else:
+        child.stop()
+
+
+def _failure(child: _Child, payload: Any, memory_mb: int, what: str, crashed: type[InletError]) -> InletError:
+    """The error to raise for a parse that failed with ``payload`` (its classified error, or
+    ``None`` when the child died; the child is stopped already)."""
     if isinstance(payload, OutOfMemory) or (payload is None and child.process.exitcode in _OOM_SIGNALS):
-        raise OutOfMemory(
+        return OutOfMemory(
             f"Parsing the {what} needed more than the {memory_mb} MB of memory allowed",
             hint="Raise INLET_EXTRACT_MEMORY_MB if the file is genuine, or split it.",
             detail=getattr(payload, "detail", None),
         )
     if payload is None:
         name = _signal_name(child.process.exitcode)
-        raise crashed(f"The {what} parser crashed on this file ({name})")
-    raise payload
+        return crashed(f"The {what} parser crashed on this file ({name})")
+    return cast(InletError, payload)
 
 
 CHILD_PARSES = 200
@@ -192,9 +255,18 @@ def _serve(conn: Connection, memory_mb: int, parent: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:
         try:
-            fn, args = conn.recv()
+            message = conn.recv()
         except EOFError:  # the parent is gone, or stopped this child
             return
+        except BaseException as exc:  # noqa: BLE001 - the call did not unpickle: its module will not
+            # import under the limit (a child forked before that module was loaded), for one
+            conn.send((False, classify(exc), 0.0))
+            return
+        if message[0] == _STREAM:
+            if not _serve_stream(conn, message[1], message[2]):
+                return
+            continue
+        fn, args = message
         reset_peak()  # the peak of this parse, not of the ones before it
         value: Any
         try:
@@ -206,6 +278,40 @@ def _serve(conn: Connection, memory_mb: int, parent: int) -> None:
             conn.send((ok, value, peak))
         except Exception as exc:  # noqa: BLE001 - a result too large to send, an error that will not pickle
             conn.send((False, _unsendable(exc), peak))
+
+
+_STREAM = "stream"
+_NEXT = "next"
+
+
+def _serve_stream(conn: Connection, fn: Callable[..., Iterator[Any]], args: tuple[Any, ...]) -> bool:
+    """Send the items of ``fn(*args)`` one per request: ``(True, (False, item))``, then
+    ``(True, (True, None))`` at the end, or ``(False, error)``. False when the parent is gone."""
+    failed: BaseException | None = None
+    items: Iterator[Any] = iter(())
+    try:
+        items = iter(fn(*args))
+    except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent, classified
+        failed = exc
+    while True:
+        try:
+            conn.recv()  # the parent asks for the next item
+        except EOFError:
+            return False
+        if failed is not None:
+            conn.send((False, classify(failed)))
+            return True
+        try:
+            conn.send((True, (False, next(items))))
+        except StopIteration:
+            conn.send((True, (True, None)))
+            return True
+        except BaseException as exc:  # noqa: BLE001 - a failed item ends the stream, classified
+            try:
+                conn.send((False, classify(exc)))
+            except Exception as unsent:  # noqa: BLE001 - an error that will not pickle
+                conn.send((False, _unsendable(unsent)))
+            return True
 
 
 def _watch(parent: int) -> None:

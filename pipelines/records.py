@@ -45,6 +45,14 @@ class Source:
     container: str | None = None
     title: str | None = None
     """The document's own title (an HTML page's ``<title>``), when it has one."""
+    width: int | None = None
+    """A video's picture width in pixels."""
+    height: int | None = None
+    """A video's picture height in pixels."""
+    video_codec: str | None = None
+    """A video's picture codec (FFmpeg's name: ``h264``, ``vp9``, ...)."""
+    fps: float | None = None
+    """A video's average frame rate."""
 
 
 @dataclass
@@ -57,6 +65,8 @@ class Segment:
     end: float | None = None
     ocr_confidence: float | None = None
     """Set when the text was read by OCR: Tesseract's mean word confidence, 0-100."""
+    language: str | None = None
+    """Set on speech: the language (ISO 639-1) this stretch was told to be in and transcribed as."""
 
 
 @dataclass
@@ -66,6 +76,8 @@ class Extraction:
     source: Source
     segments: list[Segment]
     language: str | None = None
+    """The source's language: of its text, or of most of its speech (each segment of speech
+    carries its own)."""
     seconds: float = 0.0
     """Wall time the extraction took."""
     cached: bool = False
@@ -107,3 +119,6 @@ class Chunk:
     ocr_confidence: float | None = None
     """The lowest OCR confidence (0-100) of the segments it covers that were read by OCR;
     ``None`` when none was."""
+    language: str | None = None
+    """The language of the segments it covers, when they carry one (speech); a chunk never
+    spans two languages."""

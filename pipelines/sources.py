@@ -382,7 +382,7 @@ def inspect(path: str | os.PathLike[str], settings: Settings) -> Source:
             f"The recording lasts {duration:.0f} s, over the {settings.max_audio_seconds:.0f} s limit",
             path=str(p),
         )
-    return Source(
+    source = Source(
         path=str(p),
         source_id=hash_file(p),
         kind=kind,
@@ -392,4 +392,25 @@ def inspect(path: str | os.PathLike[str], settings: Settings) -> Source:
         duration_s=duration,
         encoding=encoding,
         container=container,
+    )
+    if kind == "video":
+        _describe_video(source)
+    return source
+
+
+def _describe_video(source: Source) -> None:
+    """Record a video's picture (size, codec, frame rate) on ``source``; a header that cannot be
+    read leaves them unknown (the sound is what is indexed)."""
+    from pipelines.errors import InletError
+    from pipelines.extract.video import probe_video
+
+    try:
+        info = probe_video(source.path)
+    except InletError:
+        return
+    source.width, source.height, source.video_codec, source.fps = (
+        info.width,
+        info.height,
+        info.codec,
+        info.fps,
     )

@@ -259,7 +259,7 @@ class Store:
             columns["file"] += [storable(src.file)] * n  # a name that is not UTF-8 must not fail the batch
             columns["path"] += [storable(src.path)] * n
             columns["kind"] += [src.kind] * n
-            columns["language"] += [extraction.language] * n
+            columns["language"] += [c.language or extraction.language for c in chunks]
             columns["chunk_index"] += [c.index for c in chunks]
             columns["page_start"] += [c.page_start for c in chunks]
             columns["page_end"] += [c.page_end for c in chunks]

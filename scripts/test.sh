@@ -12,6 +12,13 @@ if [ ! -x /usr/bin/chromium ]; then
         echo "note: /usr/bin/chromium is missing and could not be installed; the browser test is skipped" >&2
     fi
 fi
+# Tests speak known sentences with espeak-ng to make recordings and videos with speech in them.
+if ! command -v espeak-ng >/dev/null; then
+    if ! { command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] && apt-get update -qq \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; }; then
+        echo "note: espeak-ng is missing and could not be installed; the tests that speak are skipped" >&2
+    fi
+fi
 if [ $# -eq 0 ]; then
     bash scripts/lint.sh
 fi

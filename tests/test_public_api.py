@@ -36,6 +36,7 @@ def test_public_surface_is_exactly_all() -> None:
         "status",
         "submit",
         "suggest",
+        "thumbnail",
         "wait",
     }
 

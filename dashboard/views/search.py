@@ -1,6 +1,7 @@
 """Search page: one query over every collection (or one), each hit with its citation.
 
-Recordings play from the cited second when the file is still where it was ingested from.
+Recordings play from the cited second when the file is still where it was ingested from; a video
+hit also shows its still at that second (``inlet.thumbnail``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import streamlit as st
 
 import inlet
 from dashboard import helpers, resources, strings
+from inlet.formats import clock
 
 settings = resources.settings()
 stats = resources.stats(settings)
@@ -90,8 +92,15 @@ def show_hit(hit: dict[str, Any], paths: dict[str, str], all_collections: bool) 
         if hit["kind"] in ("audio", "video"):
             path = paths.get(hit["source_id"])
             if path and Path(path).is_file():
-                player = st.audio if hit["kind"] == "audio" else st.video
-                player(path, start_time=helpers.media_start(hit))
+                if hit["kind"] == "video":
+                    still, player = st.columns([1, 3])
+                    picture = resources.thumbnail(settings, hit["source_id"], helpers.media_start(hit))
+                    if picture is not None:
+                        still.image(picture, caption=strings.STILL_CAPTION.format(
+                            at=clock(helpers.media_start(hit))))  # fmt: skip
+                    player.video(path, start_time=helpers.media_start(hit))
+                else:
+                    st.audio(path, start_time=helpers.media_start(hit))
             elif path:
                 st.caption(strings.MEDIA_MISSING.format(path=path))
 

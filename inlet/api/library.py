@@ -1,6 +1,7 @@
 """``/v1/search``, ``/v1/sources``, ``/v1/collections``: searching and what is stored, through
 ``inlet.search``, ``inlet.suggest``, ``inlet.reindex``, ``inlet.sources``, ``inlet.show`` and
-``inlet.delete``; ``/v1/sources/{id}/file`` serves the original file (with range requests).
+``inlet.delete``; ``/v1/sources/{id}/file`` serves the original file (with range requests) and
+``/v1/sources/{id}/thumbnail?t=SECONDS`` a video's still at a second (``inlet.thumbnail``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def file_link(hit: dict[str, Any]) -> str:
     return url
 
 
+def thumbnail_link(hit: dict[str, Any]) -> str:
+    """The still of a video hit at its first second."""
+    return f"/v1/sources/{hit['source_id']}/thumbnail?t={float(hit.get('time_start') or 0.0):.1f}"
+
+
 @router.get("/v1/search", response_class=JSON)
 def search(
     request: Request,
@@ -86,6 +92,8 @@ def search(
     ).to_dicts()  # fmt: skip
     for hit in hits:
         hit["links"] = {"source": f"/v1/sources/{hit['source_id']}", "file": file_link(hit)}
+        if hit.get("kind") == "video":
+            hit["links"]["thumbnail"] = thumbnail_link(hit)
     return {"query": q, "mode": mode, "results": hits}
 
 
@@ -181,3 +189,22 @@ def source_file(request: Request, source_id: str) -> FileResponse:
         _MEDIA_TYPES.get(row["kind"]) or mimetypes.guess_type(row["file"])[0] or "application/octet-stream"
     )
     return FileResponse(path, media_type=media, filename=row["file"], content_disposition_type="inline")
+
+
+@router.get(
+    "/v1/sources/{source_id}/thumbnail",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def source_thumbnail(
+    request: Request,
+    source_id: str,
+    t: Annotated[float, Query(ge=0, description="The second of the video (a hit's time_start).")] = 0.0,
+) -> FileResponse:
+    """A JPEG still (320 pixels wide) of a video at second ``t``: the key frame at or before it,
+    as ``inlet.thumbnail`` makes it (video hits of ``/v1/search`` link to theirs)."""
+    try:
+        path = inlet.thumbnail(_source_id(source_id), t, settings=settings_of(request))
+    except FileNotFoundError as exc:
+        raise Problem("file_gone", str(exc)) from exc
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})

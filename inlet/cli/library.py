@@ -78,11 +78,18 @@ def show(source: str, as_json: bool) -> None:
         emit_json(shown)
         return
     click.echo(f"{printable(shown['file'] or '')} ({shown['kind']}, source {shown['source_id'][:12]})")
+    video = shown.get("video")
+    if video and video.get("width"):
+        rate = f", {video['fps']:g} fps" if video.get("fps") else ""
+        click.echo(f"video: {video['width']}x{video['height']} {video['codec']}{rate}, {video['container']}")
+    spoken = {s.get("language") for s in shown["segments"] if s.get("language")}
     for segment in shown["segments"]:
         if "page" in segment:  # a document: its page (an e-book's chapter), when it has one
             where = part(shown["kind"], segment["page"]) if segment["page"] is not None else ""
         else:
             where = f"{clock(segment['start'])}–{clock(segment['end'])}"
+        if len(spoken) > 1:  # a recording in several languages: each stretch says its own
+            where = f"{where}, {segment['language']}"
         if segment.get("ocr_confidence") is not None:  # read by OCR: say so, as citations do
             where = ", ".join(filter(None, [where, f"OCR {round(segment['ocr_confidence'])} %"]))
         click.echo(f"[{where}] {segment['text']}" if where else segment["text"])

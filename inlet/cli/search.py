@@ -18,7 +18,7 @@ from inlet.records import KINDS
 @click.option("-f", "--file", "file_", help="Only this file name, e.g. report.pdf.")
 @click.option("--since", help="Only sources ingested on or after this date (YYYY-MM-DD or ISO time).")
 @click.option("--until", help="Only sources ingested on or before this date (YYYY-MM-DD or ISO time).")
-@click.option("--language", help="Only sources in this language (e.g. en).")
+@click.option("--language", help="Only text in this language (e.g. en; each stretch of speech has its own).")
 @click.option(
     "-m",
     "--mode",

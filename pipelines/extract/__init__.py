@@ -8,9 +8,10 @@
 PDFs, web pages, DOCX, EPUB and images are parsed in a child process with a memory and a time
 limit (:func:`isolated`, settings ``extract_memory_mb`` and ``timeout_extract_s``), so that a
 bomb ends as a classified error and the worker goes on; text files are read in the worker
-(decoding them is bounded by their size limit), and media is decoded in windows by the
-transcriber. Each extraction carries the peak memory of the process that made it (``peak_mb``:
-the child's during the parse, else the worker's high-water mark).
+(decoding them is bounded by their size limit), and the sound of media is decoded block by block
+in such a child (``pipelines.isolate.stream_isolated``, the same memory limit) while the worker
+transcribes it in windows. Each extraction carries the peak memory of the process that made it
+(``peak_mb``: the child's during the parse, else the worker's high-water mark).
 """
 
 from __future__ import annotations

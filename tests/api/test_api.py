@@ -58,6 +58,7 @@ def test_the_openapi_document_lists_every_path(light: tuple[str, Path]) -> None:
         "/v1/jobs/{job_id}/cancel": {"post"}, "/v1/jobs/{job_id}/retry": {"post"}, "/v1/search": {"get"},
         "/v1/search/suggest": {"get"}, "/v1/reindex": {"post"}, "/v1/sources": {"get"},
         "/v1/sources/{source_id}": {"get", "delete"}, "/v1/sources/{source_id}/file": {"get"},
+        "/v1/sources/{source_id}/thumbnail": {"get"},
         "/v1/collections": {"get"}, "/v1/collections/{name}": {"delete"}, "/v1/errors": {"get"},
         "/v1/errors/classes": {"get"}, "/v1/stats": {"get"}, "/v1/export": {"get"}, "/healthz": {"get"},
         "/readyz": {"get"},

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 import inlet
 from dashboard import helpers, strings
+from inlet.formats import clock
 
 pytestmark = pytest.mark.slow
 
@@ -351,3 +352,46 @@ def test_suggestions_complete_the_query_and_filters_narrow_it(filled: Path) -> N
     headings = [m.value for m in at.markdown if m.value.startswith(tuple(strings.KIND_ICONS.values()))]
     assert headings and all(cited(h).startswith("lincoln_second_inaugural.md") for h in headings)
     assert at.selectbox(key="language").options[0] == strings.ALL
+
+
+@pytest.fixture(scope="module")
+def video_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home holding one video with speech (espeak-ng and PyAV, as the video tests make it)."""
+    import shutil
+
+    import inlet
+    from tests.pipelines.test_extract_video import make_talking_video
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    root = tmp_path_factory.mktemp("dashboard-video")
+    (root / "inbox").mkdir()
+    make_talking_video(root / "inbox" / "harbour-report.mp4", root)
+    home = root / "inlet-home"
+    with pytest.MonkeyPatch.context() as env:
+        for name in list(os.environ):
+            if name.startswith("INLET_") and name != "INLET_MODELS_DIR":
+                env.delenv(name)
+        env.setenv("INLET_HOME", str(home))
+        summary = inlet.ingest([str(root / "inbox")], collection="videos", progress=False)
+    assert summary["sources"][0]["status"] == "ingested", summary
+    return home
+
+
+def test_a_video_hit_shows_the_still_of_its_second_beside_the_player(
+    video_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.pipelines.test_extract_video import LEAD_S
+
+    monkeypatch.setenv("INLET_HOME", str(video_home))
+    at = app()
+    headings = search(at, "lighthouse keeper counted forty seven ships")
+    assert headings and headings[0].startswith(strings.KIND_ICONS["video"])
+    stills = at.get("image")
+    assert len(stills) == 1 and len(at.get("video")) == 1
+    second = int(LEAD_S)  # the speech starts there: the player and the still both start at it
+    assert at.get("video")[0].proto.start_time in (second - 1, second)
+    assert stills[0].proto.imgs[0].caption == strings.STILL_CAPTION.format(
+        at=clock(at.get("video")[0].proto.start_time)
+    )
+    assert stills[0].proto.imgs[0].url  # the JPEG kept by inlet.thumbnail is served

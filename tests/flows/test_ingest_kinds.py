@@ -124,3 +124,83 @@ def test_the_cli_filters_by_the_new_kinds_and_shows_ocr(ingested: tuple[dict, Pa
     assert book.returncode == 0 and "[ch. 2] " in book.stdout, book.stdout  # chapters, as cited
     wrong = run("search", "harbour", "--kind", "spreadsheet")
     assert wrong.returncode != 0 and "epub" in wrong.stderr  # the choices are listed
+
+
+# --- recordings: languages of speech, and videos with stills --------------------------------
+@pytest.fixture(scope="module")
+def media(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, float]:
+    """fw_multilingual.mp3 (English, then German from 30 s) and a video with speech (made with
+    espeak-ng and PyAV), ingested together."""
+    import shutil
+
+    from tests.pipelines.test_extract_video import make_talking_video
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    folder = tmp_path_factory.mktemp("media")
+    shutil.copy(shared / "audio/fw_multilingual.mp3", folder / "licence-en-de.mp3")
+    starts_at = make_talking_video(folder / "harbour-report.mp4", tmp_path_factory.mktemp("video-work"))
+    home = tmp_path_factory.mktemp("media-home")
+    return inlet.ingest([folder], collection="media", home=home), home, starts_at
+
+
+def test_each_half_of_a_two_language_recording_is_found_in_its_language(
+    media: tuple[dict, Path, float],
+) -> None:
+    summary, home, _ = media
+    assert all(s["status"] == "ingested" for s in summary["sources"]), summary["sources"]
+    german = inlet.search("Dokumentationsdateien", mode="text", language="de", home=home)
+    assert german.height >= 1 and german["file"][0] == "licence-en-de.mp3" and german["time_start"][0] >= 29.5
+    assert inlet.search("Dokumentationsdateien", mode="text", language="en", home=home).height == 0
+    english = inlet.search('"permission is hereby granted"', mode="text", language="en", home=home)
+    assert english.height >= 1 and english["time_end"][0] <= 30.5
+    assert inlet.search('"permission is hereby granted"', mode="text", language="de", home=home).height == 0
+    shown = inlet.show("licence-en-de.mp3", home=home)
+    assert {s["language"] for s in shown["segments"] if s["end"] <= 30} == {"en"}
+    assert {s["language"] for s in shown["segments"] if s["start"] >= 30} == {"de"}
+
+
+def test_a_spoken_phrase_in_a_video_is_found_at_its_seconds_with_a_still(
+    media: tuple[dict, Path, float],
+) -> None:
+    import io
+
+    from PIL import Image
+
+    from pipelines.extract.video import THUMBNAIL_WIDTH
+    from tests.api.server import serving
+    from tests.pipelines.test_extract_video import HEIGHT, WIDTH, centre_colour, close, colour
+
+    _, home, starts_at = media
+    hits = inlet.search("lighthouse keeper counted forty seven ships", mode="text", kind="video", home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "harbour-report.mp4" and top["kind"] == "video"
+    assert abs(top["time_start"] - starts_at) <= 1.0, (
+        top["time_start"],
+        starts_at,
+    )  # not 0: the speech's second
+    assert top["citation"].startswith("harbour-report.mp4, 00:")
+    still = inlet.thumbnail(top["source_id"], top["time_start"], home=home)
+    image = Image.open(still)
+    assert image.format == "JPEG" and image.size == (THUMBNAIL_WIDTH, THUMBNAIL_WIDTH * HEIGHT // WIDTH)
+    assert close(centre_colour(still.read_bytes()), colour(int(top["time_start"])))
+    shown = inlet.show("harbour-report.mp4", home=home)
+    assert shown["video"] == {"container": shown["video"]["container"], "width": WIDTH, "height": HEIGHT,
+                              "codec": "mpeg4", "fps": 5.0}  # fmt: skip
+    assert "mp4" in shown["video"]["container"] and shown["language"] == "en"
+    with pytest.raises(LookupError, match="not a video"):
+        inlet.thumbnail("licence-en-de.mp3", 3.0, home=home)
+
+    import httpx
+
+    with serving(home, "--no-preload") as url:
+        found = httpx.get(
+            f"{url}/v1/search", params={"q": "forty seven ships", "mode": "text", "kind": "video"}
+        )
+        link = found.raise_for_status().json()["results"][0]["links"]["thumbnail"]
+        assert link.startswith(f"/v1/sources/{top['source_id']}/thumbnail?t=")
+        served = httpx.get(url + link, timeout=60)
+        assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+        assert Image.open(io.BytesIO(served.content)).size == image.size
+        audio_id = inlet.sources("media", kind="audio", home=home)["source_id"][0]
+        assert httpx.get(f"{url}/v1/sources/{audio_id}/thumbnail").status_code == 404

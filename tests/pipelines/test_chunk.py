@@ -101,3 +101,26 @@ def test_a_word_longer_than_the_overlap_does_not_multiply_chunks(embedder) -> No
         assert not before.text.endswith(after.text) and after.text not in before.text
     words = {w for s in segments for w in s.text.split()}
     assert words <= {w for c in chunks for w in c.text.split()} | {rule}
+
+
+def test_a_chunk_never_spans_two_languages_of_speech(embedder) -> None:  # noqa: ANN001
+    english = [Segment(text=f"english sentence {i} about the tides " * 3, start=i, end=i + 1.0, language="en")
+               for i in range(6)]  # fmt: skip
+    german = [Segment(text=f"deutscher Satz {i} über die Gezeiten " * 3, start=10 + i, end=11 + i, language="de")
+              for i in range(6)]  # fmt: skip
+    chunks = _chunks(embedder, english + german, max_tokens=64, overlap=16)
+    assert [c.language for c in chunks] == sorted((c.language for c in chunks), reverse=True)
+    assert {c.language for c in chunks} == {"en", "de"}
+    for chunk in chunks:
+        assert ("deutscher" in chunk.text) == (chunk.language == "de"), chunk
+        assert ("english" in chunk.text) == (chunk.language == "en"), chunk
+    first_german = next(c for c in chunks if c.language == "de")
+    assert first_german.time_start == 10 and first_german.text.startswith("deutscher Satz 0")
+    text = " ".join(c.text for c in chunks)
+    assert all(f"sentence {i}" in text and f"Satz {i}" in text for i in range(6))
+    without = _chunks(embedder, [Segment(text=s.text, start=s.start, end=s.end) for s in english + german],
+                      max_tokens=64, overlap=16)  # fmt: skip
+    assert any(
+        "english" in c.text and "deutscher" in c.text for c in without
+    )  # as before: no language, no cut
+    assert all(c.language is None for c in without)

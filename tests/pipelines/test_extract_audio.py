@@ -243,8 +243,8 @@ def _count_decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen = [0]
     original = audio._decoded
 
-    def counting(path: str) -> Iterator[np.ndarray]:
-        for block in original(path):
+    def counting(path: str, memory_mb: int = 0) -> Iterator[np.ndarray]:
+        for block in original(path, memory_mb):
             seen[0] += block.size
             yield block
 
@@ -276,3 +276,42 @@ def test_deadline_and_stop_request_end_a_long_recording_midway(
     with pytest.raises(Interrupted), stop_when(cancelled, every_s=0):
         transcribe(source, settings)
     assert 0 < seen[0] < total / 2
+
+
+def test_a_recording_in_two_languages_is_transcribed_and_labelled_stretch_by_stretch(shared: Path) -> None:
+    """fw_multilingual.mp3 is English for its first 30 s, then German: the German half comes out
+    German (not the English-only model's nonsense) and labelled ``de``, the English half ``en``."""
+    result = _transcribe(shared / "audio/fw_multilingual.mp3")
+    english = [s for s in result.segments if s.end <= 30.0]
+    german = [s for s in result.segments if s.start >= 30.0]
+    assert english and german and len(english) + len(german) == len(result.segments)
+    assert {s.language for s in english} == {"en"} and {s.language for s in german} == {"de"}
+    english_text = " ".join(s.text for s in english).lower()
+    german_text = " ".join(s.text for s in german).lower()
+    assert "permission is hereby granted, free of charge" in english_text
+    for word in ("software", "dokumentationsdateien", "recht", "die", "und"):
+        assert word in german_text, german_text
+    assert result.language in ("en", "de")
+
+
+def test_english_is_transcribed_by_the_english_model(shared: Path) -> None:
+    from pipelines.extract.audio import language_runs, multilingual_for
+
+    settings = get_settings()
+    model = multilingual_for(settings)
+    assert model is not None
+    speech = np.concatenate(list(audio._decoded(str(shared / "audio/fw_jfk.flac"))))
+    assert language_runs(model, speech) == [(0, speech.size, "en")]  # one run: the whole window as before
+    result = _transcribe(shared / "audio/fw_jfk.flac")
+    assert {s.language for s in result.segments} == {"en"}
+
+
+def test_without_the_multilingual_model_every_recording_is_english(shared: Path) -> None:
+    settings = get_settings(whisper_multilingual_model="")
+    result = transcribe(inspect(shared / "audio/fw_jfk.flac", settings), settings)
+    assert result.language == "en" and {s.language for s in result.segments} == {"en"}
+    assert settings.transcription_key() != get_settings().transcription_key()
+    forced = get_settings(whisper_language="de")  # every stretch by the multilingual model, in German
+    german = transcribe(inspect(shared / "audio/fw_multilingual.mp3", forced), forced)
+    assert {s.language for s in german.segments} == {"de"} and german.language == "de"
+    assert "dokumentationsdateien" in " ".join(s.text for s in german.segments if s.start >= 30).lower()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import get_settings
-from pipelines.errors import DamagedPdf, OutOfMemory, StageTimeout
+from pipelines.errors import DamagedPdf, OutOfMemory, StageTimeout, UndecodableAudio
 from pipelines.extract import extract
-from pipelines.isolate import run_isolated
+from pipelines.isolate import run_isolated, stream_isolated
 from pipelines.sources import inspect
 from tests.conftest import bench_script
 
@@ -94,7 +94,7 @@ def test_a_stuck_parse_ends_when_its_worker_is_killed() -> None:
     code = (
         "import time\n"
         "from pipelines.errors import DamagedPdf\n"
-        "from pipelines.isolate import run_isolated\n"
+        "from pipelines.isolate import run_isolated, stream_isolated\n"
         "run_isolated(time.sleep, 600, memory_mb=256, what='PDF', crashed=DamagedPdf)\n"
     )
     worker = subprocess.Popen([sys.executable, "-c", code])
@@ -109,3 +109,36 @@ def test_a_stuck_parse_ends_when_its_worker_is_killed() -> None:
     gone, alive = psutil.wait_procs(children, timeout=15)
     alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], [p.cmdline() for p in alive]
+
+
+def _numbers(count: int, fail_at: int | None = None):  # noqa: ANN202 - a generator run in the child
+    for i in range(count):
+        if i == fail_at:
+            raise ValueError("the stream broke")
+        yield os.getpid(), i
+
+
+def test_a_stream_is_made_item_by_item_in_the_child() -> None:
+    items = list(stream_isolated(_numbers, 5, memory_mb=256, what="recording", crashed=UndecodableAudio))
+    assert [i for _, i in items] == [0, 1, 2, 3, 4]
+    assert {pid for pid, _ in items} != {os.getpid()} and len({pid for pid, _ in items}) == 1
+    made = stream_isolated(_numbers, 10**9, memory_mb=256, what="recording", crashed=UndecodableAudio)
+    assert [next(made)[1] for _ in range(3)] == [0, 1, 2]  # made on request, not all ahead
+    made.close()  # stopped early: the child goes
+    with pytest.raises(Exception, match="the stream broke") as broken:
+        list(stream_isolated(_numbers, 5, 2, memory_mb=256, what="recording", crashed=UndecodableAudio))
+    assert broken.value.code == "internal"  # classified in the child, raised here
+    again = list(stream_isolated(_numbers, 2, memory_mb=256, what="recording", crashed=UndecodableAudio))
+    assert [i for _, i in again] == [0, 1]
+
+
+@pytest.mark.slow
+def test_sound_past_the_memory_limit_is_out_of_memory_and_the_worker_goes_on(shared: Path) -> None:
+    from pipelines.extract.audio import transcribe
+
+    tight = get_settings(extract_memory_mb=64)
+    with pytest.raises(OutOfMemory, match="Parsing the recording needed more than the 64 MB"):
+        transcribe(inspect(shared / "audio/fw_jfk.flac", tight), tight)
+    settings = get_settings()
+    result = transcribe(inspect(shared / "audio/fw_jfk.flac", settings), settings)
+    assert "ask not what your country" in " ".join(s.text for s in result.segments).lower()

@@ -53,3 +53,18 @@ def test_the_embedder_reads_its_setting_by_the_same_rule(tmp_path: Path) -> None
     with pytest.raises(ModelLoadFailed, match=f"Embedding model at {broken} failed to load") as failed:
         embed.load_embedder(get_settings(embed_model=str(broken), embed_backend="torch"))
     assert failed.value.detail
+
+
+def test_the_multilingual_whisper_base_is_assembled_once_from_its_two_packages(tmp_path: Path) -> None:
+    folder = audio.resolve_whisper_model("base", tmp_path)
+    assert folder == str(tmp_path / models.WHISPER_BASE)
+    files = {p.name: p.stat() for p in Path(folder).iterdir()}
+    assert set(files) == {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"}  # no temporary left
+    assert files["model.bin"].st_size == 145_217_532  # the two parts together
+    again = audio.resolve_whisper_model("base", tmp_path)
+    assert (
+        again == folder and (Path(folder) / "model.bin").stat().st_mtime_ns == files["model.bin"].st_mtime_ns
+    )
+    (Path(folder) / "model.bin").write_bytes(b"cut short")  # an interrupted copy is made again
+    audio.resolve_whisper_model("base", tmp_path)
+    assert (Path(folder) / "model.bin").stat().st_size == 145_217_532
