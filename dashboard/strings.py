@@ -225,6 +225,7 @@ SOURCE_STAGE = {
     "transcribe": "transcribing",
     "chunk": "splitting",
     "embed": "embedding",
+    "analyse": "analysing",
     "index": "indexing",
 }
 SOURCE_STATUS = {
