@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import logging
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -429,6 +430,47 @@ class Store:
         ).execute(rows)
         return int(rows.num_rows)
 
+    def analysed_source_ids(
+        self,
+        collection: str | Iterable[str] | None,
+        *,
+        category: str | None = None,
+        keyword: str | None = None,
+    ) -> set[str]:
+        """Ids of the sources (of ``collection``: a name or several) whose category is
+        ``category`` and which have ``keyword`` among their keywords (both ignoring case; a
+        keyword matches whole words of a keyword phrase, so ``white matter`` finds ``cerebral
+        white matter``)."""
+        table = self.sources_table()
+        if table is None or "category" not in table.schema.names:
+            return set()
+        scope = collection if collection is None or isinstance(collection, str) else sorted(collection)
+        query = table.search()
+        predicate = where(collection=scope)
+        if predicate:
+            query = query.where(predicate)
+        rows = query.select(["source_id", "category", "keywords"]).limit(None).to_list()
+        return {
+            r["source_id"] for r in rows if matches_analysis(r["category"], r["keywords"], category, keyword)
+        }
+
+    def analysis_of(
+        self, pairs: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str | None, list[str]]]:
+        """``(category, keywords)`` of each ``(collection, source_id)`` given."""
+        table = self.sources_table()
+        if table is None or not pairs or "category" not in table.schema.names:
+            return {}
+        keys = sorted({source_key(c, s) for c, s in pairs})
+        rows = (
+            table.search()
+            .where(f"`source_key` IN ({', '.join(map(sql_literal, keys))})")
+            .select(["collection", "source_id", "category", "keywords"])
+            .limit(None)
+            .to_list()
+        )
+        return {(r["collection"], r["source_id"]): (r["category"], list(r["keywords"] or [])) for r in rows}
+
     def optimize_sources(self) -> None:
         """Fold the sources table's small commits together, so per-source lookups stay fast
         (after an ingest has written many of them)."""
@@ -452,6 +494,26 @@ class Store:
         if predicate:
             query = query.where(predicate)
         return query.limit(None).to_polars()
+
+
+def matches_analysis(
+    category: str | None, keywords: list[str] | None, want_category: str | None, want_keyword: str | None
+) -> bool:
+    """The rule of the ``category`` and ``keyword`` filters (of search and of the sources list):
+    the category is the one asked for, and one keyword holds the words asked for, in order,
+    as whole words; both ignoring case.
+
+    >>> matches_analysis("biology", ["cerebral white matter"], "Biology", "white matter")
+    True
+    >>> matches_analysis("biology", ["whiteness"], None, "white")
+    False
+    """
+    if want_category is not None and (category or "").casefold() != want_category.strip().casefold():
+        return False
+    if want_keyword is not None:
+        wanted = f" {' '.join(want_keyword.casefold().split())} "
+        return any(wanted in f" {' '.join(k.casefold().split())} " for k in keywords or [])
+    return True
 
 
 class VectorCache:
