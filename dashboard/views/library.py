@@ -39,9 +39,11 @@ if stats["sources"]:
     st.subheader(strings.SOURCES_HEADER)
     category_col, keyword_col = st.columns(2)
     category = category_col.selectbox(
-        strings.CATEGORY_LABEL, helpers.category_options(sources), key="category"
+        strings.CATEGORY_LABEL, helpers.category_options(sources), key="library_category"
     )
-    keyword = keyword_col.selectbox(strings.KEYWORD_LABEL, helpers.keyword_options(sources), key="keyword")
+    keyword = keyword_col.selectbox(
+        strings.KEYWORD_LABEL, helpers.keyword_options(sources), key="library_keyword"
+    )
     shown = resources.sources(
         settings, category=helpers.filter_value(category), keyword=helpers.filter_value(keyword)
     )
