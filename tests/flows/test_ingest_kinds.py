@@ -124,3 +124,22 @@ def test_the_cli_filters_by_the_new_kinds_and_shows_ocr(ingested: tuple[dict, Pa
     assert book.returncode == 0 and "[ch. 2] " in book.stdout, book.stdout  # chapters, as cited
     wrong = run("search", "harbour", "--kind", "spreadsheet")
     assert wrong.returncode != 0 and "epub" in wrong.stderr  # the choices are listed
+
+
+def test_every_kind_is_analysed_as_a_stage(ingested: tuple[dict, Path]) -> None:
+    from pipelines import analytics
+    from pipelines.config import get_settings
+
+    summary, home = ingested
+    rows = {r["file"]: r for r in inlet.sources("kinds", home=home).iter_rows(named=True)}
+    assert set(rows) == set(by_file(summary))
+    for name, row in rows.items():
+        assert row["keywords"], name
+    assert rows["tides-page.txt"]["summary"], rows["tides-page.txt"]
+    events = analytics.query(
+        get_settings(home=home),
+        "SELECT file, duration_s FROM events WHERE job_id = ? AND stage = 'analyse' AND event = 'end'",
+        [summary["job_id"]],
+    )
+    assert sorted(events["file"].to_list()) == sorted(rows)
+    assert all(d is not None and d >= 0 for d in events["duration_s"].to_list())
