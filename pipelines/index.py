@@ -104,13 +104,14 @@ def index_sources(
     texts = [c.text for _, chunks, _ in planned for c in chunks]
     cache = VectorCache(store, embedder.dim)
     pool = None
+    candidates: dict[str, list[analyse.Sentence]] = {}
     if settings.analyse:
-        wanted = {
-            s.text
+        candidates = {
+            extraction.source.source_id: analyse.source_sentences(extraction.segments)
             for extraction, _, _ in planned
             if analyse.load_cached(extraction, settings) is None
-            for s in analyse.source_sentences(extraction.segments)
         }
+        wanted = {s.text for found in candidates.values() for s in found}
         pool = analyse.SentencePool(embedder.tokenizer, wanted) if wanted else None
     embed_progress = _EmbedProgress(planned, len(texts), report)
     embedded = embed_texts(texts, embedder, cache, on_slice=embed_progress, on_tokens=pool)
@@ -125,7 +126,7 @@ def index_sources(
         offset += len(chunks)
     analyses: dict[str, dict[str, Any]] = {}
     if settings.analyse:
-        analyses = _analyse(items, planned, pool, embedder, cache, store, collection, settings)
+        analyses = _analyse(items, planned, pool, candidates, embedder, cache, store, collection, settings)
         report("analyse", [outcome for _, _, outcome in planned if outcome.error is None])
         kept = [i for i, (_, _, outcome) in enumerate(planned) if outcome.error is None]
         items, planned = [items[i] for i in kept], [planned[i] for i in kept]
@@ -154,6 +155,7 @@ def _analyse(
     items: list[tuple[Extraction, list[Chunk], np.ndarray, list[str]]],
     planned: list[tuple[Extraction, list[Chunk], SourceIndexed]],
     pool: analyse.SentencePool | None,
+    candidates: dict[str, list[analyse.Sentence]],
     embedder: Embedder,
     cache: VectorCache,
     store: Store,
@@ -175,7 +177,13 @@ def _analyse(
         source = extraction.source
         began = time.perf_counter()
         try:
-            result = analyse.analyse_text(extraction, vectors, settings, encode=embedder.encode_documents)
+            result = analyse.analyse_text(
+                extraction,
+                vectors,
+                settings,
+                encode=embedder.encode_documents,
+                sentences=candidates.get(source.source_id),
+            )
             result.vector = analyse.source_vector(chunk_vectors)
             if matrix is not None:
                 result.category, result.category_score = analyse.categorise(
