@@ -389,7 +389,7 @@ def search(
     (``None`` is fine for ``text``). ``filters``: ``collection``, ``kind``, ``source_id``,
     ``file``, ``language`` (a value or a list of values), ``since``, ``until`` (ingestion time;
     dates or ISO strings), ``category`` and ``keyword`` (sources whose analysis matches:
-    :meth:`pipelines.store.Store.analysed_source_ids`). Each hit's ``citation`` is
+    :func:`analysed_predicate`). Each hit's ``citation`` is
     :func:`citation`; its ``category`` and ``keywords`` are its source's; snippets, citations
     and those are made for the returned hits only.
 
@@ -402,14 +402,11 @@ def search(
     if not query.strip():
         return _empty_hits()
     category, keyword = filters.pop("category", None), filters.pop("keyword", None)
+    analysed = None
     if category is not None or keyword is not None:
-        ids = store.analysed_source_ids(filters.get("collection"), category=category, keyword=keyword)
-        wanted = filters.get("source_id")
-        if wanted is not None:
-            ids &= {wanted} if isinstance(wanted, str) else set(wanted)
-        if not ids:
+        analysed = analysed_predicate(store, filters.get("collection"), category, keyword)
+        if analysed is None:
             return _empty_hits()
-        filters["source_id"] = sorted(ids)
     vector: Future[Any] | np.ndarray | None = query_vector if not callable(query_vector) else None
     if callable(query_vector) and mode in _QUERY_VECTOR_MODES:
         vector = _submit(query_vector)  # embeds while the table is opened and the query parsed
@@ -417,6 +414,8 @@ def search(
     if table is None:
         return _empty_hits()
     where_ = predicate(**filters)
+    if analysed is not None:
+        where_ = f"({where_}) AND ({analysed})" if where_ else analysed
     version = table.version
     names = _index_types(str(store.settings.lancedb_dir), table, version)
     if mode != "vector" and TEXT_INDEX not in names:
@@ -454,6 +453,21 @@ def search(
     )
     frame = _with_analysis(store, frame)
     return frame.select(HIT_COLUMNS).sort("score", descending=True, maintain_order=True)
+
+
+def analysed_predicate(
+    store: Store, collection: str | Iterable[str] | None, category: str | None, keyword: str | None
+) -> str | None:
+    """The ``where`` string for the ``category`` and ``keyword`` filters: the chunks of the
+    matching sources, each in the collection where it matches; ``None`` when none matches."""
+    by_collection: dict[str, list[str]] = {}
+    for name, source_id in store.analysed_sources(collection, category=category, keyword=keyword):
+        by_collection.setdefault(name, []).append(source_id)
+    if not by_collection:
+        return None
+    return " OR ".join(
+        f"({where(collection=name, source_id=ids)})" for name, ids in sorted(by_collection.items())
+    )
 
 
 def _with_analysis(store: Store, frame: pl.DataFrame) -> pl.DataFrame:

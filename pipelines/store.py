@@ -430,17 +430,17 @@ class Store:
         ).execute(rows)
         return int(rows.num_rows)
 
-    def analysed_source_ids(
+    def analysed_sources(
         self,
         collection: str | Iterable[str] | None,
         *,
         category: str | None = None,
         keyword: str | None = None,
-    ) -> set[str]:
-        """Ids of the sources (of ``collection``: a name or several) whose category is
-        ``category`` and which have ``keyword`` among their keywords (both ignoring case; a
-        keyword matches whole words of a keyword phrase, so ``white matter`` finds ``cerebral
-        white matter``)."""
+    ) -> set[tuple[str, str]]:
+        """``(collection, source_id)`` of the sources (of ``collection``: a name or several)
+        whose category is ``category`` and which have ``keyword`` among their keywords (the rule
+        of :func:`matches_analysis`). A source's category belongs to its collection, so a
+        source held by two collections may match in one only."""
         table = self.sources_table()
         if table is None or "category" not in table.schema.names:
             return set()
@@ -449,9 +449,11 @@ class Store:
         predicate = where(collection=scope)
         if predicate:
             query = query.where(predicate)
-        rows = query.select(["source_id", "category", "keywords"]).limit(None).to_list()
+        rows = query.select(["collection", "source_id", "category", "keywords"]).limit(None).to_list()
         return {
-            r["source_id"] for r in rows if matches_analysis(r["category"], r["keywords"], category, keyword)
+            (r["collection"], r["source_id"])
+            for r in rows
+            if matches_analysis(r["category"], r["keywords"], category, keyword)
         }
 
     def analysis_of(

@@ -177,7 +177,7 @@ def test_category_and_keyword_filters_return_only_matching_sources(tmp_path: Pat
     store.set_labels("c", LABELS)
     index_sources(_three_sources(tmp_path, shared), collection="c", settings=settings)
     refresh(store)
-    war = store.analysed_source_ids("c", category="WAR")
+    war = {source_id for _, source_id in store.analysed_sources("c", category="WAR")}
     rows = store.source_rows("c")
     assert war == set(rows.filter(rows["category"] == "war")["source_id"].to_list()) and len(war) == 1
     hits = search(store, "the country and its people", None, mode="text", limit=20, category="war")
