@@ -392,7 +392,10 @@ def test_library_shows_analysis_filters_by_it_and_edits_labels(filled: Path) -> 
 
 
 def test_search_filters_by_category_and_shows_it_on_hits(filled: Path) -> None:
+    import streamlit as st
+
     inlet.set_labels("samples", ["war: battle, soldiers, the dead, a nation at war"])
+    st.cache_data.clear()  # the pages' reads of an earlier test are a few seconds old
     try:
         at = app()
         at.selectbox(key="category").select("war").run()
