@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeGuard, TypeVar
 
 import polars as pl
@@ -582,14 +582,14 @@ def category_text(category: str | None, score: float | None) -> str:
     return f"{category} ({score:.2f})" if _present(score) else category
 
 
-def summary_markdown(summary: list[Mapping[str, Any]] | None) -> str:
+def summary_markdown(summary: Sequence[Mapping[str, Any]] | None) -> str:
     """A source's summary sentences, each with its citation in italics (``""`` when none)."""
     return "  \n".join(
         f"{markdown_escape(s.get('text'))} *({markdown_escape(s.get('citation'))})*" for s in summary or []
     )
 
 
-def labels_text(labels: list[Mapping[str, str]]) -> str:
+def labels_text(labels: Sequence[Mapping[str, str]]) -> str:
     """A collection's labels as the labels box shows them: one ``name: description`` a line."""
     return "\n".join(
         f"{x['name']}: {x['description']}" if x.get("description") else x["name"] for x in labels
