@@ -10,6 +10,7 @@ import polars as pl
 
 from inlet._settings import resolve
 from pipelines import cache
+from pipelines.analyse import forget as forget_analysis
 from pipelines.analyse import parse_label, recategorise
 from pipelines.config import Settings
 from pipelines.records import is_media
@@ -260,6 +261,8 @@ def delete(
         still_held = set(sources(settings=s)["source_id"].to_list())
         gone = set(doomed["source_id"].to_list()) - still_held
         report["cache_files_removed"] = sum(cache.forget(source_id, s) for source_id in gone)
+        for source_id in gone:  # their keywords and summaries, kept beside the extractions
+            forget_analysis(source_id, s)
     return report
 
 

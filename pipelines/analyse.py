@@ -311,6 +311,14 @@ def save_cached(extraction: Extraction, analysis: Analysis, settings: Settings) 
     os.replace(tmp, path)
 
 
+def forget(source_id: str, settings: Settings) -> int:
+    """Drop every cached analysis of ``source_id``; how many there were."""
+    entries = list((settings.cache_dir / "analyse" / source_id[:2]).glob(f"{source_id}-*.json"))
+    for path in entries:
+        path.unlink(missing_ok=True)
+    return len(entries)
+
+
 def analyse_text(
     extraction: Extraction,
     vectors: dict[str, np.ndarray],

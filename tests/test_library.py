@@ -116,11 +116,14 @@ def test_delete_a_source_from_one_collection(library: tuple[Settings, Path]) -> 
 def test_delete_by_path_everywhere_and_purge_the_cache(library: tuple[Settings, Path]) -> None:
     settings, folder = library
     path = folder / "lincoln_second_inaugural.md"
+    analysed = list((settings.cache_dir / "analyse").rglob("*.json"))
+    assert len(analysed) == len(TEXT_FILES)  # keywords and summaries, kept by content
     report = inlet.delete(str(path), purge_cache=True)
     assert report["collections"] == ["papers", "speeches"] and report["cache_files_removed"] == 1
     assert "lincoln_second_inaugural.md" not in inlet.sources()["file"].to_list()
     with pytest.raises(LookupError):
         inlet.show(str(path))  # the file is still on disk, but its extraction is gone
+    assert len(list((settings.cache_dir / "analyse").rglob("*.json"))) == len(TEXT_FILES) - 1
     # Not held anywhere any more: a second delete says so.
     with pytest.raises(LookupError, match="lincoln_second_inaugural.md"):
         inlet.delete(str(path))
