@@ -50,7 +50,10 @@ Run from the project folder:
     .venv/bin/python bench/ingest.py --docs 200 --json   # quick; last line is one JSON object
 
 Options: ``--docs N``, ``--backend onnx|onnx-int8|torch`` (the pipeline backend; default: inlet's
-setting), ``--both`` (pipeline figure for every backend, each with a fresh home), ``--json``.
+setting), ``--both`` (pipeline figure for every backend, each with a fresh home),
+``--analyse-cost`` (the default backend's ingest again with the analyse stage off, then on, each in
+a fresh home: the wall time with it on, the two "on" runs averaged, against the time with it off;
+target at most +10 %), ``--json``.
 """
 
 from __future__ import annotations
@@ -233,6 +236,7 @@ STAGES = [
     ("model encode_documents", "pipelines.embed:Embedder", "encode_documents", "embed_texts"),
     ("vector cache get", "pipelines.store:VectorCache", "get", "embed_texts"),
     ("vector cache put", "pipelines.store:VectorCache", "put", "embed_texts"),
+    ("analyse (keywords, summary, category)", "pipelines.index", "_analyse", "index task body (index_sources)"),
     ("Store.write_sources (per batch)", "pipelines.store:Store", "write_sources", "index task body (index_sources)"),
     ("sources-table merge (_record_sources)", "pipelines.store:Store", "_record_sources", "Store.write_sources (per batch)"),
     ("refresh full-text index", "flows.ingest", "refresh", None),
@@ -256,15 +260,18 @@ def install_probe() -> Probe:
 
 
 # --- pipeline -----------------------------------------------------------------------------
-def run_pipeline(docs: Path, warm: Path, home: Path, backend: str) -> dict[str, Any]:
-    """Warm up, then time one ingest of ``docs`` into collection ``bench`` of ``home``."""
+def run_pipeline(docs: Path, warm: Path, home: Path, backend: str, analyse: bool = True) -> dict[str, Any]:
+    """Warm up, then time one ingest of ``docs`` into collection ``bench`` of ``home`` (with the
+    analyse stage on or off)."""
     import inlet
     from pipelines import analytics
     from pipelines.config import get_settings
     from pipelines.store import Store
 
     started = time.perf_counter()
-    warm_summary = inlet.ingest(str(warm), collection="warmup", home=str(home), embed_backend=backend)
+    warm_summary = inlet.ingest(
+        str(warm), collection="warmup", home=str(home), embed_backend=backend, analyse=analyse
+    )
     warm_s = time.perf_counter() - started
     if warm_summary["status"] != "completed":
         raise SystemExit(f"warm-up ingest failed: {warm_summary}")
@@ -272,7 +279,9 @@ def run_pipeline(docs: Path, warm: Path, home: Path, backend: str) -> dict[str, 
     probe = install_probe()
     try:
         with Meter() as meter:
-            summary = inlet.ingest(str(docs), collection="bench", home=str(home), embed_backend=backend)
+            summary = inlet.ingest(
+                str(docs), collection="bench", home=str(home), embed_backend=backend, analyse=analyse
+            )
         wall = meter.wall
     finally:
         probe.remove()
@@ -295,6 +304,7 @@ def run_pipeline(docs: Path, warm: Path, home: Path, backend: str) -> dict[str, 
     index_results = probe.index_results
     return {
         "backend": backend,
+        "analyse": analyse,
         "home": str(home),
         "warmup_s": warm_s,
         "chunks": chunks,
@@ -447,6 +457,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--both", action="store_true", help="also measure the pipeline with the other backend (fresh home)"
     )
+    parser.add_argument(
+        "--analyse-cost",
+        action="store_true",
+        help="also time the default backend's ingest with the analyse stage off (and on again), each in a "
+        "fresh home, and print the added time",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line last")
     args = parser.parse_args(argv)
     run_started = time.perf_counter()
@@ -499,6 +515,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    {run['meter'].describe()}", flush=True)
         for f in run["failed"]:
             print(f"    FAILED (engine rejected a text file): {f['file']}: {f['class']}: {f['message']}")
+
+    analyse_runs: list[dict[str, Any]] = []
+    if args.analyse_cost:
+        # off, then on again: the two "on" runs bracket the "off" one, so a change of load on
+        # the shared machine during the run shows as a difference between them
+        for i, analyse in enumerate((False, True)):
+            label = "on" if analyse else "off"
+            print(
+                f"\n  pipeline {default_backend}, analyse {label}: fresh home, warm-up, ingest ...",
+                flush=True,
+            )
+            run = run_pipeline(
+                docs, warm, tmp / f"home-analyse-{i}-{label}", default_backend, analyse=analyse
+            )
+            analyse_runs.append(run)
+            print(
+                f"    {run['chunks']} chunks in {run['seconds']:.1f} s; {run['meter'].describe()}", flush=True
+            )
 
     texts = pipelines[default_backend]["texts"]
     for backend, run in pipelines.items():
@@ -574,6 +608,37 @@ def main(argv: list[str] | None = None) -> int:
     if "onnx-int8" in raw:
         c = cosine_rows(raw["onnx-int8"]["vectors"], raw["onnx"]["vectors"])
         print(f"  cosine onnx-int8 vs onnx (fp32): min {c['min']:.6f}, mean {c['mean']:.6f}")
+    analyse_figures: dict[str, Any] = {}
+    if analyse_runs:
+        ons, off = [pipelines[default_backend], analyse_runs[1]], analyse_runs[0]
+
+        def cpu(run: dict[str, Any]) -> float:  # this process and its children (the worker, Prefect)
+            return float(run["meter"].cpu_own + run["meter"].cpu_children)
+
+        def stage_s(run: dict[str, Any], stage: str) -> float:
+            return sum(float(e["seconds"] or 0) for e in run["events"] if e["stage"] == stage)
+
+        wall_on = sum(r["seconds"] for r in ons) / 2
+        cpu_on = sum(cpu(r) for r in ons) / 2
+        analyse_figures = {
+            "wall_on_s": [r["seconds"] for r in ons], "wall_off_s": off["seconds"],
+            "cpu_on_s": [cpu(r) for r in ons], "cpu_off_s": cpu(off),
+            "added_wall": wall_on / off["seconds"] - 1, "added_cpu": cpu_on / cpu(off) - 1,
+            "analyse_stage_s": [stage_s(r, "analyse") for r in ons],
+            "embed_stage_s": [stage_s(r, "embed") for r in ons],
+        }  # fmt: skip
+        print(
+            f"  analyse stage, {default_backend}: wall with it on {ons[0]['seconds']:.1f} s and "
+            f"{ons[1]['seconds']:.1f} s, off {off['seconds']:.1f} s: {100 * analyse_figures['added_wall']:+.1f} %; "
+            f"CPU on {cpu(ons[0]):.1f} s and {cpu(ons[1]):.1f} s, off {cpu(off):.1f} s: "
+            f"{100 * analyse_figures['added_cpu']:+.1f} % (target: at most +10 %)"
+        )
+        print(
+            "  the analyse stage's own seconds (its events, pooling included): "
+            + ", ".join(f"{a:.2f} s" for a in analyse_figures["analyse_stage_s"])
+            + "; the embed stage's: "
+            + ", ".join(f"{e:.2f} s" for e in analyse_figures["embed_stage_s"])
+        )
     for run in pipelines.values():
         print_breakdown(run)
     print(
@@ -601,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             "cosine_torch_onnx": cos_backends,
             "cosine_pipeline_raw": cos_pipeline,
+            "analyse_cost": analyse_figures,
             "load_avg": [load_start, load_end],
             "run_seconds": run_s,
         }  # fmt: skip

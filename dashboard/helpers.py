@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeGuard, TypeVar
 
 import polars as pl
@@ -158,13 +158,14 @@ def source_length(kind: str | None, pages: Any, duration_s: Any) -> str:
     return ""
 
 
-SOURCE_COLUMNS = ["collection", "file", "kind", "length", "chunks", "size", "language",
+SOURCE_COLUMNS = ["collection", "file", "kind", "length", "chunks", "category", "keywords", "size", "language",
                   "ingested_at", "path"]  # fmt: skip
 
 
 def sources_table(sources: pl.DataFrame) -> pl.DataFrame:
     """The ingested sources for people: collection, file, kind, length (pages or duration),
-    chunks, size, language, when, path; by collection then file."""
+    chunks, category, keywords (comma-separated), size, language, when, path; by collection
+    then file."""
     schema = {c: pl.Utf8 for c in SOURCE_COLUMNS} | {"chunks": pl.Int64}
     if sources.height == 0:
         return pl.DataFrame(schema=schema)
@@ -174,6 +175,7 @@ def sources_table(sources: pl.DataFrame) -> pl.DataFrame:
             "kind": kind_label(r.get("kind")),
             "length": source_length(r.get("kind"), r.get("pages"), r.get("duration_s")),
             "chunks": int(r["chunks"]) if _present(r.get("chunks")) else None,
+            "category": r.get("category") or "", "keywords": ", ".join(r.get("keywords") or []),
             "size": human_size(r.get("size")), "language": r.get("language") or "",
             "ingested_at": _when(r.get("ingested_at")), "path": r.get("path"),
         }
@@ -571,3 +573,55 @@ def date_range(dates: Any) -> tuple[Any, Any]:
             return dates[0], None
         return dates[0], dates[1]
     return dates, dates
+
+
+# --- analysis: keywords, summary, category -------------------------------------------------------
+
+
+def category_options(sources: pl.DataFrame) -> list[str]:
+    """``All`` then the categories the sources have, sorted."""
+    if sources.height == 0 or "category" not in sources.columns:
+        return [strings.ALL]
+    return [strings.ALL, *sorted({c for c in sources["category"].to_list() if c})]
+
+
+def keyword_options(sources: pl.DataFrame) -> list[str]:
+    """``All`` then every keyword of the sources, most frequent first (then alphabetical)."""
+    if sources.height == 0 or "keywords" not in sources.columns:
+        return [strings.ALL]
+    counts: dict[str, int] = {}
+    for keywords in sources["keywords"].to_list():
+        for keyword in keywords or []:
+            counts[keyword.lower()] = counts.get(keyword.lower(), 0) + 1
+    return [strings.ALL, *sorted(counts, key=lambda k: (-counts[k], k))]
+
+
+def keyword_chips(keywords: list[str] | None) -> str:
+    """Keywords as Markdown badges, one chip each (``""`` when there are none)."""
+    return " ".join(f":gray-badge[{markdown_escape(k)}]" for k in keywords or [])
+
+
+def category_text(category: str | None, score: float | None) -> str:
+    """``biology (0.41)``, or the words for no category."""
+    if not category:
+        return strings.NO_CATEGORY
+    return f"{category} ({score:.2f})" if _present(score) else category
+
+
+def summary_markdown(summary: Sequence[Mapping[str, Any]] | None) -> str:
+    """A source's summary sentences, each with its citation in italics (``""`` when none)."""
+    return "  \n".join(
+        f"{markdown_escape(s.get('text'))} *({markdown_escape(s.get('citation'))})*" for s in summary or []
+    )
+
+
+def labels_text(labels: Sequence[Mapping[str, str]]) -> str:
+    """A collection's labels as the labels box shows them: one ``name: description`` a line."""
+    return "\n".join(
+        f"{x['name']}: {x['description']}" if x.get("description") else x["name"] for x in labels
+    )
+
+
+def parse_labels_text(text: str | None) -> list[str]:
+    """The labels typed in the labels box: one a line, blank lines ignored."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]

@@ -64,13 +64,24 @@ def stats(s: Settings) -> dict[str, Any]:
 
 
 @st.cache_data(ttl=STATS_TTL_S, show_spinner=False)
-def _sources(_s: Settings, key: str) -> pl.DataFrame:
-    return inlet.sources(settings=_s)
+def _sources(_s: Settings, key: str, category: str | None = None, keyword: str | None = None) -> pl.DataFrame:
+    return inlet.sources(settings=_s, category=category, keyword=keyword)
 
 
-def sources(s: Settings) -> pl.DataFrame:
-    """The ingested sources (``inlet.sources()``), at most ``STATS_TTL_S`` seconds old."""
-    return _sources(s, settings_key(s))
+def sources(s: Settings, *, category: str | None = None, keyword: str | None = None) -> pl.DataFrame:
+    """The ingested sources (``inlet.sources()``, of ``category`` and with ``keyword`` when
+    given), at most ``STATS_TTL_S`` seconds old."""
+    return _sources(s, settings_key(s), category, keyword)
+
+
+@st.cache_data(ttl=STATS_TTL_S, show_spinner=False)
+def _labels(_s: Settings, key: str, collection: str) -> list[dict[str, str]]:
+    return inlet.labels(collection, settings=_s)
+
+
+def labels(s: Settings, collection: str) -> list[dict[str, str]]:
+    """``inlet.labels(collection)``, at most ``STATS_TTL_S`` seconds old."""
+    return _labels(s, settings_key(s), collection)
 
 
 @st.cache_data(ttl=STATS_TTL_S, show_spinner=False)
@@ -92,7 +103,7 @@ def _search(
 
 def search(s: Settings, query: str, *, mode: str, **filters: Any) -> pl.DataFrame:
     """``inlet.search(query, mode=..., **filters)`` (collection, kind, file, since, until,
-    language, limit); the same search within ``SEARCH_TTL_S`` seconds is not rerun."""
+    language, category, keyword, limit); the same search within ``SEARCH_TTL_S`` seconds is not rerun."""
     if inlet.search_needs_embedder(mode):
         embedder(s)  # warm the model under its own spinner the first time
     return _search(s, settings_key(s), query, mode, tuple(sorted(filters.items())))
@@ -127,7 +138,7 @@ _loaded: dict[str, bool] = {}
 
 def clear_reads() -> None:
     """Forget every cached read (after this session submitted or cancelled something)."""
-    for cached in (_stats, _sources, _errors, _jobs, _job_sources, _statistics):
+    for cached in (_stats, _sources, _labels, _errors, _jobs, _job_sources, _statistics, _search):
         cached.clear()
 
 

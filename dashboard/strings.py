@@ -104,6 +104,29 @@ METRIC_JOBS = "Jobs"
 METRIC_ERRORS = "Errors"
 COLLECTIONS_HEADER = "Collections"
 KINDS_HEADER = "Kinds"
+CATEGORY_LABEL = "Category"
+KEYWORD_LABEL = "Keyword"
+NO_CATEGORY = "no category"
+SUMMARIES_HEADER = "What is in each source"
+SUMMARIES_CAPTION = (
+    "Keywords, the most central sentences (copied from the source, with their place) and the "
+    "category: the collection's label the source is most similar to. The first {shown} of {total} sources."
+)
+NO_SUMMARY = "No summary: the source was indexed without the analyse stage, or has no full sentences."
+LABELS_HEADER = "Labels"
+LABELS_CAPTION = (
+    "Each source of a collection gets the label its text is most similar to. One label a line, "
+    "`name: description` (the description helps: a few words of what belongs there). Saving "
+    "categorises the collection again at once; nothing is embedded again but the labels."
+)
+LABELS_COLLECTION = "Collection"
+LABELS_BOX = "Labels, one a line"
+LABELS_PLACEHOLDER = "biology: cells, proteins, disease\nphysics: particles, energy, motion"
+LABELS_SAVE = "Save labels"
+LABELS_CLEAR = "Clear labels"
+LABELS_SAVED = "{collection}: {categorised} of {sources} sources categorised."
+LABELS_CLEARED = "{collection}: labels and categories cleared."
+LABELS_INVALID = "Labels not saved: {message}"
 SOURCES_HEADER = "Sources"
 ERRORS_HEADER = "Recent errors"
 NO_ERRORS = "No errors recorded."
@@ -122,6 +145,8 @@ COLUMNS = {
     "size": "Size",
     "language": "Language",
     "ingested_at": "Ingested",
+    "category": "Category",
+    "keywords": "Keywords",
     "path": "Path",
     "at": "When",
     "class": "Error",
@@ -228,6 +253,7 @@ SOURCE_STAGE = {
     "transcribe": "transcribing",
     "chunk": "splitting",
     "embed": "embedding",
+    "analyse": "analysing",
     "index": "indexing",
 }
 SOURCE_STATUS = {

@@ -250,7 +250,7 @@ def index_batch(
                 "attempt": attempt,
                 "chunks": indexed.chunks,
             }
-            duration = indexed.chunk_s if stage == "chunk" else indexed.embed_s
+            duration = {"chunk": indexed.chunk_s, "analyse": indexed.analyse_s}.get(stage, indexed.embed_s)
             rows.append((job.outcome(indexed.source_id), stage, "end", {**values, "duration_s": duration}))
         job.events(rows)
 

@@ -17,7 +17,7 @@ of source, job statuses). ``inlet.api`` is the HTTP API (``inlet serve``), an ap
 
 from inlet._health import health, status
 from inlet._jobs import JobSummary, cancel, ingest, keep_serving, retry, submit, wait
-from inlet._library import collections, delete, show, sources, thumbnail
+from inlet._library import collections, delete, labels, set_labels, show, sources, thumbnail
 from inlet._reports import error_classes, errors, export, job_sources, jobs, stats
 from inlet._search import (
     DEFAULT_SEARCH_MODE,
@@ -47,11 +47,13 @@ __all__ = [
     "job_sources",
     "jobs",
     "keep_serving",
+    "labels",
     "preload",
     "reindex",
     "retry",
     "search",
     "search_needs_embedder",
+    "set_labels",
     "show",
     "sources",
     "stats",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,12 @@ import polars as pl
 
 from inlet._settings import resolve
 from pipelines import cache
+from pipelines.analyse import forget as forget_analysis
+from pipelines.analyse import parse_label, recategorise
 from pipelines.config import Settings
 from pipelines.records import is_media
 from pipelines.sources import hash_file
-from pipelines.store import Store, remove_sources
+from pipelines.store import Store, matches_analysis, remove_sources
 
 SOURCE_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "source_id": pl.Utf8,
@@ -27,6 +30,14 @@ SOURCE_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "size": pl.Int64,
     "model": pl.Utf8,
     "ingested_at": pl.Datetime("us", "UTC"),
+    "keywords": pl.List(pl.Utf8),
+    "summary": pl.List(
+        pl.Struct(
+            {"text": pl.Utf8, "page": pl.Int64, "start": pl.Float64, "end": pl.Float64, "citation": pl.Utf8}
+        )
+    ),
+    "category": pl.Utf8,
+    "category_score": pl.Float64,
 }
 COLLECTION_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "collection": pl.Utf8,
@@ -43,6 +54,8 @@ def sources(
     collection: str | None = None,
     *,
     kind: str | None = None,
+    category: str | None = None,
+    keyword: str | None = None,
     settings: Settings | None = None,
     **overrides: Any,
 ) -> pl.DataFrame:
@@ -51,25 +64,107 @@ def sources(
     Args:
         collection: only this collection (default: every collection).
         kind: only ``pdf``, ``text``, ``audio`` or ``video`` sources.
+        category: only sources of this category (ignoring case).
+        keyword: only sources with this keyword (ignoring case; whole words of a keyword
+            phrase: ``white matter`` finds ``cerebral white matter``).
 
     Returns:
         A polars DataFrame with ``source_id, file, path, kind, collection, pages, duration_s,
-        chunks, language, size, model, ingested_at`` (``pages`` for PDFs and text,
-        ``duration_s`` for recordings; ``ingested_at`` in UTC). Empty, with these columns, when
-        nothing is ingested.
+        chunks, language, size, model, ingested_at, keywords, summary, category,
+        category_score`` (``pages`` for PDFs and text, ``duration_s`` for recordings;
+        ``ingested_at`` in UTC). ``keywords`` (a list, best first), ``summary`` (a list of
+        sentences copied from the source, in order: ``{text, page, start, end, citation}``) and
+        ``category`` (the collection label the source is most similar to, with its
+        ``category_score``; null below ``category_min_similarity`` or without labels) come from
+        the analyse stage, null for sources indexed without it. Empty, with these columns,
+        when nothing is ingested.
 
     Example:
         >>> inlet.sources("research").select("file", "kind", "chunks")  # doctest: +SKIP
         >>> inlet.sources(kind="audio")["duration_s"].sum()  # doctest: +SKIP
+        >>> inlet.sources("research", category="biology", keyword="protein")  # doctest: +SKIP
     """
     rows = Store(resolve(settings, overrides)).source_rows(collection, kind=kind)
     if not rows.height:
         return pl.DataFrame(schema=SOURCE_COLUMNS)
-    return (
+    summaries = [_summary(v) for v in rows["summary"]] if "summary" in rows.columns else [None] * rows.height
+    rows = rows.with_columns(pl.Series("summary", summaries, dtype=SOURCE_COLUMNS["summary"]))
+    for name, dtype in SOURCE_COLUMNS.items():
+        if name not in rows.columns and name != "chunks":  # a table from before the analyse stage
+            rows = rows.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    frame = (
         rows.rename({"n_chunks": "chunks"})
         .select([pl.col(name).cast(dtype) for name, dtype in SOURCE_COLUMNS.items()])
         .sort(["ingested_at", "collection", "file"], descending=[True, False, False])
     )
+    if category is None and keyword is None:
+        return frame
+    keep = [
+        matches_analysis(c, k, category, keyword)
+        for c, k in zip(frame["category"].to_list(), frame["keywords"].to_list(), strict=True)
+    ]
+    return frame.filter(pl.Series(keep, dtype=pl.Boolean))
+
+
+def _summary(stored: str | None) -> list[dict[str, Any]] | None:
+    if not stored:
+        return None
+    return [{k: s.get(k) for k in ("text", "page", "start", "end", "citation")} for s in json.loads(stored)]
+
+
+def labels(collection: str, *, settings: Settings | None = None, **overrides: Any) -> list[dict[str, str]]:
+    """A collection's labels, in the order they were set: ``[{"name", "description"}]``.
+
+    Example:
+        >>> inlet.labels("research")  # doctest: +SKIP
+        [{'name': 'biology', 'description': 'cells, proteins, disease'}, ...]
+    """
+    found = Store(resolve(settings, overrides)).labels(collection)
+    return [{"name": name, "description": description} for name, description in found]
+
+
+def set_labels(
+    collection: str,
+    labels: list[str] | dict[str, str] | None,
+    *,
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Set (replace) the labels a collection's sources are categorised by, and categorise them
+    again at once: each source gets the label whose ``name: description`` is most similar to
+    it, from the vectors kept when it was indexed (only the labels are embedded). ``None`` or
+    an empty list clears the labels and the categories. Sources ingested later are categorised
+    as they are indexed.
+
+    Args:
+        labels: ``["biology: cells, proteins, disease", "physics: ..."]`` (a description after
+            the colon is optional but helps), or ``{"biology": "cells, proteins, disease"}``.
+
+    Returns:
+        ``{"collection", "labels": [{"name", "description"}], "sources", "categorised"}``.
+
+    Raises:
+        ValueError: a label without a name, or a name given twice.
+
+    Example:
+        >>> inlet.set_labels("research", ["biology: cells, proteins", "physics: particles, energy"])  # doctest: +SKIP
+        {'collection': 'research', 'labels': [...], 'sources': 12, 'categorised': 11}
+        >>> inlet.set_labels("research", None)  # clear  # doctest: +SKIP
+    """
+    s = resolve(settings, overrides)
+    if isinstance(labels, dict):
+        pairs = [parse_label(f"{name}:{description or ''}") for name, description in labels.items()]
+    else:
+        pairs = [parse_label(text) for text in labels or []]
+    store = Store(s)
+    store.set_labels(collection, pairs)
+    done = recategorise(store, collection, s)
+    return {
+        "collection": collection,
+        "labels": [{"name": n, "description": d} for n, d in pairs],
+        "sources": done["sources"],
+        "categorised": done["categorised"],
+    }
 
 
 def collections(*, settings: Settings | None = None, **overrides: Any) -> pl.DataFrame:
@@ -171,6 +266,8 @@ def delete(
         report["cache_files_removed"] = sum(
             cache.forget(source_id, s) + forget_thumbnails(source_id, s) for source_id in gone
         )
+        for source_id in gone:  # their keywords and summaries, kept beside the extractions
+            forget_analysis(source_id, s)
     return report
 
 
@@ -230,12 +327,14 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
         source: a path, a file name, or a source id (or its first characters).
 
     Returns:
-        ``{"source_id", "file", "kind", "title", "language", "pages" | "duration_s", "segments"}``;
-        ``title`` is the document's own title (a web page's ``<title>``) or ``None``. A segment
-        read by OCR also has ``ocr_confidence`` (Tesseract's mean word confidence, 0-100); a
-        segment of speech has its ``language`` (the recording's ``language`` is the one most of
-        its speech is in). A video also has ``video``: ``{"container", "width", "height",
-        "codec", "fps"}``.
+        ``{"source_id", "file", "kind", "title", "language", "pages" | "duration_s", "keywords",
+        "summary", "category", "category_score", "segments"}``; ``title`` is the document's own
+        title (a web page's ``<title>``) or ``None``; keywords, summary and category are those
+        of :func:`sources` (of the newest ingest of the source, in whichever collection). A
+        segment read by OCR also has ``ocr_confidence`` (Tesseract's mean word confidence,
+        0-100); a segment of speech has its ``language`` (the recording's ``language`` is the
+        one most of its speech is in). A video also has ``video``: ``{"container", "width",
+        "height", "codec", "fps"}``.
 
     Raises:
         LookupError: when no ingested source matches.
@@ -273,7 +372,14 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
             }
             for g in extraction.segments
         ]
-    return shown
+    return {**shown, **_analysis(source_id, s), "segments": shown["segments"]}
+
+
+def _analysis(source_id: str, settings: Settings) -> dict[str, Any]:
+    """The keywords, summary and category of the newest ingest of a source."""
+    rows = sources(settings=settings).filter(pl.col("source_id") == source_id)
+    row = rows.row(0, named=True) if rows.height else {}
+    return {k: row.get(k) for k in ("keywords", "summary", "category", "category_score")}
 
 
 def thumbnail(

@@ -42,6 +42,8 @@ def search(
     since: DateLike | None = None,
     until: DateLike | None = None,
     language: str | list[str] | None = None,
+    category: str | None = None,
+    keyword: str | None = None,
     limit: int = 10,
     settings: Settings | None = None,
     **overrides: Any,
@@ -64,12 +66,15 @@ def search(
             the source that is searched was ingested.
         language: only text in this language (code as extracted, e.g. ``en``): of a document,
             its language; of a recording, each stretch of speech has its own.
+        category: only sources of this category (their collection's label; ignoring case).
+        keyword: only sources with this keyword (ignoring case; whole words of a keyword
+            phrase, as :func:`inlet.sources` filters).
         limit: how many hits.
 
     Returns:
         A polars DataFrame with columns ``chunk_id, source_id, file, kind, page_start,
-        page_end, time_start, time_end, score, text, snippet, collection, citation``, best
-        first; the snippet marks the matching words with ``**``, and the citation reads
+        page_end, time_start, time_end, score, text, snippet, collection, citation, category,
+        keywords``, best first (``category`` and ``keywords`` are those of the hit's source); the snippet marks the matching words with ``**``, and the citation reads
         ``file, p. 2``, ``file, pp. 2–3`` or ``file, 00:07.5–00:15.5`` (``h:mm:ss.s`` from
         an hour on). Each call is recorded in the analytics
         ``searches`` table (query, mode, filters, result count, latency) by a background
@@ -92,11 +97,11 @@ def search(
 
     hits = engine.search(
         store, query, vector, mode=mode, limit=limit, collection=collection, kind=kind, source_id=source,
-        file=file, language=language, since=since, until=until,
+        file=file, language=language, since=since, until=until, category=category, keyword=keyword,
     )  # fmt: skip
     latency_ms = (time.perf_counter() - started) * 1000
     filters = {"kind": kind, "source": source, "file": file, "since": since, "until": until,
-               "language": language, "limit": limit}  # fmt: skip
+               "language": language, "category": category, "keyword": keyword, "limit": limit}  # fmt: skip
     _record(s, query, mode, collection, filters, hits.height, latency_ms)
     return hits
 

@@ -112,6 +112,22 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(32, ge=0)
     """Tokens shared by consecutive chunks of a source."""
 
+    # --- analysis -----------------------------------------------------------------------
+    analyse: bool = True
+    """Run the analyse stage while ingesting: keywords, an extractive summary and the category
+    of each source (``pipelines.analyse``). Off, sources are indexed without them."""
+
+    analyse_keywords: int = Field(8, ge=1, le=30)
+    """Keywords kept per source (phrases of up to three words, best first)."""
+
+    analyse_summary_sentences: int = Field(4, ge=1, le=10)
+    """Most sentences in a source's summary (2 for a short source, 3 for a medium one)."""
+
+    category_min_similarity: float = Field(0.1, ge=-1, le=1)
+    """A source gets its collection's most similar label only when the cosine similarity of the
+    label's ``name: description`` to the source reaches this; below it, no category (0.1 kept
+    36 of 40 texts right in ``bench/categories.py``; 0.15 loses short texts to "none")."""
+
     # --- limits (checked before heavy work) ---------------------------------------------
     max_bytes_pdf: int = 200 * MB
     """Largest PDF accepted, in bytes."""

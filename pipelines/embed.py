@@ -86,6 +86,40 @@ class Embedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    @property
+    def pools_by_mean(self) -> bool:
+        """Whether a text's vector is the normalised mean of its token vectors (true of
+        all-MiniLM-L6-v2): then :meth:`encode_documents_with_tokens` gives the same vectors."""
+        modules = [type(m).__name__ for m in self.model]
+        return (
+            modules[:2] == ["Transformer", "Pooling"] and getattr(self.model[1], "pooling_mode", "") == "mean"
+        )
+
+    def encode_documents_with_tokens(
+        self, texts: list[str], on_tokens: Callable[[str, np.ndarray], None]
+    ) -> np.ndarray:
+        """As :meth:`encode_documents` (for a model that :attr:`pools_by_mean`), from the same
+        forward passes, and hand each text's token vectors (one row per input token, special
+        tokens included) to ``on_tokens(text, rows)`` as they come, a few batches at a time, so
+        they are never all held at once."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = []
+        step = self.batch_size * 4
+        for start in range(0, len(texts), step):
+            part = texts[start : start + step]
+            outputs = self.model.encode_document(
+                part, batch_size=self.batch_size, output_value="token_embeddings", show_progress_bar=False
+            )
+            rows = []
+            for text, tokens in zip(part, outputs, strict=True):
+                matrix = tokens.float().numpy()
+                on_tokens(text, matrix)
+                rows.append(matrix.mean(axis=0))
+            pooled = np.asarray(rows, dtype=np.float32)
+            parts.append(pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12))
+        return np.concatenate(parts)
+
     def encode_query(self, text: str) -> np.ndarray:
         """The normalised vector of one search query."""
         vector = self.model.encode_query(
@@ -329,12 +363,15 @@ def embed_texts(
     embedder: Embedder,
     cache: Any | None,
     on_slice: Callable[[int, int], None] | None = None,
+    on_tokens: Callable[[str, np.ndarray], None] | None = None,
 ) -> EmbedResult:
     """Vectors for ``texts`` in order; cached ones are reused, new ones computed and cached.
 
     ``cache`` is a :class:`pipelines.store.VectorCache` (or ``None`` for no cache).
     ``on_slice(done, todo)`` is called after each slice sent to the model, with the count of
-    texts computed so far and the count to compute.
+    texts computed so far and the count to compute. ``on_tokens(text, rows)``, when given, hears
+    the token vectors of each text sent to the model (:meth:`Embedder.encode_documents_with_tokens`;
+    the analyse stage pools them into sentence vectors).
     """
     started = time.perf_counter()
     keys = [text_key(embedder.name, t) for t in texts]
@@ -348,7 +385,11 @@ def embed_texts(
         parts = []
         for start in range(0, len(pending), EMBED_SLICE):  # a time limit is checked between slices
             check_deadline()
-            parts.append(embedder.encode_documents(pending[start : start + EMBED_SLICE]))
+            piece = pending[start : start + EMBED_SLICE]
+            if on_tokens is None or not embedder.pools_by_mean:
+                parts.append(embedder.encode_documents(piece))
+            else:
+                parts.append(embedder.encode_documents_with_tokens(piece, on_tokens))
             if on_slice is not None:
                 on_slice(min(start + EMBED_SLICE, len(pending)), len(pending))
         fresh = np.concatenate(parts)

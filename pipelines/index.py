@@ -1,4 +1,6 @@
-"""The index stage: chunk extracted sources, embed all their chunks together, write each source.
+"""The index stage: chunk extracted sources, embed all their chunks together, analyse each
+source (keywords, summary, category: ``pipelines.analyse``, when ``Settings.analyse`` is on),
+write each source.
 
 Chunks of many sources go to the embedder in one call (the model sees large batches, DESIGN
 decision 3); vectors already in the cache are not computed again. A source whose write fails
@@ -12,13 +14,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from pipelines import analyse
 from pipelines.breaker import Breaker, breaker
 from pipelines.chunk import chunk_segments, token_budget
 from pipelines.config import Settings
-from pipelines.embed import embed_texts, load_embedder
+from pipelines.embed import Embedder, embed_texts, load_embedder
 from pipelines.errors import InletError, classify
 from pipelines.memory import peak_mb
 from pipelines.records import Chunk, Extraction
@@ -35,6 +39,7 @@ class SourceIndexed:
     chunk_s: float = 0.0
     embed_s: float = 0.0
     """This source's share of the embedding time (by the order its chunks were embedded)."""
+    analyse_s: float = 0.0
     error: InletError | None = None
 
 
@@ -66,8 +71,9 @@ def index_sources(
 
     ``replaces`` maps a source id to the ids of older versions of the same path, whose chunks
     are removed in the same commit. ``on_stage(stage, sources)`` hears as they happen which
-    sources are chunked (``"chunk"``, once) and which are embedded (``"embed"``, after each
-    slice sent to the model), so that a caller can show progress within a large batch.
+    sources are chunked (``"chunk"``, once), which are embedded (``"embed"``, after each
+    slice sent to the model) and which are analysed (``"analyse"``, once), so that a caller can
+    show progress within a large batch. A source whose analysis fails is not written.
     """
     report = on_stage or (lambda stage, sources: None)
     with breaker(settings, "store").guard(proves=False):  # opening works on a full disk too
@@ -107,29 +113,49 @@ def index_sources(
     texts = [c.text for _, chunks, _ in planned for c in chunks]
     with breaker(settings, "store").guard(proves=False):
         cache = _GuardedCache(VectorCache(store, embedder.dim), breaker(settings, "store"))
+    pool = None
+    candidates: dict[str, list[analyse.Sentence]] = {}
+    if settings.analyse:
+        candidates = {
+            extraction.source.source_id: analyse.source_sentences(extraction.segments)
+            for extraction, _, _ in planned
+            if analyse.load_cached(extraction, settings) is None
+        }
+        wanted = {s.text for found in candidates.values() for s in found}
+        pool = analyse.SentencePool(embedder.tokenizer, wanted) if wanted else None
     embed_progress = _EmbedProgress(planned, len(texts), report)
-    embedded = embed_texts(texts, embedder, cache, on_slice=embed_progress)
+    embedded = embed_texts(texts, embedder, cache, on_slice=embed_progress, on_tokens=pool)
     embed_progress.finish()  # the sources whose texts were all cached
     result.embed_s, result.embedded = embedded.seconds, embedded.computed
 
-    started = time.perf_counter()
     items = []
     offset = 0
     for extraction, chunks, _ in planned:
         replaced = (replaces or {}).get(extraction.source.source_id, [])
         items.append((extraction, chunks, embedded.vectors[offset : offset + len(chunks)], replaced))
         offset += len(chunks)
+    analyses: dict[str, dict[str, Any]] = {}
+    if settings.analyse:
+        analyses = _analyse(items, planned, pool, candidates, embedder, cache, store, collection, settings)
+        report("analyse", [outcome for _, _, outcome in planned if outcome.error is None])
+        kept = [i for i, (_, _, outcome) in enumerate(planned) if outcome.error is None]
+        items, planned = [items[i] for i in kept], [planned[i] for i in kept]
+
+    started = time.perf_counter()
     writes = breaker(settings, "store")
     try:  # one commit for the whole batch
         with writes.guard():
-            store.write_sources(collection=collection, items=items, model=embedder.name, chunking_key=key)
+            store.write_sources(
+                collection=collection, items=items, model=embedder.name, chunking_key=key, analyses=analyses
+            )
     except Exception:  # noqa: BLE001 - retry source by source so one bad source is reported alone
         for item, (extraction, _, outcome) in zip(items, planned, strict=True):
             try:  # once the store's breaker opens, the rest fail at once
                 with writes.guard():
                     outcome.chunks = store.write_sources(
-                        collection=collection, items=[item], model=embedder.name, chunking_key=key
-                    )
+                        collection=collection, items=[item], model=embedder.name, chunking_key=key,
+                        analyses=analyses,
+                    )  # fmt: skip
             except Exception as exc:  # noqa: BLE001
                 outcome.error = classify(
                     exc, path=extraction.source.path, source_id=extraction.source.source_id, stage="write"
@@ -152,6 +178,51 @@ class _GuardedCache:
     def put(self, vectors: dict[str, np.ndarray], model: str) -> None:
         with self.writes.guard():
             self.cache.put(vectors, model)
+
+
+def _analyse(
+    items: list[tuple[Extraction, list[Chunk], np.ndarray, list[str]]],
+    planned: list[tuple[Extraction, list[Chunk], SourceIndexed]],
+    pool: analyse.SentencePool | None,
+    candidates: dict[str, list[analyse.Sentence]],
+    embedder: Embedder,
+    cache: VectorCache | _GuardedCache,
+    store: Store,
+    collection: str,
+    settings: Settings,
+) -> dict[str, dict[str, Any]]:
+    """Keywords, summary and category of each source, as the sources table keeps them; a source
+    that fails gets its classified error (stage ``analyse``)."""
+    started = time.perf_counter()
+    labels = store.labels(collection)
+    names = [name for name, _ in labels]
+    matrix = (
+        analyse.label_vectors(labels, lambda t: embed_texts(t, embedder, cache).vectors) if labels else None
+    )
+    shared = (time.perf_counter() - started + (pool.seconds if pool else 0.0)) / max(len(items), 1)
+    vectors = pool.vectors if pool else {}
+    found: dict[str, dict[str, Any]] = {}
+    for (extraction, _, chunk_vectors, _), (_, _, outcome) in zip(items, planned, strict=True):
+        source = extraction.source
+        began = time.perf_counter()
+        try:
+            result = analyse.analyse_text(
+                extraction,
+                vectors,
+                settings,
+                encode=embedder.encode_documents,
+                sentences=candidates.get(source.source_id),
+            )
+            result.vector = analyse.source_vector(chunk_vectors)
+            if matrix is not None:
+                result.category, result.category_score = analyse.categorise(
+                    result.vector, names, matrix, settings.category_min_similarity
+                )
+            found[source.source_id] = analyse.stored(result, source.file, source.kind)
+        except Exception as exc:  # noqa: BLE001 - one source must not sink the batch
+            outcome.error = classify(exc, path=source.path, source_id=source.source_id, stage="analyse")
+        outcome.analyse_s = time.perf_counter() - began + shared
+    return found
 
 
 class _EmbedProgress:

@@ -9,7 +9,8 @@ The same rules serve the running flow (for the Prefect progress artifact) and th
 reader (for ``inlet jobs`` and the dashboard), which see the same stage events:
 
 - ``stage``: ``validate``, ``extract`` (PDF, text) or ``transcribe`` (audio, video),
-  ``chunk``, ``embed``, ``index`` (the write to LanceDB);
+  ``chunk``, ``embed``, ``analyse`` (keywords, summary, category), ``index`` (the write to
+  LanceDB);
 - ``event``: ``start``, ``end``, ``retry``, ``fail``, ``skip`` (unchanged source),
   ``cancel``.
 """
@@ -18,23 +19,52 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-STAGES = ("validate", "extract", "transcribe", "chunk", "embed", "index")
+STAGES = ("validate", "extract", "transcribe", "chunk", "embed", "analyse", "index")
 TERMINAL_EVENTS = frozenset({"fail", "skip", "cancel"})
 """Events after which a source is finished, whatever stage it was in."""
 LAST_STAGE = "index"
 
 WEIGHTS: dict[str, dict[str, float]] = {
-    "pdf": {"validate": 0.02, "extract": 0.30, "chunk": 0.03, "embed": 0.55, "index": 0.10},
-    "text": {"validate": 0.02, "extract": 0.05, "chunk": 0.05, "embed": 0.75, "index": 0.13},
-    "html": {"validate": 0.02, "extract": 0.10, "chunk": 0.05, "embed": 0.70, "index": 0.13},
-    "docx": {"validate": 0.02, "extract": 0.10, "chunk": 0.05, "embed": 0.70, "index": 0.13},
-    "epub": {"validate": 0.02, "extract": 0.15, "chunk": 0.05, "embed": 0.65, "index": 0.13},
-    "image": {"validate": 0.02, "extract": 0.85, "chunk": 0.01, "embed": 0.08, "index": 0.04},
-    "audio": {"validate": 0.02, "transcribe": 0.85, "chunk": 0.01, "embed": 0.08, "index": 0.04},
-    "video": {"validate": 0.02, "transcribe": 0.85, "chunk": 0.01, "embed": 0.08, "index": 0.04},
+    "pdf": {"validate": 0.02, "extract": 0.30, "chunk": 0.03, "embed": 0.53, "analyse": 0.02, "index": 0.10},
+    "text": {"validate": 0.02, "extract": 0.05, "chunk": 0.05, "embed": 0.72, "analyse": 0.03, "index": 0.13},
+    "html": {"validate": 0.02, "extract": 0.10, "chunk": 0.05, "embed": 0.67, "analyse": 0.03, "index": 0.13},
+    "docx": {"validate": 0.02, "extract": 0.10, "chunk": 0.05, "embed": 0.67, "analyse": 0.03, "index": 0.13},
+    "epub": {"validate": 0.02, "extract": 0.15, "chunk": 0.05, "embed": 0.62, "analyse": 0.03, "index": 0.13},
+    "image": {
+        "validate": 0.02,
+        "extract": 0.85,
+        "chunk": 0.01,
+        "embed": 0.07,
+        "analyse": 0.01,
+        "index": 0.04,
+    },
+    "audio": {
+        "validate": 0.02,
+        "transcribe": 0.85,
+        "chunk": 0.01,
+        "embed": 0.07,
+        "analyse": 0.01,
+        "index": 0.04,
+    },
+    "video": {
+        "validate": 0.02,
+        "transcribe": 0.85,
+        "chunk": 0.01,
+        "embed": 0.07,
+        "analyse": 0.01,
+        "index": 0.04,
+    },
 }
-"""Share of a source's work per stage, by kind; each row sums to 1."""
-_UNKNOWN_KIND = {"validate": 0.02, "extract": 0.30, "chunk": 0.03, "embed": 0.55, "index": 0.10}
+"""Share of a source's work per stage, by kind; each row sums to 1. With the analyse stage off
+(``Settings.analyse``) its share is reached when the source is indexed."""
+_UNKNOWN_KIND = {
+    "validate": 0.02,
+    "extract": 0.30,
+    "chunk": 0.03,
+    "embed": 0.53,
+    "analyse": 0.02,
+    "index": 0.10,
+}
 
 
 def weight(kind: str | None, stage: str) -> float:

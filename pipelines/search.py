@@ -54,8 +54,10 @@ HYBRID_DEPTH = 100
 _QUERY_VECTOR_MODES = frozenset({"vector", "hybrid"})
 HIT_COLUMNS = [
     "chunk_id", "source_id", "file", "kind", "page_start", "page_end", "time_start",
-    "time_end", "score", "text", "snippet", "collection", "citation",
+    "time_end", "score", "text", "snippet", "collection", "citation", "category", "keywords",
 ]  # fmt: skip
+ANALYSIS_HIT_COLUMNS = ("category", "keywords")
+"""Hit columns taken from the hit's source (the analyse stage's), not from its chunk."""
 TEXT_INDEX = "text_idx"
 PLAIN_COLUMN = "text_plain"
 PLAIN_INDEX = "text_plain_idx"
@@ -65,7 +67,7 @@ FILTER_INDEXES = {"collection": "collection_idx", "kind": "kind_idx", "language"
 positions from them instead of scanning the column (1,000,000 chunks, collection and kind:
 raw LanceDB vector search 119 -> 17 ms, full text 138 -> 39 ms, built in under a second)."""
 DATE_COLUMN = "created_at"
-_STORED = [c for c in HIT_COLUMNS if c not in ("score", "snippet", "citation")]
+_STORED = [c for c in HIT_COLUMNS if c not in ("score", "snippet", "citation", *ANALYSIS_HIT_COLUMNS)]
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -368,7 +370,7 @@ def reciprocal_rank_fusion(rankings: list[pl.DataFrame], *, limit: int, k: int =
 
 
 def _empty_hits() -> pl.DataFrame:
-    return pl.DataFrame(schema={c: pl.Utf8 for c in HIT_COLUMNS})
+    return pl.DataFrame(schema={c: pl.List(pl.Utf8) if c == "keywords" else pl.Utf8 for c in HIT_COLUMNS})
 
 
 def search(
@@ -386,8 +388,10 @@ def search(
     :data:`QueryVector`), needed when :func:`needs_query_vector` says so for ``mode``
     (``None`` is fine for ``text``). ``filters``: ``collection``, ``kind``, ``source_id``,
     ``file``, ``language`` (a value or a list of values), ``since``, ``until`` (ingestion time;
-    dates or ISO strings). Each hit's ``citation`` is :func:`citation`; snippets and citations
-    are made for the returned hits only.
+    dates or ISO strings), ``category`` and ``keyword`` (sources whose analysis matches:
+    :func:`analysed_predicate`). Each hit's ``citation`` is
+    :func:`citation`; its ``category`` and ``keywords`` are its source's; snippets, citations
+    and those are made for the returned hits only.
 
     Example:
         >>> search(Store(settings), "whales", embedder.encode_query("whales"), mode="hybrid")  # doctest: +SKIP
@@ -397,6 +401,12 @@ def search(
         raise ValueError(f"limit must be at least 1, not {limit}")
     if not query.strip():
         return _empty_hits()
+    category, keyword = filters.pop("category", None), filters.pop("keyword", None)
+    analysed = None
+    if category is not None or keyword is not None:
+        analysed = analysed_predicate(store, filters.get("collection"), category, keyword)
+        if analysed is None:
+            return _empty_hits()
     vector: Future[Any] | np.ndarray | None = query_vector if not callable(query_vector) else None
     if callable(query_vector) and mode in _QUERY_VECTOR_MODES:
         vector = _submit(query_vector)  # embeds while the table is opened and the query parsed
@@ -404,6 +414,8 @@ def search(
     if table is None:
         return _empty_hits()
     where_ = predicate(**filters)
+    if analysed is not None:
+        where_ = f"({where_}) AND ({analysed})" if where_ else analysed
     version = table.version
     names = _index_types(str(store.settings.lancedb_dir), table, version)
     if mode != "vector" and TEXT_INDEX not in names:
@@ -439,7 +451,33 @@ def search(
     frame = frame.with_columns(
         pl.Series("snippet", snippets, dtype=pl.Utf8), pl.Series("citation", cited, dtype=pl.Utf8)
     )
+    frame = _with_analysis(store, frame)
     return frame.select(HIT_COLUMNS).sort("score", descending=True, maintain_order=True)
+
+
+def analysed_predicate(
+    store: Store, collection: str | Iterable[str] | None, category: str | None, keyword: str | None
+) -> str | None:
+    """The ``where`` string for the ``category`` and ``keyword`` filters: the chunks of the
+    matching sources, each in the collection where it matches; ``None`` when none matches."""
+    by_collection: dict[str, list[str]] = {}
+    for name, source_id in store.analysed_sources(collection, category=category, keyword=keyword):
+        by_collection.setdefault(name, []).append(source_id)
+    if not by_collection:
+        return None
+    return " OR ".join(
+        f"({where(collection=name, source_id=ids)})" for name, ids in sorted(by_collection.items())
+    )
+
+
+def _with_analysis(store: Store, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the ``category`` and ``keywords`` of each hit's source (in its collection)."""
+    found = store.analysis_of(frame.select("collection", "source_id").unique().rows())
+    pairs = list(zip(frame["collection"].to_list(), frame["source_id"].to_list(), strict=True))
+    return frame.with_columns(
+        pl.Series("category", [found.get(p, (None, None))[0] for p in pairs], dtype=pl.Utf8),
+        pl.Series("keywords", [found.get(p, (None, None))[1] for p in pairs], dtype=pl.List(pl.Utf8)),
+    )
 
 
 def _wait(vector: Future[Any] | np.ndarray | None) -> np.ndarray | None:

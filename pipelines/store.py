@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import logging
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -122,6 +123,31 @@ def ensure_ocr_column(table: Table) -> bool:
     return True
 
 
+ANALYSIS_FIELDS = (
+    pa.field("keywords", pa.list_(pa.string())),
+    pa.field("summary", pa.string()),  # JSON: [{"text", "page" | "start", "end", "citation"}]
+    pa.field("category", pa.string()),
+    pa.field("category_score", pa.float64()),
+    pa.field("source_vector", pa.list_(pa.float32())),  # mean of its chunk vectors, normalised
+)
+"""Source columns written by the analyse stage (``pipelines.analyse``): null when it did not run.
+Tables made before they existed get them (all null) at their next write."""
+
+
+def ensure_analysis_columns(table: Table) -> bool:
+    """Add :data:`ANALYSIS_FIELDS` to a sources table made before they existed; True if added."""
+    missing = [f for f in ANALYSIS_FIELDS if f.name not in table.schema.names]
+    if not missing:
+        return False
+    try:
+        table.add_columns(missing)
+    except Exception:
+        if any(f.name not in table.schema.names for f in missing):  # not another writer first
+            raise
+        return False
+    return True
+
+
 SOURCE_SCHEMA = pa.schema(
     [
         pa.field("source_key", pa.string(), nullable=False),
@@ -138,8 +164,22 @@ SOURCE_SCHEMA = pa.schema(
         pa.field("model", pa.string()),
         pa.field("n_chunks", pa.int32()),
         pa.field("ingested_at", pa.timestamp("us", tz="UTC")),
+        *ANALYSIS_FIELDS,
     ]
 )
+
+
+LABELS = "labels"
+LABEL_SCHEMA = pa.schema(
+    [
+        pa.field("label_key", pa.string(), nullable=False),
+        pa.field("collection", pa.string()),
+        pa.field("position", pa.int32()),
+        pa.field("name", pa.string()),
+        pa.field("description", pa.string()),
+    ]
+)
+"""A collection's labels, in the order they were given (``Store.set_labels``)."""
 
 
 def _vector_schema(dim: int) -> pa.Schema:
@@ -232,6 +272,7 @@ class Store:
         items: list[tuple[Extraction, list[Chunk], np.ndarray, list[str]]],
         model: str,
         chunking_key: str,
+        analyses: dict[str, dict[str, Any]] | None = None,
     ) -> int:
         """Upsert the chunks of several sources and drop their stale chunks (and those of the
         older versions each replaces) in one commit, then record the sources in one more.
@@ -239,7 +280,8 @@ class Store:
         ``items`` holds ``(extraction, chunks, vectors, replaced source ids)``. A crash leaves
         either the old or the new version of the batch, never a mix of both for one source;
         the chunk commit comes first, so an unrecorded source is simply processed again.
-        Returns the number of chunk rows written.
+        ``analyses`` maps a source id to its :data:`ANALYSIS_FIELDS` values (the analyse stage's);
+        a source without one gets nulls. Returns the number of chunk rows written.
         """
         if not items:
             return 0
@@ -284,7 +326,7 @@ class Store:
             .when_not_matched_by_source_delete(where(collection=collection, source_id=owned_ids))
             .execute(rows)
         )
-        self._record_sources(collection, items, model, chunking_key, now)
+        self._record_sources(collection, items, model, chunking_key, now, analyses or {})
         return int(rows.num_rows)
 
     def _record_sources(
@@ -294,8 +336,10 @@ class Store:
         model: str,
         chunking_key: str,
         now: dt.datetime,
+        analyses: dict[str, dict[str, Any]],
     ) -> None:
         table = self._open_or_create(SOURCES, SOURCE_SCHEMA)
+        ensure_analysis_columns(table)
         records = []
         keys: set[str] = set()
         for extraction, chunks, _, replaces in items:
@@ -317,6 +361,8 @@ class Store:
                     "model": model,
                     "n_chunks": len(chunks),
                     "ingested_at": now,
+                    **{f.name: None for f in ANALYSIS_FIELDS},
+                    **analyses.get(src.source_id, {}),
                 }
             )
         (
@@ -328,6 +374,104 @@ class Store:
             )
             .execute(pa.Table.from_pylist(records, schema=SOURCE_SCHEMA))
         )
+
+    # labels and categories -------------------------------------------------------------
+    def labels(self, collection: str) -> list[tuple[str, str]]:
+        """A collection's labels as ``(name, description)``, in the order they were set."""
+        table = self._open(LABELS)
+        if table is None:
+            return []
+        rows = table.search().where(str(where(collection=collection))).limit(None).to_list()
+        return [(r["name"], r["description"]) for r in sorted(rows, key=lambda r: r["position"])]
+
+    def set_labels(self, collection: str, labels: list[tuple[str, str]]) -> None:
+        """Replace a collection's labels with ``labels`` (none: clear them), in one commit."""
+        names = [name for name, _ in labels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"each label name may be given once: {names}")
+        table = self._open_or_create(LABELS, LABEL_SCHEMA)
+        rows = pa.Table.from_pylist(
+            [
+                {"label_key": source_key(collection, name), "collection": collection, "position": i,
+                 "name": name, "description": description}
+                for i, (name, description) in enumerate(labels)
+            ],
+            schema=LABEL_SCHEMA,
+        )  # fmt: skip
+        (
+            table.merge_insert("label_key")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .when_not_matched_by_source_delete(str(where(collection=collection)))
+            .execute(rows)
+        )
+
+    def set_categories(self, collection: str, categories: list[dict[str, Any]]) -> int:
+        """Write ``category`` and ``category_score`` of sources of ``collection``; each dict also
+        holds the ``source_id`` and the ``ingested_at`` of the row it was computed from, and a
+        row ingested again since is left as its new ingest wrote it. Returns the rows given."""
+        table = self.sources_table()
+        if table is None or not categories:
+            return 0
+        ensure_analysis_columns(table)
+        schema = pa.schema(
+            [table.schema.field(n) for n in ("source_key", "ingested_at", "category", "category_score")]
+        )
+        rows = pa.Table.from_pylist(
+            [
+                {"source_key": source_key(collection, c["source_id"]), "ingested_at": c["ingested_at"],
+                 "category": c["category"], "category_score": c["category_score"]}
+                for c in categories
+            ],
+            schema=schema,
+        )  # fmt: skip
+        table.merge_insert("source_key").when_matched_update_all(
+            where="target.ingested_at = source.ingested_at"
+        ).execute(rows)
+        return int(rows.num_rows)
+
+    def analysed_sources(
+        self,
+        collection: str | Iterable[str] | None,
+        *,
+        category: str | None = None,
+        keyword: str | None = None,
+    ) -> set[tuple[str, str]]:
+        """``(collection, source_id)`` of the sources (of ``collection``: a name or several)
+        whose category is ``category`` and which have ``keyword`` among their keywords (the rule
+        of :func:`matches_analysis`). A source's category belongs to its collection, so a
+        source held by two collections may match in one only."""
+        table = self.sources_table()
+        if table is None or "category" not in table.schema.names:
+            return set()
+        scope = collection if collection is None or isinstance(collection, str) else sorted(collection)
+        query = table.search()
+        predicate = where(collection=scope)
+        if predicate:
+            query = query.where(predicate)
+        rows = query.select(["collection", "source_id", "category", "keywords"]).limit(None).to_list()
+        return {
+            (r["collection"], r["source_id"])
+            for r in rows
+            if matches_analysis(r["category"], r["keywords"], category, keyword)
+        }
+
+    def analysis_of(
+        self, pairs: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str | None, list[str]]]:
+        """``(category, keywords)`` of each ``(collection, source_id)`` given."""
+        table = self.sources_table()
+        if table is None or not pairs or "category" not in table.schema.names:
+            return {}
+        keys = sorted({source_key(c, s) for c, s in pairs})
+        rows = (
+            table.search()
+            .where(f"`source_key` IN ({', '.join(map(sql_literal, keys))})")
+            .select(["collection", "source_id", "category", "keywords"])
+            .limit(None)
+            .to_list()
+        )
+        return {(r["collection"], r["source_id"]): (r["category"], list(r["keywords"] or [])) for r in rows}
 
     def optimize_sources(self) -> None:
         """Fold the sources table's small commits together, so per-source lookups stay fast
@@ -352,6 +496,26 @@ class Store:
         if predicate:
             query = query.where(predicate)
         return query.limit(None).to_polars()
+
+
+def matches_analysis(
+    category: str | None, keywords: list[str] | None, want_category: str | None, want_keyword: str | None
+) -> bool:
+    """The rule of the ``category`` and ``keyword`` filters (of search and of the sources list):
+    the category is the one asked for, and one keyword holds the words asked for, in order,
+    as whole words; both ignoring case.
+
+    >>> matches_analysis("biology", ["cerebral white matter"], "Biology", "white matter")
+    True
+    >>> matches_analysis("biology", ["whiteness"], None, "white")
+    False
+    """
+    if want_category is not None and (category or "").casefold() != want_category.strip().casefold():
+        return False
+    if want_keyword is not None:
+        wanted = f" {' '.join(want_keyword.casefold().split())} "
+        return any(wanted in f" {' '.join(k.casefold().split())} " for k in keywords or [])
+    return True
 
 
 class VectorCache:

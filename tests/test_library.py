@@ -116,11 +116,14 @@ def test_delete_a_source_from_one_collection(library: tuple[Settings, Path]) -> 
 def test_delete_by_path_everywhere_and_purge_the_cache(library: tuple[Settings, Path]) -> None:
     settings, folder = library
     path = folder / "lincoln_second_inaugural.md"
+    analysed = list((settings.cache_dir / "analyse").rglob("*.json"))
+    assert len(analysed) == len(TEXT_FILES)  # keywords and summaries, kept by content
     report = inlet.delete(str(path), purge_cache=True)
     assert report["collections"] == ["papers", "speeches"] and report["cache_files_removed"] == 1
     assert "lincoln_second_inaugural.md" not in inlet.sources()["file"].to_list()
     with pytest.raises(LookupError):
         inlet.show(str(path))  # the file is still on disk, but its extraction is gone
+    assert len(list((settings.cache_dir / "analyse").rglob("*.json"))) == len(TEXT_FILES) - 1
     # Not held anywhere any more: a second delete says so.
     with pytest.raises(LookupError, match="lincoln_second_inaugural.md"):
         inlet.delete(str(path))
@@ -186,3 +189,89 @@ def test_cli_sources_collections_delete(library: tuple[Settings, Path]) -> None:
 
     missing = _cli("delete", "no_such.pdf", "--yes")
     assert missing.returncode == 1 and "No ingested source matches 'no_such.pdf'" in missing.stderr
+
+
+LABELS = ["rights: freedoms the law guarantees, speech, religion, trial by jury, amendments",
+          "war: battle, soldiers, the dead, a nation at war"]  # fmt: skip
+
+
+def test_labels_categories_and_filters_through_the_notebook_api(library: tuple[Settings, Path]) -> None:
+    assert inlet.labels("papers") == []
+    done = inlet.set_labels("papers", LABELS)
+    assert done["labels"][0] == {"name": "rights", "description": LABELS[0].split(": ", 1)[1]}
+    assert (done["sources"], done["categorised"]) == (4, done["categorised"]) and done["categorised"] >= 2
+    assert [x["name"] for x in inlet.labels("papers")] == ["rights", "war"]
+    assert inlet.labels("speeches") == []  # labels belong to one collection
+    papers = {r["file"]: r for r in inlet.sources("papers").iter_rows(named=True)}
+    assert papers["bill_of_rights.pdf"]["category"] == "rights"
+    assert papers["gettysburg_address.pdf"]["category"] == "war"
+    assert inlet.sources("speeches")["category"].to_list() == [None, None]
+    for row in papers.values():
+        assert 5 <= len(row["keywords"]) <= 10 and row["summary"], row["file"]
+
+    # filters return only matching sources, in the list and in search
+    war = inlet.sources("papers", category="war")
+    assert set(war["category"].to_list()) == {"war"} and "gettysburg_address.pdf" in war["file"].to_list()
+    hits = inlet.search("the people", collection="papers", category="war", mode="text", limit=20)
+    assert hits.height and set(hits["source_id"].to_list()) <= set(war["source_id"].to_list())
+    assert set(hits["category"].to_list()) == {"war"}
+    keyword = papers["bill_of_rights.pdf"]["keywords"][0]
+    with_keyword = inlet.sources(keyword=keyword)
+    assert with_keyword.height and all(
+        any(keyword.lower() in k.lower() for k in ks) for ks in with_keyword["keywords"].to_list()
+    )
+    hits = inlet.search("law", keyword=keyword, mode="text", limit=20)
+    assert set(hits["source_id"].to_list()) <= set(with_keyword["source_id"].to_list())
+
+    shown = inlet.show("bill_of_rights.pdf")
+    assert shown["category"] == "rights" and shown["keywords"] == papers["bill_of_rights.pdf"]["keywords"]
+    pages = {s["page"]: s["text"] for s in shown["segments"]}
+    for sentence in shown["summary"]:
+        assert sentence["text"] in pages[sentence["page"]]
+        assert sentence["citation"] == f"bill_of_rights.pdf, p. {sentence['page']}"
+
+    # changed (as a dict), then cleared
+    inlet.set_labels("papers", {"speeches": "an address to a crowd, the nation, the people"})
+    assert set(inlet.sources("papers")["category"].to_list()) <= {"speeches", None}
+    assert inlet.sources("papers", category="war").height == 0
+    cleared = inlet.set_labels("papers", None)
+    assert cleared["labels"] == [] and cleared["categorised"] == 0
+    assert inlet.sources("papers")["category"].to_list() == [None] * 4
+    with pytest.raises(ValueError, match="name"):
+        inlet.set_labels("papers", [": nameless"])
+
+
+def test_cli_labels_filters_and_analysis_fields(library: tuple[Settings, Path]) -> None:
+    done = _cli("collections", "set-labels", "papers", *LABELS, "--json")
+    assert done.returncode == 0, done.stderr
+    assert [x["name"] for x in json.loads(done.stdout)["labels"]] == ["rights", "war"]
+    listed = json.loads(_cli("collections", "labels", "papers", "--json").stdout)
+    assert [x["name"] for x in listed["labels"]] == ["rights", "war"]
+
+    rights = json.loads(_cli("sources", "--collection", "papers", "--category", "rights", "--json").stdout)
+    assert [s["category"] for s in rights["sources"]] and {s["category"] for s in rights["sources"]} == {
+        "rights"
+    }
+    one = rights["sources"][0]
+    assert one["keywords"] and one["summary"][0]["citation"].startswith(one["file"])
+    shown = json.loads(_cli("show", "bill_of_rights.pdf", "--json").stdout)
+    assert shown["category"] == "rights" and shown["keywords"] and shown["summary"]
+    hits = json.loads(_cli("search", "people", "--category", "war", "--mode", "text", "--json").stdout)[
+        "results"
+    ]
+    assert hits and {h["category"] for h in hits} == {"war"}
+    keyword = shown["keywords"][0]
+    hits = json.loads(_cli("search", "law", "--keyword", keyword, "--mode", "text", "--json").stdout)[
+        "results"
+    ]
+    assert hits and all(any(keyword.lower() in k.lower() for k in h["keywords"]) for h in hits)
+
+    text = _cli("collections", "set-labels", "papers", "war: battle, soldiers, the dead")
+    assert text.returncode == 0 and "papers: labels war;" in text.stdout
+    assert set(inlet.sources("papers")["category"].to_list()) <= {"war", None}
+    bad = _cli("collections", "set-labels", "papers")
+    assert bad.returncode != 0 and "--clear" in bad.stderr
+    cleared = _cli("collections", "set-labels", "papers", "--clear", "--json")
+    assert cleared.returncode == 0 and json.loads(cleared.stdout)["labels"] == []
+    assert inlet.labels("papers") == [] and inlet.sources("papers")["category"].to_list() == [None] * 4
+    assert json.loads(_cli("collections", "--json").stdout)["collections"][0]["collection"] == "papers"

@@ -76,6 +76,11 @@ with st.expander(strings.MORE_FILTERS, icon=":material/filter_list:"):
                                       key="language", disabled=not ready)  # fmt: skip
     dates = dates_col.date_input(strings.DATES_LABEL, value=[], key="dates", help=strings.DATES_HELP,
                                  disabled=not ready)  # fmt: skip
+    category_col, keyword_col = st.columns(2)
+    category = category_col.selectbox(strings.CATEGORY_LABEL, helpers.category_options(all_sources),
+                                      key="category", disabled=not ready)  # fmt: skip
+    keyword = keyword_col.selectbox(strings.KEYWORD_LABEL, helpers.keyword_options(all_sources),
+                                    key="keyword", disabled=not ready)  # fmt: skip
 since, until = helpers.date_range(dates)
 
 
@@ -88,6 +93,11 @@ def show_hit(hit: dict[str, Any], paths: dict[str, str], all_collections: bool) 
         if all_collections:
             note += " · " + strings.IN_COLLECTION.format(collection=hit["collection"])
         score.caption(note)
+        if hit.get("category") or hit.get("keywords"):
+            about = (
+                [f":blue-badge[{helpers.markdown_escape(hit['category'])}]"] if hit.get("category") else []
+            )
+            st.markdown(" ".join([*about, helpers.keyword_chips(hit.get("keywords"))]))
         st.markdown(helpers.snippet_markdown(hit["snippet"]))
         if hit["kind"] in ("audio", "video"):
             path = paths.get(hit["source_id"])
@@ -112,7 +122,8 @@ if ready and query and query.strip():
                 settings, query.strip(), mode=mode or inlet.DEFAULT_SEARCH_MODE,
                 collection=helpers.filter_value(collection), kind=helpers.filter_value(kind),
                 file=helpers.filter_value(file), language=helpers.filter_value(language),
-                since=since, until=until, limit=int(limit),
+                since=since, until=until, category=helpers.filter_value(category),
+                keyword=helpers.filter_value(keyword), limit=int(limit),
             )  # fmt: skip
     except inlet.InletError as exc:
         st.error(strings.FAILED.format(message=exc.message, hint=exc.hint or ""),

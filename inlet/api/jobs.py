@@ -37,7 +37,8 @@ JOB_KEYS = (
 )  # fmt: skip
 STAGE_WORDS = {
     "validate": "checking the file", "extract": "extracting the text", "transcribe": "transcribing",
-    "chunk": "cutting into chunks", "embed": "embedding", "index": "writing to the index",
+    "chunk": "cutting into chunks", "embed": "embedding",
+    "analyse": "finding keywords, summary and category", "index": "writing to the index",
 }  # fmt: skip
 END_WORDS = {"ingested": "ingested", "unchanged": "unchanged since its last ingest", "cancelled": "cancelled"}
 POLL_S = 1.0

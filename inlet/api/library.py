@@ -1,7 +1,8 @@
 """``/v1/search``, ``/v1/sources``, ``/v1/collections``: searching and what is stored, through
-``inlet.search``, ``inlet.suggest``, ``inlet.reindex``, ``inlet.sources``, ``inlet.show`` and
-``inlet.delete``; ``/v1/sources/{id}/file`` serves the original file (with range requests) and
-``/v1/sources/{id}/thumbnail?t=SECONDS`` a video's still at a second (``inlet.thumbnail``).
+``inlet.search``, ``inlet.suggest``, ``inlet.reindex``, ``inlet.sources``, ``inlet.show``,
+``inlet.delete``, ``inlet.labels`` and ``inlet.set_labels``; ``/v1/sources/{id}/file`` serves the
+original file (with range requests) and ``/v1/sources/{id}/thumbnail?t=SECONDS`` a video's still
+at a second (``inlet.thumbnail``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 import inlet
+from inlet.api.bodies import read_json
 from inlet.api.jobs import settings_of
 from inlet.api.problems import JSON, Problem
 from inlet.records import KINDS
@@ -22,7 +25,7 @@ from inlet.records import KINDS
 router = APIRouter(tags=["search and library"])
 
 SOURCE_KEYS = ("source_id", "file", "kind", "collection", "pages", "duration_s", "chunks", "language", "size",
-               "model", "ingested_at")  # fmt: skip
+               "model", "ingested_at", "keywords", "summary", "category", "category_score")  # fmt: skip
 _SOURCE_ID = re.compile(r"^[0-9a-f]{6,64}$")
 _MEDIA_TYPES = {"pdf": "application/pdf", "text": "text/plain; charset=utf-8"}
 
@@ -68,6 +71,8 @@ def search(
     source: str | None = None,
     file: str | None = None,
     language: str | None = None,
+    category: Annotated[str | None, Query(description="Only sources of this category.")] = None,
+    keyword: Annotated[str | None, Query(description="Only sources with this keyword.")] = None,
     since: Annotated[
         str | None, Query(description="Ingested on or after: YYYY-MM-DD or an ISO time.")
     ] = None,
@@ -78,7 +83,7 @@ def search(
 ) -> dict[str, Any]:
     """Search what was ingested, as ``inlet search`` does: each hit with its highlighted
     ``snippet`` (matches between ``**``), its ``citation`` and a link to the original file at
-    the cited page or second."""
+    the cited page or second; ``category`` and ``keywords`` are those of the hit's source."""
     if mode not in inlet.SEARCH_MODES:
         raise Problem(
             "invalid_request", f"mode must be one of {', '.join(inlet.SEARCH_MODES)}, not {mode!r}."
@@ -88,7 +93,7 @@ def search(
         raise Problem("invalid_request", f"kind must be among {', '.join(KINDS)}, not {', '.join(unknown)}.")
     hits = inlet.search(
         q, mode=mode, collection=collection, kind=kind or None, source=source, file=file, language=language,
-        since=since, until=until, limit=limit, settings=settings_of(request),
+        since=since, until=until, category=category, keyword=keyword, limit=limit, settings=settings_of(request),
     ).to_dicts()  # fmt: skip
     for hit in hits:
         hit["links"] = {"source": f"/v1/sources/{hit['source_id']}", "file": file_link(hit)}
@@ -116,11 +121,21 @@ def reindex(request: Request, collection: str | None = None) -> Any:
 
 
 @router.get("/v1/sources", response_class=JSON)
-def list_sources(request: Request, collection: str | None = None, kind: str | None = None) -> dict[str, Any]:
-    """The ingested sources, newest first: one row per source and collection."""
+def list_sources(
+    request: Request,
+    collection: str | None = None,
+    kind: str | None = None,
+    category: str | None = None,
+    keyword: str | None = None,
+) -> dict[str, Any]:
+    """The ingested sources, newest first: one row per source and collection, with the
+    ``keywords``, ``summary`` (sentences of the source with their citations) and ``category``
+    the analyse stage found."""
     if kind is not None and kind not in KINDS:
         raise Problem("invalid_request", f"kind must be one of {', '.join(KINDS)}, not {kind!r}.")
-    rows = inlet.sources(collection, kind=kind, settings=settings_of(request)).to_dicts()
+    rows = inlet.sources(
+        collection, kind=kind, category=category, keyword=keyword, settings=settings_of(request)
+    ).to_dicts()
     return {"sources": [{k: r[k] for k in SOURCE_KEYS} | {"links": _source_links(r)} for r in rows]}
 
 
@@ -151,6 +166,31 @@ def delete_source(
 def list_collections(request: Request) -> dict[str, Any]:
     """The collections: sources, chunks, kinds, pages, seconds of audio, last ingest."""
     return {"collections": inlet.collections(settings=settings_of(request)).to_dicts()}
+
+
+@router.get("/v1/collections/{name}/labels", response_class=JSON)
+def get_labels(request: Request, name: str) -> dict[str, Any]:
+    """A collection's labels (``name``, ``description``), in order."""
+    return {"collection": name, "labels": inlet.labels(name, settings=settings_of(request))}
+
+
+@router.put("/v1/collections/{name}/labels", response_class=JSON)
+async def put_labels(request: Request, name: str) -> Any:
+    """Replace a collection's labels and categorise its sources again, as ``inlet collections
+    set-labels``: the body is ``{"labels": ["biology: cells, proteins, disease", ...]}`` (an
+    empty list clears them)."""
+    body = await read_json(request)
+    labels = body.get("labels") if isinstance(body, dict) else None
+    if not isinstance(labels, list) or not all(isinstance(t, str) for t in labels):
+        raise Problem("invalid_request", 'Send {"labels": ["name: description", ...]} ([] clears them).')
+    s = settings_of(request)
+    return await run_in_threadpool(lambda: inlet.set_labels(name, labels, settings=s))
+
+
+@router.delete("/v1/collections/{name}/labels", response_class=JSON)
+def delete_labels(request: Request, name: str) -> Any:
+    """Remove a collection's labels, and so its sources' categories."""
+    return inlet.set_labels(name, None, settings=settings_of(request))
 
 
 @router.delete("/v1/collections/{name}", response_class=JSON)

@@ -13,25 +13,30 @@ from pipelines.search import part
 
 SOURCE_KEYS = [
     "source_id", "file", "path", "kind", "collection", "pages", "duration_s", "chunks", "language",
-    "size", "ingested_at",
+    "size", "ingested_at", "keywords", "summary", "category", "category_score",
 ]  # fmt: skip
 
 
 @main.command()
 @click.option("-c", "--collection", help="Only the sources of this collection.")
 @click.option("--kind", type=click.Choice(KINDS), help="Only sources of this kind.")
+@click.option("--category", help="Only sources of this category (a label of their collection).")
+@click.option("--keyword", help="Only sources with this keyword (whole words of a keyword phrase).")
 @click.option("--json", "as_json", is_flag=True)
-def sources(collection: str | None, kind: str | None, as_json: bool) -> None:
-    """List the ingested sources, newest first.
+def sources(
+    collection: str | None, kind: str | None, category: str | None, keyword: str | None, as_json: bool
+) -> None:
+    """List the ingested sources, newest first, with their category and keywords.
 
     \b
     Examples:
       inlet sources --collection research
       inlet sources --kind audio --json
+      inlet sources --collection research --category biology --keyword protein
     """
     import inlet
 
-    rows = inlet.sources(collection, kind=kind).to_dicts()
+    rows = inlet.sources(collection, kind=kind, category=category, keyword=keyword).to_dicts()
     if as_json:
         emit_json({"sources": [{k: r[k] for k in SOURCE_KEYS} for r in rows]})
         return
@@ -44,12 +49,27 @@ def sources(collection: str | None, kind: str | None, as_json: bool) -> None:
             f"{r['source_id'][:12]}  {r['collection']:<12} {r['kind']:<5} {extent:>8}  "
             f"{r['chunks']:>5} chunks  {when}  {printable(r['file'] or '')}"
         )
+        about = "; ".join(filter(None, [r["category"], ", ".join(r["keywords"] or [])]))
+        if about:
+            click.echo(f"{'':14}{printable(about)}")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True)
-def collections(as_json: bool) -> None:
-    """List the collections: sources, chunks, kinds and the last ingest."""
+@click.pass_context
+def collections(ctx: click.Context, as_json: bool) -> None:
+    """List the collections: sources, chunks, kinds and the last ingest; or manage a
+    collection's labels (the categories its sources are sorted into).
+
+    \b
+    Examples:
+      inlet collections
+      inlet collections set-labels research "biology: cells, proteins, disease" "physics: particles, energy"
+      inlet collections labels research
+      inlet collections set-labels research --clear
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     import inlet
 
     rows = inlet.collections().to_dicts()
@@ -66,6 +86,55 @@ def collections(as_json: bool) -> None:
         )
 
 
+@collections.command("set-labels")
+@click.argument("collection")
+@click.argument("labels", nargs=-1)
+@click.option("--clear", is_flag=True, help="Remove the collection's labels (and its sources' categories).")
+@click.option("--json", "as_json", is_flag=True)
+def set_labels(collection: str, labels: tuple[str, ...], clear: bool, as_json: bool) -> None:
+    """Set COLLECTION's labels ("name: description" each) and categorise its sources again.
+
+    Each source gets the label whose name and description are most similar to its text (none
+    below INLET_CATEGORY_MIN_SIMILARITY). Nothing is embedded again but the labels.
+    """
+    import inlet
+
+    if bool(labels) == clear:
+        raise click.UsageError('give labels ("name: description" ...) or --clear, not both or neither')
+    try:
+        done = inlet.set_labels(collection, None if clear else list(labels))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="LABELS") from exc
+    if as_json:
+        emit_json(done)
+        return
+    names = ", ".join(label["name"] for label in done["labels"]) or "none"
+    click.echo(
+        f"{collection}: labels {printable(names)}; {done['categorised']} of {done['sources']} sources categorised"
+    )
+
+
+@collections.command("labels")
+@click.argument("collection")
+@click.option("--json", "as_json", is_flag=True)
+def list_labels(collection: str, as_json: bool) -> None:
+    """Show COLLECTION's labels."""
+    import inlet
+
+    found = inlet.labels(collection)
+    if as_json:
+        emit_json({"collection": collection, "labels": found})
+        return
+    if not found:
+        click.echo(
+            f'No labels in collection {collection!r}: inlet collections set-labels {collection} "name: description"'
+        )
+    for label in found:
+        click.echo(
+            printable(f"{label['name']}: {label['description']}" if label["description"] else label["name"])
+        )
+
+
 @main.command()
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True)
@@ -78,6 +147,12 @@ def show(source: str, as_json: bool) -> None:
         emit_json(shown)
         return
     click.echo(f"{printable(shown['file'] or '')} ({shown['kind']}, source {shown['source_id'][:12]})")
+    if shown.get("category"):
+        click.echo(f"Category: {printable(shown['category'])} ({shown['category_score']:.2f})")
+    if shown.get("keywords"):
+        click.echo(f"Keywords: {printable(', '.join(shown['keywords']))}")
+    for sentence in shown.get("summary") or []:
+        click.echo(f"Summary: {printable(sentence['text'])} [{printable(sentence['citation'])}]")
     video = shown.get("video")
     if video and video.get("width"):
         rate = f", {video['fps']:g} fps" if video.get("fps") else ""

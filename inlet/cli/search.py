@@ -19,6 +19,8 @@ from inlet.records import KINDS
 @click.option("--since", help="Only sources ingested on or after this date (YYYY-MM-DD or ISO time).")
 @click.option("--until", help="Only sources ingested on or before this date (YYYY-MM-DD or ISO time).")
 @click.option("--language", help="Only text in this language (e.g. en; each stretch of speech has its own).")
+@click.option("--category", help="Only sources of this category (a label of their collection).")
+@click.option("--keyword", help="Only sources with this keyword (whole words of a keyword phrase).")
 @click.option(
     "-m",
     "--mode",
@@ -39,6 +41,8 @@ def search(
     since: str | None,
     until: str | None,
     language: str | None,
+    category: str | None,
+    keyword: str | None,
     mode: str,
     limit: int,
     suggest: bool,
@@ -54,6 +58,7 @@ def search(
       inlet search "ask not what your country can do for you"
       inlet search '"cruel and unusual" -bail' --mode text --kind pdf --since 2024-05-01
       inlet search "ocean acid" --suggest
+      inlet search "protein folding" --category biology --keyword "cell membrane"
     """
     if suggest:
         words = inlet.suggest(query, collection=collection, limit=limit)
@@ -65,7 +70,8 @@ def search(
         return
     hits = inlet.search(
         query, collection=collection, kind=list(kind) or None, source=source, file=file_,
-        since=since, until=until, language=language, mode=mode, limit=limit,
+        since=since, until=until, language=language, category=category, keyword=keyword, mode=mode,
+        limit=limit,
     )  # fmt: skip
     rows = hits.drop("collection").to_dicts() if as_json else hits.to_dicts()
     if as_json:
@@ -76,6 +82,9 @@ def search(
         return
     for rank, hit in enumerate(rows, 1):
         click.echo(f"{rank}. {hit['citation']}  [score {hit['score']:.3f}]")
+        about = "; ".join(filter(None, [hit["category"], ", ".join(hit["keywords"] or [])]))
+        if about:
+            click.echo(f"   ({about})")
         click.echo(f"   {hit['snippet']}")
 
 

@@ -393,3 +393,27 @@ def test_health_figures_on_an_empty_home(inlet_home, monkeypatch: pytest.MonkeyP
     assert get_settings().flow_run_url(None) is None
     monkeypatch.delenv("PREFECT_API_URL")
     assert get_settings().flow_run_url("r1") is None
+
+
+def test_analysis_filters_chips_summary_and_labels_box() -> None:
+    sources = pl.DataFrame(
+        {
+            "category": ["war", None, "rights"],
+            "keywords": [["Siege", "shells"], None, ["siege", "jury trial"]],
+        }
+    )
+    assert helpers.category_options(sources) == [strings.ALL, "rights", "war"]
+    assert helpers.keyword_options(sources) == [strings.ALL, "siege", "jury trial", "shells"]
+    assert helpers.category_options(pl.DataFrame()) == [strings.ALL]
+    assert helpers.keyword_chips(["white matter", "a*b"]) == r":gray-badge[white matter] :gray-badge[a\*b]"
+    assert helpers.keyword_chips(None) == ""
+    assert helpers.category_text("war", 0.4123) == "war (0.41)"
+    assert helpers.category_text(None, None) == strings.NO_CATEGORY
+    summary = [
+        {"text": "It rained.", "citation": "a.pdf, p. 2"},
+        {"text": "We left.", "citation": "a.pdf, p. 3"},
+    ]
+    assert helpers.summary_markdown(summary) == "It rained. *(a.pdf, p. 2)*  \nWe left. *(a.pdf, p. 3)*"
+    labels = [{"name": "war", "description": "battles"}, {"name": "misc", "description": ""}]
+    assert helpers.labels_text(labels) == "war: battles\nmisc"
+    assert helpers.parse_labels_text("war: battles\n\n  misc \n") == ["war: battles", "misc"]

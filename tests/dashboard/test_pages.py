@@ -395,3 +395,60 @@ def test_a_video_hit_shows_the_still_of_its_second_beside_the_player(
         at=clock(at.get("video")[0].proto.start_time)
     )
     assert stills[0].proto.imgs[0].url  # the JPEG kept by inlet.thumbnail is served
+
+
+def test_library_shows_analysis_filters_by_it_and_edits_labels(filled: Path) -> None:
+    at = app()
+    at.switch_page("views/library.py").run()
+    assert not at.exception
+    chips = [m.value for m in at.markdown if m.value.startswith(":gray-badge[")]
+    assert len(chips) == len(SAMPLE_FILES)  # every source has keywords, shown as chips
+    sources = inlet.sources("samples")
+    bill = sources.filter(sources["file"] == "bill_of_rights.pdf").row(0, named=True)
+    assert helpers.summary_markdown(bill["summary"]) in [m.value for m in at.markdown]
+
+    at.text_area(key="labels_samples").input(
+        "rights: freedoms the law guarantees, speech, religion, trial by jury, amendments\n\n"
+        "war: battle, soldiers, the dead, a nation at war"
+    )
+    next(b for b in at.button if b.label == strings.LABELS_SAVE).click().run()
+    assert not at.exception and not at.error
+    assert [s.value for s in at.success][0].startswith("samples: ")
+    assert [x["name"] for x in inlet.labels("samples")] == ["rights", "war"]
+    table = at.dataframe[2].value
+    category = dict(zip(table[strings.COLUMNS["file"]], table[strings.COLUMNS["category"]], strict=True))
+    assert category["bill_of_rights.pdf"] == "rights" and category["gettysburg_address.pdf"] == "war"
+
+    at.selectbox(key="library_category").select("war").run()
+    filtered = at.dataframe[2].value
+    assert set(filtered[strings.COLUMNS["category"]]) == {"war"}
+    assert "gettysburg_address.pdf" in set(filtered[strings.COLUMNS["file"]])
+    at.selectbox(key="library_category").select(strings.ALL).run()
+    keyword = bill["keywords"][0]
+    at.selectbox(key="library_keyword").select(keyword.lower()).run()
+    assert "bill_of_rights.pdf" in set(at.dataframe[2].value[strings.COLUMNS["file"]])
+    assert all(keyword.lower() in k.lower() for k in at.dataframe[2].value[strings.COLUMNS["keywords"]])
+    at.selectbox(key="library_keyword").select(strings.ALL).run()
+
+    next(b for b in at.button if b.label == strings.LABELS_CLEAR).click().run()
+    assert not at.exception
+    assert strings.LABELS_CLEARED.format(collection="samples") in [s.value for s in at.success]
+    assert inlet.labels("samples") == [] and set(inlet.sources("samples")["category"].to_list()) == {None}
+    assert set(at.dataframe[2].value[strings.COLUMNS["category"]]) == {""}
+
+
+def test_search_filters_by_category_and_shows_it_on_hits(filled: Path) -> None:
+    import streamlit as st
+
+    inlet.set_labels("samples", ["war: battle, soldiers, the dead, a nation at war"])
+    st.cache_data.clear()  # the pages' reads of an earlier test are a few seconds old
+    try:
+        at = app()
+        at.selectbox(key="category").select("war").run()
+        headings = search(at, "nation")
+        assert headings and {cited(h).split(",")[0] for h in headings} <= set(
+            inlet.sources("samples", category="war")["file"].to_list()
+        )
+        assert any(m.value.startswith(":blue-badge[war]") for m in at.markdown)
+    finally:
+        inlet.set_labels("samples", None)

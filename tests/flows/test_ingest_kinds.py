@@ -204,3 +204,22 @@ def test_a_spoken_phrase_in_a_video_is_found_at_its_seconds_with_a_still(
         assert Image.open(io.BytesIO(served.content)).size == image.size
         audio_id = inlet.sources("media", kind="audio", home=home)["source_id"][0]
         assert httpx.get(f"{url}/v1/sources/{audio_id}/thumbnail").status_code == 404
+
+
+def test_every_kind_is_analysed_as_a_stage(ingested: tuple[dict, Path]) -> None:
+    from pipelines import analytics
+    from pipelines.config import get_settings
+
+    summary, home = ingested
+    rows = {r["file"]: r for r in inlet.sources("kinds", home=home).iter_rows(named=True)}
+    assert set(rows) == set(by_file(summary))
+    for name, row in rows.items():
+        assert row["keywords"], name
+    assert rows["tides-page.txt"]["summary"], rows["tides-page.txt"]
+    events = analytics.query(
+        get_settings(home=home),
+        "SELECT file, duration_s FROM events WHERE job_id = ? AND stage = 'analyse' AND event = 'end'",
+        [summary["job_id"]],
+    )
+    assert sorted(events["file"].to_list()) == sorted(rows)
+    assert all(d is not None and d >= 0 for d in events["duration_s"].to_list())
