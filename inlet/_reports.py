@@ -195,7 +195,7 @@ def stats(
     )
 
 
-EXPORTS = ("jobs", "errors", "collections")
+EXPORTS = ("jobs", "errors", "collections", "sources")
 
 
 def collection_summary(*, settings: Settings | None = None, **overrides: Any) -> pl.DataFrame:
@@ -239,8 +239,11 @@ def export(
     settings: Settings | None = None,
     **overrides: Any,
 ) -> dict[str, Path]:
-    """Write ``jobs``, ``errors`` and ``collections`` (the collection summary) to ``folder``
-    as ``parquet``, ``csv`` or ``markdown``; returns the file written per table.
+    """Write ``jobs``, ``errors``, ``collections`` (the collection summary) and ``sources``
+    (every source with its keywords, summary and category) to ``folder`` as ``parquet``,
+    ``csv`` or ``markdown``; returns the file written per table. In CSV and Markdown a source's
+    keywords are joined with ``; `` and its summary is its sentences, each followed by its
+    citation in brackets; Parquet keeps them as lists.
 
     >>> inlet.export("reports", format="markdown")  # doctest: +SKIP
     {'jobs': PosixPath('reports/jobs.md'), 'errors': ..., 'collections': ...}
@@ -263,5 +266,25 @@ def export(
         frames["collections"] = (
             summary if collection is None else summary.filter(pl.col("collection") == collection)
         )
+    if "sources" in tables:
+        frames["sources"] = _exported_sources(collection, s, flat=format != "parquet")
     out = Path(folder).expanduser()
     return {name: analytics.export_frame(frame, out / name, format) for name, frame in frames.items()}
+
+
+def _exported_sources(collection: str | None, settings: Settings, *, flat: bool) -> pl.DataFrame:
+    """The library with its analysis; ``flat`` turns the list columns into text (CSV has no lists)."""
+    from inlet._library import sources
+
+    frame = sources(collection, settings=settings)
+    if not flat:
+        return frame
+    return frame.with_columns(
+        pl.col("keywords").list.join("; "),
+        pl.col("summary")
+        .map_elements(
+            lambda sentences: " ".join(f"{s['text']} [{s['citation']}]" for s in sentences),
+            return_dtype=pl.Utf8,
+        )
+        .alias("summary"),
+    )

@@ -113,6 +113,23 @@ def test_export_writes_the_same_rows_in_three_formats(run, tmp_path: Path) -> No
         inlet.export(tmp_path, format="xlsx", home=home)
 
 
+def test_the_sources_export_carries_keywords_summary_and_category(run, tmp_path: Path) -> None:  # noqa: ANN001
+    _, home, _ = run
+    library = inlet.sources(home=home)
+    kept = pl.read_parquet(inlet.export(tmp_path / "pq", tables=["sources"], home=home)["sources"])
+    assert sorted(kept["file"].to_list()) == sorted(library["file"].to_list())
+    assert (
+        kept.schema["keywords"] == pl.List(pl.Utf8)
+        and kept["keywords"].to_list() == library["keywords"].to_list()
+    )
+    flat = pl.read_csv(inlet.export(tmp_path / "csv", format="csv", tables=["sources"], home=home)["sources"])
+    row = flat.filter(pl.col("file") == library["file"][0]).row(0, named=True)
+    first = library.row(0, named=True)
+    assert row["keywords"] == "; ".join(first["keywords"])
+    for sentence in first["summary"]:  # each sentence, verbatim, then its citation in brackets
+        assert f"{sentence['text']} [{sentence['citation']}]" in row["summary"]
+
+
 def _cli(*args: str, home: Path) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "inlet.cli", "--home", str(home), *args],
@@ -135,4 +152,6 @@ def test_cli_reports_in_json(run, tmp_path: Path) -> None:  # noqa: ANN001
     errors = _cli("errors", "--class", "empty", "--since", "1d", "--json", home=home)["errors"]
     assert [e["file"] for e in errors] == ["empty.pdf"]
     files = _cli("export", str(tmp_path / "out"), "--format", "csv", "--json", home=home)["files"]
-    assert set(files) == {"jobs", "errors", "collections"} and all(Path(p).exists() for p in files.values())
+    assert set(files) == {"jobs", "errors", "collections", "sources"} and all(
+        Path(p).exists() for p in files.values()
+    )

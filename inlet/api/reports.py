@@ -23,7 +23,7 @@ router = APIRouter(tags=["reports and health"])
 ERROR_KEYS = ("class", "message", "hint", "retryable", "file", "stage", "job_id", "at", "source_id", "kind",
               "attempt", "detail")  # fmt: skip
 """The error fields a client sees: ``inlet errors --json`` without the traceback."""
-EXPORT_TABLES = ("jobs", "errors", "collections")
+EXPORT_TABLES = ("jobs", "errors", "collections", "sources")
 _FORMATS = {"parquet": ("parquet", "application/vnd.apache.parquet"), "csv": ("csv", "text/csv; charset=utf-8"),
             "md": ("markdown", "text/markdown; charset=utf-8"), "markdown": ("markdown", "text/markdown; charset=utf-8")}  # fmt: skip
 
@@ -74,14 +74,14 @@ def export(
     request: Request,
     format: Literal["parquet", "csv", "md", "markdown"] = "parquet",  # noqa: A002 - the word users know
     table: Annotated[
-        Literal["jobs", "errors", "collections"] | None,
-        Query(description="One table; default all three, zipped."),
+        Literal["jobs", "errors", "collections", "sources"] | None,
+        Query(description="One table; default all four, zipped."),
     ] = None,
     since: Annotated[str | None, Query(description="24h, 7d, 30m or an ISO date.")] = None,
     collection: str | None = None,
 ) -> FileResponse:
-    """Jobs, errors and the per-collection summary, as ``inlet export`` writes them: one table
-    as a file, or all three in a zip archive."""
+    """Jobs, errors, the per-collection summary and the sources with their keywords, summary and
+    category, as ``inlet export`` writes them: one table as a file, or all four in a zip archive."""
     fmt, media = _FORMATS[format]
     folder = Path(tempfile.mkdtemp(prefix="inlet-export-"))
     cleanup = BackgroundTask(shutil.rmtree, folder, ignore_errors=True)

@@ -179,15 +179,16 @@ def _table_format() -> Any:
 @click.option(
     "--format", "fmt", type=click.Choice(["parquet", "csv", "markdown"]), default="parquet", show_default=True
 )
-@click.option("--table", "tables", multiple=True, type=click.Choice(["jobs", "errors", "collections"]),
-              help="What to export (repeatable; default all three).")  # fmt: skip
+@click.option("--table", "tables", multiple=True, type=click.Choice(["jobs", "errors", "collections", "sources"]),
+              help="What to export (repeatable; default all four).")  # fmt: skip
 @_since_option
 @click.option("-c", "--collection", help="Only this collection.")
 @click.option("--json", "as_json", is_flag=True)
 def export(
     folder: str, fmt: str, tables: tuple[str, ...], since: str | None, collection: str | None, as_json: bool
 ) -> None:
-    """Export jobs, errors and a per-collection summary to FOLDER (Parquet, CSV or Markdown).
+    """Export jobs, errors, a per-collection summary and the sources (with their keywords,
+    summary and category) to FOLDER (Parquet, CSV or Markdown).
 
     \b
     Example:
@@ -196,7 +197,7 @@ def export(
     import inlet
 
     written = inlet.export(
-        folder, format=fmt, tables=tables or ("jobs", "errors", "collections"),
+        folder, format=fmt, tables=tables or ("jobs", "errors", "collections", "sources"),
         since=since, collection=collection,
     )  # fmt: skip
     if as_json:

@@ -381,7 +381,7 @@ def test_library_reports_and_health(api: tuple[httpx.Client, Path]) -> None:
     archive = client.get("/v1/export", params={"format": "md"})
     assert archive.headers["content-type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
-        assert sorted(z.namelist()) == ["collections.md", "errors.md", "jobs.md"]
+        assert sorted(z.namelist()) == ["collections.md", "errors.md", "jobs.md", "sources.md"]
         assert "shelf" in z.read("collections.md").decode()
 
     ready = client.get("/readyz")
