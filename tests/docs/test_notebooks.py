@@ -88,6 +88,13 @@ def test_quickstart(tmp_path: Path) -> None:
     file, page_start, page_end = _value(nb, "pdf_hit = ")
     assert (file, page_start) == ("declaration_of_independence.pdf", 1) and page_end >= page_start
     assert "We hold these truths to be self-evident" in _result(nb, "cited = ")
+    assert "(bill_of_rights.pdf, p. " in _result(nb, "bill = library.filter")
+    verbatim = _value(nb, "pages = ")
+    assert 2 <= len(verbatim) <= 4 and all(verbatim)  # each summary sentence is on its cited page
+    categories = _value(nb, "inlet.set_labels(")
+    assert categories["bill_of_rights.pdf"] == "rights" and categories["gettysburg_address.pdf"] == "war"
+    rights = _value(nb, 'sorted(inlet.search("freedom"')
+    assert rights and set(rights) <= {f for f, c in categories.items() if c == "rights"}
     statuses = _value(nb, "again = ")
     assert set(statuses.values()) == {"unchanged"} and len(statuses) == 5
     plan = _value(nb, 'inlet.delete("gettysburg_address.pdf"')
