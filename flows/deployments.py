@@ -40,10 +40,13 @@ def deployment_specs(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
 def ensure_deployments(pool: str | None = None) -> list[str]:
     """Create the deployments of ``prefect.yaml`` that the server lacks (on the pool ``pool``,
     each on its own queue, with its schedules); the names created. Existing deployments are
-    left as they are: ``prefect deploy`` or the UI may have changed them on purpose."""
+    left as they are (``prefect deploy`` or the UI may have changed them on purpose), except
+    that the server stops checking their parameters against a kept schema: the flow checks
+    them when it runs, and a kept schema refuses the settings a newer inlet has."""
     from datetime import timedelta
 
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate
     from prefect.deployments.runner import EntrypointType
     from prefect.exceptions import ObjectNotFound
     from prefect.schedules import Cron, Interval, Schedule
@@ -54,10 +57,13 @@ def ensure_deployments(pool: str | None = None) -> list[str]:
         for spec in deployment_specs():
             flow = spec["flow"]
             try:
-                client.read_deployment_by_name(f"{flow.name}/{spec['name']}")
-                continue
+                existing = client.read_deployment_by_name(f"{flow.name}/{spec['name']}")
             except ObjectNotFound:
-                pass
+                existing = None
+            if existing is not None:
+                if existing.enforce_parameter_schema:  # made by an older inlet or `prefect deploy`
+                    client.update_deployment(existing.id, DeploymentUpdate(enforce_parameter_schema=False))
+                continue
             schedules: list[Schedule] = []
             for entry in spec.get("schedules") or []:
                 options = {"active": entry.get("active", True), "slug": entry.get("slug")}
