@@ -90,6 +90,7 @@ class LocalServer:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
             "PREFECT_UI_ENABLED": "true",
+            "PREFECT_SERVER_UI_API_URL": self.url,  # the UI's browser calls this server, not :4200
         })  # fmt: skip
         log = self.settings.home / "logs" / "prefect-server.log"
         log.parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
+import httpx
+
 from flows.worker import WorkerLock, ensure_worker
 from pipelines import analytics
 from pipelines.config import Settings
@@ -51,8 +53,17 @@ def submit(request: JobRequest, settings: Settings) -> str:
     check_priority(request.priority)
     request.settings = request.settings or settings.model_dump(mode="json")
     submitted = dt.datetime.fromisoformat(request.submitted_at)
-    with api(settings):
-        flow_run_id = create_deployment_run(request, settings)
+    try:
+        with api(settings):
+            flow_run_id = create_deployment_run(request, settings)
+    except httpx.ConnectError:
+        if settings.active_mode != "embedded":
+            raise
+        # the local worker stopped (idle, or its code changed) between our reading its address
+        # and our call: the next worker publishes a new one
+        time.sleep(0.5)
+        with api(settings):
+            flow_run_id = create_deployment_run(request, settings)
     _record(settings, request, "queued", submitted_at=submitted, paths=json.dumps(request.paths),
             flow_run_id=flow_run_id)  # fmt: skip
     return request.job_id

@@ -133,6 +133,8 @@ def test_jobs_from_a_notebook_the_cli_and_the_dashboard_run_as_flow_runs_in_one_
     request = urllib.request.Request(now["prefect_ui_url"] + "/", headers={"Accept": "text/html"})
     with urllib.request.urlopen(request, timeout=10) as page:
         assert page.status == 200 and b"<html" in page.read().lower()
+    with urllib.request.urlopen(now["prefect_ui_url"] + "/ui-settings", timeout=10) as answer:
+        assert json.loads(answer.read())["api_url"] == now["prefect_api_url"]  # the UI calls this server
     link = inlet.jobs(job_id=notebook, settings=settings)["flow_run_url"][0]
     assert link == f"{now['prefect_ui_url']}/runs/flow-run/{job_row(settings, notebook)['flow_run_id']}"
 
