@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.config import Settings
+from pipelines.formats import storable
 from pipelines.records import Extraction, Segment, is_media
 
 ANALYSER_VERSION = "1"
@@ -376,7 +377,8 @@ def stored(analysis: Analysis, file: str, kind: str) -> dict[str, Any]:
     """An analysis as the sources table keeps it (``pipelines.store.ANALYSIS_FIELDS``)."""
     return {
         "keywords": analysis.keywords,
-        "summary": json.dumps(summary_rows(analysis.summary, file, kind), ensure_ascii=False),
+        # a file name that is not UTF-8 is kept as the stores keep names (``\xNN``)
+        "summary": json.dumps(summary_rows(analysis.summary, storable(file), kind), ensure_ascii=False),
         "category": analysis.category,
         "category_score": analysis.category_score,
         "source_vector": None if analysis.vector is None else analysis.vector.tolist(),
