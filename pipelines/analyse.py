@@ -294,12 +294,17 @@ def _cache_path(settings: Settings, key: str) -> Path:
 
 
 def load_cached(extraction: Extraction, settings: Settings) -> Analysis | None:
-    """The cached keywords and summary of a source, or ``None``."""
+    """The cached keywords and summary of a source, or ``None`` (also for a damaged entry: it is
+    made again and overwritten)."""
     try:
         data = json.loads(_cache_path(settings, analysis_key(extraction, settings)).read_text("utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        return Analysis(
+            keywords=[str(k) for k in data["keywords"]],
+            summary=[Sentence(**s) for s in data["summary"]],
+            cached=True,
+        )
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return Analysis(keywords=data["keywords"], summary=[Sentence(**s) for s in data["summary"]], cached=True)
 
 
 def save_cached(extraction: Extraction, analysis: Analysis, settings: Settings) -> None:
