@@ -89,10 +89,9 @@ def limits(settings: Settings) -> dict[str, int]:
 def ensure_limits(settings: Settings, *, release_all: bool = False) -> None:
     """Create (or resize) inlet's global concurrency limits; idempotent.
 
-    ``release_all`` frees every slot they hold. The local worker does this when it starts: in
-    embedded mode a slot's lease lives in the memory of the ephemeral Prefect server of the
-    process that took it, so a process killed while holding one would hold it for ever, and
-    the worker is the only process running this home's jobs.
+    ``release_all`` frees every slot they hold. The local worker does this when it starts: a
+    worker killed while holding a slot would keep it until its lease ran out, and the worker is
+    the only process running this home's jobs.
     """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
