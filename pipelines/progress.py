@@ -46,17 +46,10 @@ WEIGHTS: dict[str, dict[str, float]] = {
         "analyse": 0.01,
         "index": 0.04,
     },
-    "video": {
-        "validate": 0.02,
-        "transcribe": 0.85,
-        "chunk": 0.01,
-        "embed": 0.07,
-        "analyse": 0.01,
-        "index": 0.04,
-    },
 }
 """Share of a source's work per stage, by kind; each row sums to 1. With the analyse stage off
 (``Settings.analyse``) its share is reached when the source is indexed."""
+WEIGHTS["video"] = WEIGHTS["audio"]  # a video's work is its sound track's
 _UNKNOWN_KIND = {
     "validate": 0.02,
     "extract": 0.30,
