@@ -30,7 +30,6 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import quote
 
 from flows.job import CANCEL_CHECK_S, JobRun, SourceOutcome, source_values
 from flows.tasks import (
@@ -140,17 +139,18 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
     _report(job, artifact)
 
     # Extract: expensive files one task each, small files in batches; index as text gets ready.
-    # (The ignores: Prefect unwraps quote(job) before the call, but its submit stubs want a JobRun.)
+    # Tasks get the job's plain context, never the JobRun: they may run in another process.
+    context = job.context
     futures: dict[PrefectFuture[Any], list[Source]] = {}
     for source in todo:
         if _is_expensive(source, settings):
             task = extract_one.with_options(**stage_options(settings, timeout_for(source, settings)))
-            futures[task.submit(source, settings, quote(job))] = [source]  # type: ignore[call-overload]
+            futures[task.submit(source, context)] = [source]
     light = [s for s in todo if not _is_expensive(s, settings)]
     batch_task = extract_batch.with_options(timeout_seconds=settings.timeout_extract_s)
     for i in range(0, len(light), settings.small_file_batch):
         batch = light[i : i + settings.small_file_batch]
-        futures[batch_task.submit(batch, settings, quote(job))] = batch  # type: ignore[call-overload]
+        futures[batch_task.submit(batch, context)] = batch
 
     ready: list[Extraction] = []
     size = 0
@@ -161,6 +161,7 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
         results = result if isinstance(result, list) else [result] * len(sources)
         for source, one in zip(sources, results, strict=True):
             if isinstance(one, Extraction):
+                job.note(job.outcome(source.source_id), extract_stage(source.kind), "end")
                 ready.append(one)
                 size += sum(len(s.text) for s in one.segments) // 1000 + 1
             elif not isinstance(one, Cancelled):
@@ -216,7 +217,7 @@ def _index(job: JobRun, extractions: list[Extraction], ids_by_path: dict[str, se
         for e in extractions
     }
     task = index_batch.with_options(**stage_options(job.settings, job.settings.timeout_index_s))
-    state = task(extractions, job.collection, job.settings, replaces, quote(job), return_state=True)
+    state = task(extractions, replaces, job.context, return_state=True)
     result = state.result(raise_on_failure=False)
     outcomes = [job.outcome(e.source.source_id) for e in extractions]
     if isinstance(result, Cancelled):  # stopped mid-batch: nothing of it was written
@@ -232,6 +233,7 @@ def _index(job: JobRun, extractions: list[Extraction], ids_by_path: dict[str, se
             job.fail(outcome, indexed.error)
         else:
             outcome.status, outcome.chunks = "ingested", indexed.chunks
+            job.note(outcome, "index", "end")
 
 
 def _report(job: JobRun, artifact: UUID | None) -> None:

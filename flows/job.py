@@ -3,6 +3,13 @@
 inlet owns the truth about jobs (ECOSYSTEM section 9.3): every stage start and end, every retry
 and every failure is written to the analytics store as it happens, whoever runs the flow; the
 Prefect progress artifact mirrors the same progress for the Prefect UI.
+
+Two shapes, for two places. ``JobRun`` is the flow body's mutable record of the job (outcomes,
+progress, the summary). Tasks get a ``JobContext`` and ``SourceRef`` values instead: frozen,
+plain and picklable, so that a task runner other than threads (a process pool, Dask) can send
+them to another process. A task writes its own stage events through its ``JobContext`` (the
+analytics store takes writes from any process) and returns plain values; the flow body notes
+what came back for its progress and decides each source's outcome.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipelines import analytics, progress
@@ -36,6 +44,75 @@ def flow_run_cancelled(flow_run_id: str) -> bool:
     return state is not None and state.type in (StateType.CANCELLING, StateType.CANCELLED)
 
 
+class _CancelWatch:
+    """This process's view of which flow runs are being cancelled: each run's state is read at
+    most every ``CANCEL_CHECK_S``, whichever thread (or task) asks; a cancel, once seen, stays."""
+
+    KEPT = 1024
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._checked: dict[str, float] = {}
+        self._cancelled: set[str] = set()
+
+    def requested(self, flow_run_id: str) -> bool:
+        if flow_run_id in self._cancelled:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked.get(flow_run_id, float("-inf")) < CANCEL_CHECK_S:
+                return False
+            if len(self._checked) >= self.KEPT:  # a long-lived worker forgets old runs
+                self._checked.clear()
+            self._checked[flow_run_id] = now
+        if flow_run_cancelled(flow_run_id):
+            self._cancelled.add(flow_run_id)
+            return True
+        return False
+
+
+_cancel_watch = _CancelWatch()
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """What an event row says about its source."""
+
+    path: str
+    file: str | None = None
+    source_id: str | None = None
+    kind: str | None = None
+
+    @classmethod
+    def of(cls, source: Source) -> SourceRef:
+        return cls(source.path, Path(source.path).name, source.source_id, source.kind)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a task needs to know of its job; plain values that pickle."""
+
+    job_id: str
+    collection: str
+    settings: Settings
+    flow_run_id: str | None = None
+
+    def cancel_requested(self) -> bool:
+        """True once someone asked to cancel this job: its flow run is Cancelling (``inlet
+        cancel``, the Prefect UI's Cancel button, ``set_flow_run_state``)."""
+        return self.flow_run_id is not None and _cancel_watch.requested(self.flow_run_id)
+
+    def events(self, rows: list[tuple[SourceRef, str, str, dict[str, Any]]]) -> None:
+        """Write ``(source, stage, event, values)`` rows to the analytics store as one file."""
+        if not rows:
+            return
+        analytics.record(self.settings, "events", [{
+            "job_id": self.job_id, "collection": self.collection,
+            "source_id": ref.source_id, "file": ref.file, "kind": ref.kind,
+            "path": ref.path, "stage": stage, "event": event, "attempt": 1, **values,
+        } for ref, stage, event, values in rows])  # fmt: skip
+
+
 @dataclass
 class SourceOutcome:
     path: str
@@ -51,6 +128,10 @@ class SourceOutcome:
     @property
     def finished(self) -> bool:
         return self.status in FINISHED_SOURCE_STATUSES
+
+    @property
+    def ref(self) -> SourceRef:
+        return SourceRef(self.path, self.file, self.source_id, self.kind)
 
     def to_dict(self) -> dict[str, Any]:
         error = None
@@ -70,6 +151,8 @@ class SourceOutcome:
 
 @dataclass
 class JobRun:
+    """The flow body's record of a job; tasks never see it (they get ``context``)."""
+
     job_id: str
     collection: str
     settings: Settings
@@ -79,9 +162,11 @@ class JobRun:
     embedded: int = 0
     cancelled: bool = False
     started: float = field(default_factory=time.perf_counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _by_id: dict[str, SourceOutcome] = field(default_factory=dict, repr=False)
-    _cancel_checked: float = field(default=0.0, repr=False)
+
+    @property
+    def context(self) -> JobContext:
+        return JobContext(self.job_id, self.collection, self.settings, self.flow_run_id)
 
     def add(self, outcome: SourceOutcome) -> SourceOutcome:
         self.outcomes.append(outcome)
@@ -99,16 +184,9 @@ class JobRun:
         return self._by_id[source_id]
 
     def cancel_requested(self) -> bool:
-        """True once someone asked to cancel this job: its flow run is Cancelling (``inlet
-        cancel``, the Prefect UI's Cancel button, ``set_flow_run_state``). The run's state is
-        read at most every ``CANCEL_CHECK_S``, whichever thread asks."""
-        if self.cancelled or self.flow_run_id is None:
-            return self.cancelled
-        with self._lock:
-            if time.monotonic() - self._cancel_checked < CANCEL_CHECK_S:
-                return self.cancelled
-            self._cancel_checked = time.monotonic()
-        self.cancelled = flow_run_cancelled(self.flow_run_id)
+        """True once the job's flow run is being cancelled (see ``JobContext.cancel_requested``)."""
+        if not self.cancelled:
+            self.cancelled = self.context.cancel_requested()
         return self.cancelled
 
     # --- analytics rows -------------------------------------------------------------------
@@ -118,20 +196,15 @@ class JobRun:
             "status": status, "flow_run_id": self.flow_run_id, **values,
         }])  # fmt: skip
 
+    def note(self, outcome: SourceOutcome, stage: str, event: str) -> None:
+        """Count an event a task wrote for ``outcome`` towards the job's progress."""
+        outcome.stages.append((stage, event))
+
     def events(self, rows: list[tuple[SourceOutcome, str, str, dict[str, Any]]]) -> None:
-        """Write ``(outcome, stage, event, values)`` rows as one file and note them for progress."""
-        if not rows:
-            return
-        records = []
-        with self._lock:
-            for outcome, stage, event, values in rows:
-                outcome.stages.append((stage, event))
-                records.append({
-                    "job_id": self.job_id, "collection": self.collection,
-                    "source_id": outcome.source_id, "file": outcome.file, "kind": outcome.kind,
-                    "path": outcome.path, "stage": stage, "event": event, "attempt": 1, **values,
-                })  # fmt: skip
-        analytics.record(self.settings, "events", records)
+        """Write the flow body's own ``(outcome, stage, event, values)`` rows and note them."""
+        for outcome, stage, event, _ in rows:
+            self.note(outcome, stage, event)
+        self.context.events([(outcome.ref, stage, event, values) for outcome, stage, event, values in rows])
 
     def fail(self, outcome: SourceOutcome, error: InletError) -> None:
         """Mark a source failed: an error row and a ``fail`` event at its stage."""
@@ -149,9 +222,7 @@ class JobRun:
 
     # --- progress --------------------------------------------------------------------------
     def progress(self) -> float:
-        with self._lock:
-            values = [progress.source_progress(o.kind, o.stages) for o in self.outcomes]
-        return progress.job_progress(values)
+        return progress.job_progress(progress.source_progress(o.kind, o.stages) for o in self.outcomes)
 
     def eta_s(self) -> float | None:
         return progress.eta_seconds(time.perf_counter() - self.started, self.progress())

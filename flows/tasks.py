@@ -6,9 +6,13 @@ Tasks are sized to the work (DESIGN decision 3): one per expensive file, one per
 small files, one per batch of chunks to embed; never one per chunk. Transcriptions and
 embedding batches hold a slot of a Prefect global concurrency limit while they run, so that
 several jobs (or several flows on one machine) never run more of them at once than the
-settings allow. Each task writes its stage's start, retry and end events as it goes, and stops
-within about a second when its job is cancelled (the engine's long loops ask between pages,
-segments of speech and slices of texts to embed).
+settings allow.
+
+Tasks take and return plain values that pickle (sources, extractions, a ``JobContext``), so a
+process pool or a Dask cluster can run them as well as threads. Each task writes its stage's
+start, retry and end events through its ``JobContext`` as it goes, and stops within about a
+second when its job is cancelled (the engine's long loops ask between pages, segments of speech
+and slices of texts to embed).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 from prefect.tasks import exponential_backoff
 
-from flows.job import JobRun, source_values
+from flows.job import JobContext, SourceRef, source_values
 from pipelines import cache
 from pipelines.config import Settings
 from pipelines.deadline import Interrupted, deadline, stop_when
@@ -125,11 +129,11 @@ def inject_fault(settings: Settings, stage: str, attempt: int) -> None:
         raise InternalError(f"injected permanent fault in {stage}, attempt {attempt}", stage=stage)
 
 
-def note_retry(job: JobRun, outcomes: list, stage: str, error: InletError, settings: Settings) -> None:
+def note_retry(job: JobContext, refs: list[SourceRef], stage: str, error: InletError) -> None:
     """Write a ``retry`` event when Prefect is going to run this failed attempt again."""
-    if error.retryable and error.attempt <= settings.retries:
+    if error.retryable and error.attempt <= job.settings.retries:
         values = {"attempt": error.attempt, "error_class": error.code, "message": error.message}
-        job.events([(o, stage, "retry", values) for o in outcomes])
+        job.events([(ref, stage, "retry", values) for ref in refs])
 
 
 def extract_cached(source: Source, settings: Settings) -> Extraction:
@@ -155,14 +159,15 @@ def validate_files(paths: list[str], settings: Settings) -> list[Source | InletE
 
 
 @task(name="extract", retry_condition_fn=retry_if_retryable, cache_policy=NO_CACHE)
-def extract_one(source: Source, settings: Settings, job: JobRun) -> Extraction | Cancelled:
+def extract_one(source: Source, job: JobContext) -> Extraction | Cancelled:
     """Extract or transcribe one expensive source; errors propagate so that Prefect retries."""
+    settings = job.settings
     attempt = task_run.get_run_count() or 1
     stage = extract_stage(source.kind)
-    outcome = job.outcome(source.source_id)
+    ref = SourceRef.of(source)
     if job.cancel_requested():
         return Cancelled(source.path)
-    job.events([(outcome, stage, "start", {"attempt": attempt, "path": source.path})])
+    job.events([(ref, stage, "start", {"attempt": attempt, "path": source.path})])
     try:
         inject_fault(settings, "extract", attempt)
         with slot(TRANSCRIBE_LIMIT) if stage == "transcribe" else contextlib.nullcontext():
@@ -172,24 +177,23 @@ def extract_one(source: Source, settings: Settings, job: JobRun) -> Extraction |
         return Cancelled(source.path)
     except Exception as exc:
         error = classify(exc, path=source.path, source_id=source.source_id, stage=stage, attempt=attempt)
-        note_retry(job, [outcome], stage, error, settings)
+        note_retry(job, [ref], stage, error)
         raise error from exc
-    job.events([(outcome, stage, "end", _extract_values(extraction, attempt))])
+    job.events([(ref, stage, "end", _extract_values(extraction, attempt))])
     return extraction
 
 
 @task(name="extract-batch", cache_policy=NO_CACHE)
-def extract_batch(
-    sources: list[Source], settings: Settings, job: JobRun
-) -> list[Extraction | InletError | Cancelled]:
+def extract_batch(sources: list[Source], job: JobContext) -> list[Extraction | InletError | Cancelled]:
     """Extract a batch of small sources; each failure is returned in place of its result."""
+    settings = job.settings
     if job.cancel_requested():
         return [Cancelled(s.path) for s in sources]
-    outcomes = [job.outcome(s.source_id) for s in sources]
-    job.events([(o, "extract", "start", {"path": o.path}) for o in outcomes])
+    refs = [SourceRef.of(s) for s in sources]
+    job.events([(ref, "extract", "start", {"path": ref.path}) for ref in refs])
     results: list[Extraction | InletError | Cancelled] = []
-    ended = []
-    for source, outcome in zip(sources, outcomes, strict=True):
+    ended: list[tuple[SourceRef, str, str, dict[str, Any]]] = []
+    for source, ref in zip(sources, refs, strict=True):
         try:
             inject_fault(settings, "extract", 1)
             with deadline(settings.timeout_extract_s, stage="extract"), stop_when(job.cancel_requested):
@@ -201,7 +205,7 @@ def extract_batch(
             results.append(classify(exc, path=source.path, source_id=source.source_id, stage="extract"))
             continue
         results.append(extraction)
-        ended.append((outcome, "extract", "end", _extract_values(extraction, 1)))
+        ended.append((ref, "extract", "end", _extract_values(extraction, 1)))
     job.events(ended)
     return results
 
@@ -229,17 +233,17 @@ def timeout_for(source: Source, settings: Settings) -> float:
 @task(name="index", retry_condition_fn=retry_if_retryable, cache_policy=NO_CACHE)
 def index_batch(
     extractions: list[Extraction],
-    collection: str,
-    settings: Settings,
     replaces: dict[str, list[str]],
-    job: JobRun,
+    job: JobContext,
 ) -> IndexResult | Cancelled:
-    """Chunk, embed (across all sources of the batch) and write; one event per source and stage,
-    written as each stage ends for each source (embedding ends slice by slice)."""
+    """Chunk, embed (across all sources of the batch) and write into the job's collection; one
+    event per source and stage, written as each stage ends for each source (embedding ends
+    slice by slice)."""
+    settings = job.settings
     attempt = task_run.get_run_count() or 1
     sources_by_id = {e.source.source_id: e.source for e in extractions}
-    outcomes = [job.outcome(e.source.source_id) for e in extractions]
-    job.events([(o, "chunk", "start", {"attempt": attempt, "path": o.path}) for o in outcomes])
+    refs = {source_id: SourceRef.of(source) for source_id, source in sources_by_id.items()}
+    job.events([(ref, "chunk", "start", {"attempt": attempt, "path": ref.path}) for ref in refs.values()])
 
     def on_stage(stage: str, sources: list[SourceIndexed]) -> None:
         rows = []
@@ -250,7 +254,7 @@ def index_batch(
                 "chunks": indexed.chunks,
             }
             duration = {"chunk": indexed.chunk_s, "analyse": indexed.analyse_s}.get(stage, indexed.embed_s)
-            rows.append((job.outcome(indexed.source_id), stage, "end", {**values, "duration_s": duration}))
+            rows.append((refs[indexed.source_id], stage, "end", {**values, "duration_s": duration}))
         job.events(rows)
 
     started = time.perf_counter()
@@ -262,18 +266,22 @@ def index_batch(
             stop_when(job.cancel_requested),
         ):
             result = index_sources(
-                extractions, collection=collection, settings=settings, replaces=replaces, on_stage=on_stage
+                extractions,
+                collection=job.collection,
+                settings=settings,
+                replaces=replaces,
+                on_stage=on_stage,
             )
     except Interrupted:
         return Cancelled(f"{len(extractions)} sources")
     except Exception as exc:
         error = classify(exc, stage="index", attempt=attempt)
-        note_retry(job, outcomes, "index", error, settings)
+        note_retry(job, list(refs.values()), "index", error)
         raise error from exc
     log.debug("indexed %d sources in %.1f s", len(extractions), time.perf_counter() - started)
     share = 1 / max(len(extractions), 1)
     job.events([
-        (job.outcome(indexed.source_id), "index", "end", {
+        (refs[indexed.source_id], "index", "end", {
             **source_values(sources_by_id[indexed.source_id]), "attempt": attempt, "chunks": indexed.chunks,
             "duration_s": result.write_s * share, "peak_mb": result.peak_mb,
         })
