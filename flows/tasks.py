@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -90,13 +91,34 @@ def limits(settings: Settings) -> dict[str, int]:
     return {TRANSCRIBE_LIMIT: settings.max_transcriptions, EMBED_LIMIT: settings.max_embeddings}
 
 
+_process_slots: dict[str, threading.BoundedSemaphore] = {}
+"""The limits' slots when this process counts them itself (``count_slots_in_process``)."""
+
+
+def count_slots_in_process(settings: Settings) -> None:
+    """From now on, count the limits' slots in this process instead of asking Prefect's API.
+
+    The local worker of an embedded home does this: it is the only process that runs the
+    home's flows, so a semaphore per limit bounds them exactly as the global limit did, without
+    a round trip to the local server. That round trip is not free there: on the server's SQLite,
+    taking a slot right after a task ends is often refused as ``database is locked`` (503,
+    the server's event writer holds the lock), and Prefect's client waits 2 s before asking
+    again, which was most of a small job's time on a warm worker.
+    """
+    _process_slots.clear()
+    _process_slots.update({name: threading.BoundedSemaphore(size) for name, size in limits(settings).items()})
+
+
 def ensure_limits(settings: Settings, *, release_all: bool = False) -> None:
-    """Create (or resize) inlet's global concurrency limits; idempotent.
+    """Create (or resize) inlet's global concurrency limits; idempotent. Nothing to do in a
+    process that counts its slots itself.
 
     ``release_all`` frees every slot they hold. The local worker does this when it starts: a
     worker killed while holding a slot would keep it until its lease ran out, and the worker is
     the only process running this home's jobs.
     """
+    if _process_slots:
+        return
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
@@ -109,7 +131,12 @@ def ensure_limits(settings: Settings, *, release_all: bool = False) -> None:
 
 @contextlib.contextmanager
 def slot(name: str) -> Iterator[None]:
-    """Hold one slot of the global concurrency limit ``name`` (created by ``ensure_limits``)."""
+    """Hold one slot of the global concurrency limit ``name`` (created by ``ensure_limits``), or
+    of this process's count of it (``count_slots_in_process``)."""
+    if name in _process_slots:
+        with _process_slots[name]:
+            yield
+        return
     from prefect.concurrency.sync import concurrency
 
     with concurrency(name, occupy=1, lease_duration=SLOT_LEASE_S):

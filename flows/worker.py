@@ -396,9 +396,9 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
         if server is not None:
             for run_id in recover(client, pool):
                 log.warning("flow run %s was left by a worker that died; it runs again", run_id)
-            from flows.tasks import ensure_limits
+            from flows.tasks import count_slots_in_process
 
-            ensure_limits(settings, release_all=True)  # slots a killed run may have kept
+            count_slots_in_process(settings)  # the only process running this home's flows
             server.publish()
         idle_since = time.monotonic()
         stamp, stamped, beat = code_stamp(), time.monotonic(), 0.0
