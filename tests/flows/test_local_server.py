@@ -237,20 +237,23 @@ def test_the_maintenance_schedule_is_active_and_fires_when_due(settings: Setting
 def test_a_killed_worker_s_job_resumes_with_the_next_worker_and_no_duplicate(
     settings: Settings, tmp_path: Path, shared: Path
 ) -> None:
-    corpus = busy_corpus(tmp_path / "many", shared, n=120)
-    job_id = inlet.submit([corpus], "resume", settings=settings)
+    corpus = busy_corpus(tmp_path / "many", shared, n=48)
+    # Small index batches, so that the job is far from done when its first batch is written.
+    job_settings = settings.model_copy(update={"index_batch_chunks": 8, "small_file_batch": 4})
+    job_id = inlet.submit([corpus], "resume", settings=job_settings)
     sql = "SELECT count(*) AS n FROM events WHERE job_id = ? AND stage = 'index' AND event = 'end'"
     wait_for(lambda: analytics.query(settings, sql, [job_id])["n"][0] > 0, what="the first indexed batch")
     pid = worker_pid(settings)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
+    assert analytics.query(settings, sql, [job_id])["n"][0] < 48, "the job ended before the kill"
     wait_for(lambda: worker_pid(settings) != pid, timeout_s=30, what="the lock to be released")
     summary = inlet.wait(job_id, progress=False, timeout=900, settings=settings)  # starts a new worker
     assert summary["status"] == "completed"
     assert worker_pid(settings) not in (None, pid)
     store = Store(settings)
     rows = store.source_rows("resume")
-    assert rows.height == 120 and rows["source_id"].n_unique() == 120
+    assert rows.height == 48 and rows["source_id"].n_unique() == 48
     chunk_ids = store.chunks().to_arrow().column("chunk_id").to_pylist()
     assert len(chunk_ids) == len(set(chunk_ids))
 
