@@ -314,6 +314,7 @@ def serve(settings: Settings, idle_s: float | None = None) -> int:
         log.info("another worker serves %s", settings.home)
         return 0
     server = None
+    _warm_models(settings)
     try:
         if settings.active_mode == "embedded":
             from flows.local_server import LocalServer
@@ -339,6 +340,23 @@ def serve(settings: Settings, idle_s: float | None = None) -> int:
         if server is not None:
             ensure_worker(settings)
     return ran
+
+
+def _warm_models(settings: Settings) -> threading.Thread:
+    """Load the embedding model in the background while the Prefect server starts: each takes
+    seconds, and the first job needs both."""
+
+    def load() -> None:
+        from pipelines.embed import load_embedder
+
+        try:
+            load_embedder(settings)
+        except Exception:  # noqa: BLE001 - the job that needs the model reports why it failed
+            log.warning("the embedding model could not be loaded ahead of the first job", exc_info=True)
+
+    thread = threading.Thread(target=load, name="inlet-warm-models", daemon=True)
+    thread.start()
+    return thread
 
 
 _MAIN_PROCESS = False

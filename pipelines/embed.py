@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -329,15 +330,20 @@ def _save_export(model: Any, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+_load_lock = threading.Lock()
+
+
 def load_embedder(settings: Settings) -> Embedder:
-    """The embedder for these settings, loaded once per process."""
-    return _load(
-        settings.embed_model,
-        settings.embed_backend,
-        settings.embed_device,
-        settings.embed_batch_size,
-        str(settings.models_dir),
-    )
+    """The embedder for these settings, loaded once per process (a second thread asking while
+    the first loads it waits for that load)."""
+    with _load_lock:
+        return _load(
+            settings.embed_model,
+            settings.embed_backend,
+            settings.embed_device,
+            settings.embed_batch_size,
+            str(settings.models_dir),
+        )
 
 
 def text_key(model: str, text: str) -> str:
