@@ -23,6 +23,7 @@ an inlet job of their own (maintenance, the inbox, whose jobs are subflows) are 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import math
@@ -125,12 +126,13 @@ class Watchdog:
         if watched is None:
             return None
         settings = watched.settings
+        looked, looked_at = time.monotonic(), analytics.now()  # the time a slow query takes is not quiet
         job = _job(settings, watched)
         if job is None or job["finished"]:
             return None
-        since_event = _seconds_since(job["last_event_at"])
-        since_check = time.monotonic() - last_check()
-        since_start = time.monotonic() - watched.began
+        since_event = _seconds_since(job["last_event_at"], looked_at)
+        since_check = looked - last_check()
+        since_start = looked - watched.began
         if since_check < min(since_event, since_start) and since_event > settings.stuck_job_after_s / 2:
             analytics.record(settings, "jobs", [{"job_id": job["job_id"]}])  # alive, quietly
         quiet = min(since_event, since_check, since_start)
@@ -169,8 +171,8 @@ def _job(settings: Settings, watched: Watched) -> dict[str, Any] | None:
     return rows.row(0, named=True)
 
 
-def _seconds_since(moment: Any) -> float:
-    return math.inf if moment is None else (analytics.now() - moment).total_seconds()
+def _seconds_since(moment: dt.datetime | None, now: dt.datetime | None = None) -> float:
+    return math.inf if moment is None else ((now or analytics.now()) - moment).total_seconds()
 
 
 def requeue(settings: Settings, job: dict[str, Any], run_id: str, limit: str) -> str:
