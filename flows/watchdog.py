@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from flows.job import JobRun, SourceOutcome, flow_run_cancelled
 from pipelines import analytics
 from pipelines.config import Settings
 from pipelines.deadline import last_check
@@ -43,11 +44,10 @@ from pipelines.records import FINISHED_SOURCE_STATUSES
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun
 
-    from flows.job import JobRun
-
 log = logging.getLogger("inlet.worker")
 
 Verdict = Literal["ok", "requeue", "fail"]
+Action = Literal["ok", "requeue", "fail", "cancelled"]
 
 
 def check_every_s(settings: Settings) -> float:
@@ -120,7 +120,7 @@ class Watchdog:
             except Exception:  # noqa: BLE001 - a store or API hiccup: look again next time
                 log.exception("the stuck-job watchdog could not check the current run")
 
-    def check(self) -> Verdict | None:
+    def check(self) -> Action | None:
         """Look at the current run once; what was done (None: no job to watch)."""
         watched = self._current
         if watched is None:
@@ -136,7 +136,7 @@ class Watchdog:
         if since_check < min(since_event, since_start) and since_event > settings.stuck_job_after_s / 2:
             analytics.record(settings, "jobs", [{"job_id": job["job_id"]}])  # alive, quietly
         quiet = min(since_event, since_check, since_start)
-        action = verdict(quiet, job["requeues"], settings)
+        action: Action = verdict(quiet, job["requeues"], settings)
         if action == "ok":
             return action
         limit = f"no event for {quiet:.0f} s (INLET_STUCK_JOB_AFTER_S={settings.stuck_job_after_s:g})"
@@ -146,7 +146,10 @@ class Watchdog:
         with self._lock:
             if self._current is not watched:  # the run ended meanwhile
                 return "ok"
-            if action == "requeue":
+            if flow_run_cancelled(watched.run_id):  # hung too deep to see the cancel itself
+                reason = fail(settings, job, watched.run_id, limit, cancelled=True)
+                action = "cancelled"
+            elif action == "requeue":
                 reason = requeue(settings, job, watched.run_id, limit)
             else:
                 reason = fail(settings, job, watched.run_id, limit)
@@ -189,27 +192,30 @@ def requeue(settings: Settings, job: dict[str, Any], run_id: str, limit: str) ->
     return f"job {job['job_id']} (flow run {run_id}) is stuck: {limit}; {what}, the worker restarts"
 
 
-def fail(settings: Settings, job: dict[str, Any], run_id: str, limit: str) -> str:
+def fail(settings: Settings, job: dict[str, Any], run_id: str, limit: str, *, cancelled: bool = False) -> str:
     """Fail the job's unfinished sources as ``stuck`` and end the job and its flow run; what
-    was done."""
-    from prefect.states import Completed, Failed
+    was done. ``cancelled``: a cancel was asked of the hung job, so its unfinished sources are
+    marked cancelled instead and it ends cancelled, as the flow would have ended it."""
+    from prefect.states import Cancelled, Completed, Failed
 
     run = _job_run(settings, job, run_id)
     times = "once" if job["requeues"] == 1 else f"{job['requeues']} times"
     message = f"No progress: {limit}" + (f", also after being requeued {times}" if job["requeues"] else "")
     sources = analytics.job_sources(settings, job["job_id"])
-    from flows.job import SourceOutcome
-
     for row in sources.iter_rows(named=True):
         outcome = run.add(SourceOutcome(path=row["path"] or row["file"] or "", source_id=row["source_id"],
                                         kind=row["kind"], file=row["file"], chunks=row["chunks"] or 0))  # fmt: skip
         if row["status"] in FINISHED_SOURCE_STATUSES:
             outcome.status = row["status"]
             outcome.error = _recorded_error(row) if row["status"] == "failed" else None
+        elif cancelled:
+            outcome.status = "cancelled"
+            run.events([(outcome, "index", "cancel", {})])
         else:
             run.fail(outcome, Stuck(f"{message}, in its {row['stage']} stage", path=outcome.path,
                                     source_id=row["source_id"], stage=row["stage"], attempt=row["attempts"] or 1))  # fmt: skip
-    if not run.outcomes:  # stuck before its files were looked at: each path it was given fails
+    run.cancelled = cancelled
+    if not run.outcomes and not cancelled:  # stuck before its files were looked at: each path fails
         given = analytics.query(settings, "SELECT paths FROM job_state WHERE job_id = ?", [job["job_id"]])
         for path in json.loads((given["paths"][0] if given.height else None) or "[]"):
             outcome = run.add(SourceOutcome(path=path, file=Path(path).name))
@@ -221,6 +227,9 @@ def fail(settings: Settings, job: dict[str, Any], run_id: str, limit: str) -> st
         n_unchanged=counts["unchanged"], chunks_written=summary["chunks_written"],
         summary=json.dumps(summary, default=str),
     )  # fmt: skip
+    if cancelled:
+        _set_state(run_id, Cancelled(message=f"stuck: {limit}; cancelled; finished sources kept"))
+        return f"job {job['job_id']} (flow run {run_id}) is stuck and was cancelled: {limit}; the worker restarts"
     state = Completed if summary["status"] == "completed" else Failed
     _set_state(run_id, state(message=f"stuck: {limit}; unfinished sources failed as stuck"))
     stuck = sum(o.error is not None and o.error.code == Stuck.code for o in run.outcomes)
@@ -230,8 +239,6 @@ def fail(settings: Settings, job: dict[str, Any], run_id: str, limit: str) -> st
 
 def _job_run(settings: Settings, job: dict[str, Any], run_id: str) -> JobRun:
     """A ``JobRun`` standing for the stuck job, to record its end as the flow would have."""
-    from flows.job import JobRun
-
     run = JobRun(job["job_id"], job["collection"], settings, job["priority"] or "normal", flow_run_id=run_id)
     began = job["started_at"] or job["submitted_at"]
     if began is not None:

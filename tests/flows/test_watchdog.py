@@ -136,3 +136,30 @@ def test_no_run_or_a_run_without_a_job_of_its_own_is_left_alone() -> None:
         time.sleep(QUIET_S + 0.2)
         assert dog.check() is None
     assert not restarts and state_of(run).is_running()
+
+
+def test_a_hung_job_that_was_asked_to_cancel_ends_cancelled_not_requeued() -> None:
+    from prefect.states import Cancelling
+
+    settings = get_settings(stuck_job_after_s=QUIET_S, stuck_requeues=1)
+    run = running_job(settings, "cancel1", ["/in"], [
+        {"source_id": "a", "file": "done.txt", "path": "/in/done.txt", "stage": "index", "event": "end", "chunks": 1},
+        {"source_id": "b", "file": "hung.txt", "path": "/in/hung.txt", "stage": "embed", "event": "end"},
+    ])  # fmt: skip
+    with get_client(sync_client=True) as client:  # what `inlet cancel` and the UI's button do
+        client.set_flow_run_state(run.id, Cancelling(message="cancelled by its user"))
+    restarts: list[str] = []
+    dog = Watchdog(settings, restarts.append)
+    with dog.watching(run):
+        time.sleep(QUIET_S + 0.2)
+        assert dog.check() == "cancelled"
+    assert len(restarts) == 1 and "was cancelled" in restarts[0]
+    ended = job(settings, "cancel1")
+    assert (ended["status"], ended["requeues"]) == ("cancelled", 0)
+    files = analytics.job_sources(settings, "cancel1")
+    assert dict(zip(files["file"], files["status"], strict=True)) == {
+        "done.txt": "ingested",
+        "hung.txt": "cancelled",
+    }
+    assert analytics.errors(settings, "cancel1").height == 0
+    assert state_of(run).is_cancelled()
