@@ -15,7 +15,8 @@ in Python or in native code cannot be stopped, so the watchdog drops it with the
   the job ends ``failed`` or ``partially_failed`` with its summary, its flow run Failed, and the
   restarted worker goes on with the next run.
 
-While a stage is alive but writes no event, the watchdog writes a sign of life for its job (a
+A stuck job whose run was asked to cancel (hung too deep to see it) ends cancelled instead, as
+its flow would have ended it. While a stage is alive but writes no event, the watchdog writes a sign of life for its job (a
 ``jobs`` row without a status), so ``inlet jobs`` does not call it stuck either. Runs without
 an inlet job of their own (maintenance, the inbox, whose jobs are subflows) are not watched.
 """
