@@ -81,6 +81,8 @@ class Watched:
     settings: Settings
     began: float
     """``time.monotonic()`` when the worker started executing it."""
+    told: bool = False
+    """Whether it was logged as stuck where the worker cannot restart itself."""
 
 
 class Watchdog:
@@ -142,7 +144,9 @@ class Watchdog:
             return action
         limit = f"no event for {quiet:.0f} s (INLET_STUCK_JOB_AFTER_S={settings.stuck_job_after_s:g})"
         if self.restart is None:
-            log.error("job %s is stuck: %s; this worker cannot restart itself", job["job_id"], limit)
+            if not watched.told:
+                log.error("job %s is stuck: %s; this worker cannot restart itself", job["job_id"], limit)
+                watched.told = True
             return "ok"
         with self._lock:
             if self._current is not watched:  # the run ended meanwhile

@@ -61,8 +61,11 @@ def test_a_hung_job_is_requeued_once_then_its_hung_file_fails_as_stuck_and_the_w
         assert inlet.wait(after, progress=False, timeout=600, settings=settings)["status"] == "completed"
         with api(settings), get_client(sync_client=True) as client:
             state = client.read_flow_run(UUID(job_row(settings, job_id)["flow_run_id"])).state
-        shown = subprocess.run([str(BIN / "inlet"), "jobs", "--json"], capture_output=True, text=True,
-                               env={**os.environ, "INLET_HOME": str(settings.home)}, timeout=120)  # fmt: skip
+        cli_env = {**os.environ, "INLET_HOME": str(settings.home)}
+        shown = subprocess.run([str(BIN / "inlet"), "jobs"], capture_output=True, text=True, env=cli_env,
+                               timeout=120)  # fmt: skip
+        told = subprocess.run([str(BIN / "inlet"), "errors", "--class", "stuck", "--json"], capture_output=True,
+                              text=True, env=cli_env, timeout=120)  # fmt: skip
     finally:
         stop_worker(settings)
     log = (settings.home / "logs" / "worker.log").read_text()
@@ -88,8 +91,11 @@ def test_a_hung_job_is_requeued_once_then_its_hung_file_fails_as_stuck_and_the_w
     row = inlet.jobs(job_id=job_id, settings=settings).row(0, named=True)
     assert (row["status"], row["requeues"], row["stuck"], row["failed"]) == ("partially_failed", 1, False, 1)
     assert shown.returncode == 0, shown.stderr[-3000:]
-    listed = {j["job_id"]: j for j in json.loads(shown.stdout)["jobs"]}
-    assert listed[job_id]["requeues"] == 1 and listed[after]["requeues"] == 0
+    lines = {line.split()[0]: line for line in shown.stdout.splitlines()}
+    assert "requeued 1x (stuck)" in lines[job_id] and "requeued" not in lines[after], shown.stdout
+    assert told.returncode == 0, told.stderr[-3000:]
+    assert [(e["class"], e["file"], e["job_id"]) for e in json.loads(told.stdout)["errors"]] == [
+        ("stuck", "hangs.txt", job_id)]  # fmt: skip
     errors = inlet.errors(job_id, settings=settings)
     assert errors.select("class", "file", "stage", "retryable").rows() == [
         ("stuck", "hangs.txt", "extract", False)
