@@ -25,11 +25,14 @@ from flows.worker import stop_worker
 from pipelines import analytics
 from pipelines.config import get_settings
 
-pytestmark = pytest.mark.slow
+# ``embedder``: the embedding model is exported once into the session's models folder before the
+# worker starts, so the worker only loads it (an export on a loaded machine takes minutes, and a
+# model load writes no event).
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("embedder")]
 
 BIN = Path(sys.executable).parent
-STUCK_AFTER_S = 30
-"""Long enough for the embedding model to load on a loaded machine (a load writes no event)."""
+STUCK_AFTER_S = 45
+"""Long enough for the worker to load the embedding model on a loaded machine."""
 
 
 def note(folder: Path, name: str, text: str) -> Path:
