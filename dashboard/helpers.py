@@ -331,14 +331,15 @@ def progress_text(job: Mapping[str, Any]) -> str:
 
 
 def job_summary(job: Mapping[str, Any]) -> str:
-    """Files, failures, priority and times of one job in a line."""
+    """Files, failures, priority, times and requeues of one job in a line."""
     values = {
         "sources": int(job.get("sources") or 0), "failed": int(job.get("failed") or 0),
         "priority": job.get("priority") or "normal", "submitted": _when(job.get("submitted_at")),
         "finished": _when(job.get("finished_at")),
     }  # fmt: skip
     template = strings.JOB_SUMMARY if job.get("finished_at") else strings.JOB_SUMMARY_RUNNING
-    return template.format(**values)
+    requeues = int(job.get("requeues") or 0)
+    return template.format(**values) + (strings.REQUEUED.format(requeues=requeues) if requeues else "")
 
 
 JOB_SOURCE_COLUMNS = ["file", "kind", "stage", "status", "progress", "message"]

@@ -230,7 +230,11 @@ JOB_SUMMARY = (
 )
 JOB_SUMMARY_RUNNING = "{sources} files, {failed} failed · priority {priority} · submitted {submitted}"
 LAST_MESSAGE = "Last: {message}"
-STUCK = "No progress for a while: the worker may have stopped. Cancel and retry the job."
+STUCK = (
+    "No progress for a while: the worker puts a stuck job back on its queue, and fails what is still "
+    "unfinished as `stuck` if it sticks again."
+)
+REQUEUED = " · requeued {requeues}× (stuck)"
 WORKER_RESTARTED = "The local worker had stopped with jobs left; a new one was started and resumes them."
 CANCEL = "Cancel job"
 CANCEL_OUTCOME = {

@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -143,13 +144,20 @@ def slot(name: str) -> Iterator[None]:
         yield
 
 
-def inject_fault(settings: Settings, stage: str, attempt: int) -> None:
-    """Raise the fault the ``fault_injection`` setting asks for (tests only)."""
+HANG_S = 3600.0
+"""How long an injected ``hang`` blocks (tests only): longer than any test waits."""
+
+
+def inject_fault(settings: Settings, stage: str, attempt: int, path: str | None = None) -> None:
+    """Raise the fault the ``fault_injection`` setting asks for (tests only); ``hang`` blocks
+    without an event or a check, as work hung in native code would."""
     if not settings.fault_injection:
         return
     parts = settings.fault_injection.split(":")
     if parts[0] != stage:
         return
+    if parts[1] == "hang" and path is not None and Path(path).name == ":".join(parts[2:]):
+        threading.Event().wait(HANG_S)
     if parts[1] == "transient" and attempt <= int(parts[2] if len(parts) > 2 else 1):
         raise StoreUnavailable(f"injected transient fault in {stage}, attempt {attempt}", stage=stage)
     if parts[1] == "permanent":
@@ -196,7 +204,7 @@ def extract_one(source: Source, job: JobContext) -> Extraction | Cancelled:
         return Cancelled(source.path)
     job.events([(ref, stage, "start", {"attempt": attempt, "path": source.path})])
     try:
-        inject_fault(settings, "extract", attempt)
+        inject_fault(settings, "extract", attempt, source.path)
         with slot(TRANSCRIBE_LIMIT) if stage == "transcribe" else contextlib.nullcontext():
             with deadline(timeout_for(source, settings), stage=stage), stop_when(job.cancel_requested):
                 extraction = extract_cached(source, settings)
@@ -222,7 +230,7 @@ def extract_batch(sources: list[Source], job: JobContext) -> list[Extraction | I
     ended: list[tuple[SourceRef, str, str, dict[str, Any]]] = []
     for source, ref in zip(sources, refs, strict=True):
         try:
-            inject_fault(settings, "extract", 1)
+            inject_fault(settings, "extract", 1, source.path)
             with deadline(settings.timeout_extract_s, stage="extract"), stop_when(job.cancel_requested):
                 extraction = extract_cached(source, settings)
         except Interrupted:

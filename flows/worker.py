@@ -16,6 +16,11 @@ DESIGN decision 7).
   runs and run when it next starts.
 - **server mode** (``PREFECT_API_URL``): ``inlet worker`` on each machine, in the foreground.
 
+Either way a watchdog thread (``flows.watchdog``) watches the run under way: a job without
+progress for ``stuck_job_after_s`` is put back on its queue and the worker restarts itself
+(dropping the hung work), ``stuck_requeues`` times; stuck once more, its unfinished sources fail
+as ``stuck`` and the restarted worker takes the next run.
+
     INLET_HOME=DIR python -m flows.worker [--idle-s SECONDS]     (or: inlet worker)
 """
 
@@ -34,7 +39,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pipelines.config import Settings, get_settings
 from pipelines.queue import PRIORITIES
@@ -42,6 +47,8 @@ from pipelines.queue import PRIORITIES
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.client.schemas.objects import FlowRun
+
+    from flows.watchdog import Watchdog
 
 log = logging.getLogger("inlet.worker")
 
@@ -333,10 +340,7 @@ def serve(settings: Settings, idle_s: float | None = None) -> int:
     if waiting:  # recycled, or runs submitted while this worker was stepping down: hand over
         log.info("handing over to a new worker process")
         if _MAIN_PROCESS:  # the same process, started afresh: a foreground `inlet worker` goes on
-            for handler in logging.getLogger().handlers:
-                handler.flush()
-            idle = settings.worker_idle_s if idle_s is None else idle_s
-            os.execv(sys.executable, [sys.executable, "-m", "flows.worker", "--idle-s", repr(idle)])
+            _reexec(settings.worker_idle_s if idle_s is None else idle_s)
         if server is not None:
             ensure_worker(settings)
     return ran
@@ -361,6 +365,32 @@ def _warm_models(settings: Settings) -> threading.Thread:
 
 _MAIN_PROCESS = False
 """True in a process that runs the worker as its program (``main``), which may replace itself."""
+
+
+def _reexec(idle_s: float) -> NoReturn:
+    """Replace this process with a fresh worker (same pid, new process image); never returns."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "flows.worker", "--idle-s", repr(idle_s)])
+
+
+def restart_now(server: Any, idle_s: float, reason: str) -> NoReturn:
+    """Replace this worker with a fresh process at once, from any thread (the stuck-job watchdog,
+    ``flows.watchdog``): the work under way is dropped with the old process image, a hung thread
+    too; what it wrote stays. Its local server stops first; its lock goes with the old image."""
+    log.warning("restarting the worker now: %s", reason)
+    if server is not None:
+        server.stop()
+    _reexec(idle_s)
+
+
+def start_watchdog(settings: Settings, server: Any, idle_s: float) -> Watchdog:
+    """The stuck-job watchdog of this worker, started (``flows.watchdog.Watchdog``); it restarts
+    the worker only where the worker is the process's program."""
+    from flows.watchdog import Watchdog
+
+    restart = (lambda reason: restart_now(server, idle_s, reason)) if _MAIN_PROCESS else None
+    return Watchdog(settings, restart).start()
 
 
 def resident_mb() -> float:
@@ -407,6 +437,7 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
     if created:
         log.info("created the deployments %s", ", ".join(created))
     flows = _flows()
+    watchdog = start_watchdog(settings, server, idle_s)
     name = f"inlet-{socket.gethostname()}-{os.getpid()}"
     ran = 0
     recycle = False
@@ -439,7 +470,8 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
                 continue
             log.info("flow run %s (%s, queue %s)", run.id, run.name, run.work_queue_name)
             try:
-                final = execute(client, run, flows)
+                with watchdog.watching(run):
+                    final = execute(client, run, flows)
             except Exception:  # noqa: BLE001 - the flow recorded its failure; keep serving
                 log.exception("flow run %s raised", run.id)
                 final = "Crashed"

@@ -35,7 +35,8 @@ def jobs(
     **overrides: Any,
 ) -> pl.DataFrame:
     """Jobs, newest first: ``job_id, status, priority, collection, progress, eta_s,
-    submitted_at, started_at, finished_at, sources, failed, flow_run_id``, retries, stuck.
+    submitted_at, started_at, finished_at, sources, failed, flow_run_id``, retries, stuck,
+    requeues (times its worker put it back on its queue because it was stuck).
     ``job_id`` gives that one job's row (none when it is unknown).
 
     >>> inlet.jobs(status="running")  # doctest: +SKIP

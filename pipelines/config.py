@@ -239,7 +239,15 @@ class Settings(BaseSettings):
     """Search log rows older than this many days are deleted by the maintenance flow."""
 
     stuck_job_after_s: float = Field(900, gt=0)
-    """A running job with no event for this many seconds is reported as stuck."""
+    """A running job with no event for this many seconds is stuck: ``inlet jobs`` marks it, and
+    its worker puts it back on its queue (``stuck_requeues`` times), then fails its unfinished
+    sources as ``stuck``. A stage that is slow but alive (a long transcription, checking its time
+    limit segment by segment) counts as activity."""
+
+    stuck_requeues: int = Field(1, ge=0)
+    """How many times the worker puts a stuck job back on its queue (restarting itself, which drops
+    the hung work; what was written stays) before, stuck once more, its unfinished sources fail as
+    ``stuck`` and the worker goes on with the next job."""
 
     # --- circuit breakers (the embedding model, the transcription model, the store) -----
     breaker_threshold: int = Field(5, ge=1)
@@ -300,7 +308,8 @@ class Settings(BaseSettings):
 
     fault_injection: str | None = None
     """For tests only: ``stage:transient:N`` makes the first N attempts of ``stage`` fail with a
-    retryable error; ``stage:permanent`` makes every attempt fail with a non-retryable one."""
+    retryable error; ``stage:permanent`` makes every attempt fail with a non-retryable one;
+    ``stage:hang:NAME`` makes ``stage`` block, without an event, on the file named NAME."""
 
     # --- search --------------------------------------------------------
     ann_min_rows: int = Field(65_536, ge=256)

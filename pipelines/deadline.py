@@ -4,7 +4,9 @@ A time limit enforced from outside (a Prefect task timeout) cannot interrupt a t
 busy in native code: it only fires once the work is over. So the long loops of the engine (one
 PDF page, one segment of speech, one slice of texts to embed) call :func:`check`, which raises
 ``StageTimeout`` once the deadline set around them has passed, and :class:`Interrupted` once
-the job they work for has been cancelled.
+the job they work for has been cancelled. Each call also notes the time (:func:`last_check`): work
+that checks is alive, however long it takes, which is how the worker's stuck-job watchdog tells
+a long stage from a hung one.
 
     >>> with deadline(600, stage="transcribe"):
     ...     check()            # no-op until 600 s have passed
@@ -23,6 +25,8 @@ _deadline: contextvars.ContextVar[tuple[float, float, str] | None] = contextvars
     "inlet_deadline", default=None
 )
 _stop: contextvars.ContextVar[_StopCheck | None] = contextvars.ContextVar("inlet_stop", default=None)
+_last_check = 0.0
+"""``time.monotonic()`` of the latest :func:`check` in this process, from any thread."""
 
 
 class Interrupted(Exception):  # noqa: N818 - not an error: the user asked for it
@@ -74,9 +78,17 @@ def stop_when(condition: Callable[[], bool] | None, *, every_s: float = 1.0) -> 
 def check() -> None:
     """Raise ``StageTimeout`` when the current deadline has passed, ``Interrupted`` when the
     current stop condition holds."""
+    global _last_check
+    _last_check = time.monotonic()
     current = _deadline.get()
-    if current is not None and time.monotonic() > current[0]:
+    if current is not None and _last_check > current[0]:
         raise StageTimeout(f"{current[2]} ran past its time limit of {current[1]:g} s", stage=current[2])
     stop = _stop.get()
     if stop is not None and stop.due():
         raise Interrupted("stopped on request")
+
+
+def last_check() -> float:
+    """When a long loop of this process last called :func:`check` (``time.monotonic()``; 0.0
+    before the first call)."""
+    return _last_check

@@ -35,7 +35,8 @@ the exception behind it) and ``traceback`` (the full traceback, when there was o
     │   ├── WriteConflict               a concurrent commit won; retried
     │   └── StoreUnavailable            the store could not be opened or written; retried
     ├── InternalError                   anything unexpected; the traceback is kept
-    └── DependencyUnavailable           a model or the store kept failing: not tried until its cool-down ends
+    ├── DependencyUnavailable           a model or the store kept failing: not tried until its cool-down ends
+    └── Stuck                           its job made no progress for a long time, also after being requeued
 
 The four middle classes group the others and are never raised themselves (``abstract=True``);
 ``ALL_CLASSES`` lists the classes that are, in the order of this tree.
@@ -342,6 +343,20 @@ class DependencyUnavailable(InletError):
         "A model or the store failed several times in a row, so inlet stops trying it for "
         "INLET_BREAKER_COOLDOWN_S; fix the cause named in the message, then retry the job "
         "(the next try after the cool-down tells whether it works again)."
+    )
+
+
+class Stuck(InletError):
+    """Raised for a source left unfinished by a job that made no progress (no event, no check of
+    a time limit) for ``stuck_job_after_s``, and again after being requeued ``stuck_requeues``
+    times: the work hung without an error (the worker's watchdog records it, ``flows.watchdog``)."""
+
+    code = "stuck"
+    hint = (
+        "The work on this file hung without an error and was given up. Look at the worker log "
+        "($INLET_HOME/logs/worker.log) around the job's last event, and at the file (ingest it alone: does it "
+        "hang again?). If the stage was only slow, raise INLET_STUCK_JOB_AFTER_S towards its time limit "
+        "(INLET_TIMEOUT_EXTRACT_S / _TRANSCRIBE_S / _INDEX_S). Then retry the job."
     )
 
 

@@ -99,4 +99,7 @@ def test_error_classes_describe_every_class_of_the_taxonomy() -> None:
         by_class["write_conflict"]["group"] == "storage" and by_class["write_conflict"]["retryable"] is True
     )
     assert by_class["internal"]["group"] is None
+    stuck = by_class["stuck"]  # recorded by the worker's watchdog for a job that hung twice
+    assert (stuck["group"], stuck["retryable"]) == (None, False) and "worker.log" in stuck["hint"]
+    assert stuck["message"].startswith("A source left unfinished by a job that made no progress")
     assert all(r["message"] and r["hint"] and not r["message"].startswith("Raised") for r in rows)

@@ -33,7 +33,7 @@ PRIORITIES = ("high", "normal", "low")
 
 JOB_KEYS = (
     "job_id", "status", "finished", "priority", "collection", "progress", "eta_s", "submitted_at",
-    "started_at", "finished_at", "chunks_written", "retries", "stuck",
+    "started_at", "finished_at", "chunks_written", "retries", "stuck", "requeues",
 )  # fmt: skip
 STAGE_WORDS = {
     "validate": "checking the file", "extract": "extracting the text", "transcribe": "transcribing",

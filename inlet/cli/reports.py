@@ -12,6 +12,7 @@ from pipelines.formats import clock, printable
 JOB_KEYS = [
     "job_id", "status", "priority", "collection", "progress", "eta_s", "submitted_at", "started_at",
     "finished_at", "sources", "failed", "unchanged", "retries", "chunks_written", "flow_run_id", "stuck",
+    "requeues",
 ]  # fmt: skip
 STAGE_KEYS = ["stage", "ended", "failed", "failure_rate", "mean_s", "p50_s", "p95_s", "max_s",
               "peak_mb_p50", "peak_mb_max"]  # fmt: skip
@@ -69,6 +70,7 @@ def jobs(
     for r in rows:
         eta = "" if r["eta_s"] in (None, 0.0) else f"  eta {clock(r['eta_s'])}"
         stuck = "  STUCK" if r["stuck"] else ""
+        stuck += f"  requeued {r['requeues']}x (stuck)" if r["requeues"] else ""
         when = f"{r['submitted_at']:%Y-%m-%d %H:%M}" if r["submitted_at"] else "?"
         click.echo(
             f"{r['job_id']}  {r['status']:<16} {r['progress'] * 100:5.1f}%{eta}  {when}  "

@@ -8,7 +8,8 @@ drops old rows (``apply_retention``); both are safe while writers and readers wo
 Tables (``SCHEMAS``, one folder each under ``home/analytics``), versioned (``schema``):
 
 - ``jobs``: one row per job state change (queued, running, completed, partially_failed,
-  failed, cancelled); the latest row of a job is its state.
+  failed, cancelled); the latest row of a job is its state. A row without a status is a sign
+  of life of a long stage (it only moves the job's ``at``).
 - ``events``: per source and stage (validate, extract, transcribe, chunk, embed, index):
   start, end, retry, fail, skip, cancel, with attempt, duration and counts.
 - ``errors``: classified failures with message, hint, retryable flag, traceback.

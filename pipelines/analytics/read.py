@@ -4,7 +4,8 @@ Views available to ``query``:
 
 - ``jobs``, ``events``, ``errors``, ``searches``: the tables, in the current schema whatever
   version their files were written with.
-- ``job_state``: one row per job, its latest status and the first known value of the rest.
+- ``job_state``: one row per job, its latest status and the first known value of the rest
+  (``requeues``: the most, ``at``: the latest row, a sign of life included).
 - ``source_events``: ``events`` plus each ``errors`` row as a ``fail`` event, keyed by
   ``source_key`` (the source id, or the path for a file that never got one).
 - ``source_state``: one row per source of a job: ``status`` (``ingested``, ``unchanged``,
@@ -41,7 +42,8 @@ SELECT job_id,
        max(n_sources) AS n_sources, max(n_failed) AS n_failed, max(n_unchanged) AS n_unchanged,
        max(chunks_written) AS chunks_written,
        arg_min(paths, "at") FILTER (WHERE paths IS NOT NULL) AS paths,
-       arg_max(summary, "at") FILTER (WHERE summary IS NOT NULL) AS summary, max("at") AS "at"
+       arg_max(summary, "at") FILTER (WHERE summary IS NOT NULL) AS summary,
+       coalesce(max(requeues), 0) AS requeues, max("at") AS "at"
 FROM jobs GROUP BY job_id
 """
 

@@ -56,7 +56,7 @@ JOB_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "started_at": pl.Datetime("us", "UTC"), "finished_at": pl.Datetime("us", "UTC"),
     "sources": pl.Int64, "failed": pl.Int64, "unchanged": pl.Int64, "retries": pl.Int64,
     "chunks_written": pl.Int64, "flow_run_id": pl.Utf8, "flow_run_url": pl.Utf8, "last_event_at": pl.Datetime("us", "UTC"),
-    "stuck": pl.Boolean,
+    "stuck": pl.Boolean, "requeues": pl.Int64,
 }  # fmt: skip
 
 
@@ -87,7 +87,8 @@ def jobs(
 
     ``progress`` is 1 for a finished job, 0 for a queued one, else the mean of its sources'
     stage-weighted progress (``pipelines.progress``); ``eta_s`` extrapolates the time since it
-    started. ``stuck`` marks a running job with no event for ``stuck_job_after_s``.
+    started. ``stuck`` marks a running job with no event for ``stuck_job_after_s``;
+    ``requeues`` counts the times its worker put it back on its queue because it was stuck.
 
     >>> jobs(settings, status="running")  # doctest: +SKIP
     """
@@ -142,6 +143,7 @@ def jobs(
             "last_event_at": last,
             "stuck": bool(r["status"] == "running" and last is not None
                           and (moment - last).total_seconds() > settings.stuck_job_after_s),
+            "requeues": int(r["requeues"] or 0),
         })  # fmt: skip
     return pl.DataFrame(rows, schema=JOB_COLUMNS)
 

@@ -16,6 +16,9 @@ History:
 - **3**: ``jobs`` gain ``summary`` (the job's summary as JSON, on its last row), so a finished
   job's result comes from the store, in both modes; ``events`` gain ``peak_mb`` (the peak
   memory of the stage that ended).
+- **4**: ``jobs`` gain ``requeues`` (how many times the worker put the job back on its queue
+  because it was stuck), and a job may have rows without a ``status``: signs of life of a long
+  stage, written by the worker's stuck-job watchdog.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 import polars as pl
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 VERSION_KEY = "inlet_schema_version"
 
 _TS = pl.Datetime("us", "UTC")
@@ -53,7 +56,9 @@ V1: dict[str, dict[str, Any]] = {
 """Version 1, exactly as the first release wrote it (kept to test migrations)."""
 
 SCHEMAS: dict[str, dict[str, Any]] = {
-    "jobs": {**{k: v for k, v in V1["jobs"].items() if k != "at"}, "summary": pl.Utf8, "at": _TS},
+    "jobs": {
+        **{k: v for k, v in V1["jobs"].items() if k != "at"}, "summary": pl.Utf8, "requeues": pl.Int64, "at": _TS,
+    },
     "events": {
         **{k: v for k, v in V1["events"].items() if k != "at"},
         "path": pl.Utf8, "error_class": pl.Utf8, "message": pl.Utf8, "peak_mb": pl.Float64, "at": _TS,

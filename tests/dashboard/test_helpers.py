@@ -255,7 +255,8 @@ def test_job_label_and_summary() -> None:
            "finished_at": None}  # fmt: skip
     assert helpers.job_label(job) == "Job 3f2a · talks · done, some files failed"
     assert helpers.job_summary(job).startswith("3 files, 1 failed · priority high · submitted 2026-01-0")
-    assert "finished" not in helpers.job_summary(job)
+    assert "finished" not in helpers.job_summary(job) and "requeued" not in helpers.job_summary(job)
+    assert helpers.job_summary({**job, "requeues": 1}).endswith(" · requeued 1× (stuck)")
 
 
 def job_sources_frame() -> pl.DataFrame:

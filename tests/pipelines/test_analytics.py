@@ -222,6 +222,28 @@ def test_jobs_give_progress_eta_and_stuck_from_events(settings: Settings) -> Non
         "a": "ingested", "b": "running", "c": "failed"}  # fmt: skip
 
 
+def test_a_requeued_job_counts_its_requeues_and_a_sign_of_life_keeps_it_from_being_stuck(
+    settings: Settings,
+) -> None:
+    """The rows the worker's stuck-job watchdog writes: a requeue (``queued`` with a count) and a
+    sign of life (no status) of a long stage that writes no event."""
+    t0 = analytics.now() - dt.timedelta(hours=1)
+    minute = dt.timedelta(minutes=1)
+    analytics.record(settings, "jobs", [
+        {"job_id": "long", "collection": "c", "priority": "normal", "status": "queued", "submitted_at": t0, "at": t0},
+        {"job_id": "long", "status": "running", "started_at": t0, "at": t0 + minute},
+        {"job_id": "long", "status": "queued", "requeues": 1, "at": t0 + 2 * minute},
+        {"job_id": "long", "status": "running", "at": t0 + 3 * minute},
+        {"job_id": "long", "at": t0 + 50 * minute},
+    ])  # fmt: skip
+    at = t0 + 60 * minute
+    row = analytics.jobs(settings, at=at).row(0, named=True)
+    assert (row["status"], row["requeues"], row["last_event_at"]) == ("running", 1, t0 + 50 * minute)
+    assert not row["stuck"]  # 10 minutes quiet, under the default 15
+    assert analytics.jobs(settings, at=at + 10 * minute)["stuck"].to_list() == [True]
+    assert analytics.jobs(get_settings(home=settings.home, stuck_job_after_s=300), at=at)["stuck"][0]
+
+
 def test_statistics_match_figures_computed_by_hand(settings: Settings) -> None:
     rng = random.Random(3)
     durations = {
