@@ -252,7 +252,9 @@ class MultilingualEmbedder(Embedder):
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         rows = np.asarray(self.model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
-        return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+        return np.asarray(
+            rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12), dtype=np.float32
+        )
 
     def encode_documents_with_tokens(
         self, texts: list[str], on_tokens: Callable[[str, np.ndarray], None]
@@ -262,7 +264,7 @@ class MultilingualEmbedder(Embedder):
 
     def encode_query(self, text: str) -> np.ndarray:
         """The normalised vector of one search query."""
-        return self.encode_documents([text])[0]
+        return np.asarray(self.encode_documents([text])[0], dtype=np.float32)
 
 
 @functools.lru_cache(maxsize=1)

@@ -380,10 +380,10 @@ def search(
     *,
     mode: str = DEFAULT_MODE,
     limit: int = 10,
-    table: str = CHUNKS,
+    chunks_table: str = CHUNKS,
     **filters: Any,
 ) -> pl.DataFrame:
-    """Best chunks for ``query`` in one chunks table (``table``: of collections whose models
+    """Best chunks for ``query`` in one chunks table (``chunks_table``: of collections whose models
     have one dimension; :func:`search_collections` searches every collection with its own
     model): one row per hit with :data:`HIT_COLUMNS`, best first.
 
@@ -413,14 +413,14 @@ def search(
     vector: Future[Any] | np.ndarray | None = query_vector if not callable(query_vector) else None
     if callable(query_vector) and mode in _QUERY_VECTOR_MODES:
         vector = _submit(query_vector)  # embeds while the table is opened and the query parsed
-    name, table = table, store.chunks(table)
+    table = store.chunks(chunks_table)
     if table is None:
         return _empty_hits()
     where_ = predicate(**filters)
     if analysed is not None:
         where_ = f"({where_}) AND ({analysed})" if where_ else analysed
     version = table.version
-    key = f"{store.settings.lancedb_dir}/{name}"
+    key = f"{store.settings.lancedb_dir}/{chunks_table}"
     names = _index_types(key, table, version)
     if mode != "vector" and TEXT_INDEX not in names:
         mode = "vector"  # nothing indexed for keywords yet
@@ -505,11 +505,15 @@ def search_collections(
     if len(groups) == 1:
         model, table, only = groups[0]
         vector = vector_for(model) if needs_query_vector(mode) else None
-        return search(store, query, vector, mode=mode, limit=limit, table=table, collection=only, **filters)
+        return search(
+            store, query, vector, mode=mode, limit=limit, chunks_table=table, collection=only, **filters
+        )
     ranked = []
     for model, table, only in groups:
         vector = vector_for(model) if needs_query_vector(mode) else None
-        frame = search(store, query, vector, mode=mode, limit=limit, table=table, collection=only, **filters)
+        frame = search(
+            store, query, vector, mode=mode, limit=limit, chunks_table=table, collection=only, **filters
+        )
         if frame.height:
             ranked.append(frame.with_columns((1.0 / (60 + pl.int_range(1, frame.height + 1))).alias("_rrf")))
     if not ranked:
