@@ -225,8 +225,9 @@ def reindex(
     and, once the table holds ``ann_min_rows`` chunks, the ANN vector index. Searches keep
     answering while it runs.
 
-    The indexes span every collection (one chunks table), so ``collection`` only checks that
-    the collection exists; all are reindexed.
+    The indexes span every collection (one chunks table per vector length: collections made
+    with a model of another dimension have their own), so ``collection`` only checks that the
+    collection exists; all are reindexed.
 
     Returns:
         ``{"rows", "rebuilt": [index names], "filters": [filter index names], "ann": bool,

@@ -663,11 +663,9 @@ class Store:
     def chunk_rows(self, **filters: Any) -> pl.DataFrame:
         """Chunk rows matching ``filters`` (as :func:`where`), from every table that may hold them."""
         frames = []
-        for table in self._chunks_of(
-            filters.get("collection") if isinstance(filters.get("collection"), str) else None
-        ):
+        only, predicate = filters.get("collection"), where(**filters)
+        for table in self._chunks_of(only if isinstance(only, str) else None):
             query = table.search()
-            predicate = where(**filters)
             if predicate:
                 query = query.where(predicate)
             frames.append(query.limit(None).to_polars())
