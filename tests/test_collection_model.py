@@ -180,3 +180,26 @@ def test_the_ingest_flow_keeps_the_collection_model_and_refuses_another(
     assert refused["status"] == "failed"
     assert [(s["status"], s["error"]["class"]) for s in refused["sources"]] == [("failed", "model_mismatch")]
     assert inlet.search(QUESTION, collection="briefe", limit=1)["file"].to_list() == ["gezeiten.txt"]
+
+
+def test_the_api_lists_each_model_and_answers_another_model_with_409(
+    two_collections: Settings, inlet_home: Path, tmp_path: Path
+) -> None:
+    import httpx
+
+    from tests.api.server import serving
+
+    more = _write(tmp_path / "more", {"more.txt": "Dolphins whistle to each other."})
+    with serving(inlet_home, "--no-preload", INLET_API_ROOTS=json.dumps([str(tmp_path)])) as url:
+        listed = httpx.get(f"{url}/v1/collections", timeout=120).json()["collections"]
+        assert {c["collection"]: c["model"] for c in listed} == {
+            "briefe": "usem3",
+            "default": "all-MiniLM-L6-v2",
+        }
+        answer = httpx.post(
+            f"{url}/v1/jobs",
+            json={"paths": [str(more[0])], "collection": "default", "model": "usem3"},
+            timeout=120,
+        )
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["class"] == "model_mismatch" and "new collection" in answer.json()["hint"]
