@@ -362,7 +362,7 @@ class Store:
         asked = canonical_model(settings.collection_model) if settings.collection_model else None
         if found is not None and asked is not None and asked != found.model:
             raise ModelMismatch(
-                f"Collection {collection!r} was made with the embedding model {found.model}, not {asked}."
+                f"Collection {collection!r} was made with the embedding model {found.model}, not {asked}"
             )
         model = found.model if found is not None else asked or canonical_model(settings.embed_model)
         if canonical_model(settings.embed_model) == model:
@@ -390,7 +390,7 @@ class Store:
         if found is None or found.model != model:
             made = found.model if found is not None else "another model"
             raise ModelMismatch(
-                f"Collection {collection!r} was made with the embedding model {made}, not {model}."
+                f"Collection {collection!r} was made with the embedding model {made}, not {model}"
             )
         return found
 

