@@ -126,12 +126,18 @@ def paths_by_source(sources: pl.DataFrame) -> dict[str, str]:
 # --- library tables --------------------------------------------------------------------------
 
 
-def collection_table(stats: Mapping[str, Any]) -> pl.DataFrame:
-    """One row per collection: ``collection, sources, chunks``, by name."""
+def collection_table(stats: Mapping[str, Any], models: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """One row per collection: ``collection, sources, chunks``, by name, and with ``models``
+    (``inlet.collections()``'s, by name) the embedding model each was made with (``model``)."""
     rows = [{"collection": name, "sources": int(v["sources"]), "chunks": int(v["chunks"])}
             for name, v in (stats.get("collections") or {}).items()]  # fmt: skip
     schema = {"collection": pl.Utf8, "sources": pl.Int64, "chunks": pl.Int64}
-    return pl.DataFrame(rows, schema=schema).sort("collection")
+    frame = pl.DataFrame(rows, schema=schema).sort("collection")
+    if models is None:
+        return frame
+    return frame.with_columns(
+        pl.col("collection").replace_strict(dict(models), default=None, return_dtype=pl.Utf8).alias("model")
+    )
 
 
 def kind_table(stats: Mapping[str, Any], sources: pl.DataFrame | None = None) -> pl.DataFrame:

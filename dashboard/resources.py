@@ -75,6 +75,18 @@ def sources(s: Settings, *, category: str | None = None, keyword: str | None = N
 
 
 @st.cache_data(ttl=STATS_TTL_S, show_spinner=False)
+def _collection_models(_s: Settings, key: str) -> dict[str, str]:
+    frame = inlet.collections(settings=_s)
+    return {r["collection"]: r["model"] for r in frame.select("collection", "model").iter_rows(named=True)}
+
+
+def collection_models(s: Settings) -> dict[str, str]:
+    """The embedding model of each collection (``inlet.collections()``), at most ``STATS_TTL_S``
+    seconds old."""
+    return _collection_models(s, settings_key(s))
+
+
+@st.cache_data(ttl=STATS_TTL_S, show_spinner=False)
 def _labels(_s: Settings, key: str, collection: str) -> list[dict[str, str]]:
     return inlet.labels(collection, settings=_s)
 

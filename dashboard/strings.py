@@ -140,6 +140,7 @@ COLUMNS = {
     "kind": "Kind",
     "sources": "Sources",
     "chunks": "Passages",
+    "model": "Embedding model",
     "file": "File",
     "length": "Length",
     "size": "Size",

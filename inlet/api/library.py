@@ -164,7 +164,8 @@ def delete_source(
 
 @router.get("/v1/collections", response_class=JSON)
 def list_collections(request: Request) -> dict[str, Any]:
-    """The collections: sources, chunks, kinds, pages, seconds of audio, last ingest."""
+    """The collections: sources, chunks, kinds, pages, seconds of audio, last ingest and the
+    embedding model each was made with (``model``)."""
     return {"collections": inlet.collections(settings=settings_of(request)).to_dicts()}
 
 

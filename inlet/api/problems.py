@@ -78,6 +78,8 @@ API_CLASSES: dict[str, dict[str, Any]] = {
 """The problems only the HTTP layer reports, by class: status, message, hint, retryable."""
 
 _GROUP_STATUS = {"input": 422, "resource": 503, "model": 503, "storage": 503}
+_CLASS_STATUS = {"model_mismatch": 409}
+"""Classes whose status is not their group's: a request that conflicts with what is stored."""
 
 
 class Problem(Exception):
@@ -163,7 +165,9 @@ def from_problem(exc: Problem) -> JSON:
 
 def from_inlet_error(exc: inlet.InletError) -> JSON:
     group = next((c["group"] for c in inlet.error_classes() if c["class"] == exc.code), None)
-    status = 500 if exc.code == "internal" else _GROUP_STATUS.get(group or "", 500)
+    status = (
+        500 if exc.code == "internal" else _CLASS_STATUS.get(exc.code) or _GROUP_STATUS.get(group or "", 500)
+    )
     return problem(status, exc.code, exc.message, hint=exc.hint or None, retryable=exc.retryable,
                    title=type(exc).__name__)  # fmt: skip
 

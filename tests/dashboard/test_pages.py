@@ -178,6 +178,7 @@ def test_library_shows_collections_sources_and_errors(filled: Path) -> None:
     collections, kinds, sources = (d.value for d in at.dataframe)
     assert collections[strings.COLUMNS["collection"]].tolist() == ["samples"]
     assert collections[strings.COLUMNS["sources"]].tolist() == [5]
+    assert collections[strings.COLUMNS["model"]].tolist() == ["all-MiniLM-L6-v2"]
     per_kind = zip(kinds[strings.COLUMNS["kind"]], kinds[strings.COLUMNS["sources"]], strict=True)
     assert dict(per_kind) == {"PDF": 3, "Text": 1, "Audio": 1}
     assert sorted(sources[strings.COLUMNS["file"]]) == SAMPLE_FILES
