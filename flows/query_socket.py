@@ -15,6 +15,10 @@ The protocol: one request per connection, a line of JSON each way.
               "keyword": ..., "limit": ...}, "settings": {the asker's settings}}
     reply    {"hits": [{column: value, ...}, ...]}   or   {"error": "what went wrong"}
 
+A hit's values are JSON's (a time would arrive as ISO text, as ``--json`` prints it); an
+error reply, like no answer, leaves the search to the asker, so an error reaches the terminal
+exactly as a search in the command's own process raises it.
+
 The socket is the worker's (``flows.worker``) for its life: created when it starts, readable
 and writable by its user alone (0600), removed when it stops. Each connection is answered on
 a thread of its own, so a search never holds up the worker's job polling, and a bad request
@@ -27,6 +31,7 @@ Importing this module imports neither Prefect nor the store: the asking side
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -34,6 +39,7 @@ import socket
 import socketserver
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from pipelines.config import Settings
@@ -73,7 +79,7 @@ def search_in_worker(settings: Settings, **search: Any) -> list[dict[str, Any]] 
         raise TypeError(f"not a search parameter: {', '.join(sorted(unknown))}")
     if settings.active_mode != "embedded":  # a worker of server mode has no socket
         return None
-    request = json.dumps({"search": search, "settings": settings.model_dump(mode="json")}, default=str)
+    request = json.dumps({"search": search, "settings": _portable(settings)}, default=str)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(CONNECT_TIMEOUT_S)
@@ -93,6 +99,15 @@ def search_in_worker(settings: Settings, **search: Any) -> list[dict[str, Any]] 
         log.debug("the local worker did not search: %s", answer)
         return None
     return hits
+
+
+def _portable(settings: Settings) -> dict[str, Any]:
+    """The settings as JSON, their paths absolute: the worker's working folder is not ours."""
+    raw: dict[str, Any] = settings.model_dump(mode="json")
+    for name, value in settings:
+        if isinstance(value, Path):
+            raw[name] = os.path.abspath(value)
+    return raw
 
 
 def _read_all(conn: socket.socket) -> bytes:
@@ -178,7 +193,14 @@ class _Handler(socketserver.StreamRequestHandler):
             log.info("a search over the socket failed: %s: %s", type(exc).__name__, exc)
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         with contextlib.suppress(OSError):  # the asker gave up waiting
-            self.wfile.write(json.dumps(reply, default=str, ensure_ascii=False).encode() + b"\n")
+            self.wfile.write(json.dumps(reply, default=_json_default, ensure_ascii=False).encode() + b"\n")
+
+
+def _json_default(value: Any) -> Any:
+    """A value JSON has no type for, as ``inlet search --json`` prints it (a time in ISO form)."""
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    return str(value)
 
 
 _settings_cache: dict[str, Settings] = {}

@@ -98,17 +98,17 @@ def search(
         click.echo(f"   {hit['snippet']}")
 
 
-def hits(**search: Any) -> list[dict[str, Any]]:
-    """The hits of ``inlet.search(**search)`` as rows: the local worker's answer, or searched in
+def hits(**params: Any) -> list[dict[str, Any]]:
+    """The hits of ``inlet.search(**params)`` as rows: the local worker's answer, or searched in
     this process when no worker answers (then the store and the model are loaded here)."""
     from flows.query_socket import search_in_worker
     from pipelines.config import get_settings
 
-    rows = search_in_worker(get_settings(), **search)
+    rows = search_in_worker(get_settings(), **params)
     if rows is None:
         import inlet
 
-        rows = inlet.search(**search).to_dicts()
+        rows = inlet.search(**params).to_dicts()
     return rows
 
 
