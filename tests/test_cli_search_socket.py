@@ -160,3 +160,26 @@ def test_with_no_worker_and_its_dead_socket_left_behind_inlet_search_searches_by
     alone = inlet("search", QUERY, home=settings.home)
     assert alone.stdout == through.stdout and "1. jfk_inaugural_excerpt.wav, 00:00.0–" in alone.stdout
     assert time.monotonic() - began < 60
+
+
+@pytest.mark.slow
+def test_a_worker_that_answers_searches_is_in_use_and_stops_only_once_they_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.query_socket import search_in_worker
+    from flows.worker import ensure_worker
+
+    monkeypatch.setenv("INLET_WORKER_IDLE_S", "6")
+    settings = get_settings(home=str(tmp_path / "home"))
+    ensure_worker(settings)
+    wait_for(lambda: settings.local_api_url() is not None, timeout_s=300)  # serving: the idle clock runs
+    pid = worker_pid(settings)
+    began = time.monotonic()
+    while time.monotonic() - began < 15:  # more than twice the idle time, a search every second
+        assert search_in_worker(settings, query="anything", mode="text") == []  # answered: an empty home
+        time.sleep(1)
+    assert worker_pid(settings) == pid
+    quiet = time.monotonic()
+    wait_for(lambda: worker_pid(settings) is None, timeout_s=60)
+    assert time.monotonic() - quiet >= 5  # it waited out its idle time after the last search
+    assert not settings.query_socket_file.exists()
