@@ -12,8 +12,11 @@ It prints figures; it is not a test. One run:
 4. runs ``inlet --help``, ``inlet status`` and ``inlet jobs`` ``--runs`` times each.
 
 Each figure is the median wall time of a whole process (start, imports, answer, exit), with
-the fastest and slowest run; the searches also print in-process / socket as a ratio. The
-1-minute load average is printed before and after.
+the fastest and slowest run, and the median CPU time of that process (on a loaded machine the
+wall time is mostly waiting for a core; the CPU time is what the command costs; a search the
+worker answers costs the worker a further 20-40 ms, not counted). The searches also print
+in-process / socket wall time as a ratio. The 1-minute load average is printed before and
+after. ``inlet --version`` is the floor: Python, the installed packages' start-up, click.
 
     .venv/bin/python bench/cli_latency.py                       # temporary home, 5 runs each
     .venv/bin/python bench/cli_latency.py --home ~/.inlet --query "protein folding" --runs 9
@@ -25,6 +28,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -45,12 +49,20 @@ SCRIPT = Path(sys.executable).parent / "inlet"
 INLET = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "inlet.cli"]
 
 
+CPU: list[float] = []
+"""The CPU seconds (user + system) of each ``inlet`` process run, in order."""
+
+
 def run(args: list[str], home: Path) -> tuple[float, str]:
-    """One ``inlet`` process: its wall time in seconds and its stdout."""
+    """One ``inlet`` process: its wall time in seconds and its stdout (its CPU time goes to
+    :data:`CPU`)."""
     env = {**os.environ, "INLET_HOME": str(home), "PYTHONPATH": str(REPO)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([*INLET, *args], env=env, capture_output=True, text=True, timeout=600)
     took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise RuntimeError(f"inlet {' '.join(args)} failed:\n{done.stderr[-2000:]}")
     return took, done.stdout
@@ -78,8 +90,9 @@ def worker_up(settings: Settings, timeout_s: float = 300) -> None:
         time.sleep(0.2)
 
 
-def figure(times: list[float]) -> str:
-    return f"{statistics.median(times):6.2f} s ({min(times):.2f}-{max(times):.2f})"
+def figure(times: list[float], cpu: list[float]) -> str:
+    """Median wall time (fastest-slowest) and median CPU time of the command's process."""
+    return f"{statistics.median(times):5.2f} s ({min(times):.2f}-{max(times):.2f}) cpu {statistics.median(cpu):.2f}"
 
 
 def main() -> int:
@@ -105,28 +118,29 @@ def main() -> int:
         run(["search", args.query, "--json"], home)  # the worker's first search loads its encoder
         print(f"load average (1 min) before: {os.getloadavg()[0]:.2f}; {args.runs} runs each, "
               f"medians (fastest-slowest)\n")  # fmt: skip
-        print(f"{'command':<34} {'through the worker':>28} {'in-process':>28} {'ratio':>6}")
+        print(f"{'command':<34} {'through the worker':>36} {'in-process':>36} {'ratio':>6}")
         for mode in ("hybrid", "text"):
             command = ["search", args.query, "--mode", mode, "--json"]
             through: list[float] = []
             alone: list[float] = []
+            through_cpu: list[float] = []
+            alone_cpu: list[float] = []
             for _ in range(args.runs):
                 took, answered = run(command, home)
                 through.append(took)
+                through_cpu.append(CPU[-1])
                 with socket_hidden(settings):
                     took, searched = run(command, home)
                 alone.append(took)
+                alone_cpu.append(CPU[-1])
                 if json.loads(answered) != json.loads(searched):
                     raise AssertionError(f"the two ways printed different hits for {mode}")
             ratio = statistics.median(alone) / statistics.median(through)
-            print(
-                f"{'inlet search --mode ' + mode:<34} {figure(through):>28} {figure(alone):>28} {ratio:5.1f}x"
-            )
-        for command in (["--help"], ["status"], ["jobs"]):
+            print(f"{'inlet search --mode ' + mode:<34} {figure(through, through_cpu):>36} "
+                  f"{figure(alone, alone_cpu):>36} {ratio:5.1f}x")  # fmt: skip
+        for command in (["--help"], ["status"], ["jobs"], ["--version"]):
             times = [run(command, home)[0] for _ in range(args.runs)]
-            print(f"{'inlet ' + ' '.join(command):<34} {figure(times):>28}")
-        startup = [run(["--version"], home)[0] for _ in range(args.runs)]
-        print(f"{'inlet --version (start-up floor)':<34} {figure(startup):>28}")
+            print(f"{'inlet ' + ' '.join(command):<34} {figure(times, CPU[-args.runs :]):>36}")
         print(f"\nload average (1 min) after: {os.getloadavg()[0]:.2f}")
     finally:
         if made is not None:
