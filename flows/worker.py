@@ -10,10 +10,11 @@ DESIGN decision 7).
   notebook, dashboard, HTTP API), it starts the home's local Prefect server
   (``flows.local_server``: the UI, the scheduler), creates the pool, its queues and the
   deployments, publishes the server's address in the home and stops (with its server) after
-  ``worker_idle_s`` without work. A file lock makes it the only worker of its home; on start it
-  puts back the runs a worker that died left running or pending, so they run again and finish
-  (writes are idempotent, DESIGN decision 1). Runs missed while no worker was up wait as late
-  runs and run when it next starts.
+  ``worker_idle_s`` without work. Meanwhile it answers the ``inlet`` command's searches on
+  a socket in the home (``flows.query_socket``); a search counts as work. A file lock makes it
+  the only worker of its home; on start it puts back the runs a worker that died left running
+  or pending, so they run again and finish (writes are idempotent, DESIGN decision 1). Runs
+  missed while no worker was up wait as late runs and run when it next starts.
 - **server mode** (``PREFECT_API_URL``): ``inlet worker`` on each machine, in the foreground.
 
 Either way a watchdog thread (``flows.watchdog``) watches the run under way: a job without
@@ -41,6 +42,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from flows.query_socket import QuerySocket, last_answered
 from pipelines.config import Settings, get_settings
 from pipelines.queue import PRIORITIES
 
@@ -321,11 +323,14 @@ def serve(settings: Settings, idle_s: float | None = None) -> int:
         log.info("another worker serves %s", settings.home)
         return 0
     server = None
+    queries = None
     _warm_models(settings)
     try:
         if settings.active_mode == "embedded":
             from flows.local_server import LocalServer
 
+            queries = QuerySocket(settings)  # answers searches while the server starts, too
+            queries.start()
             server = LocalServer(settings)
             started = time.monotonic()
             _point_prefect_at(server.start())
@@ -333,6 +338,8 @@ def serve(settings: Settings, idle_s: float | None = None) -> int:
                      server.url, server.url[: -len("/api")], time.monotonic() - started)  # fmt: skip
         ran, waiting = _serve(settings, idle_s, server)
     finally:
+        if queries is not None:
+            queries.stop()
         if server is not None:
             server.stop()
             _point_prefect_at(None)
@@ -464,7 +471,7 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
             runs = scheduled_runs(client, pool)
             run = next((r for r in runs if claim(client, r)), None)
             if run is None:
-                if time.monotonic() - idle_since > idle_s:
+                if time.monotonic() - max(idle_since, last_answered()) > idle_s:  # searches count
                     break
                 time.sleep(POLL_S)
                 continue

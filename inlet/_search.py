@@ -1,23 +1,23 @@
 """Searching the indexed chunks, completing queries, rebuilding the search indexes.
 
 Every rule of search (the modes, which need the embedding model, how a hit is cited) lives in
-:mod:`pipelines.search`; this module opens the store, embeds the query and records the search.
+:mod:`pipelines.search`; a search as a person asks it (open the store, embed the query, record
+the search) is :func:`pipelines.searches.ask`, which the ``inlet`` command may have the local
+worker run instead (``flows.query_socket``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
-import time
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from inlet._settings import resolve
 from pipelines import search as engine
+from pipelines import searches
 from pipelines.config import Settings
 from pipelines.store import Store
 
@@ -90,33 +90,11 @@ def search(
         >>> inlet.search("ask not what your country can do for you")  # doctest: +SKIP
         >>> inlet.search('"quick brown fox" -lazy', mode="text", since="2024-05-01")  # doctest: +SKIP
     """
-    started = time.perf_counter()
-    s = _settings(settings, overrides)
-    store = Store(s)
-
-    def vector_for(model: str) -> engine.QueryVector:
-        if not query.strip():
-            return None
-        from pipelines.embed import canonical_model, load_query_encoder
-
-        with_model = (
-            s if model == canonical_model(s.embed_model) else s.model_copy(update={"embed_model": model})
-        )
-
-        def vector() -> np.ndarray:  # embedded on a search thread, beside the rest of the search
-            return load_query_encoder(with_model).encode_query(query)
-
-        return vector
-
-    hits = engine.search_collections(
-        store, query, vector_for, mode=mode, limit=limit, collection=collection, kind=kind, source_id=source,
-        file=file, language=language, since=since, until=until, category=category, keyword=keyword,
+    return searches.ask(
+        _settings(settings, overrides), query, mode=mode, collection=collection, kind=kind, source=source,
+        file=file, since=since, until=until, language=language, category=category, keyword=keyword,
+        limit=limit,
     )  # fmt: skip
-    latency_ms = (time.perf_counter() - started) * 1000
-    filters = {"kind": kind, "source": source, "file": file, "since": since, "until": until,
-               "language": language, "category": category, "keyword": keyword, "limit": limit}  # fmt: skip
-    _record(s, query, mode, collection, filters, hits.height, latency_ms)
-    return hits
 
 
 _resolved: dict[Any, Settings] = {}
@@ -173,27 +151,6 @@ def search_needs_embedder(mode: str) -> bool:
         ['vector', 'hybrid']
     """
     return engine.needs_query_vector(mode)
-
-
-def _record(
-    s: Settings,
-    query: str,
-    mode: str,
-    collection: str | None,
-    filters: dict[str, Any],
-    results: int,
-    ms: float,
-) -> None:
-    """One row in the analytics ``searches`` table, written by a background thread (the search
-    does not wait for the file); a failure to record never fails a search."""
-    from pipelines import analytics
-
-    used = {k: v for k, v in filters.items() if v is not None}
-    row = {
-        "query": query, "mode": mode, "collection": collection, "results": results, "latency_ms": ms,
-        "filters": json.dumps(used, default=str, sort_keys=True),
-    }  # fmt: skip
-    analytics.record_soon(s, "searches", [row])
 
 
 def suggest(

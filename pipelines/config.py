@@ -391,6 +391,12 @@ class Settings(BaseSettings):
         return self.prefect_home / "server.json"
 
     @property
+    def query_socket_file(self) -> Path:
+        """The Unix socket on which the local worker of embedded mode answers the ``inlet``
+        command's searches (``flows.query_socket``)."""
+        return self.prefect_home / "query.sock"
+
+    @property
     def configured_api_url(self) -> str | None:
         """The Prefect server configured for this process (``PREFECT_API_URL``), or ``None``."""
         return os.environ.get("PREFECT_API_URL", "").strip().rstrip("/") or None

@@ -15,7 +15,8 @@ Filters become one ``where`` predicate built by :func:`pipelines.store.where` an
 :func:`date_range`: whitelisted columns, every value a quoted literal.
 
 This module owns search: the modes and which of them need a query vector
-(:func:`needs_query_vector`), the hit columns and how a hit is cited (:func:`citation`), the
+(:func:`needs_query_vector`, kept in :mod:`pipelines.search_modes` so that naming them loads
+nothing), the hit columns and how a hit is cited (:func:`citation`), the
 index names and keeping the indexes current (:func:`refresh`, :func:`needs_refresh`). The store
 (:mod:`pipelines.store`) only holds the tables and knows nothing of search.
 """
@@ -40,6 +41,7 @@ from pipelines import moments
 from pipelines.formats import clock
 from pipelines.highlight import STOP_WORDS, snippet
 from pipelines.moments import Moment
+from pipelines.search_modes import DEFAULT_MODE, MODES, QUERY_VECTOR_MODES, check_mode, needs_query_vector
 from pipelines.store import CHUNKS, OCR_COLUMN, Store, sql_literal, where
 
 if TYPE_CHECKING:
@@ -47,11 +49,8 @@ if TYPE_CHECKING:
     from lancedb.query import FullTextQuery, LanceVectorQueryBuilder, Occur
     from lancedb.table import Table
 
-MODES = ("vector", "text", "hybrid")
-DEFAULT_MODE = "hybrid"  # wins on SciFact over vector and keyword alone (bench/search_eval.py)
 HYBRID_DEPTH = 100
 """Candidates a hybrid search takes from each half before fusing them."""
-_QUERY_VECTOR_MODES = frozenset({"vector", "hybrid"})
 HIT_COLUMNS = [
     "chunk_id", "source_id", "file", "kind", "page_start", "page_end", "time_start",
     "time_end", "score", "text", "snippet", "collection", "citation", "category", "keywords",
@@ -69,24 +68,6 @@ raw LanceDB vector search 119 -> 17 ms, full text 138 -> 39 ms, built in under a
 DATE_COLUMN = "created_at"
 _STORED = [c for c in HIT_COLUMNS if c not in ("score", "snippet", "citation", *ANALYSIS_HIT_COLUMNS)]
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-# --- modes --------------------------------------------------------------------------------
-def needs_query_vector(mode: str) -> bool:
-    """True when a search in ``mode`` compares meanings, so the query must be embedded first
-    (the embedding model loaded): ``vector`` and ``hybrid``, not ``text``.
-
-    >>> [m for m in MODES if needs_query_vector(m)]
-    ['vector', 'hybrid']
-    """
-    check_mode(mode)
-    return mode in _QUERY_VECTOR_MODES
-
-
-def check_mode(mode: str) -> None:
-    """Raise ``ValueError`` unless ``mode`` is one of :data:`MODES`."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
 
 
 # --- the query ----------------------------------------------------------------------------
@@ -411,7 +392,7 @@ def search(
         if analysed is None:
             return _empty_hits()
     vector: Future[Any] | np.ndarray | None = query_vector if not callable(query_vector) else None
-    if callable(query_vector) and mode in _QUERY_VECTOR_MODES:
+    if callable(query_vector) and mode in QUERY_VECTOR_MODES:
         vector = _submit(query_vector)  # embeds while the table is opened and the query parsed
     table = store.chunks(chunks_table)
     if table is None:

@@ -9,7 +9,6 @@ import click
 from inlet.cli.app import emit_json, main
 from pipelines.formats import clock, printable
 from pipelines.records import KINDS, is_media
-from pipelines.search import part
 
 SOURCE_KEYS = [
     "source_id", "file", "path", "kind", "collection", "pages", "duration_s", "chunks", "language",
@@ -141,6 +140,7 @@ def list_labels(collection: str, as_json: bool) -> None:
 def show(source: str, as_json: bool) -> None:
     """Show what was extracted from a source (a path, file name or source id)."""
     import inlet
+    from pipelines.search import part
 
     shown = inlet.show(source)
     if as_json:

@@ -1,0 +1,185 @@
+"""``inlet`` at the terminal answers fast: ``--help`` loads no store, and ``inlet search`` is
+answered by the home's warm local worker over its socket, with the same output as a search in
+the command's own process, and falls back to that when no worker answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flows.worker import stop_worker, worker_pid
+from pipelines import analytics
+from pipelines.config import Settings, get_settings
+from tests.conftest import SAMPLES
+
+HEAVY = {"lancedb", "polars", "prefect", "torch", "pyarrow", "duckdb", "onnxruntime", "sentence_transformers"}
+"""What a search loads in a process that searches by itself, and ``--help`` never needs."""
+QUERY = "ask not what your country can do for you"
+
+
+def inlet(*args: str, home: Path, importtime: bool = False) -> subprocess.CompletedProcess[str]:
+    """The ``inlet`` command in a new process, as a user runs it."""
+    flags = ["-X", "importtime"] if importtime else []
+    env = {**os.environ, "INLET_HOME": str(home)}
+    done = subprocess.run([sys.executable, *flags, "-m", "inlet.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def imported(stderr: str) -> set[str]:
+    """The top-level packages a ``-X importtime`` run imported."""
+    return {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in stderr.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+def test_help_imports_no_store_no_frames_no_prefect_no_model(tmp_path: Path) -> None:
+    for args in (["--help"], ["search", "--help"], ["status", "--help"]):
+        done = inlet(*args, home=tmp_path / "home", importtime=True)
+        assert "Usage: " in done.stdout
+        assert not imported(done.stderr) & HEAVY, args
+    assert not (tmp_path / "home").exists()  # asking for help touches no home
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A home with the samples ingested by ``inlet ingest``, which starts its local worker."""
+    home = tmp_path_factory.mktemp("socket") / "home"
+    done = inlet("ingest", str(SAMPLES), "-c", "speeches", "--json", home=home)
+    assert json.loads(done.stdout)["status"] == "completed"
+    yield home
+    stop_worker(get_settings(home=str(home)))
+
+
+@pytest.fixture
+def settings(home: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("INLET_HOME", str(home))
+    return get_settings(home=str(home))
+
+
+def searches_recorded(settings: Settings) -> int:
+    return int(analytics.query(settings, "SELECT count(*) AS n FROM searches")["n"][0])
+
+
+def wait_for(check, timeout_s: float = 30.0) -> None:  # noqa: ANN001
+    began = time.monotonic()
+    while not check():
+        assert time.monotonic() - began < timeout_s
+        time.sleep(0.1)
+
+
+def socket_aside(settings: Settings) -> Path:
+    aside = settings.query_socket_file.with_name("query.sock.aside")
+    os.replace(settings.query_socket_file, aside)
+    return aside
+
+
+@pytest.mark.slow
+def test_the_worker_answers_inlet_search_with_the_same_output_as_a_search_in_process(
+    settings: Settings,
+) -> None:
+    sock = settings.query_socket_file
+    assert worker_pid(settings) and sock.is_socket()
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600  # the user's alone
+    searches = [
+        [QUERY, "--json"],
+        [QUERY],
+        ["cruel and unusual", "-m", "text", "--kind", "pdf", "-n", "2"],
+        ["truths self-evident", "-m", "vector", "--json", "-c", "speeches", "--since", "2000-01-01"],
+        ["nothing matches qqqzzz", "-m", "text", "--json"],
+    ]
+    for args in searches:
+        before = searches_recorded(settings)
+        through = inlet("search", *args, home=settings.home, importtime=True)
+        assert not imported(through.stderr) & HEAVY, args  # answered by the worker, loaded nothing
+        wait_for(lambda n=before: searches_recorded(settings) == n + 1)  # the worker recorded it
+        aside = socket_aside(settings)
+        try:
+            alone = inlet("search", *args, home=settings.home, importtime=True)
+        finally:
+            os.replace(aside, sock)
+        assert {"lancedb", "polars"} <= imported(alone.stderr)  # searched in its own process
+        assert through.stdout == alone.stdout, args
+        assert searches_recorded(settings) == before + 2  # once each way
+    out = json.loads(inlet("search", QUERY, "--json", home=settings.home).stdout)
+    assert out["results"][0]["file"] == "jfk_inaugural_excerpt.wav" and "collection" not in out["results"][0]
+    time.sleep(1)
+    rows = analytics.query(settings, 'SELECT * FROM searches ORDER BY "at"').to_dicts()
+    assert len(rows) == 2 * len(searches) + 1  # none recorded twice
+    assert rows[-1]["query"] == QUERY and rows[-1]["mode"] == "hybrid" and rows[-1]["results"] == 5
+
+
+@pytest.mark.slow
+def test_a_bad_request_gets_an_error_reply_and_the_worker_keeps_answering(settings: Settings) -> None:
+    pid = worker_pid(settings)
+    for request in (
+        b"not json\n",
+        b'{"search": {"query": 3}}\n',
+        b'{"search": {"query": "x", "rm": 1}}\n',
+        json.dumps({"search": {"query": "x", "mode": "nope"}, "settings": {}}).encode() + b"\n",
+        b'{"search": {"query": "x"}, "settings": {}}',
+    ):  # the last one never ends its line
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(30)
+            conn.connect(str(settings.query_socket_file))
+            conn.sendall(request)
+            conn.shutdown(socket.SHUT_WR)
+            reply = json.loads(conn.makefile("rb").readline())
+        assert set(reply) == {"error"} and reply["error"], request[:40]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as idle:  # connects, never asks
+        idle.connect(str(settings.query_socket_file))
+        done = inlet("search", QUERY, "--json", home=settings.home, importtime=True)
+    assert not imported(done.stderr) & HEAVY and json.loads(done.stdout)["results"]
+    assert worker_pid(settings) == pid
+
+
+@pytest.mark.slow
+def test_with_no_worker_and_its_dead_socket_left_behind_inlet_search_searches_by_itself(
+    settings: Settings,
+) -> None:
+    through = inlet("search", QUERY, home=settings.home)
+    stop_worker(settings)
+    assert not settings.query_socket_file.exists()  # a stopped worker removes its socket
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # a worker killed outright leaves one
+    dead.bind(str(settings.query_socket_file))
+    dead.close()
+    assert settings.query_socket_file.is_socket()
+    began = time.monotonic()
+    alone = inlet("search", QUERY, home=settings.home)
+    assert alone.stdout == through.stdout and "1. jfk_inaugural_excerpt.wav, 00:00.0–" in alone.stdout
+    assert time.monotonic() - began < 60
+
+
+@pytest.mark.slow
+def test_a_worker_that_answers_searches_is_in_use_and_stops_only_once_they_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.query_socket import search_in_worker
+    from flows.worker import ensure_worker
+
+    monkeypatch.setenv("INLET_WORKER_IDLE_S", "6")
+    settings = get_settings(home=str(tmp_path / "home"))
+    ensure_worker(settings)
+    wait_for(lambda: settings.local_api_url() is not None, timeout_s=300)  # serving: the idle clock runs
+    pid = worker_pid(settings)
+    began = time.monotonic()
+    while time.monotonic() - began < 15:  # more than twice the idle time, a search every second
+        assert search_in_worker(settings, query="anything", mode="text") == []  # answered: an empty home
+        time.sleep(1)
+    assert worker_pid(settings) == pid
+    quiet = time.monotonic()
+    wait_for(lambda: worker_pid(settings) is None, timeout_s=60)
+    assert time.monotonic() - quiet >= 5  # it waited out its idle time after the last search
+    assert not settings.query_socket_file.exists()
