@@ -686,21 +686,31 @@ def random_kills(
     return out
 
 
-def _child(role: str, home: Path, until: float, out: Path, index: int = 0) -> subprocess.Popen[bytes]:
+def _child(role: str, home: Path, out: Path, index: int = 0) -> subprocess.Popen[bytes]:
     """This script run as a writer or the poller (see ``writer`` and ``poller``)."""
     argv = [sys.executable, str(Path(__file__).resolve()), "--role", role, "--home", str(home),
-            "--until", repr(until), "--out", str(out), "--index", str(index)]  # fmt: skip
-    return subprocess.Popen(
-        argv, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=open(f"{out}.log", "wb")
-    )
+            "--out", str(out), "--index", str(index)]  # fmt: skip
+    with open(f"{out}.log", "wb") as log:
+        return subprocess.Popen(argv, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=log)
 
 
-def writer(home: Path, index: int, until: float, out: Path) -> None:
-    """One writing process: until ``until`` (a ``time.time()``), round after round, write
-    ``WRITER_ROUND`` new notes and ingest them with the shared notes (the same files for every
-    writer) into the collection ``shared`` by calling the ingest flow itself. Counts every
-    analytics row it writes, by table, and the errors its jobs raise, and writes them to ``out``
-    (JSON) at the end."""
+def _ready_then_go(home: Path, out: Path) -> float:
+    """Say this process is ready (its models loaded), then wait for the common start; the
+    ``time.time()`` until which to work."""
+    Path(f"{out}.ready").touch()
+    go = home.parent / "go"
+    while not go.exists():
+        time.sleep(0.05)
+    return float(go.read_text())
+
+
+def writer(home: Path, index: int, out: Path) -> None:
+    """One writing process: a first job to load its models, then, from the common start until
+    its end, round after round, ``WRITER_ROUND`` new notes ingested with the shared notes (the
+    same files for every writer) into the collection ``shared``, by calling the ingest flow
+    itself. Counts every analytics row it writes, by table, and the errors its jobs raise, and
+    writes them to ``out`` (JSON) at the end."""
+    import resource
     import threading
 
     from flows.ingest import ingest_flow
@@ -723,44 +733,53 @@ def writer(home: Path, index: int, until: float, out: Path) -> None:
     jobs: list[str] = []
     errors: dict[str, int] = {}
     statuses: dict[str, int] = {}
-    rounds = 0
-    while time.time() < until:
-        folder = home.parent / f"writer-{index}" / f"round-{rounds}"
-        notes = write_corpus(folder, WRITER_ROUND)[:WRITER_ROUND]
+
+    def ingest_round(name: str, count: int, with_shared: bool) -> None:
+        folder = home.parent / f"writer-{index}" / name
+        notes = write_corpus(folder, count)[:count]
         for i, note in enumerate(notes):  # distinct from every other writer's and round's
-            note.write_text(f"Writer {index}, round {rounds}, note {i}.\n\n" + note.read_text())
-        job_id = f"w{index}-{rounds:04d}"
+            note.write_text(f"Writer {index}, {name}, note {i}.\n\n" + note.read_text())
+        job_id = f"w{index}-{name}"
         jobs.append(job_id)
+        paths = [str(p) for p in [*notes, *(shared if with_shared else [])]]
         try:
-            summary = ingest_flow([str(p) for p in [*notes, *shared]], collection="shared",
-                                  settings=settings, job_id=job_id)  # fmt: skip
+            summary = ingest_flow(paths, collection="shared", settings=settings, job_id=job_id)
             for verdict, n in classes(summary).items():
                 statuses[verdict] = statuses.get(verdict, 0) + n
         except Exception as exc:  # noqa: BLE001 - counted by class
-            name = type(exc).__name__
-            errors[name] = errors.get(name, 0) + 1
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+
+    ingest_round("warm-up", 1, with_shared=False)
+    until = _ready_then_go(home, out)
+    rounds = 0
+    while time.time() < until:
+        ingest_round(f"round-{rounds:04d}", WRITER_ROUND, with_shared=True)
         rounds += 1
     analytics.flush()
-    import resource
-
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.write_text(json.dumps({"jobs": jobs, "written": written, "errors": errors, "statuses": statuses,
-                               "peak_mb": peak}))  # fmt: skip
+    out.write_text(json.dumps({"jobs": jobs, "rounds": rounds, "written": written, "errors": errors,
+                               "statuses": statuses, "peak_mb": peak}))  # fmt: skip
 
 
-def poller(home: Path, until: float, out: Path) -> None:
-    """The dashboard's reads, every 100 ms until ``until``: the jobs page (``inlet.jobs``), the
-    statistics (``inlet.stats``) and a search of the shared collection (``inlet.search``).
-    Every exception is counted by class; one that speaks of a lock is a lock error."""
+def poller(home: Path, out: Path) -> None:
+    """The dashboard's reads, every 100 ms from the common start until its end: the jobs page
+    (``inlet.jobs``), the statistics (``inlet.stats``) and a search of the shared collection
+    (``inlet.search``). Every exception is counted by class; one that speaks of a lock is a
+    lock error."""
     import inlet
 
+    reads = (
+        lambda: inlet.jobs(home=home),
+        lambda: inlet.stats(home=home),
+        lambda: inlet.search("harbour lantern granite", collection="shared", home=home),
+    )
     calls = 0
     errors: dict[str, int] = {}
     locks: list[str] = []
-    while time.time() < until:
-        tick = time.monotonic()
-        for read in (lambda: inlet.jobs(home=home), lambda: inlet.stats(home=home),
-                     lambda: inlet.search("harbour lantern granite", collection="shared", home=home)):  # fmt: skip
+
+    def poll() -> None:
+        nonlocal calls
+        for read in reads:
             calls += 1
             try:
                 read()
@@ -768,8 +787,16 @@ def poller(home: Path, until: float, out: Path) -> None:
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                 if "lock" in str(exc).lower():
                     locks.append(str(exc)[:200])
+
+    poll()  # loads the embedder the search needs
+    until = _ready_then_go(home, out)
+    calls, rounds = 0, 0
+    while time.time() < until:
+        tick = time.monotonic()
+        poll()
+        rounds += 1
         time.sleep(max(0.0, 0.1 - (time.monotonic() - tick)))
-    out.write_text(json.dumps({"calls": calls, "errors": errors, "locks": locks}))
+    out.write_text(json.dumps({"calls": calls, "rounds": rounds, "errors": errors, "locks": locks}))
 
 
 def concurrent_writers(base: Path, writers: int, minutes: float) -> Figures:
@@ -800,12 +827,17 @@ def concurrent_writers(base: Path, writers: int, minutes: float) -> Figures:
         before = os.environ.get("PREFECT_API_URL")
         os.environ["PREFECT_API_URL"] = str(PREFECT_API_URL.value())  # the writers' server
         try:
-            until = time.time() + 20 + minutes * 60  # the writers load their models first
-            started = time.monotonic()
             results = [base / f"writer-{i}.json" for i in range(writers)]
-            children = [_child("writer", home, until, results[i], i) for i in range(writers)]
             polled = base / "poller.json"
-            children.append(_child("poller", home, until, polled))
+            children = [_child("writer", home, results[i], i) for i in range(writers)]
+            children.append(_child("poller", home, polled))
+            deadline = time.monotonic() + JOB_TIMEOUT_S
+            while not all(Path(f"{r}.ready").exists() for r in [*results, polled]):
+                if time.monotonic() > deadline or any(c.poll() is not None for c in children):
+                    break
+                time.sleep(0.2)
+            started = time.monotonic()
+            (base / "go").write_text(repr(time.time() + minutes * 60))
             peak = 0.0
             while any(child.poll() is None for child in children):
                 from hostile import peak_memory_mb
@@ -857,12 +889,13 @@ def concurrent_writers(base: Path, writers: int, minutes: float) -> Figures:
         "duplicated": duplicated,
         "foreign_ids": 0 if store["derived"] else 1,
     }
-    out.detail = {"polls": polls["calls"], "events_written": written, "events_read": int(read["n"][0]),
-                  "chunks": len(store["ids"]), "verdicts": sorted(sources), "locks": polls["locks"][:3]}  # fmt: skip
+    out.detail = {"rounds": sum(m["rounds"] for m in mine), "polls": polls["rounds"], "reads": polls["calls"],
+                  "events_written": written, "events_read": int(read["n"][0]), "chunks": len(store["ids"]),
+                  "verdicts": sorted(sources), "locks": polls["locks"][:3]}  # fmt: skip
     out.problems += [f"{k} {v}" for k, v in out.check.items() if v]
     out.problems += [f"errors: {out.errors}"] if out.errors else []
-    if not polls["calls"] or len(jobs) < writers:
-        out.problems.append(f"too little ran: {polls['calls']} reads, {len(jobs)} jobs")
+    if not polls["rounds"] or any(not m["rounds"] for m in mine):
+        out.problems.append(f"too little ran: {polls['rounds']} polls, rounds {[m['rounds'] for m in mine]}")
     return out
 
 
@@ -951,14 +984,14 @@ def main(argv: list[str] | None = None) -> int:
     scale.add_argument("--minutes", type=float, default=5.0, help="how long the writers write")
     scale.add_argument("--seed", type=int, default=1, help="seed of the faults and of the kill moments")
     scale.add_argument("--parts", default="faults,kills,writers", help="comma-separated parts to run")
-    for hidden in ("--role", "--home", "--until", "--out", "--index"):  # a writer or the poller
+    for hidden in ("--role", "--home", "--out", "--index"):  # a writer or the poller
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.role == "writer":
-        writer(Path(args.home), int(args.index), float(args.until), Path(args.out))
+        writer(Path(args.home), int(args.index), Path(args.out))
         return 0
     if args.role == "poller":
-        poller(Path(args.home), float(args.until), Path(args.out))
+        poller(Path(args.home), Path(args.out))
         return 0
     base = Path(tempfile.mkdtemp(prefix="inlet-faults-"))
     os.environ.setdefault("PREFECT_HOME", str(base / "prefect"))
