@@ -26,14 +26,33 @@ The last two need to mount file systems (root, or CAP_SYS_ADMIN); without it the
 as skipped. The quick faults share one home (one worker), each in its own collection; the others
 get a home each.
 
+``--campaign`` runs the campaign at scale instead (``at_scale``), on ``--files`` notes (200 by
+default) plus the samples, the recording included, each part compared with a clean run:
+
+- random faults: ``fault_injection=random:RATE:SEED`` (``--rate``, ``--seed``) fails each attempt
+  of every retried task (extract or transcribe one file, index a batch) with a retryable error
+  at that rate, never the attempt after the last retry: every file must end ingested, none
+  retried more than ``retries`` times in a stage; the faults are counted from the ``retry`` events;
+- random kills: the worker's process group is SIGKILLed ``--kills`` times at random moments of
+  one job, each followed by a new worker that resumes it; the analytics must show every file
+  once, ingested, and the store must equal the clean run's;
+- concurrent writers: ``--writers`` processes each run the ingest flow into one collection of
+  one home at once, under one Prefect server, while a fifth polls the dashboard's reads every
+  100 ms, for ``--minutes``: no lock error, every event written is read back, no chunk twice.
+
+It prints per part: files, faults injected, retries, kills, jobs, minutes, errors by class and
+peak memory.
+
 Run from the project folder:
 
     .venv/bin/python bench/faults.py                  # every fault
     .venv/bin/python bench/faults.py --quick          # the slice the tests run
     .venv/bin/python bench/faults.py --only disk-full,sigkill-mid-embed --files 60 --json
+    .venv/bin/python bench/faults.py --campaign --files 200 --kills 20 --minutes 5   # at scale
 
 Exit status 1 when a fault was not handled: not injected where meant, a file without a
-classified verdict and a hint, or a store that differs from the clean run after recovery.
+classified verdict and a hint, or a store that differs from the clean run after recovery (with
+``--campaign``: when a part found a problem).
 """
 
 from __future__ import annotations

@@ -154,9 +154,15 @@ def inject_fault(settings: Settings, stage: str, attempt: int, key: str = "", re
         return
     parts = settings.fault_injection.split(":")
     if parts[0] == "random":
-        if retried and attempt <= settings.retries and _draw(parts[2:], stage, key, attempt) < float(parts[1]):
+        if (
+            retried
+            and attempt <= settings.retries
+            and _draw(parts[2:], stage, key, attempt) < float(parts[1])
+        ):
             where = hashlib.blake2b(key.encode(), digest_size=4).hexdigest()
-            raise StoreUnavailable(f"injected random fault in {stage} ({where}), attempt {attempt}", stage=stage)
+            raise StoreUnavailable(
+                f"injected random fault in {stage} ({where}), attempt {attempt}", stage=stage
+            )
         return
     if parts[0] != stage:
         return

@@ -1,6 +1,8 @@
 """The fault campaign (bench/faults.py) on its quick faults, through real jobs and a real worker:
 each fault shows the user a classified verdict with a hint, and after recovery the store equals
-a clean run's (same chunk ids and texts per source, none lost, none duplicated)."""
+a clean run's (same chunk ids and texts per source, none lost, none duplicated). Then the
+campaign at scale, shortened: random transient faults, random kills of the worker, concurrent
+writers with a polling reader."""
 
 from __future__ import annotations
 
