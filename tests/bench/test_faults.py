@@ -93,9 +93,7 @@ def test_concurrent_writers_and_a_polling_dashboard_lose_nothing(at_scale: dict)
     assert figures.problems == [], figures
     assert figures.check == {"lock_errors": 0, "events_lost": 0, "job_rows_lost": 0, "duplicated": 0,
                              "foreign_ids": 0}  # fmt: skip
-    assert (
-        figures.detail["rounds"] >= 4
-        and figures.detail["events_written"] > 0
-        and figures.detail["polls"] > 20
-    )
+    # every writer wrote while the poller read (one round of its reads takes seconds when loaded)
+    assert figures.detail["rounds"] >= 4 and figures.detail["events_written"] > 0
+    assert figures.detail["polls"] >= 5
     assert figures.errors == {}
