@@ -122,10 +122,14 @@ def ensure_limits(settings: Settings, *, release_all: bool = False) -> None:
         return
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+    from prefect.exceptions import ObjectAlreadyExists
 
     with get_client(sync_client=True) as client:
         for name, size in limits(settings).items():
-            client.upsert_global_concurrency_limit_by_name(name, size)
+            try:
+                client.upsert_global_concurrency_limit_by_name(name, size)
+            except ObjectAlreadyExists:  # another flow created it between Prefect's read and create
+                client.upsert_global_concurrency_limit_by_name(name, size)
             if release_all:
                 client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
 
