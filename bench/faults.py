@@ -639,6 +639,14 @@ def runs_started(home: Path, job_id: str) -> int:
     return int(analytics.query(get_settings(home=home), sql, [job_id])["n"][0])
 
 
+def indexed(home: Path, job_id: str) -> int:
+    """How many files of the job have been written (their ``index`` stage ended)."""
+    import inlet
+
+    frame = inlet.job_sources(job_id, home=home)
+    return int((frame["status"] == "ingested").sum()) if frame.height else 0
+
+
 def random_kills(
     home: Path, corpus: list[Path], clean: dict[str, Any], kills: int, seed: int, expected_s: float
 ) -> Figures:
@@ -646,13 +654,14 @@ def random_kills(
     followed by a new worker that resumes the job; then the store must equal the clean run's
     and the analytics must show every file once, ingested.
 
-    Each kill comes a random delay after the (resumed) run has started, so the kills fall at
-    random points of the ingest's own work (validation, extraction, embedding, writing) rather
-    than in the worker's start-up. The delay is drawn uniformly from zero to half the time the
+    Each kill comes a random delay after a moment of the (resumed) run: for the first, third,
+    ... kill the moment it started (so the kill falls in its validation, extraction, model
+    loading or first embedding), for the others the moment it wrote its first batch (so the
+    kill falls while it embeds and writes, and each such run gets on with the job: a new
+    worker spends its first seconds starting up, and without them most kills would strike
+    before anything is written). The delay is drawn uniformly from zero to half the time the
     work left should take (``expected_s``, the clean run's duration, times the share of files
-    not yet ingested) divided by the kills left: the kills spread over the whole ingest, and
-    the job does not end before the last one."""
-    import inlet
+    not yet ingested) divided by the kills left, so the job does not end before the last."""
     from flows.submit import revive
     from pipelines.config import get_settings
 
@@ -672,16 +681,24 @@ def random_kills(
                 break
             revive(job_id, settings)  # as inlet.wait does: the dead worker's lock may linger a moment
             time.sleep(0.2)
+        anchor = "run started" if len(struck) % 2 == 0 else "first batch written"
+        ingested = indexed(home, job_id)
+        while anchor != "run started" and indexed(home, job_id) == ingested and not finished(home, job_id):
+            if time.monotonic() > deadline:
+                out.problems.append("the resumed run wrote nothing")
+                break
+            time.sleep(0.1)
         if finished(home, job_id):
             break
-        done = inlet.job_sources(job_id, home=home)
-        ingested = int((done["status"] == "ingested").sum()) if done.height else 0
         gap = rng.uniform(0, expected_s * (1 - ingested / len(corpus)) / 2 / left)
         time.sleep(gap)
         peak = max(peak, worker_peak_mb(home))
+        at_kill = indexed(home, job_id)
         if finished(home, job_id) or not kill_worker(home):
             break
-        struck.append({"after_s": round(gap, 1), "ingested_at_start": ingested})
+        struck.append(
+            {"after": anchor, "s": round(gap, 1), "ingested_before": ingested, "ingested_at_kill": at_kill}
+        )
     out.kills = len(struck)
     out.detail["kills"] = struck
     summary = wait(home, job_id)
