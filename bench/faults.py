@@ -661,7 +661,9 @@ def random_kills(
     worker spends its first seconds starting up, and without them most kills would strike
     before anything is written). The delay is drawn uniformly from zero to half the time the
     work left should take (``expected_s``, the clean run's duration, times the share of files
-    not yet ingested) divided by the kills left, so the job does not end before the last."""
+    not yet ingested) divided by the kills left; a kill comes sooner when the run has written
+    half the files it had left (a short run can end before its delay), so the job does not end
+    before the last kill."""
     from flows.submit import revive
     from pipelines.config import get_settings
 
@@ -691,14 +693,16 @@ def random_kills(
         if finished(home, job_id):
             break
         gap = rng.uniform(0, expected_s * (1 - ingested / len(corpus)) / 2 / left)
-        time.sleep(gap)
+        halfway = ingested + (len(corpus) - ingested) // 2
+        waited, at_kill = time.monotonic() + gap, ingested
+        while time.monotonic() < waited and at_kill < halfway:
+            time.sleep(min(0.2, max(0.0, waited - time.monotonic())))
+            at_kill = indexed(home, job_id)
         peak = max(peak, worker_peak_mb(home))
-        at_kill = indexed(home, job_id)
         if finished(home, job_id) or not kill_worker(home):
             break
-        struck.append(
-            {"after": anchor, "s": round(gap, 1), "ingested_before": ingested, "ingested_at_kill": at_kill}
-        )
+        struck.append({"after": anchor, "s": round(gap, 1), "halfway": at_kill >= halfway,
+                       "ingested_before": ingested, "ingested_at_kill": at_kill})  # fmt: skip
     out.kills = len(struck)
     out.detail["kills"] = struck
     summary = wait(home, job_id)
