@@ -773,6 +773,7 @@ def writer(home: Path, index: int, out: Path) -> None:
     jobs: list[str] = []
     errors: dict[str, int] = {}
     statuses: dict[str, int] = {}
+    failures: list[str] = []
 
     def ingest_round(name: str, count: int, with_shared: bool) -> None:
         folder = home.parent / f"writer-{index}" / name
@@ -786,8 +787,10 @@ def writer(home: Path, index: int, out: Path) -> None:
             summary = ingest_flow(paths, collection="shared", settings=settings, job_id=job_id)
             for verdict, n in classes(summary).items():
                 statuses[verdict] = statuses.get(verdict, 0) + n
+            failures.extend(f"{job_id} {s['file']}: {s['error']}" for s in summary["sources"] if s["error"])
         except Exception as exc:  # noqa: BLE001 - counted by class
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            failures.append(f"{job_id}: {exc!r}"[:500])
 
     ingest_round("warm-up", 1, with_shared=False)
     until = _ready_then_go(home, out)
@@ -798,7 +801,7 @@ def writer(home: Path, index: int, out: Path) -> None:
     analytics.flush()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out.write_text(json.dumps({"jobs": jobs, "rounds": rounds, "written": written, "errors": errors,
-                               "statuses": statuses, "peak_mb": peak}))  # fmt: skip
+                               "statuses": statuses, "failures": failures, "peak_mb": peak}))  # fmt: skip
 
 
 def poller(home: Path, out: Path) -> None:
@@ -931,7 +934,8 @@ def concurrent_writers(base: Path, writers: int, minutes: float) -> Figures:
     }
     out.detail = {"rounds": sum(m["rounds"] for m in mine), "polls": polls["rounds"], "reads": polls["calls"],
                   "events_written": written, "events_read": int(read["n"][0]), "chunks": len(store["ids"]),
-                  "verdicts": sorted(sources), "locks": polls["locks"][:3]}  # fmt: skip
+                  "verdicts": sorted(sources), "locks": polls["locks"][:3],
+                  "failures": [f for m in mine for f in m["failures"]][:10]}  # fmt: skip
     out.problems += [f"{k} {v}" for k, v in out.check.items() if v]
     out.problems += [f"errors: {out.errors}"] if out.errors else []
     if not polls["rounds"] or any(not m["rounds"] for m in mine):
