@@ -1061,6 +1061,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _at_scale(args: argparse.Namespace, base: Path) -> int:
+    bad: list[Figures] | bool = False
     try:
         started = time.monotonic()
         found = at_scale(base, files=args.files or 200, rate=args.rate, kills=args.kills, writers=args.writers,
@@ -1074,9 +1075,15 @@ def _at_scale(args: argparse.Namespace, base: Path) -> int:
         )
         if args.json:
             print(json.dumps([asdict(f) for f in found]))
+        if bad:
+            print(f"kept for a look: {base}")
         return 1 if bad else 0
+    except BaseException:
+        bad = True
+        raise
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if not bad:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
