@@ -26,19 +26,39 @@ The last two need to mount file systems (root, or CAP_SYS_ADMIN); without it the
 as skipped. The quick faults share one home (one worker), each in its own collection; the others
 get a home each.
 
+``--campaign`` runs the campaign at scale instead (``at_scale``), on ``--files`` notes (200 by
+default) plus the samples, the recording included, each part compared with a clean run:
+
+- random faults: ``fault_injection=random:RATE:SEED`` (``--rate``, ``--seed``) fails each attempt
+  of every retried task (extract or transcribe one file, index a batch) with a retryable error
+  at that rate, never the attempt after the last retry: every file must end ingested, none
+  retried more than ``retries`` times in a stage; the faults are counted from the ``retry`` events;
+- random kills: the worker's process group is SIGKILLed ``--kills`` times at random moments of
+  one job, each followed by a new worker that resumes it; the analytics must show every file
+  once, ingested, and the store must equal the clean run's;
+- concurrent writers: ``--writers`` processes each run the ingest flow into one collection of
+  one home at once, under one Prefect server, while a fifth polls the dashboard's reads every
+  100 ms, for ``--minutes``: no lock error, every event written is read back, no chunk twice.
+
+It prints per part: files, faults injected, retries, kills, jobs, minutes, errors by class and
+peak memory.
+
 Run from the project folder:
 
     .venv/bin/python bench/faults.py                  # every fault
     .venv/bin/python bench/faults.py --quick          # the slice the tests run
     .venv/bin/python bench/faults.py --only disk-full,sigkill-mid-embed --files 60 --json
+    .venv/bin/python bench/faults.py --campaign --files 200 --kills 20 --minutes 5   # at scale
 
 Exit status 1 when a fault was not handled: not injected where meant, a file without a
-classified verdict and a hint, or a store that differs from the clean run after recovery.
+classified verdict and a hint, or a store that differs from the clean run after recovery (with
+``--campaign``: when a part found a problem).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -492,6 +512,485 @@ def campaign(
     return outcomes
 
 
+# --- the campaign at scale: random faults, random kills, concurrent writers ---------------------
+RETRIES = 3
+"""Retries of a stage in the campaign (the setting's default)."""
+RANDOM_FAULTS = {**FAST, "retries": RETRIES, "large_pdf_bytes": 1, **BATCHED}
+"""Settings of the random-fault job: every PDF gets a retried extract task of its own (a small
+file's batch is not retried, so no random fault strikes it), and every batch of four small files
+is indexed as soon as it is read: many retried tasks, each a place for a fault."""
+WRITER_ROUND = 4
+"""New notes a writer adds per round (and as many shared notes, the same for every writer)."""
+
+
+@dataclass
+class Figures:
+    """What one part of the campaign did and found; ``problems`` is empty when all held."""
+
+    part: str
+    files: int = 0
+    faults: int = 0
+    """Injected faults: failed attempts (one per task attempt, whatever the sources in it)."""
+    retries: int = 0
+    """Retry events, one per source and failed attempt."""
+    max_retries: int = 0
+    """The most retries of one source in one stage."""
+    kills: int = 0
+    jobs: int = 0
+    minutes: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+    """Error classes seen, with counts: retried ones (``retry: class``), final failures, and
+    exceptions the writers' or the poller's calls raised."""
+    peak_mb: float = 0.0
+    """The peak resident memory of the process that ran the jobs (the worker; the largest writer)."""
+    check: dict[str, int] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def corpus_with_media(folder: Path, files: int) -> list[Path]:
+    """``write_corpus`` plus the sample recording, so that the transcribe stage takes part."""
+    paths = write_corpus(folder, files)
+    wav = SAMPLES / "jfk_inaugural_excerpt.wav"
+    shutil.copy(wav, folder / wav.name)
+    return [*paths, folder / wav.name]
+
+
+def job_events(home: Path, job_id: str) -> Any:
+    """Every event row of one job (a polars frame)."""
+    from pipelines import analytics
+    from pipelines.config import get_settings
+
+    return analytics.query(get_settings(home=home), "SELECT * FROM events WHERE job_id = ?", [job_id])
+
+
+def source_check(home: Path, job_id: str, files: int) -> tuple[dict[str, int], list[str]]:
+    """The job's files as the analytics show them (``inlet.job_sources``): counts per status and
+    the problems: a file shown twice or not at all, a file not ingested."""
+    import inlet
+
+    frame = inlet.job_sources(job_id, home=home)
+    statuses: dict[str, int] = {}
+    for status in frame["status"].to_list():
+        statuses[status] = statuses.get(status, 0) + 1
+    problems = []
+    keys = [r["source_id"] or r["path"] for r in frame.iter_rows(named=True)]
+    if len(keys) != len(set(keys)):
+        problems.append(f"a file shown more than once: {len(keys) - len(set(keys))}")
+    if len(set(keys)) != files:
+        problems.append(f"{len(set(keys))} files shown, {files} given")
+    if set(statuses) - {"ingested", "unchanged"}:
+        problems.append(f"files not ingested: {statuses}")
+    return statuses, problems
+
+
+def worker_peak_mb(home: Path) -> float:
+    from hostile import peak_memory_mb, worker_of
+
+    worker = worker_of(home)
+    return (peak_memory_mb(worker) or 0.0) if worker is not None else 0.0
+
+
+def random_faults(home: Path, corpus: list[Path], clean: dict[str, Any], rate: float, seed: int) -> Figures:
+    """A job of ``corpus`` with ``random:RATE:SEED`` faults: every file must end ingested, none
+    retried more than ``RETRIES`` times in a stage, and the store must equal the clean run's."""
+    out = Figures("random faults", files=len(corpus))
+    started = time.monotonic()
+    summary = ingest(home, corpus, "random", fault_injection=f"random:{rate}:{seed}", **RANDOM_FAULTS)
+    out.minutes = round((time.monotonic() - started) / 60, 2)
+    out.jobs = 1
+    events = job_events(home, summary["job_id"])
+    retried = events.filter(event="retry")
+    out.retries = retried.height
+    out.faults = retried.select("stage", "message").unique().height
+    per_stage: dict[str, int] = {}
+    for row in retried.select("stage", "message").unique().iter_rows(named=True):
+        per_stage[row["stage"]] = per_stage.get(row["stage"], 0) + 1
+    out.detail["faults_by_stage"] = dict(sorted(per_stage.items()))
+    counts = retried.group_by("source_id", "stage").len()
+    out.max_retries = int(counts["len"].max() or 0) if counts.height else 0
+    for cls in retried["error_class"].to_list():
+        out.errors[f"retry: {cls}"] = out.errors.get(f"retry: {cls}", 0) + 1
+    for verdict, n in classes(summary).items():
+        if verdict not in ("ingested", "unchanged"):
+            out.errors[verdict] = n
+    out.peak_mb = round(max(worker_peak_mb(home), float(events["peak_mb"].max() or 0)), 1)
+    statuses, problems = source_check(home, summary["job_id"], len(corpus))
+    out.detail["statuses"] = statuses
+    out.check = compare(clean, snapshot(home, "random"))
+    out.problems += problems
+    if summary["status"] != "completed":
+        out.problems.append(f"the job ended {summary['status']}: {classes(summary)}")
+    if out.max_retries > RETRIES:
+        out.problems.append(f"a source was retried {out.max_retries} times in a stage (at most {RETRIES})")
+    if not out.faults:
+        out.problems.append("no fault was injected")
+    out.problems += [f"store: {k} {v}" for k, v in out.check.items() if v]
+    return out
+
+
+def runs_started(home: Path, job_id: str) -> int:
+    """How many times a flow run of the job has started (each writes a ``running`` row with its
+    start time)."""
+    from pipelines import analytics
+    from pipelines.config import get_settings
+
+    sql = "SELECT count(*) AS n FROM jobs WHERE job_id = ? AND status = 'running' AND started_at IS NOT NULL"
+    return int(analytics.query(get_settings(home=home), sql, [job_id])["n"][0])
+
+
+def indexed(home: Path, job_id: str) -> int:
+    """How many files of the job have been written (their ``index`` stage ended)."""
+    import inlet
+
+    frame = inlet.job_sources(job_id, home=home)
+    return int((frame["status"] == "ingested").sum()) if frame.height else 0
+
+
+def random_kills(
+    home: Path, corpus: list[Path], clean: dict[str, Any], kills: int, seed: int, expected_s: float
+) -> Figures:
+    """SIGKILL the worker (and its process group) at ``kills`` random moments of one job, each
+    followed by a new worker that resumes the job; then the store must equal the clean run's
+    and the analytics must show every file once, ingested.
+
+    Each kill comes a random delay after a moment of the (resumed) run: for the first, third,
+    ... kill the moment it started (so the kill falls in its validation, extraction, model
+    loading or first embedding), for the others the moment it wrote its first batch (so the
+    kill falls while it embeds and writes, and each such run gets on with the job: a new
+    worker spends its first seconds starting up, and without them most kills would strike
+    before anything is written). The delay is drawn uniformly from zero to half the time the
+    work left should take (``expected_s``, the clean run's duration, times the share of files
+    not yet ingested) divided by the kills left; a kill comes sooner when the run has written
+    half the files it had left (a short run can end before its delay), so the job does not end
+    before the last kill."""
+    from flows.submit import revive
+    from pipelines.config import get_settings
+
+    out = Figures("random kills", files=len(corpus))
+    rng = random.Random(seed)
+    settings = get_settings(home=home)
+    started = time.monotonic()
+    job_id = submit(home, corpus, "kills", **BATCHED)
+    out.jobs = 1
+    struck: list[dict[str, Any]] = []
+    peak = 0.0
+    for left in range(kills, 0, -1):
+        deadline = time.monotonic() + JOB_TIMEOUT_S
+        while runs_started(home, job_id) <= len(struck) and not finished(home, job_id):
+            if time.monotonic() > deadline:
+                out.problems.append("the job did not start again after a kill")
+                break
+            revive(job_id, settings)  # as inlet.wait does: the dead worker's lock may linger a moment
+            time.sleep(0.2)
+        anchor = "run started" if len(struck) % 2 == 0 else "first batch written"
+        ingested = indexed(home, job_id)
+        while anchor != "run started" and indexed(home, job_id) == ingested and not finished(home, job_id):
+            if time.monotonic() > deadline:
+                out.problems.append("the resumed run wrote nothing")
+                break
+            time.sleep(0.1)
+        if finished(home, job_id):
+            break
+        gap = rng.uniform(0, expected_s * (1 - ingested / len(corpus)) / 2 / left)
+        halfway = ingested + (len(corpus) - ingested) // 2
+        waited, at_kill = time.monotonic() + gap, ingested
+        while time.monotonic() < waited and at_kill < halfway:
+            time.sleep(min(0.2, max(0.0, waited - time.monotonic())))
+            at_kill = indexed(home, job_id)
+        peak = max(peak, worker_peak_mb(home))
+        if finished(home, job_id) or not kill_worker(home):
+            break
+        struck.append({"after": anchor, "s": round(gap, 1), "halfway": at_kill >= halfway,
+                       "ingested_before": ingested, "ingested_at_kill": at_kill})  # fmt: skip
+    out.kills = len(struck)
+    out.detail["kills"] = struck
+    summary = wait(home, job_id)
+    out.minutes = round((time.monotonic() - started) / 60, 2)
+    events = job_events(home, job_id)
+    out.peak_mb = round(max(peak, worker_peak_mb(home), float(events["peak_mb"].max() or 0)), 1)
+    out.retries = events.filter(event="retry").height
+    for verdict, n in classes(summary).items():
+        if verdict not in ("ingested", "unchanged"):
+            out.errors[verdict] = n
+    statuses, problems = source_check(home, job_id, len(corpus))
+    out.detail["statuses"] = statuses
+    out.detail["runs"] = runs_started(home, job_id)
+    out.check = compare(clean, snapshot(home, "kills"))
+    out.problems += problems
+    if summary["status"] != "completed":
+        out.problems.append(f"the job ended {summary['status']}: {classes(summary)}")
+    if out.kills < kills:
+        out.problems.append(f"{out.kills} of {kills} kills struck before the job ended")
+    out.problems += [f"store: {k} {v}" for k, v in out.check.items() if v]
+    return out
+
+
+def _child(role: str, home: Path, out: Path, index: int = 0) -> subprocess.Popen[bytes]:
+    """This script run as a writer or the poller (see ``writer`` and ``poller``)."""
+    argv = [sys.executable, str(Path(__file__).resolve()), "--role", role, "--home", str(home),
+            "--out", str(out), "--index", str(index)]  # fmt: skip
+    with open(f"{out}.log", "wb") as log:
+        return subprocess.Popen(argv, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=log)
+
+
+def _ready_then_go(home: Path, out: Path) -> float:
+    """Say this process is ready (its models loaded), then wait for the common start; the
+    ``time.time()`` until which to work."""
+    Path(f"{out}.ready").touch()
+    go = home.parent / "go"
+    while not go.exists():
+        time.sleep(0.05)
+    return float(go.read_text())
+
+
+def writer(home: Path, index: int, out: Path) -> None:
+    """One writing process: a first job to load its models, then, from the common start until
+    its end, round after round, ``WRITER_ROUND`` new notes ingested with the shared notes (the
+    same files for every writer) into the collection ``shared``, by calling the ingest flow
+    itself. Counts every analytics row it writes, by table, and the errors its jobs raise, and
+    writes them to ``out`` (JSON) at the end."""
+    import resource
+    import threading
+
+    from flows.ingest import ingest_flow
+    from pipelines import analytics
+    from pipelines.config import get_settings
+
+    written: dict[str, int] = {}
+    lock = threading.Lock()
+    record = analytics.record
+
+    def counted(settings: Any, table: str, rows: list[dict[str, Any]]) -> Any:
+        path = record(settings, table, rows)
+        with lock:
+            written[table] = written.get(table, 0) + len(rows)
+        return path
+
+    analytics.record = counted  # the flow and its tasks write through the package's name
+    settings = get_settings(home=home)
+    shared = sorted((home.parent / "shared-notes").glob("*.txt"))
+    jobs: list[str] = []
+    errors: dict[str, int] = {}
+    statuses: dict[str, int] = {}
+    failures: list[str] = []
+
+    def ingest_round(name: str, count: int, with_shared: bool) -> None:
+        folder = home.parent / f"writer-{index}" / name
+        notes = write_corpus(folder, count)[:count]
+        for i, note in enumerate(notes):  # distinct from every other writer's and round's
+            note.write_text(f"Writer {index}, {name}, note {i}.\n\n" + note.read_text())
+        job_id = f"w{index}-{name}"
+        jobs.append(job_id)
+        paths = [str(p) for p in [*notes, *(shared if with_shared else [])]]
+        try:
+            summary = ingest_flow(paths, collection="shared", settings=settings, job_id=job_id)
+            for verdict, n in classes(summary).items():
+                statuses[verdict] = statuses.get(verdict, 0) + n
+            failures.extend(f"{job_id} {s['file']}: {s['error']}" for s in summary["sources"] if s["error"])
+        except Exception as exc:  # noqa: BLE001 - counted by class
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            failures.append(f"{job_id}: {exc!r}"[:500])
+
+    ingest_round("warm-up", 1, with_shared=False)
+    until = _ready_then_go(home, out)
+    rounds = 0
+    while time.time() < until:
+        ingest_round(f"round-{rounds:04d}", WRITER_ROUND, with_shared=True)
+        rounds += 1
+    analytics.flush()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out.write_text(json.dumps({"jobs": jobs, "rounds": rounds, "written": written, "errors": errors,
+                               "statuses": statuses, "failures": failures, "peak_mb": peak}))  # fmt: skip
+
+
+def poller(home: Path, out: Path) -> None:
+    """The dashboard's reads, every 100 ms from the common start until its end: the jobs page
+    (``inlet.jobs``), the statistics (``inlet.stats``) and a search of the shared collection
+    (``inlet.search``). Every exception is counted by class; one that speaks of a lock is a
+    lock error."""
+    import inlet
+
+    reads = (
+        lambda: inlet.jobs(home=home),
+        lambda: inlet.stats(home=home),
+        lambda: inlet.search("harbour lantern granite", collection="shared", home=home),
+    )
+    calls = 0
+    errors: dict[str, int] = {}
+    locks: list[str] = []
+
+    def poll() -> None:
+        nonlocal calls
+        for read in reads:
+            calls += 1
+            try:
+                read()
+            except Exception as exc:  # noqa: BLE001 - counted by class
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                if "lock" in str(exc).lower():
+                    locks.append(str(exc)[:200])
+
+    poll()  # loads the embedder the search needs
+    until = _ready_then_go(home, out)
+    calls, rounds = 0, 0
+    while time.time() < until:
+        tick = time.monotonic()
+        poll()
+        rounds += 1
+        time.sleep(max(0.0, 0.1 - (time.monotonic() - tick)))
+    out.write_text(json.dumps({"calls": calls, "rounds": rounds, "errors": errors, "locks": locks}))
+
+
+def concurrent_writers(base: Path, writers: int, minutes: float) -> Figures:
+    """``writers`` processes ingest into one collection of one home at once, each calling the
+    ingest flow itself under one Prefect server, while a poller reads as the dashboard does,
+    for ``minutes``. No lock error, every event a writer wrote is read back, no chunk twice.
+
+    Why processes calling the flow, not jobs submitted to the local worker: that worker runs
+    one flow at a time in its own process, so its jobs never write at the same moment. Four
+    processes running the flow are what four workers of a team's Prefect server do once they
+    have picked up a run, and they write to the same LanceDB table and analytics folder at once."""
+    from prefect.settings import PREFECT_API_URL
+
+    from pipelines import analytics
+    from pipelines.config import get_settings
+
+    out = Figures(f"{writers} writers", jobs=0)
+    home = base / "home-writers"
+    home.mkdir(parents=True)
+    shared = write_corpus(base / "shared-notes", WRITER_ROUND)[:WRITER_ROUND]
+    for path in shared:
+        path.rename(path.with_name(f"shared-{path.name}"))
+    with contextlib.ExitStack() as stack:
+        if not PREFECT_API_URL.value():
+            from prefect.testing.utilities import prefect_test_harness
+
+            stack.enter_context(prefect_test_harness(server_startup_timeout=180))
+        before = os.environ.get("PREFECT_API_URL")
+        os.environ["PREFECT_API_URL"] = str(PREFECT_API_URL.value())  # the writers' server
+        try:
+            results = [base / f"writer-{i}.json" for i in range(writers)]
+            polled = base / "poller.json"
+            children = [_child("writer", home, results[i], i) for i in range(writers)]
+            children.append(_child("poller", home, polled))
+            deadline = time.monotonic() + JOB_TIMEOUT_S
+            while not all(Path(f"{r}.ready").exists() for r in [*results, polled]):
+                if time.monotonic() > deadline or any(c.poll() is not None for c in children):
+                    break
+                time.sleep(0.2)
+            started = time.monotonic()
+            (base / "go").write_text(repr(time.time() + minutes * 60))
+            peak = 0.0
+            while any(child.poll() is None for child in children):
+                from hostile import peak_memory_mb
+
+                for child in children[:-1]:
+                    if child.poll() is None:
+                        peak = max(peak, peak_memory_mb(child) or 0.0)
+                time.sleep(1)
+            out.minutes = round((time.monotonic() - started) / 60, 2)
+        finally:
+            if before is None:
+                os.environ.pop("PREFECT_API_URL", None)
+            else:
+                os.environ["PREFECT_API_URL"] = before
+    failed = [str(r) for r in [*results, polled] if not r.exists()]
+    if failed:
+        out.problems.append(f"a process ended without its figures: {failed}")
+        return out
+    mine = [json.loads(r.read_text()) for r in results]
+    polls = json.loads(polled.read_text())
+    settings = get_settings(home=home)
+    jobs = [j for m in mine for j in m["jobs"]]
+    out.jobs = len(jobs)
+    read = analytics.query(
+        settings, "SELECT count(*) AS n FROM events WHERE job_id IN (SELECT unnest(?))", [jobs]
+    )
+    written = sum(m["written"].get("events", 0) for m in mine)
+    job_rows = analytics.query(
+        settings, "SELECT count(*) AS n FROM jobs WHERE job_id IN (SELECT unnest(?))", [jobs]
+    )
+    written_jobs = sum(m["written"].get("jobs", 0) for m in mine)
+    store = snapshot(home, "shared")
+    duplicated = (
+        len(store["ids"]) - len(set(store["ids"])) + sum(n - 1 for n in store["sources"].values() if n > 1)
+    )
+    sources = {s for m in mine for s in m["statuses"]}
+    out.files = len(store["sources"])
+    out.peak_mb = round(max(peak, *(m["peak_mb"] for m in mine)), 1)
+    for name, n in [*(kv for m in mine for kv in m["errors"].items()), *polls["errors"].items()]:
+        out.errors[name] = out.errors.get(name, 0) + n
+    for m in mine:
+        for verdict, n in m["statuses"].items():
+            if verdict not in ("ingested", "unchanged"):
+                out.errors[verdict] = out.errors.get(verdict, 0) + n
+    out.check = {
+        "lock_errors": len(polls["locks"]),
+        "events_lost": written - int(read["n"][0]),
+        "job_rows_lost": written_jobs - int(job_rows["n"][0]),
+        "duplicated": duplicated,
+        "foreign_ids": 0 if store["derived"] else 1,
+    }
+    out.detail = {"rounds": sum(m["rounds"] for m in mine), "polls": polls["rounds"], "reads": polls["calls"],
+                  "events_written": written, "events_read": int(read["n"][0]), "chunks": len(store["ids"]),
+                  "verdicts": sorted(sources), "locks": polls["locks"][:3],
+                  "failures": [f for m in mine for f in m["failures"]][:10]}  # fmt: skip
+    out.problems += [f"{k} {v}" for k, v in out.check.items() if v]
+    out.problems += [f"errors: {out.errors}"] if out.errors else []
+    if not polls["rounds"] or any(not m["rounds"] for m in mine):
+        out.problems.append(f"too little ran: {polls['rounds']} polls, rounds {[m['rounds'] for m in mine]}")
+    return out
+
+
+def at_scale(
+    base: Path, *, files: int = 200, rate: float = 0.3, kills: int = 20, writers: int = 4,
+    minutes: float = 5.0, seed: int = 1, parts: tuple[str, ...] = ("faults", "kills", "writers"),
+) -> list[Figures]:  # fmt: skip
+    """The campaign at scale: a clean run of ``files`` notes plus the samples (recording
+    included), then the parts asked for: random faults at ``rate``, ``kills`` random kills of
+    the worker during one job (in a home of its own), ``writers`` concurrent writing processes
+    for ``minutes``. Workers are stopped at the end."""
+    corpus = corpus_with_media(base / "corpus", files)
+    home = base / "home-shared"
+    homes = [home]
+    found: list[Figures] = []
+    try:
+        if set(parts) == {"writers"}:  # nothing to compare with a clean run
+            found.append(concurrent_writers(base, writers, minutes))
+            print(line(found[-1]), flush=True)
+            return found
+        started = time.monotonic()
+        clean_run = ingest(home, corpus, "clean")
+        assert clean_run["status"] == "completed", classes(clean_run)
+        expected_s = time.monotonic() - started
+        clean = snapshot(home, "clean")
+        print(f"clean run: {len(corpus)} files, {sum(len(v) for v in clean['chunks'].values())} chunks "
+              f"in {expected_s:.1f} s", flush=True)  # fmt: skip
+        if "faults" in parts:
+            found.append(random_faults(home, corpus, clean, rate, seed))
+            print(line(found[-1]), flush=True)
+        if "kills" in parts:
+            homes.append(base / "home-kills")
+            found.append(random_kills(homes[-1], corpus, clean, kills, seed, expected_s))
+            print(line(found[-1]), flush=True)
+        stop_workers(homes)
+        if "writers" in parts:
+            found.append(concurrent_writers(base, writers, minutes))
+            print(line(found[-1]), flush=True)
+    finally:
+        stop_workers(homes)
+    return found
+
+
+def line(f: Figures) -> str:
+    errors = ", ".join(f"{k} {v}" for k, v in f.errors.items()) or "none"
+    return (f"{f.part}: files {f.files}, faults injected {f.faults}, retries {f.retries} (at most "
+            f"{f.max_retries} per source and stage), kills {f.kills}, jobs {f.jobs}, minutes {f.minutes}, "
+            f"errors by class: {errors}, peak memory {f.peak_mb:.0f} MB; "
+            f"{'; '.join(f.problems) or 'ok'}")  # fmt: skip
+
+
 def table(outcomes: list[Outcome]) -> str:
     lines = [f"{'fault':<18} {'hit':<4} {'user sees':<17} {'verdicts':<60} {'retries':>7}  {'after recovery':<15} "
              f"{'lost':>4} {'dup':>4} {'diff':>4}  {'s':>6}  problem"]  # fmt: skip
@@ -518,14 +1017,37 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="only the faults the tests run")
     parser.add_argument("--only", help="comma-separated fault names")
-    parser.add_argument("--files", type=int, default=40, help="text notes in the corpus (plus 4 samples)")
+    parser.add_argument(
+        "--files",
+        type=int,
+        help="text notes in the corpus, plus the samples (default 40; 200 with --campaign)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    scale = parser.add_argument_group("the campaign at scale (--campaign)")
+    scale.add_argument("--campaign", action="store_true",
+                       help="random faults, random kills and concurrent writers instead of the named faults")  # fmt: skip
+    scale.add_argument("--rate", type=float, default=0.3, help="share of retried attempts that fail")
+    scale.add_argument("--kills", type=int, default=20, help="random SIGKILLs of the worker in one job")
+    scale.add_argument("--writers", type=int, default=4, help="processes writing into one collection at once")
+    scale.add_argument("--minutes", type=float, default=5.0, help="how long the writers write")
+    scale.add_argument("--seed", type=int, default=1, help="seed of the faults and of the kill moments")
+    scale.add_argument("--parts", default="faults,kills,writers", help="comma-separated parts to run")
+    for hidden in ("--role", "--home", "--out", "--index"):  # a writer or the poller
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.role == "writer":
+        writer(Path(args.home), int(args.index), Path(args.out))
+        return 0
+    if args.role == "poller":
+        poller(Path(args.home), Path(args.out))
+        return 0
     base = Path(tempfile.mkdtemp(prefix="inlet-faults-"))
     os.environ.setdefault("PREFECT_HOME", str(base / "prefect"))
+    if args.campaign:
+        return _at_scale(args, base)
     try:
         started = time.monotonic()
-        outcomes = campaign(base, files=args.files, only=args.only.split(",") if args.only else None,
+        outcomes = campaign(base, files=args.files or 40, only=args.only.split(",") if args.only else None,
                             quick=args.quick)  # fmt: skip
         print()
         print(table(outcomes))
@@ -536,6 +1058,32 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if bad else 0
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _at_scale(args: argparse.Namespace, base: Path) -> int:
+    bad: list[Figures] | bool = False
+    try:
+        started = time.monotonic()
+        found = at_scale(base, files=args.files or 200, rate=args.rate, kills=args.kills, writers=args.writers,
+                         minutes=args.minutes, seed=args.seed, parts=tuple(args.parts.split(",")))  # fmt: skip
+        print()
+        for figures in found:
+            print(line(figures))
+        bad = [f for f in found if f.problems]
+        print(
+            f"\ncampaign in {(time.monotonic() - started) / 60:.1f} minutes; parts with problems: {len(bad)}"
+        )
+        if args.json:
+            print(json.dumps([asdict(f) for f in found]))
+        if bad:
+            print(f"kept for a look: {base}")
+        return 1 if bad else 0
+    except BaseException:
+        bad = True
+        raise
+    finally:
+        if not bad:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

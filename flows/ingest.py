@@ -44,7 +44,7 @@ from flows.tasks import (
 )
 from pipelines import analytics
 from pipelines.config import Settings, get_settings
-from pipelines.errors import InletError, ModelMismatch, classify
+from pipelines.errors import InletError, ModelMismatch, WriteConflict, classify
 from pipelines.formats import storable
 from pipelines.index import IndexResult
 from pipelines.queue import check_priority, new_job_id
@@ -190,9 +190,24 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
             if not outcome.finished:
                 outcome.status = "cancelled"
     if any(o.status == "ingested" for o in job.outcomes) or needs_refresh(store):
-        refresh(store)  # also finishes the refresh of a job killed before it
+        _refresh(store, job.settings)  # also finishes the refresh of a job killed before it
         store.optimize_sources()
     _report(job, artifact)
+
+
+def _refresh(store: Store, settings: Settings) -> None:
+    """Refresh the chunk indexes. Another process refreshing them at the same moment may win
+    the commit (a ``write_conflict``), and its indexes may lack this job's rows: refresh again
+    from the new version, up to ``retries`` times, with the settings' delays."""
+    for attempt in range(settings.retries + 1):
+        try:
+            refresh(store)
+            return
+        except Exception as exc:
+            if not isinstance(classify(exc), WriteConflict) or attempt == settings.retries:
+                raise
+            log.info("index refresh lost its commit to another process; again: %s", exc)
+            time.sleep(settings.retry_delay_s * 2**attempt)
 
 
 def _as_completed_or_cancelled(

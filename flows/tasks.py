@@ -18,6 +18,7 @@ and slices of texts to embed).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import threading
 import time
@@ -122,10 +123,14 @@ def ensure_limits(settings: Settings, *, release_all: bool = False) -> None:
         return
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+    from prefect.exceptions import ObjectAlreadyExists
 
     with get_client(sync_client=True) as client:
         for name, size in limits(settings).items():
-            client.upsert_global_concurrency_limit_by_name(name, size)
+            try:
+                client.upsert_global_concurrency_limit_by_name(name, size)
+            except ObjectAlreadyExists:  # another flow created it between Prefect's read and create
+                client.upsert_global_concurrency_limit_by_name(name, size)
             if release_all:
                 client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=0))
 
@@ -148,12 +153,29 @@ HANG_S = 3600.0
 """How long an injected ``hang`` blocks (tests only): longer than any test waits."""
 
 
-def inject_fault(settings: Settings, stage: str, attempt: int, path: str | None = None) -> None:
+def inject_fault(
+    settings: Settings, stage: str, attempt: int, path: str | None = None, key: str = "", retried: bool = True
+) -> None:
     """Raise the fault the ``fault_injection`` setting asks for (tests only); ``hang`` blocks
-    without an event or a check, as work hung in native code would."""
+    without an event or a check, as work hung in native code would.
+
+    ``key`` names what the attempt works on (a source, a batch) and ``retried`` says whether
+    Prefect retries the task: ``random:RATE:SEED`` only strikes a task that is retried, and
+    never its last attempt, so that every source still ends ingested."""
     if not settings.fault_injection:
         return
     parts = settings.fault_injection.split(":")
+    if parts[0] == "random":
+        if (
+            retried
+            and attempt <= settings.retries
+            and _draw(parts[2:], stage, key, attempt) < float(parts[1])
+        ):
+            where = hashlib.blake2b(key.encode(), digest_size=4).hexdigest()
+            raise StoreUnavailable(
+                f"injected random fault in {stage} ({where}), attempt {attempt}", stage=stage
+            )
+        return
     if parts[0] != stage:
         return
     if parts[1] == "hang" and path is not None and Path(path).name == ":".join(parts[2:]):
@@ -162,6 +184,13 @@ def inject_fault(settings: Settings, stage: str, attempt: int, path: str | None 
         raise StoreUnavailable(f"injected transient fault in {stage}, attempt {attempt}", stage=stage)
     if parts[1] == "permanent":
         raise InternalError(f"injected permanent fault in {stage}, attempt {attempt}", stage=stage)
+
+
+def _draw(seed: list[str], stage: str, key: str, attempt: int) -> float:
+    """A number in [0, 1) fixed by the seed, the stage, the key and the attempt: the same
+    attempt meets the same fault whichever process runs it, and whenever."""
+    digest = hashlib.blake2b(":".join([*seed, stage, key, str(attempt)]).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 def note_retry(job: JobContext, refs: list[SourceRef], stage: str, error: InletError) -> None:
@@ -204,7 +233,7 @@ def extract_one(source: Source, job: JobContext) -> Extraction | Cancelled:
         return Cancelled(source.path)
     job.events([(ref, stage, "start", {"attempt": attempt, "path": source.path})])
     try:
-        inject_fault(settings, "extract", attempt, source.path)
+        inject_fault(settings, "extract", attempt, source.path, key=source.source_id)
         with slot(TRANSCRIBE_LIMIT) if stage == "transcribe" else contextlib.nullcontext():
             with deadline(timeout_for(source, settings), stage=stage), stop_when(job.cancel_requested):
                 extraction = extract_cached(source, settings)
@@ -230,7 +259,7 @@ def extract_batch(sources: list[Source], job: JobContext) -> list[Extraction | I
     ended: list[tuple[SourceRef, str, str, dict[str, Any]]] = []
     for source, ref in zip(sources, refs, strict=True):
         try:
-            inject_fault(settings, "extract", 1, source.path)
+            inject_fault(settings, "extract", 1, source.path, key=source.source_id, retried=False)
             with deadline(settings.timeout_extract_s, stage="extract"), stop_when(job.cancel_requested):
                 extraction = extract_cached(source, settings)
         except Interrupted:
@@ -294,7 +323,7 @@ def index_batch(
 
     started = time.perf_counter()
     try:
-        inject_fault(settings, "index", attempt)
+        inject_fault(settings, "index", attempt, key=",".join(sorted(sources_by_id)))
         with (
             slot(EMBED_LIMIT),
             deadline(settings.timeout_index_s, stage="index"),

@@ -318,7 +318,10 @@ class Settings(BaseSettings):
     fault_injection: str | None = None
     """For tests only: ``stage:transient:N`` makes the first N attempts of ``stage`` fail with a
     retryable error; ``stage:permanent`` makes every attempt fail with a non-retryable one;
-    ``stage:hang:NAME`` makes ``stage`` block, without an event, on the file named NAME."""
+    ``stage:hang:NAME`` makes ``stage`` block, without an event, on the file named NAME;
+    ``random:RATE:SEED`` makes each attempt of a retried task (extract or transcribe one file,
+    index a batch) fail with a retryable error with probability RATE, drawn from a hash of the
+    seed, the stage, what it works on and the attempt, never on the attempt after the last retry."""
 
     # --- search --------------------------------------------------------
     ann_min_rows: int = Field(65_536, ge=256)

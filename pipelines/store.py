@@ -30,7 +30,7 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.config import Settings
-from pipelines.errors import ModelMismatch, StoreUnavailable
+from pipelines.errors import ModelMismatch, StoreUnavailable, WriteConflict, classify
 from pipelines.formats import storable
 from pipelines.records import Chunk, Extraction
 
@@ -652,8 +652,16 @@ class Store:
         """Fold the sources table's small commits together, so per-source lookups stay fast
         (after an ingest has written many of them)."""
         sources = self.sources_table()
-        if sources is not None:
+        if sources is None:
+            return
+        try:
             sources.optimize()
+        except Exception as exc:
+            # another process compacted the table at the same moment and won the commit: the
+            # table is compacted all the same, and the ingest that asked must not fail for it
+            if not isinstance(classify(exc), WriteConflict):
+                raise
+            log.info("sources table compacted by another process at the same time: %s", exc)
 
     # reading ---------------------------------------------------------------------------
     def count_chunks(self, collection: str | None = None) -> int:

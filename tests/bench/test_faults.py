@@ -1,6 +1,8 @@
 """The fault campaign (bench/faults.py) on its quick faults, through real jobs and a real worker:
 each fault shows the user a classified verdict with a hint, and after recovery the store equals
-a clean run's (same chunk ids and texts per source, none lost, none duplicated)."""
+a clean run's (same chunk ids and texts per source, none lost, none duplicated). Then the
+campaign at scale, shortened: random transient faults, random kills of the worker, concurrent
+writers with a polling reader."""
 
 from __future__ import annotations
 
@@ -51,3 +53,47 @@ def test_the_corpus_is_made_by_the_script(tmp_path: Path) -> None:
     faults = bench_script("faults")
     written = faults.write_corpus(tmp_path / "corpus", 5)
     assert len(written) == 5 + 4 and len({p.read_bytes() for p in written}) == len(written)
+
+
+@pytest.fixture(scope="module")
+def at_scale(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The campaign at scale, shortened: 20 notes and the samples at 30 % random faults, two
+    random kills of the worker during one job, four writers for 25 s."""
+    faults = bench_script("faults")
+    found = faults.at_scale(
+        tmp_path_factory.mktemp("scale"), files=20, rate=0.3, kills=2, writers=4, minutes=25 / 60
+    )
+    return {f.part.split()[-1]: f for f in found}
+
+
+def test_random_transient_faults_are_retried_within_the_limit_and_every_file_ends_ingested(
+    at_scale: dict,
+) -> None:
+    faults = bench_script("faults")
+    figures = at_scale["faults"]
+    assert figures.problems == [], figures
+    assert figures.detail["statuses"] == {"ingested": figures.files}  # every file, once, ingested
+    assert set(figures.detail["faults_by_stage"]) == {"extract", "transcribe", "index"}
+    assert 0 < figures.max_retries <= faults.RETRIES and figures.retries >= figures.faults
+    assert set(figures.errors) == {"retry: store_unavailable"}  # retried, never a final failure
+    assert figures.check == {"lost": 0, "duplicated": 0, "differing": 0, "extra": 0, "foreign_ids": 0}
+
+
+def test_random_kills_of_the_worker_leave_the_store_of_a_clean_run(at_scale: dict) -> None:
+    figures = at_scale["kills"]
+    assert figures.problems == [], figures
+    assert figures.kills == 2 and figures.detail["runs"] >= 3  # each kill followed by a resumed run
+    assert set(figures.detail["statuses"]) <= {"ingested", "unchanged"}
+    assert sum(figures.detail["statuses"].values()) == figures.files  # every file shown once
+    assert figures.check == {"lost": 0, "duplicated": 0, "differing": 0, "extra": 0, "foreign_ids": 0}
+
+
+def test_concurrent_writers_and_a_polling_dashboard_lose_nothing(at_scale: dict) -> None:
+    figures = at_scale["writers"]
+    assert figures.problems == [], figures
+    assert figures.check == {"lock_errors": 0, "events_lost": 0, "job_rows_lost": 0, "duplicated": 0,
+                             "foreign_ids": 0}  # fmt: skip
+    # every writer wrote while the poller read (one round of its reads takes seconds when loaded)
+    assert figures.detail["rounds"] >= 4 and figures.detail["events_written"] > 0
+    assert figures.detail["polls"] >= 5
+    assert figures.errors == {}
