@@ -265,17 +265,7 @@ def _report(job: JobRun, artifact: UUID | None) -> None:
 
 def _finish(job: JobRun) -> dict[str, Any]:
     """Record the job's end (analytics row with the summary, table artifact); its summary."""
-    summary = job.summary()
-    counts = job.counts()
-    job.record_job(
-        summary["status"],
-        finished_at=analytics.now(),
-        n_sources=len(job.outcomes),
-        n_failed=counts["failed"],
-        n_unchanged=counts["unchanged"],
-        chunks_written=summary["chunks_written"],
-        summary=json.dumps(summary, default=str),
-    )
+    summary = job.record_end()
     rows = [
         {
             "file": s["file"], "kind": s["kind"] or "", "status": s["status"], "chunks": s["chunks"],

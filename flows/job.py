@@ -14,6 +14,7 @@ what came back for its progress and decides each source's outcome.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -195,6 +196,21 @@ class JobRun:
             "job_id": self.job_id, "collection": self.collection, "priority": self.priority,
             "status": status, "flow_run_id": self.flow_run_id, **values,
         }])  # fmt: skip
+
+    def record_end(self) -> dict[str, Any]:
+        """Write the job's final row (status, counts, the summary as JSON); its summary."""
+        summary = self.summary()
+        counts = self.counts()
+        self.record_job(
+            summary["status"],
+            finished_at=analytics.now(),
+            n_sources=len(self.outcomes),
+            n_failed=counts["failed"],
+            n_unchanged=counts["unchanged"],
+            chunks_written=summary["chunks_written"],
+            summary=json.dumps(summary, default=str),
+        )
+        return summary
 
     def note(self, outcome: SourceOutcome, stage: str, event: str) -> None:
         """Count an event a task wrote for ``outcome`` towards the job's progress."""

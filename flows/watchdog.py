@@ -225,13 +225,7 @@ def fail(settings: Settings, job: dict[str, Any], run_id: str, limit: str, *, ca
         for path in json.loads((given["paths"][0] if given.height else None) or "[]"):
             outcome = run.add(SourceOutcome(path=path, file=Path(path).name))
             run.fail(outcome, Stuck(f"{message}, before its files were checked", path=path, stage="validate"))
-    summary = run.summary()
-    counts = run.counts()
-    run.record_job(
-        summary["status"], finished_at=analytics.now(), n_sources=len(run.outcomes), n_failed=counts["failed"],
-        n_unchanged=counts["unchanged"], chunks_written=summary["chunks_written"],
-        summary=json.dumps(summary, default=str),
-    )  # fmt: skip
+    summary = run.record_end()
     if cancelled:
         _set_state(run_id, Cancelled(message=f"stuck: {limit}; cancelled; finished sources kept"))
         return f"job {job['job_id']} (flow run {run_id}) is stuck and was cancelled: {limit}; the worker restarts"
