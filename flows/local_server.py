@@ -8,6 +8,10 @@ API it serves the UI and runs the scheduler, so the ``maintenance`` and inbox sc
 ``Settings.local_server_file`` once the pool and the deployments exist; other processes read
 it through ``Settings.prefect_api_url``.
 
+The server runs through ``flows._prefect_server``, which begins the SQLite write transactions
+IMMEDIATE, so concurrent writes (a burst of submits, several flows at once) wait for the lock
+instead of being refused with 503 and retried seconds later by the client.
+
 A new database takes Prefect 10-14 s to create (migrations); an existing one starts in 5-6 s.
 The first database made for a Prefect version is kept as a template in the user's cache, and
 a new home starts from a copy of it.
@@ -96,7 +100,7 @@ class LocalServer:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                [sys.executable, "-m", "flows._prefect_server", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, no locks taken
             )  # fmt: skip

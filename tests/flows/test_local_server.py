@@ -43,6 +43,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     # the local server's scheduler looks for due schedules every second (default 60 s)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS", "1")
+        # the server logs the errors it answers with 503 (a client retries them after seconds)
+        env.setenv("PREFECT_API_LOG_RETRYABLE_ERRORS", "true")
         yield home
         stop_worker(get_settings(home=str(home)))
 
@@ -137,6 +139,17 @@ def test_jobs_from_a_notebook_the_cli_and_the_dashboard_run_as_flow_runs_in_one_
         assert json.loads(answer.read())["api_url"] == now["prefect_api_url"]  # the UI calls this server
     link = inlet.jobs(job_id=notebook, settings=settings)["flow_run_url"][0]
     assert link == f"{now['prefect_ui_url']}/runs/flow-run/{job_row(settings, notebook)['flow_run_id']}"
+
+
+def test_begin_immediate_finds_its_hook_in_this_prefect() -> None:
+    # in a child process: the hook changes the process's Prefect server code
+    check = (
+        "from flows._prefect_server import begin_immediate; raise SystemExit(0 if begin_immediate() else 1)"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (
+        f"Prefect's SQLite configuration changed: see flows/_prefect_server.py {done.stderr}"
+    )
 
 
 def test_high_before_normal_before_low_and_a_waiting_job_cancelled_never_runs(
