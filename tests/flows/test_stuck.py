@@ -31,7 +31,7 @@ from pipelines.config import get_settings
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("embedder")]
 
 BIN = Path(sys.executable).parent
-STUCK_AFTER_S = 45
+STUCK_AFTER_S = 30
 """Long enough for the worker to load the embedding model on a loaded machine."""
 
 
