@@ -454,6 +454,12 @@ def search_groups(store: Store, collection: str | None = None) -> list[SearchGro
     if collection is not None:
         found = store.collection_model(collection)
         return [(found.model, found.table, collection) if found else (default, CHUNKS, collection)]
+    recorded = store.recorded_models()
+    if all((found.model, found.table) == (default, CHUNKS) for found in recorded.values()):
+        # a collection with no recorded model is in ``chunks`` with the default model too: one
+        # group, whatever the sources table holds (listing its collections costs a search more
+        # than the search itself on a large table)
+        return [(default, CHUNKS, None)]
     groups: dict[tuple[str, str], list[str]] = {}
     for name, found in store.collection_models().items():
         groups.setdefault((found.model, found.table), []).append(name)

@@ -324,13 +324,16 @@ class Store:
             return self._unrecorded(collection)
         return None
 
+    def recorded_models(self) -> dict[str, CollectionModel]:
+        """The models recorded in the ``collections`` table (a row per collection: small)."""
+        table = self._open(COLLECTIONS)
+        if table is None:
+            return {}
+        return {row["collection"]: _collection_model(row) for row in table.search().limit(None).to_list()}
+
     def collection_models(self) -> dict[str, CollectionModel]:
         """Every collection's model: those recorded, and those only the sources table knows."""
-        found: dict[str, CollectionModel] = {}
-        table = self._open(COLLECTIONS)
-        if table is not None:
-            for row in table.search().limit(None).to_list():
-                found[row["collection"]] = _collection_model(row)
+        found = self.recorded_models()
         sources = self.sources_table()
         if sources is not None:
             names = sources.search().select(["collection"]).limit(None).to_arrow().column("collection")
