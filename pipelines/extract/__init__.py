@@ -3,7 +3,8 @@
 ``pdf`` → :func:`pipelines.extract.pdf.extract_pdf`; ``text`` → :func:`.text.extract_text`;
 ``html`` → :func:`.html.extract_html`; ``docx`` → :func:`.docx.extract_docx`;
 ``epub`` → :func:`.epub.extract_epub`; ``image`` → :func:`.ocr.extract_image`;
-``audio`` and ``video`` → :func:`.audio.transcribe` (the video's audio track).
+``audio`` → :func:`.audio.transcribe`; ``video`` → :func:`.video.extract_video` (its sound
+transcribed; a video with no sound track or no speech described in one passage instead).
 
 PDFs, web pages, DOCX, EPUB and images are parsed in a child process with a memory and a time
 limit (:func:`isolated`, settings ``extract_memory_mb`` and ``timeout_extract_s``), so that a
@@ -107,6 +108,12 @@ def _media(source: Source, settings: Settings) -> Extraction:
     return transcribe(source, settings)
 
 
+def _video(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.video import extract_video
+
+    return extract_video(source, settings)
+
+
 EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
     "pdf": _pdf,
     "text": _text,
@@ -115,7 +122,7 @@ EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
     "epub": _epub,
     "image": _image,
     "audio": _media,
-    "video": _media,
+    "video": _video,
 }
 
 
