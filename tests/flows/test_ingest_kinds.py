@@ -210,6 +210,10 @@ def test_a_spoken_phrase_in_a_video_is_found_at_its_seconds_with_a_still(
         assert Image.open(io.BytesIO(served.content)).size == image.size
         audio_id = inlet.sources("media", kind="audio", home=home)["source_id"][0]
         assert httpx.get(f"{url}/v1/sources/{audio_id}/thumbnail").status_code == 404
+        silent = httpx.get(f"{url}/v1/sources/{inlet.show(SILENT, home=home)['source_id']}").json()
+        assert silent["video"]["codec"] == "mpeg4" and silent["video"]["audio_codec"] is None
+        assert silent["warnings"][0].startswith("no_audio_track: ") and "path" not in silent
+        assert httpx.get(f"{url}/v1/sources/{top['source_id']}").json()["video"] == shown["video"]
 
 
 def test_a_video_without_sound_is_found_by_its_name_and_shown_with_its_still_and_facts(
