@@ -225,9 +225,9 @@ class UndecodableAudio(InputError):
 
 
 class NoAudioTrack(InputError):
-    """Raised by the transcriber when a file has no audio stream. Ingest does not fail a video
-    for it: the video is indexed by its picture and facts, and keeps this class as a warning
-    (:func:`pipelines.extract.video.extract_video`)."""
+    """Raised when a file given to the transcriber has no audio stream. Ingest does not fail a
+    video for it: the video is indexed by its picture and facts, and keeps this class as a
+    warning (:func:`pipelines.extract.video.without_speech`)."""
 
     code = "no_audio_track"
     hint = "This file has no sound track, so there is nothing to transcribe; a video without sound is indexed by its name, picture and length."

@@ -307,7 +307,7 @@ def probe_media(path: Path) -> tuple[Literal["audio", "video"], float | None, st
     """Open a media file with PyAV: (``audio`` or ``video``, duration in seconds or ``None``,
     container name). Raises ``UndecodableAudio`` if it will not open and ``UnsupportedFormat``
     when it holds neither sound nor picture. A video without sound is a video (indexed by its
-    picture, :func:`pipelines.extract.video.extract_video`)."""
+    picture, :func:`pipelines.extract.video.without_speech`)."""
     import av
 
     try:

@@ -3,7 +3,7 @@
 The models load once per process (``load_whisper`` is cached). Media is probed before decoding
 and before a model is loaded (``pipelines.sources.check_sound``), so a file without sound fails
 with ``NoAudioTrack`` instead of a bare ``IndexError`` from the decoder (a video without sound is
-then indexed by its picture: :func:`pipelines.extract.video.extract_video`). The sound is then decoded (in a child process
+then indexed by its picture: :func:`pipelines.extract.video.without_speech`). The sound is then decoded (in a child process
 bounded by ``extract_memory_mb``, as documents are parsed) and transcribed in windows of a few
 minutes, so a long recording needs no more memory than a short one, and long recordings can go
 through faster-whisper's batched pipeline (see :func:`transcribe`).

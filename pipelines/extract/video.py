@@ -12,10 +12,11 @@ are parsed, ``extract_memory_mb``), and a picture larger than ``max_video_pixels
 before it is decoded (files are checked against it when they are identified, too:
 :func:`check_pixels`).
 
-:func:`extract_video` transcribes a video's sound; a video without a sound track, or whose
-sound holds no speech, is indexed by one passage that describes it (:func:`describe`: its name,
-length, picture and a note that nothing is spoken), cited from its first second, so it is found
-by its name and shown with its still; the extraction keeps a warning that there is no speech.
+A video's sound is transcribed like any recording; a video without a sound track, or whose
+sound holds no speech, is indexed instead by one passage that describes it (:func:`without_speech`,
+:func:`describe`: its name, length, picture and a note that nothing is spoken), cited from its
+first second, so it is found by its name and shown with its still; the extraction keeps a
+warning that there is no speech.
 
     >>> path = thumbnail(source_id, "talk.mp4", 12.5, settings)  # doctest: +SKIP
 """
@@ -26,7 +27,6 @@ import io
 import logging
 import os
 import tempfile
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -156,22 +156,15 @@ def check_pixels(info: VideoInfo, path: str | os.PathLike[str], settings: Settin
         )  # fmt: skip
 
 
-def extract_video(source: Source, settings: Settings) -> Extraction:
-    """A video's words: its transcribed sound (:func:`pipelines.extract.audio.transcribe`), or,
-    when it has no sound track (``no_audio_track``) or no speech in it (``no_speech``), the one
-    passage :func:`describe` writes, with that class and its message kept as a warning."""
-    from pipelines.extract.audio import transcribe
-
-    started = time.perf_counter()
-    try:
-        return transcribe(source, settings)
-    except (NoAudioTrack, NoSpeech) as exc:
-        note = f"{exc.code}: {exc.message}; indexed by its name, picture and length only"
-        log.warning("%s: %s", source.file, note)
-        segment = Segment(text=describe(source, exc), start=0.0, end=source.duration_s or 0.0)
-        return Extraction(
-            source=source, segments=[segment], seconds=time.perf_counter() - started, warnings=[note]
-        )
+def without_speech(source: Source, reason: NoAudioTrack | NoSpeech, seconds: float = 0.0) -> Extraction:
+    """The extraction of a video that has nothing spoken in it (``reason``: no sound track, or no
+    speech recognised in its sound): one segment, :func:`describe`'s passage, from its first
+    second to its end (so its hit shows the still of its start), and the warning
+    ``"<class>: <message>; ..."``."""
+    note = f"{reason.code}: {reason.message}; indexed by its name, picture and length only"
+    log.warning("%s: %s", source.file, note)
+    segment = Segment(text=describe(source, reason), start=0.0, end=source.duration_s or 0.0)
+    return Extraction(source=source, segments=[segment], seconds=seconds, warnings=[note])
 
 
 def describe(source: Source, reason: NoAudioTrack | NoSpeech | None = None) -> str:
