@@ -15,7 +15,7 @@ import polars as pl
 
 from dashboard import strings
 from inlet import uploads
-from inlet.formats import clock, human_size
+from inlet.formats import clock, container_name, human_size
 from inlet.records import is_media
 
 # --- hits ------------------------------------------------------------------------------------
@@ -235,12 +235,13 @@ def _when(value: Any) -> str:
 # --- upload ----------------------------------------------------------------------------------
 
 
-def video_text(video: dict[str, Any] | None) -> str:
-    """A video's facts in one line, as the library and search pages show them.
+def video_text(video: dict[str, Any] | None, file: str = "") -> str:
+    """A video's facts in one line, as the library and search pages show them (the container by
+    ``file``'s extension when FFmpeg's name for it lists several).
 
     >>> video_text({"duration_s": 12.0, "width": 640, "height": 360, "codec": "h264", "fps": 25.0,
-    ...             "audio_codec": None, "container": "mov,mp4,m4a,3gp,3g2,mj2"})
-    'Video 00:12.0 · 640 × 360 · h264 25 fps · no sound track · mov,mp4,m4a,3gp,3g2,mj2'
+    ...             "audio_codec": None, "container": "mov,mp4,m4a,3gp,3g2,mj2"}, "talk.mp4")
+    'Video 00:12.0 · 640 × 360 · h264 25 fps · no sound track · mp4'
     """
     if not video:
         return ""
@@ -255,7 +256,7 @@ def video_text(video: dict[str, Any] | None) -> str:
         else strings.VIDEO_NO_SOUND
     )
     if video.get("container"):
-        parts.append(str(video["container"]))
+        parts.append(container_name(str(video["container"]), file))
     return " · ".join(parts)
 
 

@@ -59,7 +59,7 @@ if stats["sources"]:
                     f"{helpers.markdown_escape(helpers.category_text(source['category'], source['category_score']))}"
                 )
                 if source["kind"] == "video":
-                    facts = helpers.video_text(resources.video(settings, source["source_id"]))
+                    facts = helpers.video_text(resources.video(settings, source["source_id"]), source["file"])
                     if facts:
                         st.caption(facts)
                 if source["keywords"]:

@@ -109,7 +109,7 @@ def show_hit(hit: dict[str, Any], paths: dict[str, str], all_collections: bool) 
                         still.image(picture, caption=strings.STILL_CAPTION.format(
                             at=clock(helpers.media_start(hit))))  # fmt: skip
                     player.video(path, start_time=helpers.media_start(hit))
-                    facts = helpers.video_text(resources.video(settings, hit["source_id"]))
+                    facts = helpers.video_text(resources.video(settings, hit["source_id"]), hit["file"])
                     if facts:
                         player.caption(facts)
                 else:

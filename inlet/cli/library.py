@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from inlet.cli.app import emit_json, main
-from pipelines.formats import clock, printable
+from pipelines.formats import clock, container_name, printable
 from pipelines.records import KINDS, is_media
 
 SOURCE_KEYS = [
@@ -139,7 +139,7 @@ def video_line(video: dict[str, Any]) -> str:
 
     >>> video_line({"duration_s": 12.0, "width": 640, "height": 360, "codec": "h264", "fps": 25.0,
     ...             "audio_codec": None, "container": "mov,mp4,m4a,3gp,3g2,mj2"})
-    '00:12.0, 640x360, h264 25 fps, no sound track, mov,mp4,m4a,3gp,3g2,mj2'
+    '00:12.0, 640x360, h264 25 fps, no sound track, mov'
     """
     parts = [clock(video["duration_s"])] if video.get("duration_s") else []
     if video.get("width"):
@@ -148,7 +148,7 @@ def video_line(video: dict[str, Any]) -> str:
         parts.append(f"{video['codec']} {video['fps']:g} fps" if video.get("fps") else video["codec"])
     parts.append(f"{video['audio_codec']} sound" if video.get("audio_codec") else "no sound track")
     if video.get("container"):
-        parts.append(video["container"])
+        parts.append(container_name(video["container"], video.get("file") or ""))
     return ", ".join(parts)
 
 
@@ -175,7 +175,7 @@ def show(source: str, as_json: bool) -> None:
         click.echo(f"Summary: {printable(sentence['text'])} [{printable(sentence['citation'])}]")
     video = shown.get("video")
     if video:
-        click.echo(f"video: {printable(video_line(video))}")
+        click.echo(f"video: {printable(video_line({**video, 'file': shown['file']}))}")
     for warning in shown.get("warnings") or []:
         click.echo(f"note: {printable(warning)}")
     spoken = {s.get("language") for s in shown["segments"] if s.get("language")}

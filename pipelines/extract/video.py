@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.config import Settings
 from pipelines.errors import DamagedDocument, NoAudioTrack, NoSpeech, NoVideoTrack, TooLarge
-from pipelines.formats import clock
+from pipelines.formats import clock, container_name
 from pipelines.records import Extraction, Segment, Source
 
 log = logging.getLogger("inlet.extract.video")
@@ -197,18 +197,6 @@ def describe(source: Source, reason: NoAudioTrack | NoSpeech | None = None) -> s
     elif isinstance(reason, NoSpeech):
         text += " No speech: no words were recognised in its sound, so nothing spoken in it is indexed."
     return text
-
-
-def container_name(container: str, file: str = "") -> str:
-    """FFmpeg's container name made short: the file's extension when FFmpeg lists it among the
-    names of its demuxer (``mov,mp4,m4a,...`` for ``talk.mp4`` is ``mp4``), else the first name.
-
-    >>> container_name("mov,mp4,m4a,3gp,3g2,mj2", "talk.mp4"), container_name("matroska,webm", "x.bin")
-    ('mp4', 'matroska')
-    """
-    names = [n.strip() for n in container.split(",") if n.strip()]
-    suffix = Path(file).suffix.lower().lstrip(".")
-    return suffix if suffix in names else (names[0] if names else container)
 
 
 def thumbnail_path(source_id: str, second: float, settings: Settings) -> Path:
