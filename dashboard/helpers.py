@@ -15,7 +15,7 @@ import polars as pl
 
 from dashboard import strings
 from inlet import uploads
-from inlet.formats import clock, human_size
+from inlet.formats import clock, container_name, human_size
 from inlet.records import is_media
 
 # --- hits ------------------------------------------------------------------------------------
@@ -235,6 +235,31 @@ def _when(value: Any) -> str:
 # --- upload ----------------------------------------------------------------------------------
 
 
+def video_text(video: dict[str, Any] | None, file: str = "") -> str:
+    """A video's facts in one line, as the library and search pages show them (the container by
+    ``file``'s extension when FFmpeg's name for it lists several).
+
+    >>> video_text({"duration_s": 12.0, "width": 640, "height": 360, "codec": "h264", "fps": 25.0,
+    ...             "audio_codec": None, "container": "mov,mp4,m4a,3gp,3g2,mj2"}, "talk.mp4")
+    'Video 00:12.0 · 640 × 360 · h264 25 fps · no sound track · mp4'
+    """
+    if not video:
+        return ""
+    parts = [strings.VIDEO_FACTS_HEAD + (f" {clock(video['duration_s'])}" if video.get("duration_s") else "")]
+    if video.get("width"):
+        parts.append(f"{video['width']} × {video['height']}")
+    if video.get("codec"):
+        parts.append(f"{video['codec']} {video['fps']:g} fps" if video.get("fps") else str(video["codec"]))
+    parts.append(
+        strings.VIDEO_SOUND.format(codec=video["audio_codec"])
+        if video.get("audio_codec")
+        else strings.VIDEO_NO_SOUND
+    )
+    if video.get("container"):
+        parts.append(container_name(str(video["container"]), file))
+    return " · ".join(parts)
+
+
 def limits_text(settings: Any) -> str:
     """The upload limits of ``settings`` in words (sizes per kind, recording length, pages)."""
     return strings.UPLOAD_LIMITS.format(
@@ -242,6 +267,7 @@ def limits_text(settings: Any) -> str:
         html=human_size(settings.max_bytes_html), docx=human_size(settings.max_bytes_docx),
         epub=human_size(settings.max_bytes_epub), image=human_size(settings.max_bytes_image),
         ocr_pages=settings.max_ocr_pages, pixels=round(settings.max_image_pixels / 1e6),
+        video_pixels=f"{settings.max_video_pixels / 1e6:.1f}".removesuffix(".0"),
         audio=human_size(settings.max_bytes_audio), video=human_size(settings.max_bytes_video),
         seconds=format_duration(settings.max_audio_seconds), pages=settings.max_pdf_pages,
     )  # fmt: skip

@@ -131,6 +131,21 @@ def thumbnail(s: Settings, source_id: str, second: float) -> str | None:
 
 
 @st.cache_data(ttl=SEARCH_TTL_S, show_spinner=False, max_entries=512)
+def _video(_s: Settings, key: str, source_id: str) -> dict[str, Any] | None:
+    try:
+        video: dict[str, Any] | None = inlet.show(source_id, settings=_s).get("video")
+    except (inlet.InletError, LookupError, OSError):
+        return None
+    return video
+
+
+def video(s: Settings, source_id: str) -> dict[str, Any] | None:
+    """A video source's facts (``inlet.show(...)["video"]``: length, picture size, codecs, frame
+    rate, container), or ``None`` when they are not kept."""
+    return _video(s, settings_key(s), source_id)
+
+
+@st.cache_data(ttl=SEARCH_TTL_S, show_spinner=False, max_entries=512)
 def _suggest(_s: Settings, key: str, prefix: str, collection: str | None) -> list[str]:
     return inlet.suggest(prefix, collection=collection, settings=_s)
 
@@ -150,7 +165,7 @@ _loaded: dict[str, bool] = {}
 
 def clear_reads() -> None:
     """Forget every cached read (after this session submitted or cancelled something)."""
-    for cached in (_stats, _sources, _labels, _errors, _jobs, _job_sources, _statistics, _search):
+    for cached in (_stats, _sources, _labels, _errors, _jobs, _job_sources, _statistics, _search, _video):
         cached.clear()
 
 

@@ -192,8 +192,11 @@ UPLOAD_HELP = (
 UPLOAD_LIMITS = (
     "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, EPUB {epub}, image {image}, audio {audio}, "
     "video {video}; recordings up to {seconds}, PDFs up to {pages} pages, up to {ocr_pages} pages "
-    "read by OCR per file, images up to {pixels} megapixels."
+    "read by OCR per file, images up to {pixels} megapixels, video pictures up to {video_pixels} megapixels."
 )
+VIDEO_FACTS_HEAD = "Video"
+VIDEO_SOUND = "{codec} sound"
+VIDEO_NO_SOUND = "no sound track"
 UPLOAD_COLLECTION_LABEL = "Collection"
 UPLOAD_COLLECTION_HELP = "An existing collection, or type a new name."
 UPLOAD_PRIORITY_LABEL = "Priority"
@@ -313,12 +316,23 @@ GROUP_TEXT = "{message}  \n**What to do:** {hint}"
 HEALTH_TITLE = "Health"
 HEALTH_INTRO = "What this dashboard runs on: models, stores, where jobs run, versions."
 MODELS_HEADER = "Models"
-MODEL_ROLE = {"embed": "Embedding", "whisper": "Transcription"}
-MODEL_FOUND = "found at `{where}`"
-MODEL_MISSING = "missing: {message}"
+MODEL_ROLE = {
+    "embed": "Embedding",
+    "whisper": "Transcription (English)",
+    "whisper_multilingual": "Transcription (other languages)",
+    "embed_multilingual": "Embedding (multilingual collections)",
+}
+MODEL_FOUND = "installed at `{where}`"
+MODEL_MISSING = "not installed: {message}"
+MODEL_INSTALL = "To install: `{hint}`"
+MODEL_OFF = "off: `INLET_WHISPER_MULTILINGUAL_MODEL` is empty, so every recording is transcribed as English"
 MODEL_LOADED = "loaded in this dashboard"
 MODEL_NOT_LOADED = "not loaded here yet (loaded on first search)"
 MODEL_IN_WORKER = "loaded by the worker when a recording is ingested"
+MODEL_MULTILINGUAL_IN_WORKER = (
+    "loaded by the worker when a recording is ingested (it tells the language of each stretch of speech)"
+)
+MODEL_MULTILINGUAL_EMBED = "loaded when a collection made with `--model usem3` is ingested or searched"
 BREAKERS_HEADER = "Circuit breakers"
 BREAKERS_CAPTION = (
     "After failing several times in a row, a model or the store is not tried again until its "

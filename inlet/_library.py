@@ -350,7 +350,9 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
         segment read by OCR also has ``ocr_confidence`` (Tesseract's mean word confidence,
         0-100); a segment of speech has its ``language`` (the recording's ``language`` is the
         one most of its speech is in). A video also has ``video``: ``{"container", "width",
-        "height", "codec", "fps"}``.
+        "height", "codec", "fps", "audio_codec", "duration_s"}`` (``audio_codec`` ``None``: no
+        sound track). ``warnings`` lists what the extraction noted without failing (a video with
+        no speech: ``no_audio_track: ...`` or ``no_speech: ...``; a PDF's unreadable parts).
 
     Raises:
         LookupError: when no ingested source matches.
@@ -373,7 +375,8 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
         shown["duration_s"] = src.duration_s
         if src.kind == "video":
             shown["video"] = {"container": src.container, "width": src.width, "height": src.height,
-                              "codec": src.video_codec, "fps": src.fps}  # fmt: skip
+                              "codec": src.video_codec, "fps": src.fps, "audio_codec": src.audio_codec,
+                              "duration_s": src.duration_s}  # fmt: skip
         shown["segments"] = [
             {"text": g.text, "start": g.start, "end": g.end, "language": g.language}
             for g in extraction.segments
@@ -388,6 +391,7 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
             }
             for g in extraction.segments
         ]
+    shown["warnings"] = list(extraction.warnings)
     return {**shown, **_analysis(source_id, s), "segments": shown["segments"]}
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from inlet._library import collection_totals, collections
+from inlet._library import collection_models, collection_totals, collections
 from inlet._library import sources as library_sources
 from inlet._settings import resolve
 from pipelines import analytics
@@ -115,7 +115,8 @@ def error_classes() -> list[dict[str, Any]]:
 class Stats(dict):
     """``inlet.stats()``: store totals and analytics figures; a dict, shown as tables in a notebook.
 
-    Keys: ``sources``, ``chunks`` (in the store), ``collections``, ``sources_by_kind``, ``jobs``,
+    Keys: ``sources``, ``chunks`` (in the store), ``collections`` (per collection: ``sources``,
+    ``chunks`` and ``model``, the embedding model it was made with), ``sources_by_kind``, ``jobs``,
     ``errors``, ``home``, and the frames of :func:`pipelines.analytics.statistics`: ``by_kind``,
     ``by_collection``, ``stages``, ``queue``, ``errors_by_class``, ``searches``; dicts
     ``retries`` and ``health``; ``breakers``: the state of each dependency's circuit breaker
@@ -133,6 +134,17 @@ class Stats(dict):
             f"<small>({html.escape(str(self['home']))})</small></p>"
         )
         parts = [head]
+        collections = self.get("collections") or {}
+        if collections:
+            cells = "".join(
+                f"<tr><th>{html.escape(name)}</th><td>{c['sources']}</td><td>{c['chunks']}</td>"
+                f"<td>{html.escape(str(c.get('model') or ''))}</td></tr>"
+                for name, c in collections.items()
+            )
+            parts.append(
+                "<h4>collections</h4><table><tr><th>collection</th><th>sources</th><th>chunks</th>"
+                f"<th>embedding model</th></tr>{cells}</table>"
+            )
         for key in ("by_kind", "by_collection", "stages", "queue", "errors_by_class", "searches"):
             frame = self.get(key)
             if isinstance(frame, pl.DataFrame) and frame.height:
@@ -173,8 +185,10 @@ def stats(
     store = Store(s)
     sources = library_sources(settings=s)
     per_collection = {
-        r["collection"]: {"sources": r["sources"], "chunks": r["chunks"]}
-        for r in collection_totals(sources).iter_rows(named=True)
+        r["collection"]: {"sources": r["sources"], "chunks": r["chunks"], "model": r["model"]}
+        for r in collection_totals(sources, collection_models(s) if sources.height else {}).iter_rows(
+            named=True
+        )
     }
     counts = analytics.query(
         s, "SELECT (SELECT count(*) FROM job_state) AS jobs, (SELECT count(*) FROM errors) AS errors"

@@ -6,6 +6,6 @@ a notebook, an app): the same rules the CLI and inlet's own messages use.
 ('1:02:05.2', '4.9 kB')
 """
 
-from pipelines.formats import clock, human_size, printable
+from pipelines.formats import clock, container_name, human_size, printable
 
-__all__ = ["clock", "human_size", "printable"]
+__all__ = ["clock", "container_name", "human_size", "printable"]

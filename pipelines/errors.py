@@ -20,7 +20,7 @@ the exception behind it) and ``traceback`` (the full traceback, when there was o
     │   ├── DamagedDocument             a Word document, e-book or image that cannot be read
     │   ├── NoTextLayer                 a scanned PDF with no text layer in which OCR found no words
     │   ├── UndecodableAudio            audio or video whose sound cannot be decoded
-    │   ├── NoAudioTrack                a video without any audio stream
+    │   ├── NoAudioTrack                no sound to transcribe (a video without it: a warning, not a failure)
     │   ├── NoSpeech                    audio in which no speech was recognised
     │   └── NoVideoTrack                a still was asked of a file that has no video picture
     ├── ResourceError
@@ -225,10 +225,12 @@ class UndecodableAudio(InputError):
 
 
 class NoAudioTrack(InputError):
-    """Raised when a video has no audio stream to transcribe."""
+    """Raised when a file given to the transcriber has no audio stream. Ingest does not fail a
+    video for it: the video is indexed by its picture and facts, and keeps this class as a
+    warning (:func:`pipelines.extract.video.without_speech`)."""
 
     code = "no_audio_track"
-    hint = "This video has no sound track, so there is nothing to transcribe."
+    hint = "This file has no sound track, so there is nothing to transcribe; a video without sound is indexed by its name, picture and length."
 
 
 class NoSpeech(InputError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from pathlib import PurePath
 
 
 def human_size(n: int | None) -> str:
@@ -38,6 +39,18 @@ def clock(seconds: float | None) -> str:
     minutes, rest = divmod(rest, 600)
     text = f"{minutes:02d}:{rest // 10:02d}.{rest % 10}"
     return f"{hours}:{text}" if hours else text
+
+
+def container_name(container: str, file: str = "") -> str:
+    """FFmpeg's container name made short: the file's extension when FFmpeg lists it among the
+    names of its demuxer (``mov,mp4,m4a,...`` for ``talk.mp4`` is ``mp4``), else the first name.
+
+    >>> container_name("mov,mp4,m4a,3gp,3g2,mj2", "talk.mp4"), container_name("matroska,webm", "x.bin")
+    ('mp4', 'matroska')
+    """
+    names = [n.strip() for n in container.split(",") if n.strip()]
+    suffix = PurePath(file).suffix.lower().lstrip(".")
+    return suffix if suffix in names else (names[0] if names else container)
 
 
 _UNSHOWN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})

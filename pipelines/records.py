@@ -53,6 +53,8 @@ class Source:
     """A video's picture codec (FFmpeg's name: ``h264``, ``vp9``, ...)."""
     fps: float | None = None
     """A video's average frame rate."""
+    audio_codec: str | None = None
+    """A video's sound codec (FFmpeg's name: ``aac``, ``opus``, ...); ``None`` without a sound track."""
 
 
 @dataclass

@@ -305,8 +305,9 @@ def _decode_guess(data: bytes) -> str | None:
 
 def probe_media(path: Path) -> tuple[Literal["audio", "video"], float | None, str]:
     """Open a media file with PyAV: (``audio`` or ``video``, duration in seconds or ``None``,
-    container name). Raises ``UndecodableAudio`` if it will not open and ``NoAudioTrack`` for a
-    video without sound."""
+    container name). Raises ``UndecodableAudio`` if it will not open and ``UnsupportedFormat``
+    when it holds neither sound nor picture. A video without sound is a video (indexed by its
+    picture, :func:`pipelines.extract.video.without_speech`)."""
     import av
 
     try:
@@ -321,19 +322,32 @@ def probe_media(path: Path) -> tuple[Literal["audio", "video"], float | None, st
                 and s.codec_context.name not in _TEXT_VIDEO_CODECS
             ]
             duration = container.duration / 1_000_000 if container.duration else None
-            if duration is None and audio and audio[0].duration and audio[0].time_base:
-                duration = float(audio[0].duration * audio[0].time_base)
+            timed = audio or video
+            if duration is None and timed and timed[0].duration and timed[0].time_base:
+                duration = float(timed[0].duration * timed[0].time_base)
             name = container.format.name
     except Exception as exc:  # PyAV raises many FFmpeg error types
         raise UndecodableAudio(
             f"Could not open the media container: {type(exc).__name__}: {exc}", path=str(path)
         ) from exc
     kind: Literal["audio", "video"] = "video" if video else "audio"
-    if not audio:
-        if video:
-            raise NoAudioTrack("The video has no audio track to transcribe", path=str(path))
+    if not audio and not video:
         raise UnsupportedFormat(f"The file holds no audio or video ({name})", path=str(path))
     return kind, duration, name
+
+
+def check_sound(path: str | os.PathLike[str]) -> None:
+    """Raise ``NoAudioTrack`` when a media file has no sound stream (a file PyAV cannot open
+    passes: its decoder says what is wrong with it)."""
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if container.streams.audio:
+                return
+    except Exception:  # noqa: BLE001 - PyAV raises many FFmpeg error types; the decoder classifies them
+        return
+    raise NoAudioTrack("The file has no audio track to transcribe", path=str(path))
 
 
 def inspect(path: str | os.PathLike[str], settings: Settings) -> Source:
@@ -394,23 +408,26 @@ def inspect(path: str | os.PathLike[str], settings: Settings) -> Source:
         container=container,
     )
     if kind == "video":
-        _describe_video(source)
+        _describe_video(source, settings)
     return source
 
 
-def _describe_video(source: Source) -> None:
-    """Record a video's picture (size, codec, frame rate) on ``source``; a header that cannot be
-    read leaves them unknown (the sound is what is indexed)."""
+def _describe_video(source: Source, settings: Settings) -> None:
+    """Record a video's picture (size, codec, frame rate) and sound codec on ``source``, and
+    refuse a picture over ``max_video_pixels`` (``TooLarge``); a header that cannot be read
+    leaves them unknown (the sound is what is indexed)."""
     from pipelines.errors import InletError
-    from pipelines.extract.video import probe_video
+    from pipelines.extract.video import check_pixels, probe_video
 
     try:
         info = probe_video(source.path)
     except InletError:
         return
+    check_pixels(info, source.path, settings)
     source.width, source.height, source.video_codec, source.fps = (
         info.width,
         info.height,
         info.codec,
         info.fps,
     )
+    source.audio_codec = info.audio_codec

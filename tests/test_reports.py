@@ -86,7 +86,10 @@ def test_statistics_give_the_known_figures(run) -> None:  # noqa: ANN001
     assert totals["audio_minutes"] == pytest.approx(known["audio_s"] / 60, abs=0.01)
     # the library, the statistics and the report count a collection the same way
     listed = inlet.collections(home=home).row(0, named=True)
-    assert stats["collections"] == {"known": {"sources": known["good"], "chunks": summary["chunks_written"]}}
+    assert stats["collections"] == {
+        "known": {"sources": known["good"], "chunks": summary["chunks_written"], "model": listed["model"]}
+    }
+    assert listed["model"] == "all-MiniLM-L6-v2"  # the library and the statistics name the same model
     assert (listed["sources"], listed["chunks"], listed["pages"]) == (
         totals["sources"], totals["chunks"], totals["pages"]) == (
         known["good"], summary["chunks_written"], known["pages"])  # fmt: skip

@@ -14,16 +14,26 @@ st.caption(strings.HEALTH_INTRO)
 
 st.subheader(strings.MODELS_HEADER)
 for model in report["models"]:
-    role = strings.MODEL_ROLE[model["role"]]
+    role = strings.MODEL_ROLE.get(model["role"], model["role"])
     with st.container(border=True):
+        if not model["name"]:
+            st.markdown(f":gray-badge[{role}] " + strings.MODEL_OFF)
+            continue
         if model["problem"]:
             st.markdown(f":red-badge[{role}] `{model['name']}`: "
                         + strings.MODEL_MISSING.format(message=helpers.markdown_escape(model["problem"])))  # fmt: skip
+            st.markdown(strings.MODEL_INSTALL.format(hint=model["hint"]))
             continue
-        if model["role"] != "embed":
-            loaded = strings.MODEL_IN_WORKER
-        else:
+        if model["role"] == "embed":
             loaded = strings.MODEL_LOADED if resources.embedder_loaded(settings) else strings.MODEL_NOT_LOADED
+        elif model.get("loaded"):
+            loaded = strings.MODEL_LOADED
+        elif model["role"] == "whisper_multilingual":
+            loaded = strings.MODEL_MULTILINGUAL_IN_WORKER
+        elif model["role"] == "embed_multilingual":
+            loaded = strings.MODEL_MULTILINGUAL_EMBED
+        else:
+            loaded = strings.MODEL_IN_WORKER
         st.markdown(f":green-badge[{role}] `{model['name']}` "
                     + strings.MODEL_FOUND.format(where=model["where"]) + f"  \n{loaded}")  # fmt: skip
 

@@ -1,6 +1,6 @@
 """Library page: what is indexed (per collection and kind, every source with its category,
-keywords and summary, filtered by category and keyword), each collection's labels, and recent
-errors."""
+keywords and summary, and a video's length, picture and codecs, filtered by category and
+keyword), each collection's labels, and recent errors."""
 
 from __future__ import annotations
 
@@ -58,6 +58,10 @@ if stats["sources"]:
                     f"**{helpers.markdown_escape(source['file'])}** · "
                     f"{helpers.markdown_escape(helpers.category_text(source['category'], source['category_score']))}"
                 )
+                if source["kind"] == "video":
+                    facts = helpers.video_text(resources.video(settings, source["source_id"]), source["file"])
+                    if facts:
+                        st.caption(facts)
                 if source["keywords"]:
                     st.markdown(helpers.keyword_chips(source["keywords"]))
                 st.markdown(helpers.summary_markdown(source["summary"]) or strings.NO_SUMMARY)

@@ -1,7 +1,7 @@
 """Search page: one query over every collection (or one), each hit with its citation.
 
 Recordings play from the cited second when the file is still where it was ingested from; a video
-hit also shows its still at that second (``inlet.thumbnail``).
+hit also shows its still at that second (``inlet.thumbnail``) and its length, picture and codecs.
 """
 
 from __future__ import annotations
@@ -109,6 +109,9 @@ def show_hit(hit: dict[str, Any], paths: dict[str, str], all_collections: bool) 
                         still.image(picture, caption=strings.STILL_CAPTION.format(
                             at=clock(helpers.media_start(hit))))  # fmt: skip
                     player.video(path, start_time=helpers.media_start(hit))
+                    facts = helpers.video_text(resources.video(settings, hit["source_id"]), hit["file"])
+                    if facts:
+                        player.caption(facts)
                 else:
                     st.audio(path, start_time=helpers.media_start(hit))
             elif path:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from inlet.cli.app import emit_json, main
-from pipelines.formats import clock, printable
+from pipelines.formats import clock, container_name, printable
 from pipelines.records import KINDS, is_media
 
 SOURCE_KEYS = [
@@ -134,6 +134,24 @@ def list_labels(collection: str, as_json: bool) -> None:
         )
 
 
+def video_line(video: dict[str, Any]) -> str:
+    """A video's facts on one line: length, picture size, codecs, frame rate, container.
+
+    >>> video_line({"duration_s": 12.0, "width": 640, "height": 360, "codec": "h264", "fps": 25.0,
+    ...             "audio_codec": None, "container": "mov,mp4,m4a,3gp,3g2,mj2"})
+    '00:12.0, 640x360, h264 25 fps, no sound track, mov'
+    """
+    parts = [clock(video["duration_s"])] if video.get("duration_s") else []
+    if video.get("width"):
+        parts.append(f"{video['width']}x{video['height']}")
+    if video.get("codec"):
+        parts.append(f"{video['codec']} {video['fps']:g} fps" if video.get("fps") else video["codec"])
+    parts.append(f"{video['audio_codec']} sound" if video.get("audio_codec") else "no sound track")
+    if video.get("container"):
+        parts.append(container_name(video["container"], video.get("file") or ""))
+    return ", ".join(parts)
+
+
 @main.command()
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True)
@@ -156,9 +174,10 @@ def show(source: str, as_json: bool) -> None:
     for sentence in shown.get("summary") or []:
         click.echo(f"Summary: {printable(sentence['text'])} [{printable(sentence['citation'])}]")
     video = shown.get("video")
-    if video and video.get("width"):
-        rate = f", {video['fps']:g} fps" if video.get("fps") else ""
-        click.echo(f"video: {video['width']}x{video['height']} {video['codec']}{rate}, {video['container']}")
+    if video:
+        click.echo(f"video: {printable(video_line({**video, 'file': shown['file']}))}")
+    for warning in shown.get("warnings") or []:
+        click.echo(f"note: {printable(warning)}")
     spoken = {s.get("language") for s in shown["segments"] if s.get("language")}
     for segment in shown["segments"]:
         if "page" in segment:  # a document: its page (an e-book's chapter), when it has one

@@ -130,7 +130,8 @@ def stats(since: str | None, collection: str | None, as_json: bool) -> None:
         f"errors: {totals['errors']}"
     )
     for name, c in totals["collections"].items():
-        click.echo(f"  {name}: {c['sources']} sources, {c['chunks']} chunks")
+        model = f", embedding model {c['model']}" if c.get("model") else ""
+        click.echo(f"  {name}: {c['sources']} sources, {c['chunks']} chunks{model}")
     health = totals["health"]
     click.echo(
         f"health: {health['running']} running, {health['queued']} queued, {health['stuck']} stuck, "

@@ -3,7 +3,8 @@
 ``pdf`` → :func:`pipelines.extract.pdf.extract_pdf`; ``text`` → :func:`.text.extract_text`;
 ``html`` → :func:`.html.extract_html`; ``docx`` → :func:`.docx.extract_docx`;
 ``epub`` → :func:`.epub.extract_epub`; ``image`` → :func:`.ocr.extract_image`;
-``audio`` and ``video`` → :func:`.audio.transcribe` (the video's audio track).
+``audio`` → :func:`.audio.transcribe`; ``video`` → :func:`.audio.transcribe` too, and a video with no sound track or no speech
+is described in one passage instead (:func:`.video.without_speech`).
 
 PDFs, web pages, DOCX, EPUB and images are parsed in a child process with a memory and a time
 limit (:func:`isolated`, settings ``extract_memory_mb`` and ``timeout_extract_s``), so that a
@@ -17,6 +18,7 @@ transcribes it in windows. Each extraction carries the peak memory of the proces
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 
 from pipelines.config import Settings
@@ -107,6 +109,20 @@ def _media(source: Source, settings: Settings) -> Extraction:
     return transcribe(source, settings)
 
 
+def _video(source: Source, settings: Settings) -> Extraction:
+    """A video's transcribed sound; without a sound track (``no_audio_track``) or speech
+    (``no_speech``), the passage :func:`pipelines.extract.video.without_speech` writes."""
+    from pipelines.errors import NoAudioTrack, NoSpeech
+    from pipelines.extract.audio import transcribe
+    from pipelines.extract.video import without_speech
+
+    started = time.perf_counter()
+    try:
+        return transcribe(source, settings)
+    except (NoAudioTrack, NoSpeech) as exc:
+        return without_speech(source, exc, seconds=time.perf_counter() - started)
+
+
 EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
     "pdf": _pdf,
     "text": _text,
@@ -115,7 +131,7 @@ EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
     "epub": _epub,
     "image": _image,
     "audio": _media,
-    "video": _media,
+    "video": _video,
 }
 
 

@@ -1,8 +1,9 @@
 """Audio and video: speech to timed segments with faster-whisper, in the language spoken.
 
 The models load once per process (``load_whisper`` is cached). Media is probed before decoding
-(``pipelines.sources.probe_media``), so a video without sound fails with ``NoAudioTrack``
-instead of a bare ``IndexError`` from the decoder. The sound is then decoded (in a child process
+and before a model is loaded (``pipelines.sources.check_sound``), so a file without sound fails
+with ``NoAudioTrack`` instead of a bare ``IndexError`` from the decoder (a video without sound is
+then indexed by its picture: :func:`pipelines.extract.video.without_speech`). The sound is then decoded (in a child process
 bounded by ``extract_memory_mb``, as documents are parsed) and transcribed in windows of a few
 minutes, so a long recording needs no more memory than a short one, and long recordings can go
 through faster-whisper's batched pipeline (see :func:`transcribe`).
@@ -37,7 +38,7 @@ from pipelines.config import Settings, user_cache
 from pipelines.deadline import check as check_deadline
 from pipelines.errors import NoSpeech, UndecodableAudio
 from pipelines.records import Extraction, Segment, Source
-from pipelines.sources import probe_media
+from pipelines.sources import check_sound, probe_media
 
 log = logging.getLogger("inlet.extract.audio")
 
@@ -106,6 +107,7 @@ def load_whisper(
     except Exception as exc:
         raise models.load_failure(exc, name=name, where=where, what="transcription") from exc
     log.info("loaded whisper model %s in %.1f s", name, time.perf_counter() - started)
+    models.note_loaded("transcription", name)
     return model
 
 
@@ -148,7 +150,8 @@ def transcribe(source: Source, settings: Settings) -> Extraction:
     and between segments.
     """
     started = time.perf_counter()
-    if source.duration_s is None:  # also raises NoAudioTrack for silent videos
+    check_sound(source.path)  # before any model is loaded
+    if source.duration_s is None:
         _, source.duration_s, source.container = probe_media(Path(source.path))
     window_s, batch_size = settings.whisper_window_s, settings.whisper_batch_size
     batch_min_s = settings.whisper_batch_min_s

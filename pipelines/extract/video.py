@@ -1,14 +1,22 @@
-"""Video: what the picture is (size, codec, frame rate) and a small still of it at a second.
+"""Video: what the picture is (size, codecs, frame rate), a small still of it at a second, and
+the words of a video that has none to hear.
 
 The words of a video come from its sound (:mod:`pipelines.extract.audio`); this module reads its
-picture with PyAV. :func:`probe_video` reads the video stream's header (milliseconds, nothing
+picture with PyAV. :func:`probe_video` reads the stream headers (milliseconds, nothing
 decoded). :func:`frame_at` decodes the one key frame at or before a second (seeking goes to key
 frames, so a single frame is decoded: about 0.1 s) and makes it a JPEG at most
 ``THUMBNAIL_WIDTH`` wide. :func:`thumbnail` keeps those JPEGs on disk by source id and whole
 second, under ``home/cache/thumbnails``, so a search page showing ten hits decodes at most ten
 frames once; the frame is decoded in the bounded child of :mod:`pipelines.isolate` (as documents
-are parsed, ``extract_memory_mb``), and a picture larger than ``max_image_pixels`` is refused
-before it is decoded.
+are parsed, ``extract_memory_mb``), and a picture larger than ``max_video_pixels`` is refused
+before it is decoded (files are checked against it when they are identified, too:
+:func:`check_pixels`).
+
+A video's sound is transcribed like any recording; a video without a sound track, or whose
+sound holds no speech, is indexed instead by one passage that describes it (:func:`without_speech`,
+:func:`describe`: its name, length, picture and a note that nothing is spoken), cited from its
+first second, so it is found by its name and shown with its still; the extraction keeps a
+warning that there is no speech.
 
     >>> path = thumbnail(source_id, "talk.mp4", 12.5, settings)  # doctest: +SKIP
 """
@@ -16,6 +24,7 @@ before it is decoded.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -24,7 +33,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.config import Settings
-from pipelines.errors import DamagedDocument, NoVideoTrack, TooLarge
+from pipelines.errors import DamagedDocument, NoAudioTrack, NoSpeech, NoVideoTrack, TooLarge
+from pipelines.formats import clock, container_name
+from pipelines.records import Extraction, Segment, Source
+
+log = logging.getLogger("inlet.extract.video")
 
 THUMBNAIL_WIDTH = 320
 """Width in pixels of a hit's still (its height keeps the picture's proportions)."""
@@ -37,16 +50,23 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """The picture of a video: its size, codec and frame rate."""
+    """The picture of a video: its size, codec and frame rate; and its sound's codec."""
 
     width: int
     height: int
     codec: str
     fps: float | None
+    audio_codec: str | None = None
+    """The first sound stream's codec; ``None`` when the video has no sound track."""
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
-    """The first video stream's size, codec and frame rate, from its header.
+    """The first video stream's size, codec and frame rate, and the first sound stream's codec,
+    from their headers.
 
     Raises:
         NoVideoTrack: the file holds no video stream (or only a cover picture).
@@ -59,11 +79,13 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             stream = _video_stream(container, path)
             context = stream.codec_context
             rate = stream.average_rate or stream.guessed_rate
+            sound = next(iter(container.streams.audio), None)
             return VideoInfo(
                 width=int(context.width),
                 height=int(context.height),
                 codec=str(context.name),
                 fps=round(float(rate), 3) if rate else None,
+                audio_codec=str(sound.codec_context.name) if sound is not None else None,
             )
     except NoVideoTrack:
         raise
@@ -97,7 +119,7 @@ def frame_at(
                 raise TooLarge(
                     f"The video's picture has {pixels:,} pixels, over the {max_pixels:,} limit",
                     path=str(path),
-                    hint="Raise INLET_MAX_IMAGE_PIXELS if the video is genuine.",
+                    hint="Raise INLET_MAX_VIDEO_PIXELS if the video is genuine.",
                 )
             stream.codec_context.skip_frame = "NONKEY"  # only key frames are decoded
             if second > 0 and stream.time_base:
@@ -119,6 +141,64 @@ def frame_at(
     return out.getvalue()
 
 
+def check_pixels(info: VideoInfo, path: str | os.PathLike[str], settings: Settings) -> None:
+    """Refuse a video whose picture is larger than ``max_video_pixels`` (from its header, before
+    anything is decoded).
+
+    Raises:
+        TooLarge: with the picture's size and the limit.
+    """
+    if info.pixels > settings.max_video_pixels:
+        raise TooLarge(
+            f"The video's picture is {info.width} x {info.height} pixels, over the "
+            f"{settings.max_video_pixels:,}-pixel limit",
+            path=str(path), hint="Scale the video down, or raise INLET_MAX_VIDEO_PIXELS.",
+        )  # fmt: skip
+
+
+def without_speech(source: Source, reason: NoAudioTrack | NoSpeech, seconds: float = 0.0) -> Extraction:
+    """The extraction of a video that has nothing spoken in it (``reason``: no sound track, or no
+    speech recognised in its sound): one segment, :func:`describe`'s passage, from its first
+    second to its end (so its hit shows the still of its start), and the warning
+    ``"<class>: <message>; ..."``."""
+    note = f"{reason.code}: {reason.message}; indexed by its name, picture and length only"
+    log.warning("%s: %s", source.file, note)
+    segment = Segment(text=describe(source, reason), start=0.0, end=source.duration_s or 0.0)
+    return Extraction(source=source, segments=[segment], seconds=seconds, warnings=[note])
+
+
+def describe(source: Source, reason: NoAudioTrack | NoSpeech | None = None) -> str:
+    """One passage that tells what a video is: its title or file name (and that name's words),
+    length, picture, container, and, given ``reason``, that nothing in it is spoken.
+
+    >>> describe(Source("/v/harbour-cam_2.mp4", "ab", "video", 10, "harbour-cam_2.mp4",
+    ...     duration_s=12.0, container="mov,mp4,m4a,3gp,3g2,mj2", width=640, height=360,
+    ...     video_codec="h264", fps=25.0), NoAudioTrack("no sound"))
+    'Video harbour-cam_2.mp4 (harbour cam 2): 00:12.0 long, 640 x 360 pixels, h264 at 25 fps, mp4 file, no sound track. No speech: the video has no audio track, so nothing spoken in it is indexed.'
+    """
+    name = source.title or source.file
+    stem = Path(source.file).stem
+    words = " ".join(stem.replace("_", " ").replace("-", " ").replace(".", " ").split())
+    head = f"Video {name}" + (f" ({words})" if words and words != name else "")
+    facts = []
+    if source.duration_s:
+        facts.append(f"{clock(source.duration_s)} long")
+    if source.width and source.height:
+        facts.append(f"{source.width} x {source.height} pixels")
+    if source.video_codec:
+        rate = f" at {source.fps:g} fps" if source.fps else ""
+        facts.append(f"{source.video_codec}{rate}")
+    if source.container:
+        facts.append(f"{container_name(source.container, source.file)} file")
+    facts.append(f"{source.audio_codec} sound" if source.audio_codec else "no sound track")
+    text = f"{head}: {', '.join(facts)}."
+    if isinstance(reason, NoAudioTrack):
+        text += " No speech: the video has no audio track, so nothing spoken in it is indexed."
+    elif isinstance(reason, NoSpeech):
+        text += " No speech: no words were recognised in its sound, so nothing spoken in it is indexed."
+    return text
+
+
 def thumbnail_path(source_id: str, second: float, settings: Settings) -> Path:
     """Where the still of ``source_id`` at ``second`` (whole seconds) is kept."""
     return settings.cache_dir / "thumbnails" / source_id[:2] / f"{source_id}-{int(max(second, 0))}.jpg"
@@ -130,7 +210,7 @@ def thumbnail(source_id: str, path: str | os.PathLike[str], second: float, setti
     target = thumbnail_path(source_id, second, settings)
     if target.exists():
         return target
-    args = (str(path), float(int(max(second, 0))), THUMBNAIL_WIDTH, settings.max_image_pixels)
+    args = (str(path), float(int(max(second, 0))), THUMBNAIL_WIDTH, settings.max_video_pixels)
     if settings.extract_memory_mb:  # decoded where a hostile file cannot take this process down
         from pipelines.isolate import run_isolated
 

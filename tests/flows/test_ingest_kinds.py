@@ -127,19 +127,23 @@ def test_the_cli_filters_by_the_new_kinds_and_shows_ocr(ingested: tuple[dict, Pa
 
 
 # --- recordings: languages of speech, and videos with stills --------------------------------
+SILENT = "harbour_cam-north.mp4"
+
+
 @pytest.fixture(scope="module")
 def media(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, float]:
-    """fw_multilingual.mp3 (English, then German from 30 s) and a video with speech (made with
-    espeak-ng and PyAV), ingested together."""
+    """fw_multilingual.mp3 (English, then German from 30 s), a video with speech (made with
+    espeak-ng and PyAV) and a tiny video without sound (PyAV), ingested together."""
     import shutil
 
-    from tests.pipelines.test_extract_video import make_talking_video
+    from tests.pipelines.test_extract_video import make_silent_video, make_talking_video
 
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
     folder = tmp_path_factory.mktemp("media")
     shutil.copy(shared / "audio/fw_multilingual.mp3", folder / "licence-en-de.mp3")
     starts_at = make_talking_video(folder / "harbour-report.mp4", tmp_path_factory.mktemp("video-work"))
+    make_silent_video(folder / SILENT)
     home = tmp_path_factory.mktemp("media-home")
     return inlet.ingest([folder], collection="media", home=home), home, starts_at
 
@@ -186,7 +190,9 @@ def test_a_spoken_phrase_in_a_video_is_found_at_its_seconds_with_a_still(
     assert close(centre_colour(still.read_bytes()), colour(int(top["time_start"])))
     shown = inlet.show("harbour-report.mp4", home=home)
     assert shown["video"] == {"container": shown["video"]["container"], "width": WIDTH, "height": HEIGHT,
-                              "codec": "mpeg4", "fps": 5.0}  # fmt: skip
+                              "codec": "mpeg4", "fps": 5.0, "audio_codec": "aac",
+                              "duration_s": shown["duration_s"]}  # fmt: skip
+    assert shown["duration_s"] > starts_at and shown["warnings"] == []
     assert "mp4" in shown["video"]["container"] and shown["language"] == "en"
     with pytest.raises(LookupError, match="not a video"):
         inlet.thumbnail("licence-en-de.mp3", 3.0, home=home)
@@ -204,6 +210,52 @@ def test_a_spoken_phrase_in_a_video_is_found_at_its_seconds_with_a_still(
         assert Image.open(io.BytesIO(served.content)).size == image.size
         audio_id = inlet.sources("media", kind="audio", home=home)["source_id"][0]
         assert httpx.get(f"{url}/v1/sources/{audio_id}/thumbnail").status_code == 404
+        silent = httpx.get(f"{url}/v1/sources/{inlet.show(SILENT, home=home)['source_id']}").json()
+        assert silent["video"]["codec"] == "mpeg4" and silent["video"]["audio_codec"] is None
+        assert silent["warnings"][0].startswith("no_audio_track: ") and "path" not in silent
+        assert httpx.get(f"{url}/v1/sources/{top['source_id']}").json()["video"] == shown["video"]
+
+
+def test_a_video_without_sound_is_found_by_its_name_and_shown_with_its_still_and_facts(
+    media: tuple[dict, Path, float],
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.pipelines.test_extract_video import (
+        SILENT_FPS,
+        SILENT_S,
+        SILENT_SIZE,
+        centre_colour,
+        close,
+        colour,
+    )
+
+    summary, home, _ = media
+    assert by_file(summary)[SILENT]["status"] == "ingested" and by_file(summary)[SILENT]["chunks"] == 1
+    named = inlet.search("harbour cam north", mode="text", home=home).row(0, named=True)
+    assert named["file"] == SILENT and named["kind"] == "video" and named["time_start"] == 0.0
+    assert "no audio track" in named["text"] and named["citation"].startswith(f"{SILENT}, 00:00.0–00:03")
+    assert inlet.search("video", mode="text", kind="video", home=home)["file"][0] == SILENT
+    still = inlet.thumbnail(named["source_id"], named["time_start"], home=home)
+    assert close(centre_colour(still.read_bytes()), colour(0))  # the hit's picture: its first second
+    shown = inlet.show(SILENT, home=home)
+    width, height = SILENT_SIZE
+    assert {k: v for k, v in shown["video"].items() if k != "duration_s"} == {
+        "container": shown["video"]["container"], "width": width, "height": height, "codec": "mpeg4",
+        "fps": SILENT_FPS, "audio_codec": None,
+    }  # fmt: skip
+    assert shown["video"]["duration_s"] == pytest.approx(SILENT_S, abs=0.3)
+    assert [w.split(":")[0] for w in shown["warnings"]] == ["no_audio_track"]
+    assert SILENT not in inlet.errors(home=home)["file"].to_list()  # a warning, not a failure
+    cli = str(Path(sys.executable).parent / "inlet")
+    printed = subprocess.run([cli, "show", SILENT], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "INLET_HOME": str(home)})  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    assert f"video: 00:03.0, {width}x{height}, mpeg4 {SILENT_FPS} fps, no sound track, " in printed.stdout
+    assert "note: no_audio_track: " in printed.stdout
+    assert inlet.stats(home=home)["collections"]["media"]["model"] == "all-MiniLM-L6-v2"
 
 
 def test_every_kind_is_analysed_as_a_stage(ingested: tuple[dict, Path]) -> None:

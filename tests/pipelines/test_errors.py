@@ -249,17 +249,17 @@ def test_onnxruntime_failures_are_model_failures_only_where_a_model_runs(tmp_pat
 
 def test_a_video_without_sound_is_classified_by_the_stage_not_guessed(shared: Path) -> None:
     """faster-whisper's decoder fails with a bare IndexError on a video without an audio
-    stream; ``probe_media`` runs first and raises ``NoAudioTrack``, so nothing guesses."""
+    stream; ``check_sound`` runs first and raises ``NoAudioTrack``, so nothing guesses."""
     from faster_whisper.audio import decode_audio
 
-    from pipelines.sources import probe_media
+    from pipelines.sources import check_sound
 
     video = shared / "audio/video/moviepy_example.mp4"
     bare = _raised(lambda: decode_audio(str(video)))
     assert type(bare) is IndexError
     assert type(classify(bare, stage="transcribe")) is errors.InternalError
     with pytest.raises(errors.NoAudioTrack):
-        probe_media(video)
+        check_sound(video)
 
 
 # --- the text rows: each on the real library error ----------------------------------------

@@ -84,8 +84,10 @@ def test_speech_inside_a_video_is_transcribed(shared: Path, tmp_path: Path) -> N
 
 def test_video_without_sound(shared: Path) -> None:
     settings = get_settings()
-    with pytest.raises(NoAudioTrack):
-        inspect(shared / "audio/video/moviepy_test_video.mp4", settings)
+    source = inspect(shared / "audio/video/moviepy_test_video.mp4", settings)
+    assert source.kind == "video"  # identified as a video (indexed by its picture) ...
+    with pytest.raises(NoAudioTrack):  # ... that the transcriber refuses, before loading a model
+        transcribe(source, settings)
 
 
 def test_silence_is_no_speech(tmp_path: Path) -> None:

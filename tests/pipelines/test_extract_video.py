@@ -1,7 +1,9 @@
-"""Video pictures: metadata from the header, a key frame's still at a second, kept on disk.
+"""Video pictures: metadata from the header, a key frame's still at a second, kept on disk;
+a video without sound described in one passage; a picture over the pixel limit refused.
 
 Videos are made here: sentences spoken by espeak-ng, muxed with PyAV beside a picture whose
-colour changes every second (a key frame each second), so a still shows which second it is of.
+colour changes every second (a key frame each second), so a still shows which second it is of;
+and a tiny silent MP4 of coloured frames (PyAV alone).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import pytest
 from PIL import Image
 
 from pipelines.config import get_settings
-from pipelines.errors import NoVideoTrack, TooLarge
+from pipelines.errors import NoAudioTrack, NoVideoTrack, TooLarge
+from pipelines.extract import extract
+from pipelines.extract.audio import transcribe
 from pipelines.extract.video import (
     THUMBNAIL_WIDTH,
     forget_thumbnails,
@@ -88,6 +92,30 @@ def make_talking_video(path: Path, work: Path) -> float:
     return starts_at
 
 
+SILENT_SIZE, SILENT_FPS, SILENT_S = (160, 96), 5, 3
+
+
+def make_silent_video(path: Path, size: tuple[int, int] = SILENT_SIZE, seconds: int = SILENT_S) -> Path:
+    """A small MP4 with a picture and no sound track: ``seconds`` seconds at :data:`SILENT_FPS`,
+    each second in :func:`colour` of that second (a key frame each second)."""
+    import av
+
+    width, height = size
+    with av.open(str(path), "w") as dst:
+        picture = dst.add_stream("mpeg4", rate=SILENT_FPS)
+        picture.width, picture.height, picture.pix_fmt = width, height, "yuv420p"
+        picture.codec_context.gop_size = SILENT_FPS
+        for i in range(seconds * SILENT_FPS):
+            rgb = np.full((height, width, 3), colour(i // SILENT_FPS), np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            for packet in picture.encode(frame):
+                dst.mux(packet)
+        for packet in picture.encode(None):
+            dst.mux(packet)
+    return path
+
+
 def centre_colour(jpeg: bytes) -> tuple[int, ...]:
     image = Image.open(io.BytesIO(jpeg)).convert("RGB")
     return tuple(int(v) for v in np.asarray(image)[image.height // 2, image.width // 2])
@@ -150,3 +178,36 @@ def test_a_picture_over_the_pixel_limit_is_refused_before_decoding(talking_video
 def test_a_file_without_pictures_has_no_still(shared: Path) -> None:
     with pytest.raises(NoVideoTrack):
         frame_at(shared / "audio/fw_jfk.flac", 1)
+
+
+def test_a_video_without_sound_is_described_with_a_warning_not_failed(tmp_path: Path) -> None:
+    path = make_silent_video(tmp_path / "harbour_cam-north.mp4")
+    settings = get_settings()
+    source = inspect(path, settings)
+    assert source.kind == "video" and source.audio_codec is None
+    assert (source.width, source.height, source.video_codec, source.fps) == (
+        *SILENT_SIZE,
+        "mpeg4",
+        SILENT_FPS,
+    )
+    assert source.duration_s == pytest.approx(SILENT_S, abs=0.3)
+    with pytest.raises(NoAudioTrack):  # the transcriber alone still refuses it, before any model loads
+        transcribe(source, settings)
+    extraction = extract(source, settings)
+    [segment] = extraction.segments
+    text = segment.text
+    assert "harbour_cam-north.mp4" in text and "harbour cam north" in text and "Video" in text
+    assert "160 x 96 pixels" in text and "mpeg4 at 5 fps" in text and "00:03.0 long" in text
+    assert "no audio track" in text and "No speech" in text
+    assert (segment.start, segment.end) == (0.0, source.duration_s)
+    assert [w.split(":")[0] for w in extraction.warnings] == ["no_audio_track"]
+    assert close(centre_colour(frame_at(path, segment.start)), colour(0))  # its hit's still
+
+
+def test_a_video_picture_over_the_pixel_limit_is_refused_when_identified(tmp_path: Path) -> None:
+    path = make_silent_video(tmp_path / "wide.mp4", seconds=1)
+    assert inspect(path, get_settings(max_video_pixels=160 * 96)).kind == "video"  # at the limit: kept
+    with pytest.raises(TooLarge) as info:
+        inspect(path, get_settings(max_video_pixels=160 * 96 - 1))
+    assert "160 x 96 pixels" in info.value.message and "INLET_MAX_VIDEO_PIXELS" in (info.value.hint or "")
+    assert not info.value.retryable

@@ -5,7 +5,7 @@ import pytest
 
 from pipelines.config import get_settings
 from pipelines.errors import DamagedDocument, EmptyInput, NoAudioTrack, TooLarge, TooLong, UnsupportedFormat
-from pipelines.sources import discover, hash_file, inspect
+from pipelines.sources import check_sound, discover, hash_file, inspect
 
 AUDIO = ["fw_jfk.flac", "pywhispercpp_jfk.wav", "fw_hotwords.mp3", "lhotse_common_voice_en_651325.mp3"]
 VIDEO = [
@@ -50,9 +50,12 @@ def test_m4a_audio_only_mp4_is_audio(shared: Path, tmp_path: Path) -> None:
     assert source.duration_s == pytest.approx(11.0, abs=0.5)
 
 
-def test_video_without_audio_track_is_a_clear_error(shared: Path) -> None:
-    with pytest.raises(NoAudioTrack) as info:
-        inspect(shared / "audio/video/moviepy_example.mp4", get_settings())
+def test_video_without_audio_track_is_a_video_without_sound(shared: Path) -> None:
+    source = inspect(shared / "audio/video/moviepy_example.mp4", get_settings())
+    assert source.kind == "video" and source.audio_codec is None
+    assert (source.width, source.height, source.video_codec) == (640, 480, "h264")
+    with pytest.raises(NoAudioTrack) as info:  # nothing to transcribe: said before decoding
+        check_sound(source.path)
     assert "no audio track" in str(info.value)
     assert not info.value.retryable
 

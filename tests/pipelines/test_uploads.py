@@ -172,3 +172,19 @@ def test_huge_images_and_archive_bombs_are_refused_at_upload(inlet_home: Path) -
         ("book.epub", "too_large"),
     ]
     assert "pixels" in batch.rejected[0].error.message and "unpack" in batch.rejected[1].error.message
+
+
+def test_a_video_picture_over_the_pixel_limit_is_refused_at_upload(inlet_home: Path, tmp_path: Path) -> None:
+    from tests.pipelines.test_extract_video import make_silent_video
+
+    video = make_silent_video(tmp_path / "cam.mp4", seconds=1).read_bytes()
+    batch, _ = upload(("cam.mp4", video), ("copy.mp4", video), max_video_pixels=10_000)
+    assert not batch.accepted and files_under(inlet_home / "uploads") == set()
+    assert [(r.name, r.error.code) for r in batch.rejected] == [
+        ("cam.mp4", "too_large"),
+        ("copy.mp4", "too_large"),
+    ]
+    assert "160 x 96 pixels" in batch.rejected[0].error.message
+    assert "INLET_MAX_VIDEO_PIXELS" in (batch.rejected[0].error.hint or "")
+    batch, _ = upload(("cam.mp4", video))  # the default limit takes it, as a video without sound
+    assert [(a.name, a.kind) for a in batch.accepted] == [("cam.mp4", "video")]
