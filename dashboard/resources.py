@@ -121,9 +121,9 @@ def search(s: Settings, query: str, *, mode: str, **filters: Any) -> pl.DataFram
     return _search(s, settings_key(s), query, mode, tuple(sorted(filters.items())))
 
 
-def thumbnail(s: Settings, source_id: str, second: float) -> str | None:
-    """The path of a video's still at ``second`` (``inlet.thumbnail``, kept on disk by inlet), or
-    ``None`` when it cannot be made (the hit still shows, with its player)."""
+def thumbnail(s: Settings, source_id: str, second: float | None) -> str | None:
+    """The path of a video's still at ``second`` (``None``: its poster; ``inlet.thumbnail``, kept
+    on disk by inlet), or ``None`` when it cannot be made (the hit still shows, with its player)."""
     try:
         return str(inlet.thumbnail(source_id, second, settings=s))
     except (inlet.InletError, LookupError, OSError):

@@ -92,6 +92,7 @@ SCORE = "{label} {score:.3f}"
 IN_COLLECTION = "collection `{collection}`"
 MEDIA_MISSING = "The recording is no longer at `{path}`, so it cannot be played here."
 STILL_CAPTION = "at {at}"
+POSTER_CAPTION = "the video's poster: its most detailed picture"
 SEARCH_FAILED = "The search failed."
 
 # --- library page --------------------------------------------------------------------------

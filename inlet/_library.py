@@ -406,14 +406,15 @@ def _analysis(source_id: str, settings: Settings) -> dict[str, Any]:
 
 
 def thumbnail(
-    source: str, second: float = 0.0, *, settings: Settings | None = None, **overrides: Any
+    source: str, second: float | None = None, *, settings: Settings | None = None, **overrides: Any
 ) -> Path:
     """A still of a video at ``second``: a small JPEG (320 pixels wide) of the key frame at or
-    before that second, made once and kept in the home's cache.
+    before that second, made once and kept in the home's cache. Without ``second``, the video's
+    poster: its most detailed key frame that is not black.
 
     Args:
         source: the video's source id (a search hit's ``source_id``), file name or path.
-        second: where in the video, e.g. a hit's ``time_start``.
+        second: where in the video, e.g. a hit's ``time_start``; ``None``: the poster.
 
     Returns:
         The JPEG file's path (``path.read_bytes()`` gives the image).

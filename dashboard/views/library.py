@@ -59,6 +59,9 @@ if stats["sources"]:
                     f"{helpers.markdown_escape(helpers.category_text(source['category'], source['category_score']))}"
                 )
                 if source["kind"] == "video":
+                    poster = resources.thumbnail(settings, source["source_id"], None)
+                    if poster is not None:
+                        st.image(poster, width=160, caption=strings.POSTER_CAPTION)
                     facts = helpers.video_text(resources.video(settings, source["source_id"]), source["file"])
                     if facts:
                         st.caption(facts)

@@ -104,12 +104,19 @@ def show_hit(hit: dict[str, Any], paths: dict[str, str], all_collections: bool) 
             if path and Path(path).is_file():
                 if hit["kind"] == "video":
                     still, player = st.columns([1, 3])
-                    picture = resources.thumbnail(settings, hit["source_id"], helpers.media_start(hit))
+                    video = resources.video(settings, hit["source_id"])
+                    # a video without sound is one passage, found by what it is: its poster shows it
+                    at = helpers.media_start(hit) if video is None or video.get("audio_codec") else None
+                    picture = resources.thumbnail(settings, hit["source_id"], at)
                     if picture is not None:
-                        still.image(picture, caption=strings.STILL_CAPTION.format(
-                            at=clock(helpers.media_start(hit))))  # fmt: skip
+                        caption = (
+                            strings.POSTER_CAPTION
+                            if at is None
+                            else strings.STILL_CAPTION.format(at=clock(at))
+                        )
+                        still.image(picture, caption=caption)
                     player.video(path, start_time=helpers.media_start(hit))
-                    facts = helpers.video_text(resources.video(settings, hit["source_id"]), hit["file"])
+                    facts = helpers.video_text(video, hit["file"])
                     if facts:
                         player.caption(facts)
                 else:

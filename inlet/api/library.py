@@ -2,7 +2,7 @@
 ``inlet.search``, ``inlet.suggest``, ``inlet.reindex``, ``inlet.sources``, ``inlet.show``,
 ``inlet.delete``, ``inlet.labels`` and ``inlet.set_labels``; ``/v1/sources/{id}/file`` serves the
 original file (with range requests) and ``/v1/sources/{id}/thumbnail?t=SECONDS`` a video's still
-at a second (``inlet.thumbnail``).
+at a second (``inlet.thumbnail``; without ``t``, its poster).
 """
 
 from __future__ import annotations
@@ -240,10 +240,14 @@ def source_file(request: Request, source_id: str) -> FileResponse:
 def source_thumbnail(
     request: Request,
     source_id: str,
-    t: Annotated[float, Query(ge=0, description="The second of the video (a hit's time_start).")] = 0.0,
+    t: Annotated[
+        float | None,
+        Query(ge=0, description="The second of the video (a hit's time_start); none: the poster."),
+    ] = None,
 ) -> FileResponse:
     """A JPEG still (320 pixels wide) of a video at second ``t``: the key frame at or before it,
-    as ``inlet.thumbnail`` makes it (video hits of ``/v1/search`` link to theirs)."""
+    as ``inlet.thumbnail`` makes it (video hits of ``/v1/search`` link to theirs); without ``t``
+    the video's poster, its most detailed key frame that is not black."""
     try:
         path = inlet.thumbnail(_source_id(source_id), t, settings=settings_of(request))
     except FileNotFoundError as exc:

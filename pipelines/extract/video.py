@@ -5,7 +5,8 @@ The words of a video come from its sound (:mod:`pipelines.extract.audio`); this 
 picture with PyAV. :func:`probe_video` reads the stream headers (milliseconds, nothing
 decoded). :func:`frame_at` decodes the one key frame at or before a second (seeking goes to key
 frames, so a single frame is decoded: about 0.1 s) and makes it a JPEG at most
-``THUMBNAIL_WIDTH`` wide. :func:`thumbnail` keeps those JPEGs on disk by source id and whole
+``THUMBNAIL_WIDTH`` wide; :func:`poster` picks the video's most detailed key frame that is
+not black, the picture that stands for the whole video. :func:`thumbnail` keeps those JPEGs on disk by source id and whole
 second, under ``home/cache/thumbnails``, so a search page showing ten hits decodes at most ten
 frames once; the frame is decoded in the bounded child of :mod:`pipelines.isolate` (as documents
 are parsed, ``extract_memory_mb``), and a picture larger than ``max_video_pixels`` is refused
@@ -30,7 +31,7 @@ import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipelines.config import Settings
 from pipelines.errors import DamagedDocument, NoAudioTrack, NoSpeech, NoVideoTrack, TooLarge
@@ -134,11 +135,84 @@ def frame_at(
         raise DamagedDocument(
             f"The video's picture could not be decoded: {type(exc).__name__}: {exc}", path=str(path)
         ) from exc
+    return _jpeg(image, width)
+
+
+def _jpeg(image: Any, width: int) -> bytes:
     if image.width > width:
         image = image.resize((width, max(1, round(image.height * width / image.width))))
     out = io.BytesIO()
     image.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY)
     return out.getvalue()
+
+
+POSTER_CANDIDATES = 24
+"""Key frames looked at for a video's poster, spread evenly over its length."""
+BLACK_LEVEL = 24.0
+"""Mean brightness (0-255) under which a frame counts as black (a fade, a title card's ground)."""
+
+
+def detail(image: Any) -> float:
+    """How much there is to see in a picture: the mean strength of its edges, on a small grey
+    copy (a flat or black frame scores about 0, a street scene tens)."""
+    from PIL import ImageFilter, ImageStat
+
+    grey = image.convert("L")
+    grey.thumbnail((160, 160))
+    return float(ImageStat.Stat(grey.filter(ImageFilter.FIND_EDGES)).mean[0])
+
+
+def poster(
+    path: str | os.PathLike[str], width: int = THUMBNAIL_WIDTH, max_pixels: int | None = None
+) -> bytes:
+    """A JPEG of the video's most detailed key frame that is not black (any key frame when all
+    are), among :data:`POSTER_CANDIDATES` spread over its length: the picture that stands for
+    the whole video, where its first frame is often a fade from black or a title.
+
+    Raises:
+        NoVideoTrack, TooLarge, DamagedDocument: as :func:`frame_at`.
+    """
+    import av
+    from PIL import ImageStat
+
+    best: tuple[bool, float, Any] | None = None
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = _video_stream(container, path)
+            pixels = stream.codec_context.width * stream.codec_context.height
+            if max_pixels is not None and pixels > max_pixels:
+                raise TooLarge(
+                    f"The video's picture has {pixels:,} pixels, over the {max_pixels:,} limit",
+                    path=str(path),
+                    hint="Raise INLET_MAX_VIDEO_PIXELS if the video is genuine.",
+                )
+            stream.codec_context.skip_frame = "NONKEY"
+            length = float(container.duration or 0) / 1_000_000 if container.duration else 0.0
+            seen: set[int | None] = set()
+            for i in range(POSTER_CANDIDATES):
+                if length > 0 and stream.time_base:
+                    at = length * i / POSTER_CANDIDATES
+                    container.seek(int(Fraction(at) / stream.time_base), stream=stream, backward=True)
+                elif i:
+                    break
+                frame = next(container.decode(stream), None)
+                if frame is None or frame.pts in seen:
+                    continue  # the same key frame as a nearer seek found
+                seen.add(frame.pts)
+                image = frame.to_image()  # type: ignore[no-untyped-call]  # PyAV leaves it unannotated
+                lit = ImageStat.Stat(image.convert("L")).mean[0] >= BLACK_LEVEL
+                score = (lit, detail(image), image)
+                if best is None or score[:2] > best[:2]:
+                    best = score
+    except (NoVideoTrack, TooLarge, DamagedDocument):
+        raise
+    except Exception as exc:  # noqa: BLE001 - PyAV/FFmpeg raise many types
+        raise DamagedDocument(
+            f"The video's picture could not be decoded: {type(exc).__name__}: {exc}", path=str(path)
+        ) from exc
+    if best is None:
+        raise DamagedDocument("No picture could be decoded from the video", path=str(path))
+    return _jpeg(best[2], width)
 
 
 def check_pixels(info: VideoInfo, path: str | os.PathLike[str], settings: Settings) -> None:
@@ -199,27 +273,31 @@ def describe(source: Source, reason: NoAudioTrack | NoSpeech | None = None) -> s
     return text
 
 
-def thumbnail_path(source_id: str, second: float, settings: Settings) -> Path:
-    """Where the still of ``source_id`` at ``second`` (whole seconds) is kept."""
-    return settings.cache_dir / "thumbnails" / source_id[:2] / f"{source_id}-{int(max(second, 0))}.jpg"
+def thumbnail_path(source_id: str, second: float | None, settings: Settings) -> Path:
+    """Where the still of ``source_id`` at ``second`` (whole seconds; ``None``: its poster) is kept."""
+    name = "poster" if second is None else str(int(max(second, 0)))
+    return settings.cache_dir / "thumbnails" / source_id[:2] / f"{source_id}-{name}.jpg"
 
 
-def thumbnail(source_id: str, path: str | os.PathLike[str], second: float, settings: Settings) -> Path:
-    """The JPEG file of the video ``path`` (source ``source_id``) at ``second``: made once by
-    :func:`frame_at` (at the whole second), then read from the cache."""
+def thumbnail(source_id: str, path: str | os.PathLike[str], second: float | None, settings: Settings) -> Path:
+    """The JPEG file of the video ``path`` (source ``source_id``) at ``second``, made once by
+    :func:`frame_at` (at the whole second), or with ``second=None`` its :func:`poster`; then
+    read from the cache."""
     target = thumbnail_path(source_id, second, settings)
     if target.exists():
         return target
-    args = (str(path), float(int(max(second, 0))), THUMBNAIL_WIDTH, settings.max_video_pixels)
+    make: Any = poster if second is None else frame_at
+    at = () if second is None else (float(int(max(second, 0))),)
+    args = (str(path), *at, THUMBNAIL_WIDTH, settings.max_video_pixels)
     if settings.extract_memory_mb:  # decoded where a hostile file cannot take this process down
         from pipelines.isolate import run_isolated
 
         data = run_isolated(
-            frame_at, *args, memory_mb=settings.extract_memory_mb, what="video", crashed=DamagedDocument,
+            make, *args, memory_mb=settings.extract_memory_mb, what="video", crashed=DamagedDocument,
             timeout_s=min(settings.timeout_extract_s, 60.0),
         )  # fmt: skip
     else:
-        data = frame_at(*args)
+        data = make(*args)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
     with os.fdopen(fd, "wb") as fh:

@@ -446,12 +446,17 @@ def test_a_video_without_sound_is_found_with_its_still_and_its_facts(
     at = app()
     headings = search(at, "quay camera video")
     assert headings and cited(headings[0]).startswith("quay-camera.mp4, 00:00.0")
-    assert at.get("image")[0].proto.imgs[0].url and at.get("video")[0].proto.start_time == 0
+    poster = at.get("image")[0].proto.imgs[0]  # one passage for the whole video: its poster
+    assert (
+        poster.url and poster.caption == strings.POSTER_CAPTION and at.get("video")[0].proto.start_time == 0
+    )
     assert [c.value for c in at.caption if c.value.startswith(facts)]
     at.switch_page("views/library.py").run()
     assert not at.exception
     described = [c.value for c in at.caption if c.value.startswith("Video ")]
     assert len(described) == 2 and any(c.startswith(facts) for c in described)  # both videos
+    posters = [i.proto.imgs[0] for i in at.get("image")]
+    assert len(posters) == 2 and all(p.url and p.caption == strings.POSTER_CAPTION for p in posters)
     assert any(f"mpeg4 5 fps · {strings.VIDEO_SOUND.format(codec='aac')}" in c for c in described)
 
 

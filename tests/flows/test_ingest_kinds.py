@@ -210,6 +210,11 @@ def test_a_spoken_phrase_in_a_video_is_found_at_its_seconds_with_a_still(
         assert Image.open(io.BytesIO(served.content)).size == image.size
         audio_id = inlet.sources("media", kind="audio", home=home)["source_id"][0]
         assert httpx.get(f"{url}/v1/sources/{audio_id}/thumbnail").status_code == 404
+        cover = httpx.get(f"{url}/v1/sources/{top['source_id']}/thumbnail", timeout=60)  # no t: the poster
+        assert (
+            cover.status_code == 200
+            and cover.content == inlet.thumbnail(top["source_id"], home=home).read_bytes()
+        )
         silent = httpx.get(f"{url}/v1/sources/{inlet.show(SILENT, home=home)['source_id']}").json()
         assert silent["video"]["codec"] == "mpeg4" and silent["video"]["audio_codec"] is None
         assert silent["warnings"][0].startswith("no_audio_track: ") and "path" not in silent

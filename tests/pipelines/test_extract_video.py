@@ -26,6 +26,7 @@ from pipelines.extract.video import (
     THUMBNAIL_WIDTH,
     forget_thumbnails,
     frame_at,
+    poster,
     probe_video,
     thumbnail,
     thumbnail_path,
@@ -211,3 +212,48 @@ def test_a_video_picture_over_the_pixel_limit_is_refused_when_identified(tmp_pat
         inspect(path, get_settings(max_video_pixels=160 * 96 - 1))
     assert "160 x 96 pixels" in info.value.message and "INLET_MAX_VIDEO_PIXELS" in (info.value.hint or "")
     assert not info.value.retryable
+
+
+def make_fade_in_video(path: Path) -> Path:
+    """Four seconds at 5 fps, a key frame each second: black, dark grey (under the black level),
+    a flat mid grey, then a scene (a checkerboard of 8-pixel squares), then black again."""
+    import av
+
+    width, height = 160, 96
+    squares = ((np.indices((height, width)) // 8).sum(axis=0) % 2 * 255).astype(np.uint8)
+    seconds = [np.zeros((height, width), np.uint8), np.full((height, width), 12, np.uint8),
+               np.full((height, width), 128, np.uint8), squares, np.zeros((height, width), np.uint8)]  # fmt: skip
+    with av.open(str(path), "w") as dst:
+        picture = dst.add_stream("mpeg4", rate=5)
+        picture.width, picture.height, picture.pix_fmt = width, height, "yuv420p"
+        picture.codec_context.gop_size = 5
+        for i in range(len(seconds) * 5):
+            frame = av.VideoFrame.from_ndarray(
+                np.repeat(seconds[i // 5][:, :, None], 3, axis=2), format="rgb24"
+            )
+            frame.pts = i
+            for packet in picture.encode(frame):
+                dst.mux(packet)
+        for packet in picture.encode(None):
+            dst.mux(packet)
+    return path
+
+
+def test_a_videos_poster_is_its_most_detailed_key_frame_that_is_not_black(tmp_path: Path) -> None:
+    video = make_fade_in_video(tmp_path / "fade-in.mp4")
+    first = np.asarray(Image.open(io.BytesIO(frame_at(video, 0))).convert("L"), dtype=float)
+    assert first.mean() < 10  # what a still of its first second shows: black
+    chosen = np.asarray(Image.open(io.BytesIO(poster(video))).convert("L"), dtype=float)
+    assert 80 < chosen.mean() < 180 and chosen.std() > 80  # the checkerboard, not a flat or black frame
+
+    source = inspect(video, get_settings(home=tmp_path / "home"))
+    settings = get_settings(home=tmp_path / "home", extract_memory_mb=0)
+    kept = thumbnail(source.source_id, video, None, settings)
+    assert kept == thumbnail_path(source.source_id, None, settings) and kept.name.endswith("-poster.jpg")
+    assert kept.read_bytes() == poster(video)
+    assert forget_thumbnails(source.source_id, settings) == 1
+
+
+def test_a_video_of_flat_colours_still_has_a_poster(tmp_path: Path) -> None:
+    video = make_silent_video(tmp_path / "night.mp4")
+    assert Image.open(io.BytesIO(poster(video))).size[0] == 160
