@@ -37,7 +37,16 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=_default_home)
     """Folder that holds every store: LanceDB, analytics events, caches, exported models,
-    uploads and Prefect's own state in embedded mode (``INLET_HOME``; default ``~/.inlet``)."""
+    uploads and Prefect's own state in embedded mode (``INLET_HOME``; default ``~/.inlet``).
+    With ``store`` set, LanceDB and the analytics live there instead."""
+
+    store: str | None = None
+    """Shared stores on S3-compatible object storage: ``s3://bucket/prefix`` puts the LanceDB
+    tables, the analytics files and staged inputs there (``<store>/lancedb``, ``/analytics``,
+    ``/inputs``), so workers and readers on several machines share them; the home keeps only this
+    machine's caches, uploads and Prefect files. The bucket is reached with the standard AWS
+    variables (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+    ``AWS_REGION``). Unset: everything lives under ``home``."""
 
     collection: str = "default"
     """Collection used when a call names none."""
@@ -363,6 +372,13 @@ class Settings(BaseSettings):
                 f"({self.chunk_tokens}), e.g. INLET_CHUNK_TOKENS=200 INLET_CHUNK_OVERLAP=32"
             )
         self.home = self.home.expanduser()
+        if self.store is not None and self.store.strip():
+            from pipelines.objstore import parse
+
+            parse(self.store)  # a clear error now rather than at the first write
+            self.store = self.store.strip().rstrip("/")
+        else:
+            self.store = None
         self.models_dir = (self.models_dir or user_cache() / "models").expanduser()
         return self
 

@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from pipelines import objstore
 from pipelines.config import Settings
 from pipelines.errors import ModelMismatch, StoreUnavailable, WriteConflict, classify
 from pipelines.formats import storable
@@ -254,23 +255,38 @@ def _collection_model(row: dict[str, Any]) -> CollectionModel:
 
 # --- connection ---------------------------------------------------------------------------
 @functools.lru_cache(maxsize=8)
-def _connect(uri: str) -> DBConnection:
+def _connect(uri: str, options: tuple[tuple[str, str], ...] = ()) -> DBConnection:
     import lancedb
 
     # Interval 0: every read checks for other processes' commits (a cheap manifest check).
-    return lancedb.connect(uri, read_consistency_interval=dt.timedelta(0))
+    if not options:
+        return lancedb.connect(uri, read_consistency_interval=dt.timedelta(0))
+    return lancedb.connect(uri, read_consistency_interval=dt.timedelta(0), storage_options=dict(options))
+
+
+def location(settings: Settings) -> tuple[str, dict[str, str]]:
+    """Where the LanceDB tables are and the ``storage_options`` to reach them: the bucket of
+    ``settings.store`` (``<store>/lancedb``), else the folder ``settings.lancedb_dir``."""
+    target = objstore.remote(settings)
+    if target is None:
+        return str(settings.lancedb_dir), {}
+    return target.url("lancedb"), target.lancedb_options()
 
 
 class Store:
-    """Handle on the LanceDB folder under ``settings.lancedb_dir``."""
+    """Handle on the LanceDB tables: under ``settings.lancedb_dir``, or in the bucket of
+    ``settings.store``. Concurrent writers on several machines are safe there too: an S3 PUT
+    that must not overwrite commits each version, and conflicts are retried."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.uri, options = location(settings)
         try:
-            settings.lancedb_dir.mkdir(parents=True, exist_ok=True)
-            self.db = _connect(str(settings.lancedb_dir))
+            if not options:
+                settings.lancedb_dir.mkdir(parents=True, exist_ok=True)
+            self.db = _connect(self.uri, tuple(sorted(options.items())))
         except OSError as exc:
-            raise StoreUnavailable(f"Cannot open the store at {settings.lancedb_dir}: {exc}") from exc
+            raise StoreUnavailable(f"Cannot open the store at {self.uri}: {exc}") from exc
 
     # tables ----------------------------------------------------------------------------
     def _open(self, name: str) -> Table | None:
