@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     variables (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
     ``AWS_REGION``). Unset: everything lives under ``home``."""
 
+    shared_roots: list[Path] = Field(default_factory=list)
+    """Folders every worker sees at the same path (a shared mount,
+    ``INLET_SHARED_ROOTS='["/mnt/media"]'``): with a ``store`` and a Prefect server, files under
+    them are given to a job as they are, while other local files are first staged to
+    ``<store>/inputs`` (``pipelines.staging``)."""
+
     collection: str = "default"
     """Collection used when a call names none."""
 

@@ -92,9 +92,12 @@ def _env(*names: str) -> str | None:
 def remote(settings: Settings) -> Remote | None:
     """The bucket of ``settings.store`` with its endpoint and region, or ``None`` when the
     stores live in the home."""
-    if not settings.store:
-        return None
-    bucket, prefix = parse(settings.store)
+    return at(settings.store) if settings.store else None
+
+
+def at(uri: str) -> Remote:
+    """The bucket of ``uri`` (``s3://bucket/prefix``), reached with this process's AWS variables."""
+    bucket, prefix = parse(uri)
     endpoint = _env("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
     region = _env("AWS_REGION", "AWS_DEFAULT_REGION")
     return Remote(bucket, prefix, endpoint.rstrip("/") if endpoint else None, region)
