@@ -379,9 +379,7 @@ class Settings(BaseSettings):
             )
         self.home = self.home.expanduser()
         if self.store is not None and self.store.strip():
-            from pipelines.objstore import parse
-
-            parse(self.store)  # a clear error now rather than at the first write
+            parse_store(self.store)  # a clear error now rather than at the first write
             self.store = self.store.strip().rstrip("/")
         else:
             self.store = None
@@ -510,6 +508,18 @@ def settings_table() -> str:
         text = " ".join((field.description or "").split()).replace("|", "\\|")
         rows.append(f"| `INLET_{name.upper()}` | `{default}` | {text} |")
     return "\n".join(rows)
+
+
+def parse_store(uri: str) -> tuple[str, str]:
+    """The bucket and prefix of a ``store`` address: ``s3://bucket/some/prefix`` ->
+    ``("bucket", "some/prefix")``; a clear ValueError for anything else."""
+    text = uri.strip()
+    if not text.startswith("s3://"):
+        raise ValueError(f"INLET_STORE must be an s3:// address (s3://bucket/prefix), not {uri!r}")
+    bucket, _, prefix = text.removeprefix("s3://").partition("/")
+    if not bucket or any(c in bucket for c in " \\?#"):
+        raise ValueError(f"INLET_STORE names no valid bucket: {uri!r} (s3://bucket/prefix)")
+    return bucket, prefix.strip("/")
 
 
 def user_cache() -> Path:

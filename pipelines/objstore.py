@@ -6,7 +6,8 @@ bucket; the home keeps only this machine's caches, uploads and Prefect files. Th
 reached with the standard AWS variables (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``), read here and nowhere else: the LanceDB store
 and the analytics both ask :func:`remote` for the location, its LanceDB options and its
-filesystem. Unset, :func:`remote` is ``None`` and everything stays under the home.
+filesystem. Unset, :func:`remote` is ``None`` and everything stays under the home. A worker
+reads a staged input (``pipelines.staging`` sends them) through :func:`fetch_input`.
 
     >>> target = remote(settings)  # doctest: +SKIP
     >>> target.url("lancedb"), target.lancedb_options()  # doctest: +SKIP
@@ -16,25 +17,17 @@ filesystem. Unset, :func:`remote` is ``None`` and everything stays under the hom
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    from pipelines.config import Settings
+from pipelines.config import Settings, parse_store
+from pipelines.errors import NotFound, StoreUnavailable
 
 SCHEME = "s3://"
-
-
-def parse(uri: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix")``; a clear ValueError otherwise."""
-    text = uri.strip()
-    if not text.startswith(SCHEME):
-        raise ValueError(f"INLET_STORE must be an s3:// address (s3://bucket/prefix), not {uri!r}")
-    bucket, _, prefix = text[len(SCHEME) :].partition("/")
-    if not bucket or any(c in bucket for c in " \\?#"):
-        raise ValueError(f"INLET_STORE names no valid bucket: {uri!r} (s3://bucket/prefix)")
-    return bucket, prefix.strip("/")
 
 
 @dataclass(frozen=True)
@@ -76,6 +69,14 @@ class Remote:
             options["aws_region"] = self.region
         return options
 
+    def size(self, *parts: str) -> int:
+        """Bytes of every object under ``parts`` (0 when there is none)."""
+        from pyarrow import fs
+
+        selector = fs.FileSelector(self.path(*parts), recursive=True, allow_not_found=True)
+        infos = self.filesystem().get_file_info(selector)
+        return sum(int(i.size or 0) for i in infos if i.type == fs.FileType.File)
+
     def filesystem(self) -> Any:
         """A pyarrow ``S3FileSystem`` on this endpoint (one per process and endpoint)."""
         return _filesystem(self.endpoint, self.region)
@@ -97,7 +98,7 @@ def remote(settings: Settings) -> Remote | None:
 
 def at(uri: str) -> Remote:
     """The bucket of ``uri`` (``s3://bucket/prefix``), reached with this process's AWS variables."""
-    bucket, prefix = parse(uri)
+    bucket, prefix = parse_store(uri)
     endpoint = _env("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
     region = _env("AWS_REGION", "AWS_DEFAULT_REGION")
     return Remote(bucket, prefix, endpoint.rstrip("/") if endpoint else None, region)
@@ -145,3 +146,58 @@ MISSING_SIGNS = ("does not exist", "nosuchkey", "no such file", "no such key")
 def is_missing(exc: BaseException) -> bool:
     """True when ``exc`` says an object is not there (deleted between a listing and a read)."""
     return isinstance(exc, FileNotFoundError) or any(s in str(exc).lower() for s in MISSING_SIGNS)
+
+
+# --- staged inputs (sent by ``pipelines.staging``, read by workers) ---------------------------
+INPUTS = "inputs"
+BLOCK = 8 * 1024 * 1024
+INPUT_REFERENCE = re.compile(
+    r"^(?P<root>s3://.+)/" + INPUTS + r"/(?P<source_id>[0-9a-f]{64})(?:#(?P<name>.*))?$"
+)
+"""A staged input: ``<store>/inputs/<source_id>#<file name>``."""
+_UNSAFE = re.compile(r"[^\w.\-+()\[\] ,@&']")
+
+
+def fetch_input(reference: str, settings: Settings) -> Path:
+    """The local copy of a staged input, fetched into ``<cache>/inputs/<source_id>/<name>``
+    unless it is there already; its bytes are checked against ``source_id``.
+
+    Raises:
+        NotFound: the store has no such input, or ``reference`` is not one.
+        StoreUnavailable: the store could not be read (retryable).
+    """
+    match = INPUT_REFERENCE.match(reference)
+    if match is None:
+        raise NotFound(f"Not a staged input: {reference}", path=reference, stage="validate")
+    source_id = match["source_id"]
+    remote = at(match["root"])
+    name = _UNSAFE.sub("_", (match["name"] or "").replace("\\", "/").rsplit("/", 1)[-1]).strip(". ")
+    target = settings.cache_dir / INPUTS / source_id / (name or source_id)
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    digest = hashlib.sha256()
+    try:
+        with remote.filesystem().open_input_stream(remote.path(INPUTS, source_id)) as stream:
+            with open(partial, "wb") as out:
+                while block := stream.read(BLOCK):
+                    digest.update(block)
+                    out.write(block)
+        if digest.hexdigest() != source_id:
+            raise StoreUnavailable(
+                f"The staged input {reference} does not match its hash (a write under way?)",
+                path=reference, stage="validate",
+            )  # fmt: skip
+        os.replace(partial, target)
+    except OSError as exc:
+        if is_missing(exc):
+            raise NotFound(
+                f"The staged input is not in the store: {reference}", path=reference, stage="validate"
+            ) from exc
+        raise StoreUnavailable(
+            f"Could not fetch {reference}: {exc}", path=reference, stage="validate"
+        ) from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return target

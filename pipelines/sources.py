@@ -73,11 +73,11 @@ def discover(
     fence = Path(os.path.realpath(Path(within).expanduser())) if within is not None else None
     for raw in paths:
         if str(raw).startswith("s3://"):
-            from pipelines import staging
             from pipelines.config import get_settings
+            from pipelines.objstore import fetch_input
 
             try:  # a store that cannot be read is no fault of the file: that error goes up
-                found[staging.fetch(str(raw), settings or get_settings())] = None
+                found[fetch_input(str(raw), settings or get_settings())] = None
             except InputError as exc:
                 refused.append(exc)
             continue

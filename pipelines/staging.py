@@ -4,7 +4,7 @@ With a store (``INLET_STORE``) and a Prefect server whose workers may run on oth
 :func:`stage` copies each local file of a job to ``<store>/inputs/<source_id>``, keyed by the
 hash of its bytes, so a file already there (sent by anyone, under any name) is not sent again.
 The job then names ``<store>/inputs/<source_id>#<file name>`` instead of the local path; a
-worker's :func:`pipelines.sources.discover` fetches it (:func:`fetch`) into its own cache
+worker's :func:`pipelines.sources.discover` fetches it (:func:`pipelines.objstore.fetch_input`) into its own cache
 (``<home>/cache/inputs/<source_id>/<file name>``, checked against the hash) and ingests that
 copy. Paths under ``shared_roots`` (a mount every worker sees) and references already staged
 are passed on as they are; without a store, or in embedded mode (the worker is on this
@@ -17,10 +17,8 @@ machine), nothing is staged.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import re
 import shutil
 import time
 from collections.abc import Iterable
@@ -29,13 +27,12 @@ from pathlib import Path
 
 from pipelines import objstore
 from pipelines.config import Settings
-from pipelines.errors import NotFound, StoreUnavailable
+from pipelines.errors import StoreUnavailable
 
 log = logging.getLogger("inlet.staging")
 
-INPUTS = "inputs"
-BLOCK = 8 * 1024 * 1024
-_REFERENCE = re.compile(r"^(?P<root>s3://.+)/" + INPUTS + r"/(?P<source_id>[0-9a-f]{64})(?:#(?P<name>.*))?$")
+INPUTS = objstore.INPUTS
+BLOCK = objstore.BLOCK
 
 
 @dataclass
@@ -62,7 +59,7 @@ def needed(settings: Settings) -> bool:
 
 def is_reference(path: str | os.PathLike[str]) -> bool:
     """True for a staged input (``s3://…/inputs/<source_id>#<name>``)."""
-    return _REFERENCE.match(str(path)) is not None
+    return objstore.INPUT_REFERENCE.match(str(path)) is not None
 
 
 def stage(paths: Iterable[str | os.PathLike[str]], settings: Settings, *, force: bool = False) -> Staged:
@@ -126,51 +123,3 @@ def _send(remote: objstore.Remote, path: Path, result: Staged) -> str:
             f"Could not send {path} to {remote.url(INPUTS)}: {exc}", path=str(path)
         ) from exc
     return f"{remote.url(INPUTS, source_id)}#{safe_name(path.name)}"
-
-
-def fetch(reference: str, settings: Settings) -> Path:
-    """The local copy of a staged input, fetched into ``<cache>/inputs/<source_id>/<name>``
-    unless it is there already; its bytes are checked against ``source_id``.
-
-    Raises:
-        NotFound: the store has no such input.
-        StoreUnavailable: the store could not be read (retryable).
-    """
-    from pipelines.uploads import safe_name
-
-    match = _REFERENCE.match(reference)
-    if match is None:
-        raise NotFound(f"Not a staged input: {reference}", path=reference, stage="validate")
-    source_id = match["source_id"]
-    remote = objstore.at(match["root"])
-    target = settings.cache_dir / INPUTS / source_id / safe_name(match["name"] or source_id)
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-    digest = hashlib.sha256()
-    try:
-        with (
-            remote.filesystem().open_input_stream(remote.path(INPUTS, source_id)) as stream,
-            open(partial, "wb") as out,
-        ):
-            while block := stream.read(BLOCK):
-                digest.update(block)
-                out.write(block)
-        if digest.hexdigest() != source_id:
-            raise StoreUnavailable(
-                f"The staged input {reference} does not match its hash (a write under way?)",
-                path=reference, stage="validate",
-            )  # fmt: skip
-        os.replace(partial, target)
-    except OSError as exc:
-        if objstore.is_missing(exc):
-            raise NotFound(
-                f"The staged input is not in the store: {reference}", path=reference, stage="validate"
-            ) from exc
-        raise StoreUnavailable(
-            f"Could not fetch {reference}: {exc}", path=reference, stage="validate"
-        ) from exc
-    finally:
-        partial.unlink(missing_ok=True)
-    return target

@@ -170,7 +170,6 @@ def test_lancedb_writers_in_three_processes_lose_no_row_on_s3(store: str, tmp_pa
 
 
 @pytest.mark.slow  # loads the embedding model (a local worker) and runs a real job
-@pytest.mark.usefixtures("prefect_harness")
 def test_ingest_into_the_store_is_searchable_from_a_home_that_shares_nothing_else(
     store: str, tmp_path: Path, shared: Path
 ) -> None:
