@@ -128,47 +128,7 @@ def test_lancedb_options_follow_the_aws_variables(store: str, s3_endpoint: str) 
     assert "testing" not in json.dumps(options)  # keys stay in the environment
 
 
-# --- LanceDB ------------------------------------------------------------------------------
-def _lance_writer(uri: str, number: int, rows: int, start: mp.synchronize.Barrier, out: str) -> None:
-    from pipelines.config import get_settings
-    from pipelines.store import Store
-
-    errors = []
-    try:
-        table = Store(get_settings(store=uri)).db.open_table("concurrent")
-        start.wait(timeout=120)
-        for i in range(rows):
-            table.add([{"key": f"{number}-{i}", "vector": [float(number), float(i)]}])
-    except Exception:  # noqa: BLE001 - every error is the test's business
-        errors.append(traceback.format_exc())
-    Path(out).write_text(json.dumps(errors))
-
-
-def test_lancedb_writers_in_three_processes_lose_no_row_on_s3(store: str, tmp_path: Path) -> None:
-    from pipelines.config import get_settings
-    from pipelines.store import Store
-
-    settings = get_settings()
-    store_handle = Store(settings)
-    store_handle.db.create_table("concurrent", data=[{"key": "seed", "vector": [0.0, 0.0]}])
-    ctx = mp.get_context("spawn")
-    start = ctx.Barrier(3)
-    outs = [tmp_path / f"lance-{i}.json" for i in range(3)]
-    procs = [ctx.Process(target=_lance_writer, args=(store, i, 5, start, str(outs[i]))) for i in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=180)
-        assert p.exitcode == 0
-    assert [json.loads(o.read_text()) for o in outs] == [[], [], []]
-    table = Store(get_settings()).db.open_table("concurrent")
-    keys = sorted(table.to_arrow().column("key").to_pylist())
-    assert keys == sorted(["seed", *(f"{n}-{i}" for n in range(3) for i in range(5))])
-    assert table.uses_v2_manifest_paths()
-    assert not (settings.home / "lancedb").exists()
-    assert any(k.startswith("concurrent.lance/") for k in _keys(store, "lancedb"))
-
-
+# --- ingest and search ----------------------------------------------------------------------
 @pytest.mark.slow  # loads the embedding model (a local worker) and runs a real job
 def test_ingest_into_the_store_is_searchable_from_a_home_that_shares_nothing_else(
     store: str, tmp_path: Path, shared: Path
@@ -213,20 +173,26 @@ def test_ingest_into_the_store_is_searchable_from_a_home_that_shares_nothing_els
     assert not (home_b / "lancedb").exists() and not (home_b / "analytics").exists()
 
 
-# --- analytics ----------------------------------------------------------------------------
+# --- several writer processes at once -------------------------------------------------------
 WRITERS = 3
+LANCE_ROWS = 5
 WRITE_S = 3.0
 
 
-def _event_writer(number: int, start: mp.synchronize.Barrier, out: str) -> None:
+def _writer(number: int, start: mp.synchronize.Barrier, out: str) -> None:
+    """One machine's writes: rows added to a LanceDB table, then analytics events for a while."""
     from pipelines import analytics
     from pipelines.config import get_settings
+    from pipelines.store import Store
 
     settings = get_settings()  # the store comes from INLET_STORE, as on another machine
     written, errors = 0, []
-    start.wait(timeout=120)
-    until = time.time() + WRITE_S
     try:
+        table = Store(settings).db.open_table("concurrent")
+        start.wait(timeout=120)
+        for i in range(LANCE_ROWS):
+            table.add([{"key": f"{number}-{i}", "vector": [float(number), float(i)]}])
+        until = time.time() + WRITE_S
         while time.time() < until:
             batch = [
                 {"job_id": f"job-{number}", "source_id": f"w{number}-{written + i}", "stage": "embed",
@@ -235,22 +201,24 @@ def _event_writer(number: int, start: mp.synchronize.Barrier, out: str) -> None:
             ]  # fmt: skip
             analytics.record(settings, "events", batch)
             written += len(batch)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - every error is the test's business
         errors.append(traceback.format_exc())
     Path(out).write_text(json.dumps({"written": written, "errors": errors}))
 
 
-def test_events_of_three_writer_processes_are_all_read_back_while_readers_and_compaction_run(
+def test_three_writer_processes_lose_no_row_and_no_event_while_readers_and_compaction_run(
     store: str, tmp_path: Path
 ) -> None:
     from pipelines import analytics
     from pipelines.config import get_settings
+    from pipelines.store import Store
 
     settings = get_settings()
+    Store(settings).db.create_table("concurrent", data=[{"key": "seed", "vector": [0.0, 0.0]}])
     ctx = mp.get_context("spawn")
     start = ctx.Barrier(WRITERS + 1)
     outs = [tmp_path / f"writer-{i}.json" for i in range(WRITERS)]
-    procs = [ctx.Process(target=_event_writer, args=(i, start, str(outs[i]))) for i in range(WRITERS)]
+    procs = [ctx.Process(target=_writer, args=(i, start, str(outs[i]))) for i in range(WRITERS)]
     for p in procs:
         p.start()
     start.wait(timeout=120)
@@ -270,9 +238,17 @@ def test_events_of_three_writer_processes_are_all_read_back_while_readers_and_co
     results = [json.loads(o.read_text()) for o in outs]
     assert [r["errors"] for r in results] == [[], [], []]
     assert reader_errors == []
+
+    # LanceDB: every commit of every process is there (conflicts were retried, none lost)
+    table = Store(get_settings()).db.open_table("concurrent")
+    keys = sorted(table.to_arrow().column("key").to_pylist())
+    assert keys == sorted(["seed", *(f"{n}-{i}" for n in range(WRITERS) for i in range(LANCE_ROWS))])
+    assert table.uses_v2_manifest_paths()
+    assert any(k.startswith("concurrent.lance/") for k in _keys(store, "lancedb"))
+
+    # analytics: every event once, counts never went back, compaction ran meanwhile
     assert compactions >= 1
     assert all(b >= a for a, b in zip(counts, counts[1:], strict=False)), counts
-
     written = sum(r["written"] for r in results)
     assert written > 30
     read = analytics.query(settings, "SELECT count(*) AS n, count(DISTINCT source_id) AS ids FROM events")
@@ -280,9 +256,10 @@ def test_events_of_three_writer_processes_are_all_read_back_while_readers_and_co
     analytics.compact(settings, below_bytes=1 << 20)
     assert len(analytics.live_files(settings, "events")) == 1
     assert analytics.query(settings, "SELECT count(*) FROM events").item() == written
-    assert not (settings.home / "analytics").exists()
+    assert not (settings.home / "lancedb").exists() and not (settings.home / "analytics").exists()
 
 
+# --- analytics ----------------------------------------------------------------------------
 def test_retention_on_the_store_removes_old_rows_only(store: str) -> None:
     import datetime as dt
 
