@@ -389,10 +389,12 @@ class Settings(BaseSettings):
     # --- derived locations --------------------------------------------------------------
     @property
     def lancedb_dir(self) -> Path:
+        """The LanceDB folder in the home (not used when ``store`` is set)."""
         return self.home / "lancedb"
 
     @property
     def analytics_dir(self) -> Path:
+        """The analytics folder in the home (not used when ``store`` is set)."""
         return self.home / "analytics"
 
     @property

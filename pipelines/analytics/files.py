@@ -257,7 +257,9 @@ def _remote_live(remote: objstore.Remote, table: str) -> list[Path]:
         names = {n for n in objects if n.endswith(".parquet") and not n.startswith(".")}
         replaced: set[str] = set()
         for name in names:
-            if name.startswith("c-"):
+            # a manifest the listing lacks is read as none: the files it named were deleted
+            # before it, so a reader that still listed one fails to read it and starts over
+            if name.startswith("c-") and name + REPLACED_SUFFIX in objects:
                 replaced |= _remote_manifest(remote, f"{day}/{name}{REPLACED_SUFFIX}")
         live += [Path(day) / n for n in sorted(names - replaced)]
     return live

@@ -342,3 +342,24 @@ def test_shared_paths_and_embedded_mode_are_not_staged(store: str, tmp_path: Pat
     no_store = staging.stage([str(local)], get_settings(mode="server", store=""))
     assert no_store.paths == [str(local)]
     assert os.environ["INLET_STORE"] == store
+
+
+def test_a_reader_that_listed_files_compaction_removed_gets_an_error_it_starts_over_on(store: str) -> None:
+    import duckdb
+
+    from pipelines import analytics, objstore
+    from pipelines.analytics.files import register_remote
+    from pipelines.config import get_settings
+
+    settings = get_settings()
+    for i in range(3):
+        analytics.record(settings, "events", [{"job_id": f"j{i}", "stage": "embed", "event": "end"}])
+    listed = analytics.live_files(settings, "events")
+    analytics.compact(settings, below_bytes=1 << 20)  # replaces the three files by one
+    remote = objstore.remote(settings)
+    assert remote is not None
+    con = duckdb.connect(":memory:")
+    with pytest.raises((duckdb.InvalidInputException, OSError)) as stale:
+        con.sql(f"SELECT count(*) FROM {register_remote(con, remote, 'events', listed)}").fetchall()
+    assert objstore.is_missing(stale.value)  # what read.query retries on
+    assert analytics.query(settings, "SELECT count(*) FROM events").item() == 3
