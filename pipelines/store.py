@@ -253,6 +253,27 @@ def _collection_model(row: dict[str, Any]) -> CollectionModel:
     )
 
 
+PRIMARY_KEYS = {CHUNKS: "chunk_id", SOURCES: "source_key", VECTORS: "key", COLLECTIONS: "collection",
+                LABELS: "label_key"}  # fmt: skip
+"""The key each table's ``merge_insert`` matches on (``chunks_<dim>`` as ``chunks``)."""
+PRIMARY_KEY_META = b"lance-schema:unenforced-primary-key"
+
+
+def with_primary_key(name: str, schema: pa.Schema) -> pa.Schema:
+    """``schema`` with its table's key marked as Lance's (unenforced) primary key.
+
+    Two processes that upsert the same new key at once each find no row to match and both
+    insert: two rows. With the key marked, Lance sees the two commits conflict and retries the
+    later one, which then matches. Tables on an object store are made so, since workers on
+    several machines may index the same source or embed the same text at once."""
+    key = PRIMARY_KEYS.get(re.sub(r"_\d+$", "", name))
+    if key is None or key not in schema.names:
+        return schema
+    field = schema.field(key)
+    marked = field.with_metadata({**(field.metadata or {}), PRIMARY_KEY_META: b"true"})
+    return schema.set(schema.get_field_index(key), marked)
+
+
 # --- connection ---------------------------------------------------------------------------
 @functools.lru_cache(maxsize=8)
 def _connect(uri: str, options: tuple[tuple[str, str], ...] = ()) -> DBConnection:
@@ -281,6 +302,7 @@ class Store:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.uri, options = location(settings)
+        self.shared = bool(options)  # in a bucket that workers on several machines write
         try:
             if not options:
                 settings.lancedb_dir.mkdir(parents=True, exist_ok=True)
@@ -299,6 +321,8 @@ class Store:
         table = self._open(name)
         if table is not None:
             return table
+        if self.shared:
+            schema = with_primary_key(name, schema)
         try:
             return self.db.create_table(name, schema=schema)
         except ValueError:  # created meanwhile by another process

@@ -136,6 +136,7 @@ def test_ingest_into_the_store_is_searchable_from_a_home_that_shares_nothing_els
     import inlet
     from pipelines import analytics, staging
     from pipelines.config import get_settings
+    from pipelines.store import PRIMARY_KEY_META, Store
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -168,6 +169,10 @@ def test_ingest_into_the_store_is_searchable_from_a_home_that_shares_nothing_els
     assert hits["file"][0] == "tides.md"
     hits = inlet.search("volcanic ash over the villages", collection="shared", home=home_b, limit=3)
     assert hits["file"][0] == "volcano.txt"
+    # tables on a store mark their key, so concurrent upserts of one new key conflict and retry
+    chunks = Store(get_settings(home=home_b)).chunks()
+    assert chunks is not None
+    assert chunks.schema.field("chunk_id").metadata == {PRIMARY_KEY_META: b"true"}
     jobs = analytics.jobs(get_settings(home=home_b))
     assert summary["job_id"] in jobs["job_id"].to_list()
     assert not (home_b / "lancedb").exists() and not (home_b / "analytics").exists()
@@ -181,15 +186,20 @@ WRITE_S = 3.0
 
 def _writer(number: int, start: mp.synchronize.Barrier, out: str) -> None:
     """One machine's writes: rows added to a LanceDB table, then analytics events for a while."""
+    import numpy as np
+
     from pipelines import analytics
     from pipelines.config import get_settings
-    from pipelines.store import Store
+    from pipelines.store import Store, VectorCache
 
     settings = get_settings()  # the store comes from INLET_STORE, as on another machine
     written, errors = 0, []
     try:
         table = Store(settings).db.open_table("concurrent")
+        cache = VectorCache(Store(settings), 2)
         start.wait(timeout=120)
+        for i in range(2):  # every process embeds the same new texts at once: one row per key
+            cache.put({f"text-{k}": np.array([number, i], dtype=np.float32) for k in range(2)}, "m")
         for i in range(LANCE_ROWS):
             table.add([{"key": f"{number}-{i}", "vector": [float(number), float(i)]}])
         until = time.time() + WRITE_S
@@ -211,10 +221,11 @@ def test_three_writer_processes_lose_no_row_and_no_event_while_readers_and_compa
 ) -> None:
     from pipelines import analytics
     from pipelines.config import get_settings
-    from pipelines.store import Store
+    from pipelines.store import Store, VectorCache
 
     settings = get_settings()
     Store(settings).db.create_table("concurrent", data=[{"key": "seed", "vector": [0.0, 0.0]}])
+    VectorCache(Store(settings), 2)  # made empty, as the first embedding batch would
     ctx = mp.get_context("spawn")
     start = ctx.Barrier(WRITERS + 1)
     outs = [tmp_path / f"writer-{i}.json" for i in range(WRITERS)]
@@ -239,10 +250,13 @@ def test_three_writer_processes_lose_no_row_and_no_event_while_readers_and_compa
     assert [r["errors"] for r in results] == [[], [], []]
     assert reader_errors == []
 
-    # LanceDB: every commit of every process is there (conflicts were retried, none lost)
+    # LanceDB: every commit of every process is there (conflicts were retried, none lost), and
+    # a key every process inserted at once is there once
     table = Store(get_settings()).db.open_table("concurrent")
     keys = sorted(table.to_arrow().column("key").to_pylist())
     assert keys == sorted(["seed", *(f"{n}-{i}" for n in range(WRITERS) for i in range(LANCE_ROWS))])
+    cached = Store(get_settings()).db.open_table("vector_cache").to_arrow().column("key").to_pylist()
+    assert sorted(cached) == ["text-0", "text-1"]
     assert table.uses_v2_manifest_paths()
     assert any(k.startswith("concurrent.lance/") for k in _keys(store, "lancedb"))
 
