@@ -10,8 +10,10 @@ the same way (``vector_cache``, ``vector_cache_<dim>``).
 
 Writing a source is one ``merge_insert`` on ``chunk_id`` that also deletes the source's stale
 chunks (and those of the file it replaces) in the same commit, so a crash leaves the old or the
-new version, never both. Every value that reaches a ``where`` string goes through
-:func:`sql_literal`; column names come from a whitelist.
+new version, never both. In a bucket (``INLET_STORE``, :func:`location`) the tables mark that
+key as Lance's primary key (:func:`with_primary_key`), so processes on several machines that
+upsert one new key at once do not both insert it. Every value that reaches a ``where`` string
+goes through :func:`sql_literal`; column names come from a whitelist.
 """
 
 from __future__ import annotations
