@@ -4,9 +4,9 @@ With a store (``INLET_STORE``) and a Prefect server whose workers may run on oth
 :func:`stage` copies each local file of a job to ``<store>/inputs/<source_id>``, keyed by the
 hash of its bytes, so a file already there (sent by anyone, under any name) is not sent again.
 The job then names ``<store>/inputs/<source_id>#<file name>`` instead of the local path; a
-worker's :func:`pipelines.sources.discover` fetches it (:func:`pipelines.objstore.fetch_input`) into its own cache
-(``<home>/cache/inputs/<source_id>/<file name>``, checked against the hash) and ingests that
-copy. Paths under ``shared_roots`` (a mount every worker sees) and references already staged
+worker's :func:`pipelines.sources.discover` fetches it (:func:`pipelines.objstore.fetch_input`)
+into its own cache (``<home>/cache/inputs/<source_id>/<file name>``, checked against the hash)
+and ingests that copy. Paths under ``shared_roots`` (a mount every worker sees) and references already staged
 are passed on as they are; without a store, or in embedded mode (the worker is on this
 machine), nothing is staged.
 
