@@ -202,7 +202,8 @@ atexit.register(flush)
 # --- the live set -------------------------------------------------------------------------
 def live_files(settings: Settings, table: str) -> list[Path]:
     """The files a reader should read now: every file but those a published replacement names
-    (rows this process deferred with :func:`record_soon` are written first)."""
+    (rows this process deferred with :func:`record_soon` are written first). On an object store
+    each is an object's key (``bucket/…/<name>.parquet``) in the form of a path."""
     if _deferred:
         flush()
     remote = objstore.remote(settings)
