@@ -18,6 +18,7 @@ from pipelines import analytics
 from pipelines.breaker import states as breaker_states
 from pipelines.config import Settings, user_cache
 from pipelines.errors import InletError
+from pipelines.objstore import remote
 from pipelines.store import Store
 
 PACKAGES = ("inlet", "prefect", "streamlit", "lancedb", "duckdb", "polars", "pyarrow",
@@ -183,13 +184,20 @@ def models(settings: Settings) -> list[dict[str, Any]]:
 def stores(settings: Settings) -> pl.DataFrame:
     """One row per store: ``what``, ``rows`` (sources, chunks, analytics rows), ``bytes``."""
     store = Store(settings)
+    bucket = remote(settings)  # the shared stores' bytes are counted in the bucket
+
+    def lancedb_bytes() -> int:
+        return bucket.size("lancedb") if bucket else folder_bytes(settings.lancedb_dir)
+
+    def analytics_bytes(table: str) -> int:
+        return bucket.size("analytics", table) if bucket else folder_bytes(settings.analytics_dir / table)
+
     rows: list[dict[str, Any]] = [
         {"what": "sources", "rows": store.source_rows().height, "bytes": None},
-        {"what": "chunks", "rows": store.count_chunks(), "bytes": folder_bytes(settings.lancedb_dir)},
+        {"what": "chunks", "rows": store.count_chunks(), "bytes": lancedb_bytes()},
     ]
     for table, count in analytics.table_rows(settings).items():
-        rows.append({"what": f"analytics: {table}", "rows": count,
-                     "bytes": folder_bytes(settings.analytics_dir / table)})  # fmt: skip
+        rows.append({"what": f"analytics: {table}", "rows": count, "bytes": analytics_bytes(table)})
     rows.append({"what": "uploads", "rows": None, "bytes": folder_bytes(settings.uploads_dir)})
     rows.append({"what": "extraction cache", "rows": None, "bytes": folder_bytes(settings.cache_dir)})
     return pl.DataFrame(rows, schema={"what": pl.Utf8, "rows": pl.Int64, "bytes": pl.Int64})

@@ -24,6 +24,7 @@ from pipelines.config import Settings
 from pipelines.moments import Moment
 from pipelines.moments import since as since_moment
 from pipelines.queue import JobRequest
+from pipelines.staging import is_reference, stage
 
 
 class JobSummary(dict):
@@ -71,7 +72,7 @@ PathsLike = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 def _paths(paths: PathsLike) -> list[str]:
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
-    return [str(Path(p).expanduser().resolve()) for p in paths]
+    return [str(p) if is_reference(p) else str(Path(p).expanduser().resolve()) for p in paths]
 
 
 def submit(
@@ -88,7 +89,8 @@ def submit(
     The job becomes a run of the ``ingest`` deployment on the queue named after its priority:
     in embedded mode on the local worker's own Prefect server (the worker, and with it the
     server, is started if none runs: a few seconds the first time), with a Prefect server
-    (``PREFECT_API_URL``) on that server. Follow it with
+    (``PREFECT_API_URL``) on that server; with a store (``INLET_STORE``) there, local files are
+    first staged to it (``pipelines.staging``), so a worker on any machine reads them. Follow it with
     :func:`inlet.jobs`, wait for it with :func:`wait`, stop it with :func:`cancel`.
 
     Args:
@@ -113,7 +115,9 @@ def submit(
     s = resolve(settings, {**overrides, "collection_model": model})
     if s.collection_model is not None:
         _check_model(s, collection or s.collection)
-    request = JobRequest(paths=_paths(paths), collection=collection or s.collection, priority=priority)
+    # workers on other machines read local files from the store (nothing is sent without one)
+    staged = stage(_paths(paths), s)
+    request = JobRequest(paths=staged.paths, collection=collection or s.collection, priority=priority)
     return submit_job(request, s)
 
 

@@ -37,7 +37,22 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=_default_home)
     """Folder that holds every store: LanceDB, analytics events, caches, exported models,
-    uploads and Prefect's own state in embedded mode (``INLET_HOME``; default ``~/.inlet``)."""
+    uploads and Prefect's own state in embedded mode (``INLET_HOME``; default ``~/.inlet``).
+    With ``store`` set, LanceDB and the analytics live there instead."""
+
+    store: str | None = None
+    """Shared stores on S3-compatible object storage: ``s3://bucket/prefix`` puts the LanceDB
+    tables, the analytics files and staged inputs there (``<store>/lancedb``, ``/analytics``,
+    ``/inputs``), so workers and readers on several machines share them; the home keeps only this
+    machine's caches, uploads and Prefect files. The bucket is reached with the standard AWS
+    variables (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+    ``AWS_REGION``). Unset: everything lives under ``home``."""
+
+    shared_roots: list[Path] = Field(default_factory=list)
+    """Folders every worker sees at the same path (a shared mount,
+    ``INLET_SHARED_ROOTS='["/mnt/media"]'``): with a ``store`` and a Prefect server, files under
+    them are given to a job as they are, while other local files are first staged to
+    ``<store>/inputs`` (``pipelines.staging``)."""
 
     collection: str = "default"
     """Collection used when a call names none."""
@@ -367,16 +382,23 @@ class Settings(BaseSettings):
                 f"({self.chunk_tokens}), e.g. INLET_CHUNK_TOKENS=200 INLET_CHUNK_OVERLAP=32"
             )
         self.home = self.home.expanduser()
+        if self.store is not None and self.store.strip():
+            parse_store(self.store)  # a clear error now rather than at the first write
+            self.store = self.store.strip().rstrip("/")
+        else:
+            self.store = None
         self.models_dir = (self.models_dir or user_cache() / "models").expanduser()
         return self
 
     # --- derived locations --------------------------------------------------------------
     @property
     def lancedb_dir(self) -> Path:
+        """The LanceDB folder in the home (not used when ``store`` is set)."""
         return self.home / "lancedb"
 
     @property
     def analytics_dir(self) -> Path:
+        """The analytics folder in the home (not used when ``store`` is set)."""
         return self.home / "analytics"
 
     @property
@@ -492,6 +514,18 @@ def settings_table() -> str:
         text = " ".join((field.description or "").split()).replace("|", "\\|")
         rows.append(f"| `INLET_{name.upper()}` | `{default}` | {text} |")
     return "\n".join(rows)
+
+
+def parse_store(uri: str) -> tuple[str, str]:
+    """The bucket and prefix of a ``store`` address: ``s3://bucket/some/prefix`` ->
+    ``("bucket", "some/prefix")``; a clear ValueError for anything else."""
+    text = uri.strip()
+    if not text.startswith("s3://"):
+        raise ValueError(f"INLET_STORE must be an s3:// address (s3://bucket/prefix), not {uri!r}")
+    bucket, _, prefix = text.removeprefix("s3://").partition("/")
+    if not bucket or any(c in bucket for c in " \\?#"):
+        raise ValueError(f"INLET_STORE names no valid bucket: {uri!r} (s3://bucket/prefix)")
+    return bucket, prefix.strip("/")
 
 
 def user_cache() -> Path:

@@ -401,7 +401,7 @@ def search(
     if analysed is not None:
         where_ = f"({where_}) AND ({analysed})" if where_ else analysed
     version = table.version
-    key = f"{store.settings.lancedb_dir}/{chunks_table}"
+    key = f"{store.uri}/{chunks_table}"
     names = _index_types(key, table, version)
     if mode != "vector" and TEXT_INDEX not in names:
         mode = "vector"  # nothing indexed for keywords yet
@@ -712,7 +712,7 @@ def _vocabulary(
 ) -> Vocabulary:
     """The vocabulary of ``collection`` over ``tables``, cached per version of the tables."""
     scope = collection if collection is None or isinstance(collection, str) else tuple(sorted(collection))
-    key = (str(store.settings.lancedb_dir), tuple(t.name for t in tables), scope, full)
+    key = (store.uri, tuple(t.name for t in tables), scope, full)
     version = tuple(t.version for t in tables)
     cached = _vocabularies.get(key)
     if cached and cached[0] == version:

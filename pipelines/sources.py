@@ -47,7 +47,10 @@ _HTML_START = re.compile(
 
 
 def discover(
-    paths: Iterable[str | os.PathLike[str]], *, within: str | os.PathLike[str] | None = None
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    within: str | os.PathLike[str] | None = None,
+    settings: Settings | None = None,
 ) -> tuple[list[Path], list[InputError]]:
     """Every regular file under ``paths`` (files taken as given, folders walked), by its real
     path and without duplicates; and what was refused, each as a classified error.
@@ -61,11 +64,23 @@ def discover(
     passes its folder, so a file swapped for a link after listing is not followed). FIFOs,
     devices and sockets are refused as ``SpecialFile`` without being opened (opening a FIFO
     blocks). A missing path, or a link that leads nowhere, is ``NotFound``.
+
+    A staged input (``s3://…/inputs/<source_id>#<name>``, :mod:`pipelines.staging`) is fetched
+    into the cache of ``settings`` (default: this process's settings) and found there.
     """
     found: dict[Path, None] = {}
     refused: list[InputError] = []
     fence = Path(os.path.realpath(Path(within).expanduser())) if within is not None else None
     for raw in paths:
+        if str(raw).startswith("s3://"):
+            from pipelines.config import get_settings
+            from pipelines.objstore import fetch_input
+
+            try:  # a store that cannot be read is no fault of the file: that error goes up
+                found[fetch_input(str(raw), settings or get_settings())] = None
+            except InputError as exc:
+                refused.append(exc)
+            continue
         path = Path(raw).expanduser()
         try:
             mode = path.stat().st_mode  # follows links; never opens the file

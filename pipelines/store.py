@@ -10,8 +10,10 @@ the same way (``vector_cache``, ``vector_cache_<dim>``).
 
 Writing a source is one ``merge_insert`` on ``chunk_id`` that also deletes the source's stale
 chunks (and those of the file it replaces) in the same commit, so a crash leaves the old or the
-new version, never both. Every value that reaches a ``where`` string goes through
-:func:`sql_literal`; column names come from a whitelist.
+new version, never both. In a bucket (``INLET_STORE``, :func:`location`) the tables mark that
+key as Lance's primary key (:func:`with_primary_key`), so processes on several machines that
+upsert one new key at once do not both insert it. Every value that reaches a ``where`` string
+goes through :func:`sql_literal`; column names come from a whitelist.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from pipelines import objstore
 from pipelines.config import Settings
 from pipelines.errors import ModelMismatch, StoreUnavailable, WriteConflict, classify
 from pipelines.formats import storable
@@ -252,25 +255,62 @@ def _collection_model(row: dict[str, Any]) -> CollectionModel:
     )
 
 
+PRIMARY_KEYS = {CHUNKS: "chunk_id", SOURCES: "source_key", VECTORS: "key", COLLECTIONS: "collection",
+                LABELS: "label_key"}  # fmt: skip
+"""The key each table's ``merge_insert`` matches on (``chunks_<dim>`` as ``chunks``)."""
+PRIMARY_KEY_META = b"lance-schema:unenforced-primary-key"
+
+
+def with_primary_key(name: str, schema: pa.Schema) -> pa.Schema:
+    """``schema`` with its table's key marked as Lance's (unenforced) primary key.
+
+    Two processes that upsert the same new key at once each find no row to match and both
+    insert: two rows. With the key marked, Lance sees the two commits conflict and retries the
+    later one, which then matches. Tables on an object store are made so, since workers on
+    several machines may index the same source or embed the same text at once."""
+    key = PRIMARY_KEYS.get(re.sub(r"_\d+$", "", name))
+    if key is None or key not in schema.names:
+        return schema
+    field = schema.field(key)
+    marked = field.with_metadata({**(field.metadata or {}), PRIMARY_KEY_META: b"true"})
+    return schema.set(schema.get_field_index(key), marked)
+
+
 # --- connection ---------------------------------------------------------------------------
 @functools.lru_cache(maxsize=8)
-def _connect(uri: str) -> DBConnection:
+def _connect(uri: str, options: tuple[tuple[str, str], ...] = ()) -> DBConnection:
     import lancedb
 
     # Interval 0: every read checks for other processes' commits (a cheap manifest check).
-    return lancedb.connect(uri, read_consistency_interval=dt.timedelta(0))
+    if not options:
+        return lancedb.connect(uri, read_consistency_interval=dt.timedelta(0))
+    return lancedb.connect(uri, read_consistency_interval=dt.timedelta(0), storage_options=dict(options))
+
+
+def location(settings: Settings) -> tuple[str, dict[str, str]]:
+    """Where the LanceDB tables are and the ``storage_options`` to reach them: the bucket of
+    ``settings.store`` (``<store>/lancedb``), else the folder ``settings.lancedb_dir``."""
+    target = objstore.remote(settings)
+    if target is None:
+        return str(settings.lancedb_dir), {}
+    return target.url("lancedb"), target.lancedb_options()
 
 
 class Store:
-    """Handle on the LanceDB folder under ``settings.lancedb_dir``."""
+    """Handle on the LanceDB tables: under ``settings.lancedb_dir``, or in the bucket of
+    ``settings.store``. Concurrent writers on several machines are safe there too: an S3 PUT
+    that must not overwrite commits each version, and conflicts are retried."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.uri, options = location(settings)
+        self.shared = bool(options)  # in a bucket that workers on several machines write
         try:
-            settings.lancedb_dir.mkdir(parents=True, exist_ok=True)
-            self.db = _connect(str(settings.lancedb_dir))
+            if not options:
+                settings.lancedb_dir.mkdir(parents=True, exist_ok=True)
+            self.db = _connect(self.uri, tuple(sorted(options.items())))
         except OSError as exc:
-            raise StoreUnavailable(f"Cannot open the store at {settings.lancedb_dir}: {exc}") from exc
+            raise StoreUnavailable(f"Cannot open the store at {self.uri}: {exc}") from exc
 
     # tables ----------------------------------------------------------------------------
     def _open(self, name: str) -> Table | None:
@@ -283,6 +323,8 @@ class Store:
         table = self._open(name)
         if table is not None:
             return table
+        if self.shared:
+            schema = with_primary_key(name, schema)
         try:
             return self.db.create_table(name, schema=schema)
         except ValueError:  # created meanwhile by another process

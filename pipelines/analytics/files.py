@@ -11,6 +11,13 @@ reader lists a folder, then drops every name that a manifest of a *listed* repla
 names. The replaced files are deleted afterwards, then the manifest; a reader that listed a
 file just before it was deleted gets a missing-file error and reads again (``read.query``).
 Only one process compacts at a time (a ``flock`` on ``analytics/.maintenance.lock``).
+
+On an object store (``INLET_STORE``, :mod:`pipelines.objstore`) the same layout lives under
+``<store>/analytics``. There is no rename there, and none is needed: each file is written once
+under a unique key by one PUT, which makes it appear whole or not at all, and a replacement is
+published the same way after its manifest. Readers list the keys and read them with pyarrow
+(``read.connect``). The maintenance lock is then a ``flock`` in the home: one compaction per
+machine, and the maintenance deployment runs once for all of them.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import atexit
 import contextlib
 import datetime as dt
 import fcntl
+import io
 import json
 import logging
 import os
@@ -34,6 +42,7 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
+from pipelines import objstore
 from pipelines.config import Settings
 from pipelines.formats import storable
 
@@ -71,8 +80,16 @@ def _write_atomic(frame: pl.DataFrame, target: Path) -> None:
         raise
 
 
+def _put(remote: objstore.Remote, frame: pl.DataFrame, key: str) -> None:
+    """Write ``frame`` as the object ``key`` (``bucket/…``) in one PUT: whole or not at all."""
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, metadata={VERSION_KEY: str(SCHEMA_VERSION)}, row_group_size=128 * 1024)
+    objstore.write_bytes(remote.filesystem(), key, buffer.getvalue())
+
+
 def write_frame(settings: Settings, table: str, frame: pl.DataFrame) -> Path:
-    """Append a frame that has exactly ``SCHEMAS[table]`` as one new file (bulk loads)."""
+    """Append a frame that has exactly ``SCHEMAS[table]`` as one new file (bulk loads). On an
+    object store the file is an object whose key (``bucket/…/<name>.parquet``) is returned."""
     if frame.schema != pl.Schema(SCHEMAS[table]):
         frame = frame.select(
             [
@@ -80,6 +97,11 @@ def write_frame(settings: Settings, table: str, frame: pl.DataFrame) -> Path:
                 for c, t in SCHEMAS[table].items()
             ]
         )
+    remote = objstore.remote(settings)
+    if remote is not None:
+        key = remote.path("analytics", table, now().strftime("%Y-%m-%d"), _new_name())
+        _put(remote, frame, key)
+        return Path(key)
     folder = table_dir(settings, table) / now().strftime("%Y-%m-%d")
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / _new_name()
@@ -138,7 +160,7 @@ def record_soon(settings: Settings, table: str, rows: list[dict[str, Any]]) -> N
         raise ValueError(f"unknown {table} columns: {sorted(unknown)}; known: {sorted(schema)}")
     stamp = now()
     stamped = [{"at": stamp, **row} for row in rows]
-    key = (str(settings.analytics_dir), table)
+    key = (settings.store or str(settings.analytics_dir), table)
     global _writer
     with _state_lock:
         _deferred.setdefault(key, (settings, []))[1].extend(stamped)
@@ -161,9 +183,8 @@ def flush() -> int:
                 record(settings, table, rows)
                 written += len(rows)
             except Exception as exc:  # noqa: BLE001 - a lost analytics row must not fail a reader or the exit
-                log.warning(
-                    "could not record %d %s rows in %s: %s", len(rows), table, settings.analytics_dir, exc
-                )
+                where = settings.store or settings.analytics_dir
+                log.warning("could not record %d %s rows in %s: %s", len(rows), table, where, exc)
     return written
 
 
@@ -181,9 +202,13 @@ atexit.register(flush)
 # --- the live set -------------------------------------------------------------------------
 def live_files(settings: Settings, table: str) -> list[Path]:
     """The files a reader should read now: every file but those a published replacement names
-    (rows this process deferred with :func:`record_soon` are written first)."""
+    (rows this process deferred with :func:`record_soon` are written first). On an object store
+    each is an object's key (``bucket/…/<name>.parquet``) in the form of a path."""
     if _deferred:
         flush()
+    remote = objstore.remote(settings)
+    if remote is not None:
+        return _remote_live(remote, table)
     root = table_dir(settings, table)
     if not root.is_dir():
         return []
@@ -208,12 +233,101 @@ def _read_manifest(path: Path) -> set[str]:
         return set()
 
 
-def file_version(path: Path) -> int:
+# --- on an object store: keys stand for paths ----------------------------------------------
+def _remote_listing(remote: objstore.Remote, table: str) -> dict[str, dict[str, int]]:
+    """``{day key: {name: size}}`` of every object under ``<store>/analytics/<table>``."""
+    from pyarrow import fs
+
+    selector = fs.FileSelector(remote.path("analytics", table), recursive=True, allow_not_found=True)
+    days: dict[str, dict[str, int]] = {}
+    for info in remote.filesystem().get_file_info(selector):
+        if info.type == fs.FileType.File:
+            day, _, name = info.path.rpartition("/")
+            days.setdefault(day, {})[name] = int(info.size or 0)
+    return days
+
+
+def _remote_manifest(remote: objstore.Remote, key: str) -> set[str]:
+    data = objstore.read_bytes(remote.filesystem(), key)
+    return set(json.loads(data)) if data is not None else set()
+
+
+def _remote_live(remote: objstore.Remote, table: str) -> list[Path]:
+    live: list[Path] = []
+    for day, objects in sorted(_remote_listing(remote, table).items()):
+        names = {n for n in objects if n.endswith(".parquet") and not n.startswith(".")}
+        replaced: set[str] = set()
+        for name in names:
+            # a manifest the listing lacks is read as none: the files it named were deleted
+            # before it, so a reader that still listed one fails to read it and starts over
+            if name.startswith("c-") and name + REPLACED_SUFFIX in objects:
+                replaced |= _remote_manifest(remote, f"{day}/{name}{REPLACED_SUFFIX}")
+        live += [Path(day) / n for n in sorted(names - replaced)]
+    return live
+
+
+def _remote_delete(remote: objstore.Remote, key: str) -> None:
+    try:
+        remote.filesystem().delete_file(key)
+    except OSError as exc:
+        if not objstore.is_missing(exc):
+            raise
+
+
+def _remote_replace(remote: objstore.Remote, day: str, old: list[Path], frame: pl.DataFrame | None) -> None:
+    """:func:`_replace` on an object store: manifest, then the replacement (the commit point),
+    then the replaced objects, then the manifest."""
+    manifest = None
+    if frame is not None and frame.height:
+        target = f"{day}/{_new_name('c-')}"
+        manifest = target + REPLACED_SUFFIX
+        objstore.write_bytes(remote.filesystem(), manifest, json.dumps([p.name for p in old]).encode())
+        _put(remote, frame, target)
+    for path in old:
+        _remote_delete(remote, str(path))
+        if path.name.startswith("c-"):
+            _remote_delete(remote, str(path) + REPLACED_SUFFIX)
+    if manifest is not None:
+        _remote_delete(remote, manifest)
+
+
+def _remote_sweep(remote: objstore.Remote, day: str, objects: dict[str, int]) -> None:
+    """Finish replacements a crash interrupted (see :func:`_sweep`)."""
+    for name in objects:
+        if name.startswith("c-") and name.endswith(REPLACED_SUFFIX):
+            if name.removesuffix(REPLACED_SUFFIX) in objects:
+                for replaced in _remote_manifest(remote, f"{day}/{name}"):
+                    _remote_delete(remote, f"{day}/{replaced}")
+            _remote_delete(remote, f"{day}/{name}")
+
+
+def register_remote(
+    con: duckdb.DuckDBPyConnection, remote: objstore.Remote, name: str, files: list[Path]
+) -> str:
+    """Make the objects ``files`` readable in ``con`` (pyarrow datasets, scanned lazily, one
+    per schema version); the SQL relation over all of them, columns matched by name."""
+    import pyarrow.dataset as ds
+
+    by_version: dict[int, list[str]] = {}
+    for f in files:
+        by_version.setdefault(file_version(f, remote), []).append(str(f))
+    parts = []
+    for version, keys in sorted(by_version.items()):
+        view = f"_{name}_v{version}"
+        con.register(view, ds.dataset(keys, filesystem=remote.filesystem(), format="parquet"))
+        parts.append(f"SELECT * FROM {view}")
+    return "(" + " UNION ALL BY NAME ".join(parts) + ")"
+
+
+def file_version(path: Path, remote: objstore.Remote | None = None) -> int:
     """The schema version a file was written with, from its name (``….v2.parquet``) or, for a
     name without one, its footer (1 for files from before versioning)."""
     match = _VERSIONED_NAME.search(path.name)
     if match:
         return int(match[1])
+    if remote is not None:
+        meta = pq.read_metadata(str(path), filesystem=remote.filesystem()).metadata or {}
+        return int(meta.get(VERSION_KEY.encode(), b"1"))
     meta = pq.read_metadata(path).metadata or {}
     return int(meta.get(VERSION_KEY.encode(), b"1"))
 
@@ -224,9 +338,15 @@ _VERSIONED_NAME = re.compile(r"\.v(\d+)\.parquet$")
 # --- single-writer maintenance ------------------------------------------------------------
 @contextlib.contextmanager
 def maintenance_lock(settings: Settings) -> Iterator[bool]:
-    """Hold the one maintenance slot of a home; yields False (and waits for nothing) if taken."""
-    settings.analytics_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.analytics_dir / ".maintenance.lock", "w") as handle:
+    """Hold the one maintenance slot of a home; yields False (and waits for nothing) if taken.
+    With an object store the lock file is in the home, which keeps no analytics there."""
+    if settings.store:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        lock = settings.home / ".analytics-maintenance.lock"
+    else:
+        settings.analytics_dir.mkdir(parents=True, exist_ok=True)
+        lock = settings.analytics_dir / ".maintenance.lock"
+    with open(lock, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -246,12 +366,16 @@ def parquet_source(files: list[Path]) -> str:
 
 
 def _read_current(
-    table: str, files: list[Path], where: str = "", params: list[Any] | None = None
+    table: str,
+    files: list[Path],
+    where: str = "",
+    params: list[Any] | None = None,
+    remote: objstore.Remote | None = None,
 ) -> pl.DataFrame:
-    source = parquet_source(files)
+    con = duckdb.connect(":memory:")
+    source = parquet_source(files) if remote is None else register_remote(con, remote, table, files)
     order = ", ".join(f'"{c}"' for c in SORT_KEYS[table])
     sql = f"SELECT * FROM ({select_current(table, source)}) {where} ORDER BY {order}"
-    con = duckdb.connect(":memory:")
     try:
         return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())  # type: ignore[return-value]  # a Table gives a DataFrame; pyarrow is untyped
     finally:
@@ -305,9 +429,12 @@ def compact(settings: Settings, *, below_bytes: int = COMPACT_BELOW_BYTES) -> di
     {'events': {'files_before': 812, 'files_after': 3, 'rows': 40600}, ...}
     """
     report: dict[str, dict[str, int]] = {}
+    remote = objstore.remote(settings)
     with maintenance_lock(settings) as held:
         if not held:
             return {"skipped": {"files_before": 0, "files_after": 0, "rows": 0}}
+        if remote is not None:
+            return {table: _compact_remote(settings, remote, table, below_bytes) for table in SCHEMAS}
         for table in SCHEMAS:
             before = live_files(settings, table)
             rows = 0
@@ -332,13 +459,37 @@ def compact(settings: Settings, *, below_bytes: int = COMPACT_BELOW_BYTES) -> di
     return report
 
 
+def _compact_remote(
+    settings: Settings, remote: objstore.Remote, table: str, below_bytes: int
+) -> dict[str, int]:
+    """:func:`compact` of one table on an object store (sizes come from the listing)."""
+    listing = _remote_listing(remote, table)
+    before = live_files(settings, table)
+    rows = 0
+    by_day: dict[str, list[Path]] = {}
+    for path in before:
+        by_day.setdefault(str(path.parent), []).append(path)
+    for day, files in by_day.items():
+        _remote_sweep(remote, day, listing.get(day, {}))
+        sizes = listing.get(day, {})
+        old = [f for f in files if file_version(f, remote) < SCHEMA_VERSION]
+        small = [f for f in files if sizes.get(f.name, 0) < below_bytes or f in old]
+        if len(small) < 2 and not old:
+            continue
+        frame = _read_current(table, small, remote=remote)
+        rows += frame.height
+        _remote_replace(remote, day, small, frame)
+    return {"files_before": len(before), "files_after": len(live_files(settings, table)), "rows": rows}
+
+
 def versions(settings: Settings) -> dict[str, dict[int, int]]:
     """How many live files of each schema version each table has."""
     out: dict[str, dict[int, int]] = {}
+    remote = objstore.remote(settings)
     for table in SCHEMAS:
         counts: dict[int, int] = {}
         for path in live_files(settings, table):
-            v = file_version(path)
+            v = file_version(path, remote)
             counts[v] = counts.get(v, 0) + 1
         out[table] = counts
     return out
@@ -362,6 +513,7 @@ def apply_retention(settings: Settings, *, at: dt.datetime | None = None) -> dic
     {'events': 1200, 'errors': 3, 'searches': 0}
     """
     removed = dict.fromkeys(RETAINED, 0)
+    remote = objstore.remote(settings)
     with maintenance_lock(settings) as held:
         if not held:
             return removed
@@ -369,6 +521,9 @@ def apply_retention(settings: Settings, *, at: dt.datetime | None = None) -> dic
             cutoff = (at or now()) - dt.timedelta(days=float(getattr(settings, setting)))
             files = live_files(settings, table)
             if not files:
+                continue
+            if remote is not None:
+                removed[table] = _retain_remote(remote, table, files, cutoff)
                 continue
             listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
             con = duckdb.connect(":memory:")
@@ -393,3 +548,31 @@ def apply_retention(settings: Settings, *, at: dt.datetime | None = None) -> dic
                     with contextlib.suppress(OSError):
                         day.rmdir()  # only empty folders go
     return removed
+
+
+def _retain_remote(remote: objstore.Remote, table: str, files: list[Path], cutoff: dt.datetime) -> int:
+    """:func:`apply_retention` of one table on an object store; the rows removed."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    removed = 0
+    fragments = ds.dataset([str(f) for f in files], filesystem=remote.filesystem(), format="parquet")
+    for fragment in fragments.get_fragments():
+        stamps = fragment.to_table(columns=["at"]).column("at")
+        old = int(pc.sum(pc.less(stamps, _pa_scalar(cutoff, stamps.type))).as_py() or 0)
+        if not old:
+            continue
+        path = Path(fragment.path)
+        frame = None
+        if old < len(stamps):
+            frame = _read_current(table, [path], 'WHERE "at" >= ?', [cutoff], remote=remote)
+        _remote_replace(remote, str(path.parent), [path], frame)
+        removed += old
+    return removed
+
+
+def _pa_scalar(value: dt.datetime, kind: Any) -> Any:
+    """``value`` as a pyarrow scalar of the timestamp type ``kind``."""
+    import pyarrow as pa
+
+    return pa.scalar(value, type=kind)

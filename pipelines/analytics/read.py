@@ -24,10 +24,10 @@ from typing import Any, TypeVar
 import duckdb
 import polars as pl
 
-from pipelines import progress
+from pipelines import objstore, progress
 from pipelines.config import Settings
 
-from .files import live_files, parquet_source
+from .files import live_files, parquet_source, register_remote
 from .schema import SCHEMAS, select_current
 
 _JOB_STATE = """
@@ -103,11 +103,21 @@ _MISSING_FILE_SIGNS = ("no such file", "no files found", "cannot open file", "co
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB with every view of this module over the live files."""
+    """A fresh in-memory DuckDB with every view of this module over the live files.
+
+    On an object store the files are pyarrow datasets on its S3 filesystem, registered in the
+    connection and scanned lazily (only the columns a query needs): DuckDB's own S3 reader is
+    an extension it would have to download."""
     con = duckdb.connect(":memory:")
+    remote = objstore.remote(settings)
     for table in SCHEMAS:
         files = live_files(settings, table)
-        source = parquet_source(files) if files else "(SELECT 1 AS _none WHERE FALSE)"
+        if not files:
+            source = "(SELECT 1 AS _none WHERE FALSE)"
+        elif remote is None:
+            source = parquet_source(files)
+        else:
+            source = register_remote(con, remote, table, files)
         con.execute(f"CREATE VIEW {table} AS {select_current(table, source)}")
     con.execute(f"CREATE TABLE stage_weights AS SELECT * FROM (VALUES {_WEIGHTS}) t(kind, stage, weight)")
     for view in (_JOB_STATE, _SOURCE_EVENTS, _SOURCE_STATE):
@@ -166,6 +176,10 @@ def _read(settings: Settings, work: Callable[[duckdb.DuckDBPyConnection], _T], a
             return work(con)
         except duckdb.IOException as exc:
             if attempt == attempts - 1 or not any(s in str(exc).lower() for s in _MISSING_FILE_SIGNS):
+                raise
+            time.sleep(0.01 * (attempt + 1))
+        except (duckdb.InvalidInputException, OSError) as exc:  # a pyarrow read of an object store
+            if attempt == attempts - 1 or not objstore.is_missing(exc):
                 raise
             time.sleep(0.01 * (attempt + 1))
         finally:
