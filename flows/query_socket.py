@@ -8,12 +8,17 @@ searches by itself only when no worker answers (no socket, a socket its dead wor
 answer in time). Both ways run :func:`pipelines.searches.ask` with the command's own settings,
 so the hits are the same and the search is recorded once, by the process that ran it.
 
+It answers ``inlet jobs`` and ``inlet status`` the same way (:func:`report_in_worker`,
+:data:`REPORTS`): the analytics reader (DuckDB, polars) is loaded in the worker already.
+
 The protocol: one request per connection, a line of JSON each way.
 
     request  {"search": {"query": ..., "mode": ..., "collection": ..., "kind": [...], "source": ...,
               "file": ..., "since": ..., "until": ..., "language": ..., "category": ...,
               "keyword": ..., "limit": ...}, "settings": {the asker's settings}}
     reply    {"hits": [{column: value, ...}, ...]}   or   {"error": "what went wrong"}
+    request  {"report": {"name": "jobs" | "job_sources" | "status", "args": {...}}, "settings": {...}}
+    reply    {"report": [{column: value, ...}, ...] or {...}}   or   {"error": ...}
 
 A hit's values are JSON's (a time would arrive as ISO text, as ``--json`` prints it); an
 error reply, like no answer, leaves the search to the asker, so an error reaches the terminal
@@ -57,6 +62,13 @@ SEARCH_FIELDS = frozenset(
      "category", "keyword", "limit"}
 )  # fmt: skip
 """The parameters of a search request: those of ``inlet.search`` but ``settings``."""
+REPORTS = {
+    "jobs": frozenset({"status", "collection", "job_id", "limit"}),
+    "job_sources": frozenset({"job_id"}),
+    "status": frozenset(),
+}
+"""What else the worker answers (``inlet jobs``, ``inlet jobs JOB``, ``inlet status``) and the
+parameters of each: the reports a person at a terminal asks for between jobs."""
 _SUN_PATH_MAX = 107
 """The longest path a Unix socket can be bound to on Linux (``sun_path`` less its NUL)."""
 
@@ -77,33 +89,62 @@ def search_in_worker(settings: Settings, **search: Any) -> list[dict[str, Any]] 
     unknown = set(search) - SEARCH_FIELDS
     if unknown:
         raise TypeError(f"not a search parameter: {', '.join(sorted(unknown))}")
+    hits = _ask(settings, {"search": search}, "hits")
+    return hits if isinstance(hits, list) else None
+
+
+def report_in_worker(settings: Settings, name: str, **args: Any) -> Any:
+    """A report of :data:`REPORTS` (``jobs`` and ``job_sources`` as rows, ``status`` as a dict),
+    made by this home's local worker from the asker's settings; ``None`` when no worker answers
+    (the caller makes it by itself). Times come back as ``datetime`` values, as made here."""
+    if set(args) - REPORTS.get(name, frozenset({"?"})):
+        raise TypeError(f"not a report or not its parameters: {name}({', '.join(sorted(args))})")
+    found = _ask(settings, {"report": {"name": name, "args": args}}, "report")
+    if isinstance(found, list):
+        return [_with_times(row) for row in found if isinstance(row, dict)]
+    return found
+
+
+def _with_times(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's times (``at`` and ``*_at`` columns, sent in ISO form) as ``datetime`` again."""
+    for key, value in row.items():
+        if (key == "at" or key.endswith("_at")) and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                row[key] = dt.datetime.fromisoformat(value)
+    return row
+
+
+def _ask(settings: Settings, request: dict[str, Any], field: str) -> Any:
+    """Send ``request`` to the worker; the ``field`` of its reply, ``None`` for no answer."""
     if settings.active_mode != "embedded":  # a worker of server mode has no socket
         return None
-    request = json.dumps({"search": search, "settings": _portable(settings)}, default=str)
+    line = json.dumps({**request, "settings": _portable(settings)}, default=str)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(CONNECT_TIMEOUT_S)
             conn.connect(str(settings.query_socket_file))
             conn.settimeout(ANSWER_TIMEOUT_S)
-            conn.sendall(request.encode() + b"\n")
+            conn.sendall(line.encode() + b"\n")
             reply = _read_all(conn)
     except OSError as exc:  # no socket, a dead worker's socket (refused), no answer in time
-        log.debug("no local worker answered the search (%s); searching here", exc)
+        log.debug("no local worker answered (%s); the asker does it by itself", exc)
         return None
     try:
         answer = json.loads(reply)
     except ValueError:
         return None
-    hits = answer.get("hits") if isinstance(answer, dict) else None
-    if not isinstance(hits, list):
-        log.debug("the local worker did not search: %s", answer)
+    if not isinstance(answer, dict) or field not in answer:
+        log.debug("the local worker did not answer: %s", answer)
         return None
-    return hits
+    return answer[field]
 
 
 def _portable(settings: Settings) -> dict[str, Any]:
-    """The settings as JSON, their paths absolute: the worker's working folder is not ours."""
+    """The settings as JSON, their paths absolute (the worker's working folder is not ours) and
+    their mode resolved here."""
     raw: dict[str, Any] = settings.model_dump(mode="json")
+    # "auto" resolves by the environment, and the worker's points Prefect at its own server
+    raw["mode"] = settings.active_mode
     for name, value in settings:
         if isinstance(value, Path):
             raw[name] = os.path.abspath(value)
@@ -187,8 +228,12 @@ class _Handler(socketserver.StreamRequestHandler):
             line = self.rfile.readline(MAX_REQUEST_BYTES + 1)
             if len(line) > MAX_REQUEST_BYTES or not line.endswith(b"\n"):
                 raise ValueError("a request is one line of JSON of at most 1 MiB")
-            reply: dict[str, Any] = {"hits": answer(json.loads(line))}
-            _last_answer = time.monotonic()
+            request = json.loads(line)
+            if isinstance(request, dict) and "report" in request:
+                reply: dict[str, Any] = {"report": report(request)}
+            else:
+                reply = {"hits": answer(request)}
+                _last_answer = time.monotonic()  # a search is use; a glance at the jobs is not
         except Exception as exc:  # noqa: BLE001 - a bad request or a failed search: say so
             log.info("a search over the socket failed: %s: %s", type(exc).__name__, exc)
             reply = {"error": f"{type(exc).__name__}: {exc}"}
@@ -219,6 +264,31 @@ def answer(request: Any) -> list[dict[str, Any]]:
 
     hits = ask(_settings(request.get("settings")), **search)
     return hits.to_dicts()
+
+
+def report(request: Any) -> Any:
+    """The report a request asks for (see :func:`report_in_worker`), JSON-ready."""
+    asked = request.get("report")
+    if (
+        not isinstance(asked, dict)
+        or asked.get("name") not in REPORTS
+        or not isinstance(asked.get("args", {}), dict)
+    ):
+        raise ValueError(
+            f"a report request is {{'report': {{'name': one of {sorted(REPORTS)}, 'args': {{...}}}}}}"
+        )
+    name, args = asked["name"], asked.get("args", {})
+    if set(args) - REPORTS[name]:
+        raise ValueError(f"{name} takes no other arguments than {sorted(REPORTS[name])}")
+    settings = _settings(request.get("settings"))
+    if name == "status":
+        from flows.status import status
+
+        return status(settings)
+    from pipelines import analytics
+
+    frame = analytics.jobs(settings, **args) if name == "jobs" else analytics.job_sources(settings, **args)
+    return frame.to_dicts()
 
 
 def _settings(raw: Any) -> Settings:

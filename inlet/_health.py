@@ -82,33 +82,9 @@ def status(*, settings: Settings | None = None, **overrides: Any) -> dict[str, A
         >>> inlet.status()["prefect_ui_url"]  # doctest: +SKIP
         'http://127.0.0.1:41235'
     """
-    from flows.worker import worker_pid
-    from pipelines.queue import PRIORITIES
+    from flows.status import status as now
 
-    s = resolve(settings, overrides)
-    url = s.prefect_api_url
-    up = server_answers(url, timeout_s=1.0)[0] if url else False
-    counts = analytics.query(
-        s, "SELECT priority, status, count(*) AS n FROM job_state WHERE status IN ('queued', 'running') "
-        "GROUP BY priority, status",
-    )  # fmt: skip
-    queues = dict.fromkeys(PRIORITIES, 0)
-    running = 0
-    for row in counts.iter_rows(named=True):
-        if row["status"] == "running":
-            running += row["n"]
-        elif row["priority"] in queues:
-            queues[row["priority"]] += row["n"]
-    return {
-        "mode": s.active_mode,
-        "prefect_api_url": url,
-        "prefect_ui_url": url[: -len("/api")] if url and url.endswith("/api") else url,
-        "server_up": up,
-        "worker_pid": worker_pid(s) if s.active_mode == "embedded" else None,
-        "work_pool": s.work_pool,
-        "queues": queues,
-        "running": running,
-    }
+    return now(resolve(settings, overrides))
 
 
 def folder_bytes(folder: Path) -> int:

@@ -122,6 +122,27 @@ def test_the_worker_answers_inlet_search_with_the_same_output_as_a_search_in_pro
 
 
 @pytest.mark.slow
+def test_the_worker_answers_inlet_jobs_and_status_with_the_same_output_as_in_process(
+    settings: Settings,
+) -> None:
+    job_id = json.loads(inlet("jobs", "--json", home=settings.home).stdout)["jobs"][0]["job_id"]
+    for args in (["jobs"], ["jobs", "--json"], ["jobs", "--status", "completed", "-c", "speeches"],
+                 ["jobs", job_id], ["jobs", job_id, "--json"], ["status"], ["status", "--json"]):  # fmt: skip
+        through = inlet(*args, home=settings.home, importtime=True)
+        assert not imported(through.stderr) & HEAVY, args  # answered by the worker, loaded nothing
+        aside = socket_aside(settings)
+        try:
+            alone = inlet(*args, home=settings.home, importtime=True)
+        finally:
+            os.replace(aside, settings.query_socket_file)
+        assert "duckdb" in imported(alone.stderr), args  # read the analytics in its own process
+        assert through.stdout == alone.stdout, args
+    shown = json.loads(inlet("status", "--json", home=settings.home).stdout)
+    assert shown["mode"] == "embedded" and shown["worker_pid"] == worker_pid(settings) and shown["server_up"]
+    assert sum(shown["queues"].values()) == 0 and shown["running"] == 0
+
+
+@pytest.mark.slow
 def test_a_bad_request_gets_an_error_reply_and_the_worker_keeps_answering(settings: Settings) -> None:
     pid = worker_pid(settings)
     for request in (

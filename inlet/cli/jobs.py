@@ -188,9 +188,14 @@ def worker(idle_s: float | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Where jobs run: the mode, the Prefect API and UI addresses, the worker, queue depths."""
-    import inlet
+    from flows.query_socket import report_in_worker
+    from pipelines.config import get_settings
 
-    now = inlet.status()
+    now = report_in_worker(get_settings(), "status")  # the local worker has the analytics loaded
+    if now is None:
+        import inlet
+
+        now = inlet.status()
     if as_json:
         emit_json(now)
         return

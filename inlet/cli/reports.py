@@ -43,10 +43,8 @@ def jobs(
       inlet jobs --status running
       inlet jobs 3f2a9c0d1e2b --json
     """
-    import inlet
-
     if job_id:
-        files = inlet.job_sources(job_id).to_dicts()
+        files = _report("job_sources", job_id=job_id)
         if as_json:
             emit_json({"job_id": job_id, "sources": files})
             return
@@ -61,7 +59,7 @@ def jobs(
                     f"            {f['error_class']}: {printable(f['error_message'] or '')}\n            hint: {f['error_hint']}"
                 )
         return
-    rows = inlet.jobs(status=list(status) or None, collection=collection, limit=limit).to_dicts()
+    rows = _report("jobs", status=list(status) or None, collection=collection, limit=limit)
     if as_json:
         emit_json({"jobs": [{k: r[k] for k in JOB_KEYS} for r in rows]})
         return
@@ -76,6 +74,20 @@ def jobs(
             f"{r['job_id']}  {r['status']:<16} {r['progress'] * 100:5.1f}%{eta}  {when}  "
             f"{r['collection']}  {r['sources']} sources, {r['failed']} failed  [{r['priority']}]{stuck}"
         )
+
+
+def _report(name: str, **args: Any) -> list[dict[str, Any]]:
+    """``inlet.jobs`` / ``inlet.job_sources`` as rows: the local worker's answer (it has the
+    analytics reader loaded), or read in this process when no worker answers."""
+    from flows.query_socket import report_in_worker
+    from pipelines.config import get_settings
+
+    rows = report_in_worker(get_settings(), name, **args)
+    if rows is None:
+        import inlet
+
+        rows = (inlet.jobs(**args) if name == "jobs" else inlet.job_sources(**args)).to_dicts()
+    return list(rows)
 
 
 @main.command()
