@@ -31,7 +31,7 @@ from uuid import UUID
 from prefect import flow
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.job import CANCEL_CHECK_S, JobRun, SourceOutcome, source_values
@@ -144,9 +144,9 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[st
     artifact = created if isinstance(created, UUID) else None
     files, refused = discover(paths, within=within)
     parts: list[str] = []
-    if not job.part and len(files) > settings.part_size and spreads(flow_run.get_deployment_id()):
+    if not job.part and len(files) > settings.part_size and spreads(deployment.id):
         rest = [str(f) for f in files[settings.part_size :]]
-        parts = start_parts(job, rest, within, flow_run.get_deployment_id())
+        parts = start_parts(job, rest, within, deployment.id)
         files = files[: settings.part_size]
         job.record_job("running", n_sources=len(files) + len(rest) + len(refused))
     for error in refused:  # missing paths, links out of a folder, FIFOs and devices

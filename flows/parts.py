@@ -122,7 +122,10 @@ def gather(job: JobRun, run_ids: list[str], run_here: RunPart) -> None:
         while len(ended) < len(run_ids):
             cancelled = job.cancel_requested()
             waiting = [UUID(i) for i in run_ids if i not in ended]
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=waiting)))
+            runs = sorted(
+                client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=waiting))),
+                key=_number,
+            )
             for run in runs:
                 kind = run.state.type.value if run.state is not None else "SCHEDULED"
                 if kind in FINAL:

@@ -402,10 +402,11 @@ def execute(client: SyncPrefectClient, run: FlowRun, flows: dict[str, Any]) -> s
 def serve(settings: Settings, idle_s: float | None = None) -> int:
     """Run flow runs until none comes for ``idle_s``; how many ran.
 
-    Returns at once (0) when another worker already serves this home.
+    Returns at once (0) when another local worker already serves this home (embedded mode; on a
+    team's server several workers may share a home, as machines share a mounted folder).
     """
     lock = WorkerLock(settings)
-    if not lock.acquire():
+    if settings.active_mode == "embedded" and not lock.acquire():
         log.info("another worker serves %s", settings.home)
         return 0
     server = None
