@@ -16,7 +16,8 @@ progress and summary cover all of its parts, and it ends once, when its last par
   sends a heartbeat every ``HEARTBEAT_S`` (also while it runs a flow) and names itself on the
   runs it claims (the run's ``infrastructure_pid``); a run whose worker has sent none for
   ``DEAD_AFTER_S`` is put back on its queue by any idle worker or by the job run waiting for it,
-  and runs again from what was written (DESIGN decision 1: no duplicate chunks).
+  and runs again from what was written (DESIGN decision 1: no duplicate chunks); so is a run
+  left Pending that long (claimed, never started).
 """
 
 from __future__ import annotations
@@ -155,12 +156,13 @@ def _number(run: FlowRun) -> int:
 
 def _run_claimed(client: SyncPrefectClient, job: JobRun, run: FlowRun, run_here: RunPart) -> None:
     """Run a claimed part inside this job run; its run then ends as the part did."""
-    from prefect.states import Cancelled, Completed
+    from prefect.states import Cancelled, Completed, Running
 
+    message = f"run inside the job's run {job.flow_run_id}"
+    client.set_flow_run_state(run.id, Running(message=message), force=True)  # not pending: it runs
     part = JobRun(job.job_id, job.collection, job.settings, job.priority, flow_run_id=job.flow_run_id,
                   worker=job.worker, part=_number(run), part_run_id=str(run.id))  # fmt: skip
     run_here(part, list((run.parameters or {}).get("paths") or []))
-    message = f"run inside the job's run {job.flow_run_id}"
     state: Any = Cancelled(message=message) if part.cancelled else Completed(message=message)
     client.set_flow_run_state(run.id, state, force=True)
 

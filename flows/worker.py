@@ -275,36 +275,55 @@ def requeue_orphans(
     client: SyncPrefectClient, pool: str, runs: list[FlowRun] | None = None, *, cancel: bool = False
 ) -> list[str]:
     """Put back on their queues the pending or running ``runs`` (default: all of the pool's)
-    claimed by an inlet worker that is dead, so another worker runs them again (``cancel``: end
-    them Cancelled instead); their ids."""
+    that no worker runs any more, so another worker runs them again (``cancel``: end them
+    Cancelled instead); their ids. Orphans are the runs claimed by an inlet worker that is dead,
+    and runs pending for ``DEAD_AFTER_S`` whoever set them so (a worker starts a run it claimed
+    within a second or two)."""
     from prefect.client.schemas.objects import StateType
     from prefect.states import Cancelled, Scheduled
+    from prefect.types._datetime import now
 
     if runs is None:
         runs = _runs_in(client, pool, [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING])
+    moment = now("UTC")
+
+    def pending_too_long(run: FlowRun) -> bool:
+        state = run.state
+        return (
+            state is not None
+            and state.type == StateType.PENDING
+            and (moment - state.timestamp).total_seconds() > DEAD_AFTER_S
+        )
+
     claimed = [
         r for r in runs
         if r.state is not None and r.state.type in (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING)
-        and (r.infrastructure_pid or "").startswith("inlet-")
+        and ((r.infrastructure_pid or "").startswith("inlet-") or pending_too_long(r))
     ]  # fmt: skip
     if not claimed:
         return []
     live = live_workers(client, pool)
-    orphans = [r for r in claimed if r.infrastructure_pid not in live]
-    for run in orphans:
-        dead = run.infrastructure_pid
-        assert run.state is not None
-        if cancel or run.state.type == StateType.CANCELLING:
+    done = []
+    for found in claimed:
+        dead = found.infrastructure_pid
+        if dead in live and not pending_too_long(found):
+            continue
+        run = client.read_flow_run(found.id)  # another worker may have put it back and taken it
+        kind = run.state.type if run.state is not None else None
+        if run.infrastructure_pid != dead or found.state is None or kind != found.state.type:
+            continue
+        done.append(str(run.id))
+        if cancel or kind == StateType.CANCELLING:
             client.set_flow_run_state(
                 run.id, Cancelled(message=f"cancelled; its worker {dead} died"), force=True
             )
         else:
-            log.warning("flow run %s was left by worker %s, silent for %.0f s: it runs again",
+            log.warning("flow run %s was left by worker %s (silent for %.0f s): it runs again",
                         run.id, dead, DEAD_AFTER_S)  # fmt: skip
             client.set_flow_run_state(
                 run.id, Scheduled(message=f"its worker {dead} died; it runs again"), force=True
             )
-    return [str(r.id) for r in orphans]
+    return done
 
 
 def _runs_in(client: SyncPrefectClient, pool: str, states: list[Any]) -> list[FlowRun]:
