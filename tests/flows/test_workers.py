@@ -8,6 +8,8 @@ home folder serve every test of this module.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -82,6 +84,9 @@ def workers(server: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
                     time.sleep(0.5)
         yield {"env": env, "home": root / "home", "processes": started, "logs": root}
     finally:
+        for process in started.values():  # both at once: each takes seconds to stop
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGINT)
         for name, process in started.items():
             stop(process)
             logs[name].close()
