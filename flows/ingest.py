@@ -31,11 +31,11 @@ from uuid import UUID
 from prefect import flow
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture
-from prefect.runtime import deployment, flow_run
+from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.job import CANCEL_CHECK_S, JobRun, SourceOutcome, source_values
-from flows.parts import gather, spreads, start_parts
+from flows.parts import gather, own_deployment, spreads, start_parts
 from flows.tasks import (
     Cancelled,
     ensure_limits,
@@ -104,8 +104,8 @@ def ingest_flow(
         part=part if job_run_id else 0,
         part_run_id=own_run if job_run_id else None,
     )
-    if job.part:
-        job.record_job("running", started_at=analytics.now(), part=job.part)
+    if job.part:  # the job is running since its own run started; a part that starts late never revives it
+        job.record_job(None, started_at=analytics.now(), part=job.part)
     else:
         job.record_job("running", started_at=analytics.now(), paths=json.dumps([str(p) for p in paths]))
     try:
@@ -125,7 +125,7 @@ def ingest_flow(
 
 def _run_part(job: JobRun, paths: list[str], within: str | None) -> None:
     """Run a part of a split job in this flow run (the job's run took it), and record its end."""
-    job.record_job("running", started_at=analytics.now(), part=job.part)
+    job.record_job(None, started_at=analytics.now(), part=job.part)
     try:
         _ingest(job, paths, within)
     except Exception as exc:  # noqa: BLE001 - the part's files fail; the job goes on with the others
@@ -144,9 +144,9 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[st
     artifact = created if isinstance(created, UUID) else None
     files, refused = discover(paths, within=within)
     parts: list[str] = []
-    if not job.part and len(files) > settings.part_size and spreads(deployment.id):
+    if not job.part and len(files) > settings.part_size and spreads(own_deployment()):
         rest = [str(f) for f in files[settings.part_size :]]
-        parts = start_parts(job, rest, within, deployment.id)
+        parts = start_parts(job, rest, within, own_deployment())
         files = files[: settings.part_size]
         job.record_job("running", n_sources=len(files) + len(rest) + len(refused))
     for error in refused:  # missing paths, links out of a folder, FIFOs and devices

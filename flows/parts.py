@@ -26,6 +26,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -47,6 +48,16 @@ RunPart = Callable[[JobRun, list[str]], None]
 def job_tag(job_id: str) -> str:
     """The tag of every part run of a job: how the job's runs are found through the API."""
     return f"inlet-job-{job_id}"
+
+
+def own_deployment() -> Any:
+    """The deployment of this very flow run: None for a subflow (the inbox's jobs) or a flow
+    called directly (``prefect.runtime.deployment.id`` would give a parent's)."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    run = context.flow_run if context is not None else None
+    return run.deployment_id if run is not None else None
 
 
 def spreads(deployment_id: Any) -> bool:
@@ -181,7 +192,7 @@ def _absorb_lost(job: JobRun, run: FlowRun) -> None:
     """The files of a part that ended without a summary: cancelled, or failed as its run did."""
     state = run.state.type.value if run.state is not None else "CRASHED"
     for path in (run.parameters or {}).get("paths") or []:
-        outcome = job.add(SourceOutcome(path=path, file=path.rsplit("/", 1)[-1]))
+        outcome = job.add(SourceOutcome(path=path, file=Path(path).name))
         if state == "CANCELLED":
             outcome.status = "cancelled"
             job.cancelled = True
