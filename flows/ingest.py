@@ -12,6 +12,9 @@ job up at its end. A failed source never stops the others. A cancelled job (``in
 stops within about a second, also in the middle of a transcription or an embedding batch: what
 was indexed stays, the rest is marked cancelled, and since each batch of sources is written in
 one commit nothing is left half-written.
+
+On a team's Prefect server a job with more than ``part_size`` files is spread over the workers
+in parts, each a run of this flow (``flows.parts``); its first run sums them up.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.job import CANCEL_CHECK_S, JobRun, SourceOutcome, source_values
+from flows.parts import gather, own_deployment, spreads, start_parts
 from flows.tasks import (
     Cancelled,
     ensure_limits,
@@ -78,23 +82,37 @@ def ingest_flow(
     job_id: str | None = None,
     priority: str = "normal",
     within: str | None = None,
+    part: int = 0,
+    job_run_id: str | None = None,
 ) -> dict[str, Any]:
     """Ingest files and folders into ``collection``; returns the job summary as plain data.
 
     ``within``: a folder that every path must lie in once links are resolved (the inbox passes
-    its own); without it a path given explicitly is followed if it is a link."""
+    its own); without it a path given explicitly is followed if it is a link. ``part`` and
+    ``job_run_id``: set on the later parts of a job split over workers (``flows.parts``): which
+    part this run is, and the flow run of the job, which sums the parts up; a part's summary is
+    its own files'."""
     settings = settings or get_settings()
+    own_run = str(flow_run.get_id() or "") or None
     job = JobRun(
         job_id or new_job_id(),
         collection or settings.collection,
         settings,
         check_priority(priority),
-        flow_run_id=str(flow_run.get_id() or "") or None,
+        flow_run_id=job_run_id or own_run,
+        worker=get_settings().worker_name,  # this process's name, not the submitter's
+        part=part if job_run_id else 0,
+        part_run_id=own_run if job_run_id else None,
     )
-    job.record_job("running", started_at=analytics.now(), paths=json.dumps([str(p) for p in paths]))
+    if job.part:  # the job is running since its own run started; a part that starts late never revives it
+        job.record_job(None, started_at=analytics.now(), part=job.part)
+    else:
+        job.record_job("running", started_at=analytics.now(), paths=json.dumps([str(p) for p in paths]))
     try:
         ensure_limits(settings)
-        _ingest(job, [str(p) for p in paths], within)
+        parts = _ingest(job, [str(p) for p in paths], within)
+        if parts:
+            gather(job, parts, lambda one, files: _run_part(one, files, within))
     except Exception as exc:
         error = classify(exc, stage="flow")
         for outcome in job.outcomes:
@@ -105,12 +123,32 @@ def ingest_flow(
     return _finish(job)
 
 
-def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
+def _run_part(job: JobRun, paths: list[str], within: str | None) -> None:
+    """Run a part of a split job in this flow run (the job's run took it), and record its end."""
+    job.record_job(None, started_at=analytics.now(), part=job.part)
+    try:
+        _ingest(job, paths, within)
+    except Exception as exc:  # noqa: BLE001 - the part's files fail; the job goes on with the others
+        error = classify(exc, stage="flow")
+        for outcome in job.outcomes:
+            if not outcome.finished:
+                job.fail(outcome, classify(error, path=outcome.path, source_id=outcome.source_id))
+    job.record_end()
+
+
+def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[str]:
+    """Ingest this run's files; the ids of the part runs started for the rest of a large job."""
     settings = job.settings
     created = create_progress_artifact(0.0, description=f"inlet job {job.job_id}: stage-weighted progress")
     # A sync flow gets the sync implementation's UUID; the coroutine in the union is for async callers.
     artifact = created if isinstance(created, UUID) else None
     files, refused = discover(paths, within=within)
+    parts: list[str] = []
+    if not job.part and len(files) > settings.part_size and spreads(own_deployment()):
+        rest = [str(f) for f in files[settings.part_size :]]
+        parts = start_parts(job, rest, within, own_deployment())
+        files = files[: settings.part_size]
+        job.record_job("running", n_sources=len(files) + len(rest) + len(refused))
     for error in refused:  # missing paths, links out of a folder, FIFOs and devices
         where = error.path or ""
         job.fail(job.add(SourceOutcome(path=where, file=Path(where).name)), error)
@@ -122,7 +160,7 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
         for path in files:
             outcome = job.add(SourceOutcome(path=str(path), file=path.name))
             job.fail(outcome, ModelMismatch(error.message, path=str(path), stage="validate"))
-        return
+        return parts
     current, ids_by_path = store.source_map(job.collection, key)
     todo: list[Source] = []
     started = time.perf_counter()
@@ -142,7 +180,8 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
             continue
         todo.append(result)
     job.events(events)
-    job.record_job("running", n_sources=len(job.outcomes))
+    if not parts and not job.part:  # a split job counted all of its files when it split
+        job.record_job("running", n_sources=len(job.outcomes))
     _report(job, artifact)
 
     # Extract: expensive files one task each, small files in batches; index as text gets ready.
@@ -193,6 +232,7 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> None:
         _refresh(store, job.settings)  # also finishes the refresh of a job killed before it
         store.optimize_sources()
     _report(job, artifact)
+    return parts
 
 
 def _refresh(store: Store, settings: Settings) -> None:

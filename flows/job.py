@@ -10,6 +10,12 @@ plain and picklable, so that a task runner other than threads (a process pool, D
 them to another process. A task writes its own stage events through its ``JobContext`` (the
 analytics store takes writes from any process) and returns plain values; the flow body notes
 what came back for its progress and decides each source's outcome.
+
+A job split over workers (``flows.ingest``) is one ``job_id`` and one job run (the flow run the
+job was submitted as, ``flow_run_id``) with parts: each part is a ``JobRun`` of its own with
+``part`` and its own run (``part_run_id``). A part's end is a row with its summary and no status
+(``record_end``); the job's first run adds the parts' summaries to its own (``absorb``) and writes
+the job's end, so the job's status follows one rule, ``JobRun.status``, however it ran.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 
 from pipelines import analytics, progress
 from pipelines.config import Settings
-from pipelines.errors import InletError
+from pipelines.errors import ALL_CLASSES, InletError, InternalError
 from pipelines.records import FINISHED_SOURCE_STATUSES, Source
 
 CANCEL_CHECK_S = 0.5
@@ -97,11 +103,17 @@ class JobContext:
     collection: str
     settings: Settings
     flow_run_id: str | None = None
+    worker: str | None = None
+    """The name of the worker running the job (``inlet worker --name``), written with each event."""
+    part_run_id: str | None = None
+    """The flow run of this part of a split job (``flow_run_id`` is the job's own run)."""
 
     def cancel_requested(self) -> bool:
-        """True once someone asked to cancel this job: its flow run is Cancelling (``inlet
-        cancel``, the Prefect UI's Cancel button, ``set_flow_run_state``)."""
-        return self.flow_run_id is not None and _cancel_watch.requested(self.flow_run_id)
+        """True once someone asked to cancel this job: its flow run, or the run of this part, is
+        Cancelling (``inlet cancel``, the Prefect UI's Cancel button, ``set_flow_run_state``)."""
+        return any(
+            run is not None and _cancel_watch.requested(run) for run in (self.flow_run_id, self.part_run_id)
+        )
 
     def events(self, rows: list[tuple[SourceRef, str, str, dict[str, Any]]]) -> None:
         """Write ``(source, stage, event, values)`` rows to the analytics store as one file."""
@@ -110,7 +122,7 @@ class JobContext:
         analytics.record(self.settings, "events", [{
             "job_id": self.job_id, "collection": self.collection,
             "source_id": ref.source_id, "file": ref.file, "kind": ref.kind,
-            "path": ref.path, "stage": stage, "event": event, "attempt": 1, **values,
+            "path": ref.path, "stage": stage, "event": event, "attempt": 1, "worker": self.worker, **values,
         } for ref, stage, event, values in rows])  # fmt: skip
 
 
@@ -133,6 +145,18 @@ class SourceOutcome:
     @property
     def ref(self) -> SourceRef:
         return SourceRef(self.path, self.file, self.source_id, self.kind)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> SourceOutcome:
+        """The outcome ``to_dict`` gave (a part's summary), its error rebuilt in its class."""
+        error = None
+        if row.get("error"):
+            found = row["error"]
+            kind = next((c for c in ALL_CLASSES if c.code == found.get("class")), InternalError)
+            error = kind(found.get("message") or "", hint=found.get("hint"), stage=found.get("stage"),
+                         path=row.get("path"), source_id=row.get("source_id"))  # fmt: skip
+        return cls(path=row["path"], source_id=row.get("source_id"), kind=row.get("kind"),
+                   status=row["status"], chunks=row.get("chunks") or 0, error=error, file=row.get("file"))  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         error = None
@@ -159,6 +183,12 @@ class JobRun:
     settings: Settings
     priority: str = "normal"
     flow_run_id: str | None = None
+    """The job's flow run: the run it was submitted as (also for its parts)."""
+    worker: str | None = None
+    part: int = 0
+    """Which part of a split job this is (0: the job's own run, which sums the parts up)."""
+    part_run_id: str | None = None
+    """The flow run of a later part (``part`` > 0)."""
     outcomes: list[SourceOutcome] = field(default_factory=list)
     embedded: int = 0
     cancelled: bool = False
@@ -167,7 +197,9 @@ class JobRun:
 
     @property
     def context(self) -> JobContext:
-        return JobContext(self.job_id, self.collection, self.settings, self.flow_run_id)
+        return JobContext(
+            self.job_id, self.collection, self.settings, self.flow_run_id, self.worker, self.part_run_id
+        )
 
     def add(self, outcome: SourceOutcome) -> SourceOutcome:
         self.outcomes.append(outcome)
@@ -191,15 +223,20 @@ class JobRun:
         return self.cancelled
 
     # --- analytics rows -------------------------------------------------------------------
-    def record_job(self, status: str, **values: Any) -> None:
+    def record_job(self, status: str | None, **values: Any) -> None:
         analytics.record(self.settings, "jobs", [{
             "job_id": self.job_id, "collection": self.collection, "priority": self.priority,
-            "status": status, "flow_run_id": self.flow_run_id, **values,
+            "status": status, "flow_run_id": self.flow_run_id, "worker": self.worker, **values,
         }])  # fmt: skip
 
     def record_end(self) -> dict[str, Any]:
-        """Write the job's final row (status, counts, the summary as JSON); its summary."""
+        """Write the job's final row (status, counts, the summary as JSON); its summary. A later
+        part writes its summary in a row without a status: the job goes on until its first run
+        has summed up every part."""
         summary = self.summary()
+        if self.part:
+            self.record_job(None, part=self.part, part_summary=json.dumps(summary, default=str))
+            return summary
         counts = self.counts()
         self.record_job(
             summary["status"],
@@ -211,6 +248,13 @@ class JobRun:
             summary=json.dumps(summary, default=str),
         )
         return summary
+
+    def absorb(self, summary: dict[str, Any]) -> None:
+        """Add a part's summary (what its ``record_end`` returned) to this job's record."""
+        for row in summary.get("sources", []):
+            self.add(SourceOutcome.from_dict(row))
+        self.embedded += int(summary.get("embedded") or 0)
+        self.cancelled = self.cancelled or summary.get("status") == "cancelled"
 
     def note(self, outcome: SourceOutcome, stage: str, event: str) -> None:
         """Count an event a task wrote for ``outcome`` towards the job's progress."""
@@ -262,6 +306,8 @@ class JobRun:
             "embedded": self.embedded,
             "seconds": round(time.perf_counter() - self.started, 3),
             "flow_run_id": self.flow_run_id,
+            **({"part": self.part, "part_run_id": self.part_run_id} if self.part else {}),
+            "worker": self.worker,
             "sources": [o.to_dict() for o in self.outcomes],
         }
 

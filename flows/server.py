@@ -14,6 +14,7 @@ Running it again changes nothing that is already right.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from pipelines.config import get_settings
@@ -26,7 +27,7 @@ def ensure_work_pool(
     """Create or update the process work pool, its priority queues and the global limits."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
-    from prefect.exceptions import ObjectNotFound
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
     from prefect.workers.process import ProcessWorker
 
     from flows.tasks import limits
@@ -37,18 +38,21 @@ def ensure_work_pool(
     with get_client(sync_client=True) as client:
         try:
             pool = client.read_work_pool(name)
-            if pool.concurrency_limit != limit:
+            # a team's server: each worker raised the limit to the workers online; keep that
+            lower = settings.active_mode == "embedded"
+            if pool.concurrency_limit != limit and (lower or (pool.concurrency_limit or 0) < limit):
                 client.update_work_pool(name, WorkPoolUpdate(concurrency_limit=limit))
         except ObjectNotFound:
-            client.create_work_pool(
-                WorkPoolCreate(
-                    name=name,
-                    type="process",
-                    base_job_template=ProcessWorker.get_default_base_job_template(),
-                    concurrency_limit=limit,
-                    description="inlet: ingest jobs, high before normal before low",
+            with contextlib.suppress(ObjectAlreadyExists):  # workers starting together
+                client.create_work_pool(
+                    WorkPoolCreate(
+                        name=name,
+                        type="process",
+                        base_job_template=ProcessWorker.get_default_base_job_template(),
+                        concurrency_limit=limit,
+                        description="inlet: ingest jobs, high before normal before low",
+                    )
                 )
-            )
         for queue_name, rank in PRIORITIES.items():
             priority = rank + 1  # Prefect: 1 is the highest
             try:
@@ -56,7 +60,8 @@ def ensure_work_pool(
                 if queue.priority != priority:
                     client.update_work_queue(queue.id, priority=priority)
             except ObjectNotFound:
-                client.create_work_queue(queue_name, work_pool_name=name, priority=priority)
+                with contextlib.suppress(ObjectAlreadyExists):
+                    client.create_work_queue(queue_name, work_pool_name=name, priority=priority)
         try:  # every pool has a "default" queue; inlet never uses it: put it last
             default = client.read_work_queue_by_name("default", work_pool_name=name)
             if default.priority <= len(PRIORITIES):
@@ -64,6 +69,9 @@ def ensure_work_pool(
         except ObjectNotFound:
             pass
         for limit_name, size in limits(settings).items():
-            client.upsert_global_concurrency_limit_by_name(limit_name, size)
+            try:
+                client.upsert_global_concurrency_limit_by_name(limit_name, size)
+            except ObjectAlreadyExists:  # created by another process between Prefect's read and create
+                client.upsert_global_concurrency_limit_by_name(limit_name, size)
         queues = {q.name: q.priority for q in client.read_work_queues(work_pool_name=name)}
     return {"work_pool": name, "concurrency_limit": limit, "queues": queues}

@@ -13,7 +13,8 @@ The job gets a ``queued`` row in the analytics store at once, with its flow run'
 status, progress and summary come from the analytics store, which the flow writes as it runs.
 Cancel is Prefect's: a run that has not started is set Cancelled (it never runs), a running one
 Cancelling, which the flow sees within half a second (``flows.job.JobRun.cancel_requested``),
-the same as the Cancel button of the Prefect UI.
+the same as the Cancel button of the Prefect UI. A job split over workers (``flows.parts``) is
+cancelled with its run: its parts watch that run too.
 """
 
 from __future__ import annotations
@@ -181,6 +182,10 @@ def cancel(job_id: str, settings: Settings) -> str:
         return "unknown"
     with api(settings):
         outcome = cancel_flow_run(flow_run_id)
+        if outcome == "cancelling":  # a split job's parts watch its run; the ones waiting never start
+            from flows.parts import cancel_parts
+
+            cancel_parts(job_id)
     if outcome == "cancelled":
         _cancelled(settings, job_id, row["collection"], row["priority"], flow_run_id)
     return outcome

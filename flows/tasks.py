@@ -100,9 +100,11 @@ _process_slots: dict[str, threading.BoundedSemaphore] = {}
 def count_slots_in_process(settings: Settings) -> None:
     """From now on, count the limits' slots in this process instead of asking Prefect's API.
 
-    The local worker of an embedded home does this: it is the only process that runs the
-    home's flows, so a semaphore per limit bounds them exactly as the global limit did, without
-    a round trip to the local server. That round trip is not free there: on the server's SQLite,
+    inlet's worker does this: it runs one flow run at a time, so a semaphore per limit bounds its
+    tasks. The local worker of an embedded home is the only process that runs the home's flows,
+    so this bounds them exactly as the global limit did, without a round trip to the local
+    server; on a team's server each worker gets its own slots, as a machine of its own should
+    (one global limit would let a single worker of the team embed at a time). That round trip is not free there: on the server's SQLite,
     taking a slot right after a task ends is often refused as ``database is locked`` (503,
     the server's event writer holds the lock), and Prefect's client waits 2 s before asking
     again, which was most of a small job's time on a warm worker.

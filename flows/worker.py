@@ -15,14 +15,19 @@ DESIGN decision 7).
   the only worker of its home; on start it puts back the runs a worker that died left running
   or pending, so they run again and finish (writes are idempotent, DESIGN decision 1). Runs
   missed while no worker was up wait as late runs and run when it next starts.
-- **server mode** (``PREFECT_API_URL``): ``inlet worker`` on each machine, in the foreground.
+- **server mode** (``PREFECT_API_URL``): ``inlet worker --name NAME`` on each machine, in the
+  foreground (the name defaults to the host name; the analytics record it with every stage
+  event). Each worker sends a heartbeat every ``HEARTBEAT_S``, also while it runs a flow, and
+  names itself on the runs it claims; an idle worker puts back on their queues the runs of a
+  worker silent for ``DEAD_AFTER_S`` (killed, or its machine gone), so another one finishes
+  them. A large job is split into parts that any free worker takes (``flows.parts``).
 
 Either way a watchdog thread (``flows.watchdog``) watches the run under way: a job without
 progress for ``stuck_job_after_s`` is put back on its queue and the worker restarts itself
 (dropping the hung work), ``stuck_requeues`` times; stuck once more, its unfinished sources fail
 as ``stuck`` and the restarted worker takes the next run.
 
-    INLET_HOME=DIR python -m flows.worker [--idle-s SECONDS]     (or: inlet worker)
+    INLET_HOME=DIR python -m flows.worker [--idle-s SECONDS] [--name NAME]     (or: inlet worker)
 """
 
 from __future__ import annotations
@@ -59,6 +64,10 @@ POLL_S = 0.25
 waits half of it on average before it starts."""
 HEARTBEAT_S = 10.0
 """How often the worker tells the server it is alive (the UI shows it online)."""
+DEAD_AFTER_S = 3 * HEARTBEAT_S
+"""A worker silent this long is taken for dead: the runs it claimed run again elsewhere."""
+ORPHANS_EVERY_S = 5.0
+"""How often an idle worker looks for the runs of dead workers (one API read)."""
 STAMP_EVERY_S = 2.0
 CODE = Path(__file__).resolve().parents[1]
 
@@ -227,13 +236,109 @@ def scheduled_runs(client: SyncPrefectClient, pool: str) -> list[FlowRun]:
     )
 
 
+def worker_id(settings: Settings) -> str:
+    """This worker process as the server knows it: its heartbeats' name, written on the runs it
+    claims (``infrastructure_pid``)."""
+    host = socket.gethostname()
+    name = settings.worker_name if settings.worker_name == host else f"{settings.worker_name}-{host}"
+    return f"inlet-{name}-{os.getpid()}"
+
+
 def claim(client: SyncPrefectClient, run: FlowRun) -> bool:
-    """Move a scheduled run to Pending; False when another worker took it (or it was cancelled)."""
+    """Move a scheduled run to Pending and name this worker on it; False when another worker
+    took it (or it was cancelled)."""
     from prefect.client.schemas.responses import SetStateStatus
     from prefect.states import Pending
 
     answer: Any = client.set_flow_run_state(run.id, Pending())
-    return bool(answer.status == SetStateStatus.ACCEPT)
+    if answer.status != SetStateStatus.ACCEPT:
+        return False
+    with contextlib.suppress(Exception):  # without it the run is only not recovered if this worker dies
+        client.update_flow_run(run.id, infrastructure_pid=worker_id(get_settings()))
+    return True
+
+
+def live_workers(client: SyncPrefectClient, pool: str) -> set[str]:
+    """The workers of ``pool`` that sent a heartbeat within ``DEAD_AFTER_S``."""
+    from prefect.types._datetime import now
+
+    moment = now("UTC")
+    return {
+        w.name
+        for w in client.read_workers_for_work_pool(pool)
+        if w.last_heartbeat_time is not None
+        and (moment - w.last_heartbeat_time).total_seconds() < DEAD_AFTER_S
+    }
+
+
+def requeue_orphans(
+    client: SyncPrefectClient, pool: str, runs: list[FlowRun] | None = None, *, cancel: bool = False
+) -> list[str]:
+    """Put back on their queues the pending or running ``runs`` (default: all of the pool's)
+    that no worker runs any more, so another worker runs them again (``cancel``: end them
+    Cancelled instead); their ids. Orphans are the runs claimed by an inlet worker that is dead,
+    and runs pending for ``DEAD_AFTER_S`` whoever set them so (a worker starts a run it claimed
+    within a second or two)."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled, Scheduled
+    from prefect.types._datetime import now
+
+    if runs is None:
+        runs = _runs_in(client, pool, [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING])
+    moment = now("UTC")
+
+    def pending_too_long(run: FlowRun) -> bool:
+        state = run.state
+        return (
+            state is not None
+            and state.type == StateType.PENDING
+            and (moment - state.timestamp).total_seconds() > DEAD_AFTER_S
+        )
+
+    claimed = [
+        r for r in runs
+        if r.state is not None and r.state.type in (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING)
+        and ((r.infrastructure_pid or "").startswith("inlet-") or pending_too_long(r))
+    ]  # fmt: skip
+    if not claimed:
+        return []
+    live = live_workers(client, pool)
+    done = []
+    for found in claimed:
+        dead = found.infrastructure_pid
+        if dead in live and not pending_too_long(found):
+            continue
+        run = client.read_flow_run(found.id)  # another worker may have put it back and taken it
+        kind = run.state.type if run.state is not None else None
+        if run.infrastructure_pid != dead or found.state is None or kind != found.state.type:
+            continue
+        done.append(str(run.id))
+        if cancel or kind == StateType.CANCELLING:
+            client.set_flow_run_state(
+                run.id, Cancelled(message=f"cancelled; its worker {dead} died"), force=True
+            )
+        else:
+            log.warning("flow run %s was left by worker %s (silent for %.0f s): it runs again",
+                        run.id, dead, DEAD_AFTER_S)  # fmt: skip
+            client.set_flow_run_state(
+                run.id, Scheduled(message=f"its worker {dead} died; it runs again"), force=True
+            )
+    return done
+
+
+def _runs_in(client: SyncPrefectClient, pool: str, states: list[Any]) -> list[FlowRun]:
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        WorkPoolFilter,
+        WorkPoolFilterName,
+    )
+
+    return client.read_flow_runs(
+        work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[pool])),
+        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states))),
+    )
 
 
 def recover(client: SyncPrefectClient, pool: str) -> list[str]:
@@ -316,10 +421,11 @@ def execute(client: SyncPrefectClient, run: FlowRun, flows: dict[str, Any]) -> s
 def serve(settings: Settings, idle_s: float | None = None) -> int:
     """Run flow runs until none comes for ``idle_s``; how many ran.
 
-    Returns at once (0) when another worker already serves this home.
+    Returns at once (0) when another local worker already serves this home (embedded mode; on a
+    team's server several workers may share a home, as machines share a mounted folder).
     """
     lock = WorkerLock(settings)
-    if not lock.acquire():
+    if settings.active_mode == "embedded" and not lock.acquire():
         log.info("another worker serves %s", settings.home)
         return 0
     server = None
@@ -445,24 +551,31 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
         log.info("created the deployments %s", ", ".join(created))
     flows = _flows()
     watchdog = start_watchdog(settings, server, idle_s)
-    name = f"inlet-{socket.gethostname()}-{os.getpid()}"
+    beating = threading.Event()
+    heartbeat(pool, worker_id(settings), beating)
+    from flows.tasks import count_slots_in_process
+
+    # this process runs one flow run at a time: it counts the transcription and embedding slots
+    # of its runs itself, so that the limits hold per worker, not across a team's workers
+    count_slots_in_process(settings)
     ran = 0
     recycle = False
+    log.info("worker %s (%s) serves the pool %s", settings.worker_name, worker_id(settings), pool)
     with get_client(sync_client=True) as client:
         if server is not None:
             for run_id in recover(client, pool):
                 log.warning("flow run %s was left by a worker that died; it runs again", run_id)
-            from flows.tasks import count_slots_in_process
-
-            count_slots_in_process(settings)  # the only process running this home's flows
             server.publish()
+        else:
+            beating.wait(HEARTBEAT_S)
+            widen_pool(client, pool, settings)
         idle_since = time.monotonic()
-        stamp, stamped, beat = code_stamp(), time.monotonic(), 0.0
+        stamp, stamped, looked = code_stamp(), time.monotonic(), 0.0
         while True:
-            if time.monotonic() - beat > HEARTBEAT_S:
-                with contextlib.suppress(Exception):
-                    client.send_worker_heartbeat(pool, name, heartbeat_interval_seconds=HEARTBEAT_S)
-                beat = time.monotonic()
+            if server is None and time.monotonic() - looked > ORPHANS_EVERY_S:
+                with contextlib.suppress(Exception):  # an API hiccup: look again next time
+                    requeue_orphans(client, pool)
+                looked = time.monotonic()
             if time.monotonic() - stamped > STAMP_EVERY_S:
                 if code_stamp() != stamp:
                     log.info("inlet's code changed since this worker started; stepping down")
@@ -497,10 +610,46 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
     return ran, waiting
 
 
+def heartbeat(pool: str, name: str, first: threading.Event) -> threading.Thread:
+    """Tell the server every ``HEARTBEAT_S`` that this worker lives, from a thread of its own, so
+    that it goes on while the worker runs a long flow; ``first`` is set after the first one."""
+
+    def beat() -> None:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            while True:
+                with contextlib.suppress(Exception):  # a missed beat is sent again in a moment
+                    client.send_worker_heartbeat(pool, name, heartbeat_interval_seconds=HEARTBEAT_S)
+                    first.set()
+                time.sleep(HEARTBEAT_S)
+
+    thread = threading.Thread(target=beat, name="inlet-worker-heartbeat", daemon=True)
+    thread.start()
+    return thread
+
+
+def widen_pool(client: SyncPrefectClient, pool: str, settings: Settings) -> int | None:
+    """Raise the pool's flow-run limit to the number of workers online, so that each can run a
+    job at once (each runs one at a time); never lower it. The new limit, or None."""
+    from prefect.client.schemas.actions import WorkPoolUpdate
+
+    want = max(settings.pool_concurrency, len(live_workers(client, pool)))
+    limit = client.read_work_pool(pool).concurrency_limit
+    if limit is None or limit >= want:
+        return None
+    client.update_work_pool(pool, WorkPoolUpdate(concurrency_limit=want))
+    log.info("the pool %s now runs up to %d flow runs at once (one per worker online)", pool, want)
+    return want
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.worker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--idle-s", type=float, help="stop after this many idle seconds")
+    parser.add_argument("--name", help="this worker's name (default: the worker_name setting, the host name)")
     args = parser.parse_args(argv)
+    if args.name:  # in the environment: the flows this worker runs, and a re-executed worker, see it
+        os.environ["INLET_WORKER_NAME"] = args.name
     settings = get_settings()
     logging.basicConfig(
         level=logging.INFO,

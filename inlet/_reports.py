@@ -36,7 +36,8 @@ def jobs(
 ) -> pl.DataFrame:
     """Jobs, newest first: ``job_id, status, priority, collection, progress, eta_s,
     submitted_at, started_at, finished_at, sources, failed, flow_run_id``, retries, stuck,
-    requeues (times its worker put it back on its queue because it was stuck).
+    requeues (times its worker put it back on its queue because it was stuck), workers (the
+    names of the workers that processed its files).
     ``job_id`` gives that one job's row (none when it is unknown).
 
     >>> inlet.jobs(status="running")  # doctest: +SKIP
@@ -47,8 +48,8 @@ def jobs(
 
 
 def job_sources(job_id: str, *, settings: Settings | None = None, **overrides: Any) -> pl.DataFrame:
-    """The files of one job: ``file, kind, stage, status, progress``, retries, seconds, and the
-    latest error's ``error_class, error_message, error_hint``.
+    """The files of one job: ``file, kind, stage, status, progress``, retries, seconds, the
+    latest error's ``error_class, error_message, error_hint``, and the ``worker`` that processed it.
 
     >>> inlet.job_sources(inlet.jobs()["job_id"][0])  # doctest: +SKIP
     """

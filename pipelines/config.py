@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -324,7 +325,20 @@ class Settings(BaseSettings):
     """The Prefect work pool of the jobs; its queues ``high``, ``normal``, ``low`` order the runs."""
 
     pool_concurrency: int = Field(1, ge=1)
-    """Flow runs the work pool runs at once (queue priorities only order runs under a limit)."""
+    """Flow runs the work pool runs at once (queue priorities only order runs under a limit). On a
+    team's server each ``inlet worker`` raises the pool's limit to at least the number of workers
+    online (each runs one flow run at a time); nothing lowers it there."""
+
+    worker_name: str = Field(default_factory=socket.gethostname)
+    """This machine's worker name (``inlet worker --name``; default: the host name). The analytics
+    record it with every stage event, so ``inlet jobs JOB`` says which worker processed each file."""
+
+    part_size: int = Field(100, ge=1)
+    """On a team's Prefect server, a job with more files than this is split into parts of this many
+    files, each a run of the ``ingest`` deployment on the job's queue, so that every free worker
+    takes one; the job's first run takes parts too and sums them up. 100 small files are about a
+    minute of work here, so the cost of a part (a flow run start, an index refresh: a few seconds)
+    stays small. A local worker (embedded mode) never splits: it is the only worker."""
 
     worker_max_jobs: int = Field(0, ge=0)
     """The worker restarts itself (a fresh process, between two jobs, nothing lost) after this
@@ -508,7 +522,11 @@ def settings_table() -> str:
     rows = ["| variable | default | what it sets |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         if field.default_factory is not None:
-            default = {"home": "~/.inlet", "whisper_cpu_threads": "all cores"}.get(name, "[]")
+            default = {
+                "home": "~/.inlet",
+                "whisper_cpu_threads": "all cores",
+                "worker_name": "the host name",
+            }.get(name, "[]")
         else:
             default = "~/.cache/inlet/models" if name == "models_dir" else repr(field.default)
         text = " ".join((field.description or "").split()).replace("|", "\\|")

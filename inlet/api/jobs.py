@@ -33,7 +33,7 @@ PRIORITIES = ("high", "normal", "low")
 
 JOB_KEYS = (
     "job_id", "status", "finished", "priority", "collection", "progress", "eta_s", "submitted_at",
-    "started_at", "finished_at", "chunks_written", "retries", "stuck", "requeues",
+    "started_at", "finished_at", "chunks_written", "retries", "stuck", "requeues", "workers",
 )  # fmt: skip
 STAGE_WORDS = {
     "validate": "checking the file", "extract": "extracting the text", "transcribe": "transcribing",
@@ -302,7 +302,7 @@ def _file_view(f: dict[str, Any]) -> dict[str, Any]:
     return {
         "file": f.get("file"), "source_id": f.get("source_id"), "kind": f.get("kind"), "stage": stage,
         "status": status, "progress": f.get("progress"), "message": message, "retries": f.get("retries"),
-        "seconds": f.get("seconds"), "chunks": f.get("chunks"), "error": error,
+        "seconds": f.get("seconds"), "chunks": f.get("chunks"), "error": error, "worker": f.get("worker"),
     }  # fmt: skip
 
 

@@ -170,18 +170,23 @@ def retry(job_id: str | None, since: str | None, priority: str, as_json: bool) -
 @click.option(
     "--idle-s", type=float, help="Stop after this many seconds without work (default: the setting)."
 )
-def worker(idle_s: float | None) -> None:
+@click.option(
+    "--name", help="This worker's name, recorded with the files it processes (default: the host name)."
+)
+def worker(idle_s: float | None, name: str | None) -> None:
     """Run the worker in the foreground until stopped (Ctrl-C).
 
     \b
     Embedded mode: the home's worker, with its local Prefect server (UI and schedules); the
     one started on demand stops after INLET_WORKER_IDLE_S without work, this one stays up.
     Server mode (PREFECT_API_URL): runs the jobs of the server's inlet pool on this machine,
-    with the models kept loaded between jobs; start one on each machine.
+    with the models kept loaded between jobs; start one on each machine. A job of more than
+    INLET_PART_SIZE files is split into parts that every free worker takes.
     """
     from flows.worker import main as worker_main
 
-    sys.exit(worker_main(["--idle-s", str(idle_s if idle_s is not None else 10.0**9)]))
+    args = ["--idle-s", str(idle_s if idle_s is not None else 10.0**9)]
+    sys.exit(worker_main(args + (["--name", name] if name else [])))
 
 
 @main.command()

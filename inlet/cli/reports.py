@@ -12,7 +12,7 @@ from pipelines.formats import clock, printable
 JOB_KEYS = [
     "job_id", "status", "priority", "collection", "progress", "eta_s", "submitted_at", "started_at",
     "finished_at", "sources", "failed", "unchanged", "retries", "chunks_written", "flow_run_id", "stuck",
-    "requeues",
+    "requeues", "workers",
 ]  # fmt: skip
 STAGE_KEYS = ["stage", "ended", "failed", "failure_rate", "mean_s", "p50_s", "p95_s", "max_s",
               "peak_mb_p50", "peak_mb_max"]  # fmt: skip
@@ -51,8 +51,9 @@ def jobs(
         if not files:
             click.echo(f"No files recorded for job {job_id}.")
         for f in files:
+            worker = f", {f['worker']}" if f["worker"] else ""
             click.echo(
-                f"{f['status']:>10}  {f['progress'] * 100:5.1f}%  {printable(f['file'] or '')}  ({f['kind']}, {f['stage']})"
+                f"{f['status']:>10}  {f['progress'] * 100:5.1f}%  {printable(f['file'] or '')}  ({f['kind']}, {f['stage']}{worker})"
             )
             if f["error_class"]:
                 click.echo(

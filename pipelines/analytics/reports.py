@@ -56,7 +56,7 @@ JOB_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "started_at": pl.Datetime("us", "UTC"), "finished_at": pl.Datetime("us", "UTC"),
     "sources": pl.Int64, "failed": pl.Int64, "unchanged": pl.Int64, "retries": pl.Int64,
     "chunks_written": pl.Int64, "flow_run_id": pl.Utf8, "flow_run_url": pl.Utf8, "last_event_at": pl.Datetime("us", "UTC"),
-    "stuck": pl.Boolean, "requeues": pl.Int64,
+    "stuck": pl.Boolean, "requeues": pl.Int64, "workers": pl.List(pl.Utf8),
 }  # fmt: skip
 
 
@@ -88,7 +88,8 @@ def jobs(
     ``progress`` is 1 for a finished job, 0 for a queued one, else the mean of its sources'
     stage-weighted progress (``pipelines.progress``); ``eta_s`` extrapolates the time since it
     started. ``stuck`` marks a running job with no event for ``stuck_job_after_s``;
-    ``requeues`` counts the times its worker put it back on its queue because it was stuck.
+    ``requeues`` counts the times its worker put it back on its queue because it was stuck;
+    ``workers`` names the workers that processed its files (several for a job split in parts).
 
     >>> jobs(settings, status="running")  # doctest: +SKIP
     """
@@ -109,10 +110,12 @@ def jobs(
     s AS (SELECT job_id, list(progress) AS per_source, count(*) FILTER (WHERE status = 'failed') AS failed,
                  count(*) FILTER (WHERE status = 'unchanged') AS unchanged, sum(retries) AS retries,
                  min(first_at) AS first_event_at, max(last_at) AS last_event_at
-          FROM st GROUP BY job_id)
+          FROM st GROUP BY job_id),
+    w AS (SELECT job_id, list_sort(list(DISTINCT worker)) AS workers FROM events
+          WHERE worker IS NOT NULL AND job_id IN (SELECT job_id FROM j) GROUP BY job_id)
     SELECT j.*, s.per_source, s.failed AS seen_failed, s.unchanged AS seen_unchanged, s.retries,
-           s.first_event_at, greatest(j."at", s.last_event_at) AS last_event_at
-    FROM j LEFT JOIN s USING (job_id)
+           s.first_event_at, greatest(j."at", s.last_event_at) AS last_event_at, w.workers
+    FROM j LEFT JOIN s USING (job_id) LEFT JOIN w USING (job_id)
     ORDER BY j.submitted_at DESC NULLS LAST, j."at" DESC
     """
     raw = query(settings, sql, [*params, limit])
@@ -143,14 +146,15 @@ def jobs(
             "last_event_at": last,
             "stuck": bool(r["status"] == "running" and last is not None
                           and (moment - last).total_seconds() > settings.stuck_job_after_s),
-            "requeues": int(r["requeues"] or 0),
+            "requeues": int(r["requeues"] or 0), "workers": r["workers"] or [],
         })  # fmt: skip
     return pl.DataFrame(rows, schema=JOB_COLUMNS)
 
 
 def job_sources(settings: Settings, job_id: str) -> pl.DataFrame:
     """One row per file of a job: ``file, path, kind, stage, status, progress``, retries,
-    seconds, peak memory (``peak_mb``), and its latest error's ``error_class, error_message, error_hint``.
+    seconds, peak memory (``peak_mb``), its latest error's ``error_class, error_message, error_hint``,
+    and the ``worker`` that processed it last (``inlet worker --name``).
 
     >>> job_sources(settings, "3f2a9c0d1e2b")  # doctest: +SKIP
     """
@@ -163,15 +167,19 @@ def job_sources(settings: Settings, job_id: str) -> pl.DataFrame:
                arg_max(message, "at") AS error_message, arg_max(hint, "at") AS error_hint,
                arg_max(retryable, "at") AS error_retryable
         FROM errors WHERE job_id = ? GROUP BY 1
+    ),
+    w AS (
+        SELECT coalesce(source_id, path, file) AS source_key, arg_max(worker, "at") AS worker
+        FROM events WHERE job_id = ? AND worker IS NOT NULL GROUP BY 1
     )
     SELECT st.file, st.path, st.kind, st.stage, st.status, st.progress, st.source_id, st.retries,
            st.attempts, st.seconds, st.pages, st.audio_s, st.chunks, st.peak_mb,
            coalesce(e.error_class, CASE WHEN st.status = 'failed' THEN le.last_error END) AS error_class,
-           e.error_message, e.error_hint, e.error_retryable, st.first_at, st.last_at
-    FROM st LEFT JOIN le USING (source_key) LEFT JOIN e USING (source_key)
+           e.error_message, e.error_hint, e.error_retryable, st.first_at, st.last_at, w.worker
+    FROM st LEFT JOIN le USING (source_key) LEFT JOIN e USING (source_key) LEFT JOIN w USING (source_key)
     ORDER BY st.first_at, st.file
     """
-    return query(settings, sql, [job_id, job_id])
+    return query(settings, sql, [job_id, job_id, job_id])
 
 
 # --- statistics ---------------------------------------------------------------------------

@@ -19,6 +19,10 @@ History:
 - **4**: ``jobs`` gain ``requeues`` (how many times the worker put the job back on its queue
   because it was stuck), and a job may have rows without a ``status``: signs of life of a long
   stage, written by the worker's stuck-job watchdog.
+- **5**: ``events`` and ``jobs`` gain ``worker`` (the name of the worker that wrote them,
+  ``inlet worker --name``); ``jobs`` gain ``part`` and ``part_summary``: a job split over
+  workers writes, for each part as it ends, a row without a status carrying that part's summary
+  (its first run sums them up in the job's last row).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 
 import polars as pl
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 VERSION_KEY = "inlet_schema_version"
 
 _TS = pl.Datetime("us", "UTC")
@@ -57,11 +61,13 @@ V1: dict[str, dict[str, Any]] = {
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "jobs": {
-        **{k: v for k, v in V1["jobs"].items() if k != "at"}, "summary": pl.Utf8, "requeues": pl.Int64, "at": _TS,
+        **{k: v for k, v in V1["jobs"].items() if k != "at"}, "summary": pl.Utf8, "requeues": pl.Int64,
+        "worker": pl.Utf8, "part": pl.Int64, "part_summary": pl.Utf8, "at": _TS,
     },
     "events": {
         **{k: v for k, v in V1["events"].items() if k != "at"},
-        "path": pl.Utf8, "error_class": pl.Utf8, "message": pl.Utf8, "peak_mb": pl.Float64, "at": _TS,
+        "path": pl.Utf8, "error_class": pl.Utf8, "message": pl.Utf8, "peak_mb": pl.Float64, "worker": pl.Utf8,
+        "at": _TS,
     },
     "errors": {
         **{k: v for k, v in V1["errors"].items() if k != "at"},
