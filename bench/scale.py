@@ -108,7 +108,7 @@ def online(env: dict[str, str], names: set[str]) -> bool:
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.worker import live_workers
+    from flows.claims import live_workers
 
     with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
         with get_client(sync_client=True) as client:

@@ -125,8 +125,8 @@ def gather(job: JobRun, run_ids: list[str], run_here: RunPart) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    from flows.submit import cancel_flow_run
-    from flows.worker import claim, requeue_orphans
+    from flows.cancel import cancel_flow_run
+    from flows.claims import claim, requeue_orphans
 
     ended: dict[str, FlowRun] = {}
     pool = job.settings.work_pool
@@ -206,7 +206,7 @@ def cancel_parts(job_id: str) -> int:
     """Cancel the part runs of a job that have not ended; how many were asked."""
     from prefect.client.orchestration import get_client
 
-    from flows.submit import cancel_flow_run
+    from flows.cancel import cancel_flow_run
 
     with get_client(sync_client=True) as client:
         runs = [r for r in part_runs(client, job_id) if r.state is None or r.state.type.value not in FINAL]

@@ -15,7 +15,7 @@ from pipelines.queue import PRIORITIES
 def status(settings: Settings) -> dict[str, Any]:
     """``{"mode", "prefect_api_url", "prefect_ui_url", "server_up", "worker_pid", "work_pool",
     "queues", "running"}``, found without starting anything (see ``inlet.status``)."""
-    from flows.worker import worker_pid
+    from flows.worker_lock import worker_pid
     from pipelines import analytics
 
     url = settings.prefect_api_url

@@ -25,11 +25,12 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any
-from uuid import UUID
 
 import httpx
 
-from flows.worker import WorkerLock, ensure_worker
+from flows.cancel import cancel_flow_run
+from flows.worker import ensure_worker
+from flows.worker_lock import WorkerLock
 from pipelines import analytics
 from pipelines.config import Settings
 from pipelines.queue import JobRequest, check_priority
@@ -189,32 +190,6 @@ def cancel(job_id: str, settings: Settings) -> str:
     if outcome == "cancelled":
         _cancelled(settings, job_id, row["collection"], row["priority"], flow_run_id)
     return outcome
-
-
-def cancel_flow_run(flow_run_id: str) -> str:
-    """Cancel a flow run the Prefect way: Cancelled before it starts, Cancelling once it runs
-    (the flow stops at its next check); ``cancelled``, ``cancelling`` or ``finished``."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.objects import StateType
-    from prefect.states import Cancelled, Cancelling
-
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(UUID(flow_run_id))
-        kind = run.state.type if run.state is not None else StateType.SCHEDULED
-        if kind in (StateType.SCHEDULED, StateType.PENDING, StateType.PAUSED):
-            answer: Any = client.set_flow_run_state(
-                flow_run_id, Cancelled(message="cancelled before it started")
-            )
-            if answer.status.value == "ACCEPT":
-                return "cancelled"
-            run = client.read_flow_run(UUID(flow_run_id))  # it started meanwhile
-            kind = run.state.type if run.state is not None else kind
-        if kind == StateType.RUNNING:
-            client.set_flow_run_state(flow_run_id, Cancelling(message="cancel asked by inlet"))
-            return "cancelling"
-        if kind == StateType.CANCELLING:
-            return "cancelling"
-        return "finished"
 
 
 def _cancelled(settings: Settings, job_id: str, collection: str, priority: str, flow_run_id: str) -> None:

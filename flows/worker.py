@@ -35,11 +35,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import fcntl
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -47,7 +45,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from flows.claims import HEARTBEAT_S, claim, live_workers, requeue_orphans, worker_id
 from flows.query_socket import QuerySocket, last_answered
+from flows.worker_lock import WorkerLock, worker_pid
 from pipelines.config import Settings, get_settings
 from pipelines.queue import PRIORITIES
 
@@ -62,10 +62,6 @@ log = logging.getLogger("inlet.worker")
 POLL_S = 0.25
 """How often an idle worker asks the server for scheduled runs (one cheap API call); a job
 waits half of it on average before it starts."""
-HEARTBEAT_S = 10.0
-"""How often the worker tells the server it is alive (the UI shows it online)."""
-DEAD_AFTER_S = 3 * HEARTBEAT_S
-"""A worker silent this long is taken for dead: the runs it claimed run again elsewhere."""
 ORPHANS_EVERY_S = 5.0
 """How often an idle worker looks for the runs of dead workers (one API read)."""
 STAMP_EVERY_S = 2.0
@@ -78,57 +74,6 @@ def code_stamp() -> float:
         (p.stat().st_mtime for package in ("pipelines", "flows") for p in (CODE / package).rglob("*.py")),
         default=0.0,
     )
-
-
-class WorkerLock:
-    """The lock that makes one local worker per home; held for the worker's life."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.path = settings.prefect_home / "worker.lock"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        """Take the lock without waiting; False when another worker holds it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-    def held(self) -> bool:
-        """True when some worker holds the lock now."""
-        if self._fd is not None:
-            return True
-        if self.acquire():
-            self.release()
-            return False
-        return True
-
-    def holder(self) -> int | None:
-        """The pid of the worker holding the lock, if any."""
-        if not self.held():
-            return None
-        try:
-            return int(self.path.read_text() or 0) or None
-        except (OSError, ValueError):
-            return None
-
-
-def worker_pid(settings: Settings) -> int | None:
-    """The pid of the local worker serving this home, or None."""
-    return WorkerLock(settings).holder()
 
 
 WORKER_LOG_BYTES = 10 * 2**20
@@ -233,111 +178,6 @@ def scheduled_runs(client: SyncPrefectClient, pool: str) -> list[FlowRun]:
             PRIORITIES.get(r.work_queue_name or "", len(PRIORITIES)),
             r.expected_start_time or late,
         ),
-    )
-
-
-def worker_id(settings: Settings) -> str:
-    """This worker process as the server knows it: its heartbeats' name, written on the runs it
-    claims (``infrastructure_pid``)."""
-    host = socket.gethostname()
-    name = settings.worker_name if settings.worker_name == host else f"{settings.worker_name}-{host}"
-    return f"inlet-{name}-{os.getpid()}"
-
-
-def claim(client: SyncPrefectClient, run: FlowRun) -> bool:
-    """Move a scheduled run to Pending and name this worker on it; False when another worker
-    took it (or it was cancelled)."""
-    from prefect.client.schemas.responses import SetStateStatus
-    from prefect.states import Pending
-
-    answer: Any = client.set_flow_run_state(run.id, Pending())
-    if answer.status != SetStateStatus.ACCEPT:
-        return False
-    with contextlib.suppress(Exception):  # without it the run is only not recovered if this worker dies
-        client.update_flow_run(run.id, infrastructure_pid=worker_id(get_settings()))
-    return True
-
-
-def live_workers(client: SyncPrefectClient, pool: str) -> set[str]:
-    """The workers of ``pool`` that sent a heartbeat within ``DEAD_AFTER_S``."""
-    from prefect.types._datetime import now
-
-    moment = now("UTC")
-    return {
-        w.name
-        for w in client.read_workers_for_work_pool(pool)
-        if w.last_heartbeat_time is not None
-        and (moment - w.last_heartbeat_time).total_seconds() < DEAD_AFTER_S
-    }
-
-
-def requeue_orphans(
-    client: SyncPrefectClient, pool: str, runs: list[FlowRun] | None = None, *, cancel: bool = False
-) -> list[str]:
-    """Put back on their queues the pending or running ``runs`` (default: all of the pool's)
-    that no worker runs any more, so another worker runs them again (``cancel``: end them
-    Cancelled instead); their ids. Orphans are the runs claimed by an inlet worker that is dead,
-    and runs pending for ``DEAD_AFTER_S`` whoever set them so (a worker starts a run it claimed
-    within a second or two)."""
-    from prefect.client.schemas.objects import StateType
-    from prefect.states import Cancelled, Scheduled
-    from prefect.types._datetime import now
-
-    if runs is None:
-        runs = _runs_in(client, pool, [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING])
-    moment = now("UTC")
-
-    def pending_too_long(run: FlowRun) -> bool:
-        state = run.state
-        return (
-            state is not None
-            and state.type == StateType.PENDING
-            and (moment - state.timestamp).total_seconds() > DEAD_AFTER_S
-        )
-
-    claimed = [
-        r for r in runs
-        if r.state is not None and r.state.type in (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING)
-        and ((r.infrastructure_pid or "").startswith("inlet-") or pending_too_long(r))
-    ]  # fmt: skip
-    if not claimed:
-        return []
-    live = live_workers(client, pool)
-    done = []
-    for found in claimed:
-        dead = found.infrastructure_pid
-        if dead in live and not pending_too_long(found):
-            continue
-        run = client.read_flow_run(found.id)  # another worker may have put it back and taken it
-        kind = run.state.type if run.state is not None else None
-        if run.infrastructure_pid != dead or found.state is None or kind != found.state.type:
-            continue
-        done.append(str(run.id))
-        if cancel or kind == StateType.CANCELLING:
-            client.set_flow_run_state(
-                run.id, Cancelled(message=f"cancelled; its worker {dead} died"), force=True
-            )
-        else:
-            log.warning("flow run %s was left by worker %s (silent for %.0f s): it runs again",
-                        run.id, dead, DEAD_AFTER_S)  # fmt: skip
-            client.set_flow_run_state(
-                run.id, Scheduled(message=f"its worker {dead} died; it runs again"), force=True
-            )
-    return done
-
-
-def _runs_in(client: SyncPrefectClient, pool: str, states: list[Any]) -> list[FlowRun]:
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-        WorkPoolFilter,
-        WorkPoolFilterName,
-    )
-
-    return client.read_flow_runs(
-        work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[pool])),
-        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states))),
     )
 
 

@@ -66,7 +66,7 @@ def workers(server: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
         from prefect.client.orchestration import get_client
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from flows.worker import live_workers
+        from flows.claims import live_workers
 
         deadline = time.monotonic() + 180
         with temporary_settings(updates={PREFECT_API_URL: server["PREFECT_API_URL"]}):

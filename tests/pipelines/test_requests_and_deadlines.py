@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from flows.worker import WorkerLock
+from flows.worker_lock import WorkerLock
 from pipelines.config import get_settings
 from pipelines.deadline import check, deadline
 from pipelines.errors import StageTimeout
@@ -22,7 +22,7 @@ def test_one_worker_lock_per_home() -> None:
     assert mine.acquire()
     other = subprocess.run(
         [sys.executable, "-c",
-         "from pipelines.config import get_settings; from flows.worker import WorkerLock;"
+         "from pipelines.config import get_settings; from flows.worker_lock import WorkerLock;"
          "print(WorkerLock(get_settings()).acquire())"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
