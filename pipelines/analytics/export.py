@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import polars as pl
@@ -34,7 +35,13 @@ def to_markdown(frame: pl.DataFrame) -> str:
 
 
 def write(frame: pl.DataFrame, path: Path, fmt: str) -> Path:
-    """Write ``frame`` to ``path`` (its suffix is set from ``fmt``); nested columns become JSON in CSV."""
+    """Write ``frame`` to ``path`` (its suffix is set from ``fmt``); nested columns become JSON in CSV.
+
+    >>> import tempfile
+    >>> out = write(pl.DataFrame({"job": ["a"], "workers": [["w1", "w2"]]}), Path(tempfile.mkdtemp()) / "j", "csv")
+    >>> out.read_text().splitlines()[1]
+    'a,"[""w1"", ""w2""]"'
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     path = path.with_suffix({"parquet": ".parquet", "csv": ".csv", "markdown": ".md"}[fmt])
@@ -43,7 +50,12 @@ def write(frame: pl.DataFrame, path: Path, fmt: str) -> Path:
         frame.write_parquet(path)
     elif fmt == "csv":
         nested = [c for c, t in frame.schema.items() if isinstance(t, pl.List | pl.Struct)]
-        flat = frame.with_columns(pl.col(c).cast(pl.Utf8, strict=False) for c in nested) if nested else frame
+        flat = frame.with_columns(
+            pl.Series(
+                c, [None if v is None else json.dumps(v, default=str) for v in frame[c].to_list()], pl.Utf8
+            )
+            for c in nested
+        )
         flat.write_csv(path)
     else:
         path.write_text(f"# {path.stem}\n\n{to_markdown(frame)}\n")
