@@ -80,6 +80,17 @@ def wait_for(check, timeout_s: float = 30.0) -> None:  # noqa: ANN001
         time.sleep(0.1)
 
 
+def rounded(value: object) -> object:
+    """``value`` (parsed JSON) with its floats to 9 significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
+
+
 def socket_aside(settings: Settings) -> Path:
     aside = settings.query_socket_file.with_name("query.sock.aside")
     os.replace(settings.query_socket_file, aside)
@@ -136,7 +147,10 @@ def test_the_worker_answers_inlet_jobs_and_status_with_the_same_output_as_in_pro
         finally:
             os.replace(aside, settings.query_socket_file)
         assert "duckdb" in imported(alone.stderr), args  # read the analytics in its own process
-        assert through.stdout == alone.stdout, args
+        if "--json" in args:  # DuckDB sums floats in no fixed order: the last digits may differ
+            assert rounded(json.loads(through.stdout)) == rounded(json.loads(alone.stdout)), args
+        else:
+            assert through.stdout == alone.stdout, args
     shown = json.loads(inlet("status", "--json", home=settings.home).stdout)
     assert shown["mode"] == "embedded" and shown["worker_pid"] == worker_pid(settings) and shown["server_up"]
     assert sum(shown["queues"].values()) == 0 and shown["running"] == 0
