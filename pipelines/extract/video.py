@@ -114,15 +114,7 @@ def frame_at(
 
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
-            stream = _video_stream(container, path)
-            pixels = stream.codec_context.width * stream.codec_context.height
-            if max_pixels is not None and pixels > max_pixels:
-                raise TooLarge(
-                    f"The video's picture has {pixels:,} pixels, over the {max_pixels:,} limit",
-                    path=str(path),
-                    hint="Raise INLET_MAX_VIDEO_PIXELS if the video is genuine.",
-                )
-            stream.codec_context.skip_frame = "NONKEY"  # only key frames are decoded
+            stream = _key_frames(container, path, max_pixels)
             if second > 0 and stream.time_base:
                 container.seek(int(Fraction(second) / stream.time_base), stream=stream, backward=True)
             frame = next(container.decode(stream), None)
@@ -178,15 +170,7 @@ def poster(
     best: tuple[bool, float, Any] | None = None
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
-            stream = _video_stream(container, path)
-            pixels = stream.codec_context.width * stream.codec_context.height
-            if max_pixels is not None and pixels > max_pixels:
-                raise TooLarge(
-                    f"The video's picture has {pixels:,} pixels, over the {max_pixels:,} limit",
-                    path=str(path),
-                    hint="Raise INLET_MAX_VIDEO_PIXELS if the video is genuine.",
-                )
-            stream.codec_context.skip_frame = "NONKEY"
+            stream = _key_frames(container, path, max_pixels)
             length = float(container.duration or 0) / 1_000_000 if container.duration else 0.0
             seen: set[int | None] = set()
             for i in range(POSTER_CANDIDATES):
@@ -312,6 +296,23 @@ def forget_thumbnails(source_id: str, settings: Settings) -> int:
     for path in stills:
         path.unlink(missing_ok=True)
     return len(stills)
+
+
+def _key_frames(
+    container: InputContainer, path: str | os.PathLike[str], max_pixels: int | None
+) -> VideoStream:
+    """The video stream, set to decode key frames only, once its picture is known to be within
+    ``max_pixels`` (from the header, before anything is decoded)."""
+    stream = _video_stream(container, path)
+    pixels = stream.codec_context.width * stream.codec_context.height
+    if max_pixels is not None and pixels > max_pixels:
+        raise TooLarge(
+            f"The video's picture has {pixels:,} pixels, over the {max_pixels:,} limit",
+            path=str(path),
+            hint="Raise INLET_MAX_VIDEO_PIXELS if the video is genuine.",
+        )
+    stream.codec_context.skip_frame = "NONKEY"
+    return stream
 
 
 def _video_stream(container: InputContainer, path: str | os.PathLike[str]) -> VideoStream:

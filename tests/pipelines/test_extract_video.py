@@ -99,16 +99,22 @@ SILENT_SIZE, SILENT_FPS, SILENT_S = (160, 96), 5, 3
 def make_silent_video(path: Path, size: tuple[int, int] = SILENT_SIZE, seconds: int = SILENT_S) -> Path:
     """A small MP4 with a picture and no sound track: ``seconds`` seconds at :data:`SILENT_FPS`,
     each second in :func:`colour` of that second (a key frame each second)."""
+    width, height = size
+    return write_silent(path, [np.full((height, width, 3), colour(s), np.uint8) for s in range(seconds)])
+
+
+def write_silent(path: Path, seconds: list[np.ndarray]) -> Path:
+    """An MP4 with no sound track: one RGB picture per second, shown for :data:`SILENT_FPS`
+    frames from a key frame."""
     import av
 
-    width, height = size
+    height, width = seconds[0].shape[:2]
     with av.open(str(path), "w") as dst:
         picture = dst.add_stream("mpeg4", rate=SILENT_FPS)
         picture.width, picture.height, picture.pix_fmt = width, height, "yuv420p"
         picture.codec_context.gop_size = SILENT_FPS
-        for i in range(seconds * SILENT_FPS):
-            rgb = np.full((height, width, 3), colour(i // SILENT_FPS), np.uint8)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        for i in range(len(seconds) * SILENT_FPS):
+            frame = av.VideoFrame.from_ndarray(seconds[i // SILENT_FPS], format="rgb24")
             frame.pts = i
             for packet in picture.encode(frame):
                 dst.mux(packet)
@@ -215,28 +221,13 @@ def test_a_video_picture_over_the_pixel_limit_is_refused_when_identified(tmp_pat
 
 
 def make_fade_in_video(path: Path) -> Path:
-    """Four seconds at 5 fps, a key frame each second: black, dark grey (under the black level),
-    a flat mid grey, then a scene (a checkerboard of 8-pixel squares), then black again."""
-    import av
-
+    """Five seconds, a key frame each: black, dark grey (under the black level), a flat mid grey,
+    then a scene (a checkerboard of 8-pixel squares), then black again."""
     width, height = 160, 96
     squares = ((np.indices((height, width)) // 8).sum(axis=0) % 2 * 255).astype(np.uint8)
-    seconds = [np.zeros((height, width), np.uint8), np.full((height, width), 12, np.uint8),
-               np.full((height, width), 128, np.uint8), squares, np.zeros((height, width), np.uint8)]  # fmt: skip
-    with av.open(str(path), "w") as dst:
-        picture = dst.add_stream("mpeg4", rate=5)
-        picture.width, picture.height, picture.pix_fmt = width, height, "yuv420p"
-        picture.codec_context.gop_size = 5
-        for i in range(len(seconds) * 5):
-            frame = av.VideoFrame.from_ndarray(
-                np.repeat(seconds[i // 5][:, :, None], 3, axis=2), format="rgb24"
-            )
-            frame.pts = i
-            for packet in picture.encode(frame):
-                dst.mux(packet)
-        for packet in picture.encode(None):
-            dst.mux(packet)
-    return path
+    grey = [np.zeros((height, width), np.uint8), np.full((height, width), 12, np.uint8),
+            np.full((height, width), 128, np.uint8), squares, np.zeros((height, width), np.uint8)]  # fmt: skip
+    return write_silent(path, [np.repeat(g[:, :, None], 3, axis=2) for g in grey])
 
 
 def test_a_videos_poster_is_its_most_detailed_key_frame_that_is_not_black(tmp_path: Path) -> None:
