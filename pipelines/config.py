@@ -553,6 +553,26 @@ def user_cache() -> Path:
     return Path(base).expanduser() / "inlet"
 
 
+_made: dict[tuple[tuple[tuple[str, str], ...], str], Settings] = {}
+_ENVIRONMENT = ("HOME", "XDG_CACHE_HOME")
+"""Variables besides ``INLET_*`` that settings read (the default home, the models folder)."""
+
+
 def get_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with ``overrides`` (non-``None`` values) applied on top."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings from the environment, with ``overrides`` (non-``None`` values) applied on top.
+
+    Validated once per environment and ``overrides`` (reading and checking them takes about
+    2 ms, a tenth of a search); each call gets its own copy, so changing one changes no other.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    environment = tuple(
+        sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("INLET_") or k in _ENVIRONMENT)
+    )
+    key = (environment, repr(sorted(given.items())))
+    made = _made.get(key)
+    if made is None:
+        made = Settings(**given)
+        if len(_made) >= 64:
+            _made.clear()
+        _made[key] = made
+    return made.model_copy(deep=True)

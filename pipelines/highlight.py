@@ -85,6 +85,22 @@ def _matcher(query: str, fuzzy: tuple[str, ...]) -> Callable[[str], bool]:
     return matches
 
 
+def _marked_words(text: str, is_match: Callable[[str], bool]) -> re.Pattern[str] | None:
+    """A pattern that finds the words of ``text`` to mark (whole words, any case), or ``None``
+    when there are none: each distinct word is decided once, and the text is scanned by one
+    compiled pattern rather than word by word in Python."""
+    words = {w for w in set(_WORD.findall(text.lower())) if is_match(w)}
+    if not words:
+        return None
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return _compiled(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE | re.UNICODE)
+
+
 def snippet(text: str, query: str, width: int = 240, mark: str = "**", fuzzy: list[str] | None = None) -> str:
     """The ``width``-character window of ``text`` with the most query words, words marked.
 
@@ -95,8 +111,8 @@ def snippet(text: str, query: str, width: int = 240, mark: str = "**", fuzzy: li
     'Data **pipelines** move data.'
     """
     is_match = _matcher(query, tuple(fuzzy or ()))
-    words = list(_WORD.finditer(text))
-    hits = [m for m in words if is_match(m.group())]
+    found = _marked_words(text, is_match)
+    hits = list(found.finditer(text)) if found is not None else []
     if len(text) <= width:
         start, end = 0, len(text)
     elif hits:
@@ -117,6 +133,6 @@ def snippet(text: str, query: str, width: int = 240, mark: str = "**", fuzzy: li
         space = text.find(" ", end)
         end = space if 0 <= space - end < 30 else end
     piece = text[start:end].lstrip(" \t\n.,;:!?-\u2014\u2013)]")
-    marked = _WORD.sub(lambda m: f"{mark}{m.group()}{mark}" if is_match(m.group()) else m.group(), piece)
+    marked = found.sub(lambda m: f"{mark}{m.group()}{mark}", piece) if found is not None else piece
     marked = " ".join(marked.split())
     return ("… " if start > 0 else "") + marked + (" …" if end < len(text) else "")
