@@ -7,8 +7,10 @@ so the ONNX export happens once.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -19,6 +21,7 @@ from types import ModuleType
 import pytest
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="inlet-tests-"))
+atexit.register(shutil.rmtree, _SESSION_DIR, ignore_errors=True)  # a quarter gigabyte a session
 os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
