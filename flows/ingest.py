@@ -114,10 +114,7 @@ def ingest_flow(
         if parts:
             gather(job, parts, lambda one, files: _run_part(one, files, within))
     except Exception as exc:
-        error = classify(exc, stage="flow")
-        for outcome in job.outcomes:
-            if not outcome.finished:
-                job.fail(outcome, classify(error, path=outcome.path, source_id=outcome.source_id))
+        job.fail_run(classify(exc, stage="flow"))
         _finish(job)
         raise
     return _finish(job)

@@ -29,7 +29,7 @@ from typing import Any
 
 from pipelines import analytics, progress
 from pipelines.config import Settings
-from pipelines.errors import ALL_CLASSES, InletError, InternalError
+from pipelines.errors import ALL_CLASSES, InletError, InternalError, classify
 from pipelines.records import FINISHED_SOURCE_STATUSES, Source
 
 CANCEL_CHECK_S = 0.5
@@ -192,6 +192,9 @@ class JobRun:
     outcomes: list[SourceOutcome] = field(default_factory=list)
     embedded: int = 0
     cancelled: bool = False
+    error: InletError | None = None
+    """What stopped the whole run (the store out of reach, say), with or without sources: the
+    job then ends failed however few files it had."""
     started: float = field(default_factory=time.perf_counter)
     _by_id: dict[str, SourceOutcome] = field(default_factory=dict, repr=False)
 
@@ -266,6 +269,20 @@ class JobRun:
             self.note(outcome, stage, event)
         self.context.events([(outcome.ref, stage, event, values) for outcome, stage, event, values in rows])
 
+    def fail_run(self, error: InletError) -> None:
+        """Record what stopped the whole run: an error row without a source, and every source
+        not finished failed with it."""
+        self.error = error
+        analytics.record(self.settings, "errors", [{
+            "job_id": self.job_id, "collection": self.collection, "stage": error.stage,
+            "class": error.code, "message": error.message, "hint": error.hint,
+            "retryable": error.retryable, "attempt": error.attempt, "detail": error.detail,
+            "traceback": error.traceback if error.code == "internal" else None,
+        }])  # fmt: skip
+        for outcome in self.outcomes:
+            if not outcome.finished:
+                self.fail(outcome, classify(error, path=outcome.path, source_id=outcome.source_id))
+
     def fail(self, outcome: SourceOutcome, error: InletError) -> None:
         """Mark a source failed: an error row and a ``fail`` event at its stage."""
         outcome.status, outcome.error = "failed", error
@@ -292,9 +309,9 @@ class JobRun:
         if self.cancelled:
             return "cancelled"
         failed = sum(o.status == "failed" for o in self.outcomes)
-        if failed == 0:
-            return "completed"
-        return "failed" if failed == len(self.outcomes) else "partially_failed"
+        if failed == len(self.outcomes) and (failed or self.error is not None):
+            return "failed"
+        return "partially_failed" if failed or self.error is not None else "completed"
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -308,6 +325,7 @@ class JobRun:
             "flow_run_id": self.flow_run_id,
             **({"part": self.part, "part_run_id": self.part_run_id} if self.part else {}),
             "worker": self.worker,
+            **({"error": self.error.to_dict()} if self.error is not None else {}),
             "sources": [o.to_dict() for o in self.outcomes],
         }
 

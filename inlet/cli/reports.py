@@ -49,7 +49,7 @@ def jobs(
             emit_json({"job_id": job_id, "sources": files})
             return
         if not files:
-            click.echo(f"No files recorded for job {job_id}.")
+            _no_files(job_id)
         for f in files:
             worker = f", {f['worker']}" if f["worker"] else ""
             click.echo(
@@ -75,6 +75,24 @@ def jobs(
             f"{r['job_id']}  {r['status']:<16} {r['progress'] * 100:5.1f}%{eta}  {when}  "
             f"{r['collection']}  {r['sources']} sources, {r['failed']} failed  [{r['priority']}]{stuck}"
         )
+
+
+def _no_files(job_id: str) -> None:
+    """A job without a file: whether it exists, its status, and the error that stopped it
+    before any file (the store out of reach, say)."""
+    found = _report("jobs", job_id=job_id, limit=1)
+    if not found:
+        click.echo(f"No job {job_id} recorded.")
+        return
+    click.echo(f"Job {job_id}: {found[0]['status']}, no file recorded.")
+    if found[0]["status"] in ("failed", "partially_failed"):
+        import polars as pl
+
+        import inlet
+
+        own = inlet.errors(job_id).filter(pl.col("source_id").is_null() & pl.col("file").is_null())
+        for e in own.to_dicts():
+            click.echo(f"    {e['class']}: {printable(e['message'] or '')}\n    hint: {e['hint']}")
 
 
 def _report(name: str, **args: Any) -> list[dict[str, Any]]:

@@ -6,8 +6,9 @@ Views available to ``query``:
   version their files were written with.
 - ``job_state``: one row per job, its latest status and the first known value of the rest
   (``requeues``: the most, ``at``: the latest row, a sign of life included).
-- ``source_events``: ``events`` plus each ``errors`` row as a ``fail`` event, keyed by
-  ``source_key`` (the source id, or the path for a file that never got one).
+- ``source_events``: ``events`` plus each ``errors`` row of a source as a ``fail`` event, keyed
+  by ``source_key`` (the source id, or the path for a file that never got one); a job's own
+  error, which names no source, stays in ``errors`` only.
 - ``source_state``: one row per source of a job: ``status`` (``ingested``, ``unchanged``,
   ``failed``, ``cancelled``, ``retrying``, ``running``), current ``stage``, ``progress`` by the
   rules of ``pipelines/progress.py``, retries, seconds, peak memory (``peak_mb``), first and
@@ -56,6 +57,7 @@ UNION ALL BY NAME
 SELECT job_id, coalesce(source_id, path, file) AS source_key, source_id, path, file, kind, collection,
        stage, 'fail' AS event, attempt, "class" AS error_class, message, "at"
 FROM errors
+WHERE coalesce(source_id, path, file) IS NOT NULL  -- a job's own error (the store out of reach) is no source
 """
 
 

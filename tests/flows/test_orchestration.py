@@ -86,6 +86,33 @@ def test_a_permanent_fault_is_not_retried_and_spares_the_other_sources(tmp_path:
     assert analytics.query(settings, "SELECT max(attempt) AS a FROM errors")["a"][0] == 1
 
 
+def test_a_run_stopped_before_any_file_is_a_failed_job_that_says_why(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "lancedb").write_text("a file where the store's folder should be")
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "notes.txt").write_text("Words that never reach the store.")
+    settings = get_settings(home=home)
+
+    with pytest.raises(Exception, match="Cannot open the store"):
+        ingest_flow([str(tmp_path / "files")], collection="c", settings=settings, job_id="nostore1")
+
+    job = analytics.jobs(settings, job_id="nostore1").row(0, named=True)
+    assert (job["status"], job["sources"]) == ("failed", 0), job
+    found = analytics.errors(settings, job_id="nostore1")
+    assert found.height == 1
+    assert (found["class"][0], found["stage"][0]) == ("store_unavailable", "flow")
+    assert "INLET_HOME" in found["hint"][0]
+    from click.testing import CliRunner
+
+    from inlet.cli import main as cli
+
+    shown = CliRunner().invoke(cli, ["jobs", "nostore1"], env={"INLET_HOME": str(home)})
+    assert shown.exit_code == 0, shown.output
+    assert "nostore1: failed, no file recorded" in shown.output
+    assert "store_unavailable: Cannot open the store" in shown.output
+
+
 def test_a_cached_transcript_is_reused_by_a_new_process(tmp_path: Path) -> None:
     audio = SAMPLES / "jfk_inaugural_excerpt.wav"
     home = tmp_path / "home"
