@@ -24,7 +24,6 @@ import logging
 import queue
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -46,7 +45,7 @@ from flows.tasks import (
     timeout_for,
     validate_files,
 )
-from pipelines import analytics
+from pipelines import analytics, objstore
 from pipelines.config import Settings, get_settings
 from pipelines.errors import InletError, ModelMismatch, WriteConflict, classify
 from pipelines.formats import storable
@@ -55,6 +54,7 @@ from pipelines.queue import check_priority, new_job_id
 from pipelines.records import Extraction, Source, extract_stage, is_media
 from pipelines.search import needs_refresh, refresh
 from pipelines.sources import discover
+from pipelines.staging import is_reference
 from pipelines.store import Store
 
 log = logging.getLogger("inlet.flows")
@@ -142,13 +142,16 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[st
     files, refused = discover(paths, within=within)
     parts: list[str] = []
     if not job.part and len(files) > settings.part_size and spreads(own_deployment()):
-        rest = [str(f) for f in files[settings.part_size :]]
+        # a part may run on another machine: a staged input goes by its reference, not by the
+        # copy that discover fetched into this process's cache
+        staged = {objstore.local_copy(p, get_settings()): p for p in paths if is_reference(p)}
+        rest = [staged.get(f, str(f)) for f in files[settings.part_size :]]
         parts = start_parts(job, rest, within, own_deployment())
         files = files[: settings.part_size]
         job.record_job("running", n_sources=len(files) + len(rest) + len(refused))
-    for error in refused:  # missing paths, links out of a folder, FIFOs and devices
+    for error in refused:  # missing paths, links out of a folder, FIFOs and devices, inputs not staged
         where = error.path or ""
-        job.fail(job.add(SourceOutcome(path=where, file=Path(where).name)), error)
+        job.fail(job.add(SourceOutcome(path=where, file=objstore.input_name(where))), error)
 
     store = Store(settings)
     try:  # the collection's own embedding model decides which sources are current

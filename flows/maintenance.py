@@ -4,7 +4,9 @@
   LanceDB's default 7 days are pruned; never less, since readers and writers may be at work);
 - analytics: delete events, errors and searches past their retention, fold small files together;
 - uploads: delete uploaded files that no source and no waiting or running job refers to, once
-  they are a day old.
+  they are a day old;
+- staged inputs (with a store): delete those no job has named for ``inputs_retention_days`` and
+  no waiting or running job names (``pipelines.staging.expire``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from pipelines import analytics
+from pipelines import analytics, staging
 from pipelines.config import Settings, get_settings
 from pipelines.search import refresh
 from pipelines.store import Store
@@ -67,14 +69,21 @@ def remove_orphans(settings: Settings, older_than_s: float = ORPHAN_AGE_S) -> di
     return {"uploads_removed": removed}
 
 
+@task(name="staged-inputs", cache_policy=NO_CACHE)
+def expire_inputs(settings: Settings) -> dict[str, int]:
+    return staging.expire(settings).report()
+
+
 @flow(name="maintenance", log_prints=True)
 def maintenance_flow(orphan_age_hours: float = 24) -> dict[str, Any]:
-    """Compact and re-index LanceDB, apply analytics retention, remove orphaned uploads."""
+    """Compact and re-index LanceDB, apply analytics retention, remove orphaned uploads and
+    staged inputs no job needs any more."""
     settings = get_settings()
     report = {
         "store": optimize_store(settings),
         "analytics": clean_analytics(settings),
         "files": remove_orphans(settings, orphan_age_hours * 3600),
+        "inputs": expire_inputs(settings),
         "at": dt.datetime.now(dt.UTC).isoformat(),
     }
     create_table_artifact(

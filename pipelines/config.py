@@ -267,6 +267,12 @@ class Settings(BaseSettings):
     searches_retention_days: float = Field(30, ge=0)
     """Search log rows older than this many days are deleted by the maintenance flow."""
 
+    inputs_retention_days: float = Field(7, ge=0)
+    """Staged inputs (``<store>/inputs``, ``pipelines.staging``) that no job has named for this
+    many days, and that no waiting or running job names, are deleted by the maintenance flow
+    (never one staged or named in the last hour); retrying a job whose input was deleted asks
+    for the file to be submitted again. 0: deleted once no unfinished job needs them."""
+
     stuck_job_after_s: float = Field(900, gt=0)
     """A running job with no event for this many seconds is stuck: ``inlet jobs`` marks it, and
     its worker puts it back on its queue (``stuck_requeues`` times), then fails its unfinished

@@ -20,6 +20,7 @@ import functools
 import hashlib
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,31 +156,94 @@ INPUT_REFERENCE = re.compile(
     r"^(?P<root>s3://.+)/" + INPUTS + r"/(?P<source_id>[0-9a-f]{64})(?:#(?P<name>.*))?$"
 )
 """A staged input: ``<store>/inputs/<source_id>#<file name>``."""
+STAGED_ID = r"/" + INPUTS + r"/([0-9a-f]{64})(?:#.*|/[^/]*)?$"
+"""The source id in a staged input's reference or in the path of a worker's copy of it
+(``<cache>/inputs/<source_id>/<name>``), as group 1; a regular expression that Python and
+DuckDB (RE2) read alike."""
+_STAGED_ID = re.compile(STAGED_ID)
 _UNSAFE = re.compile(r"[^\w.\-+()\[\] ,@&']")
+RESUBMIT_HINT = (
+    "Staged files are deleted from the store once no job has named them for "
+    "INLET_INPUTS_RETENTION_DAYS days; submit the file again (inlet ingest <file>), which stages it anew."
+)
+
+
+def staged_id(path: str) -> str | None:
+    """The source id of a staged input, from its reference or the path of a worker's copy of
+    it; ``None`` for any other path."""
+    match = _STAGED_ID.search(str(path))
+    return match[1] if match else None
+
+
+def input_name(reference: str) -> str:
+    """The file name a staged input is known by (the name given when it was staged, made safe
+    as a worker's copy is named); the last part of any other path."""
+    match = INPUT_REFERENCE.match(reference)
+    if match is None:
+        return Path(reference).name
+    name = _UNSAFE.sub("_", (match["name"] or "").replace("\\", "/").rsplit("/", 1)[-1]).strip(". ")
+    return name or match["source_id"]
+
+
+def local_copy(reference: str, settings: Settings) -> Path:
+    """Where :func:`fetch_input` keeps the copy of a staged input on this machine:
+    ``<cache>/inputs/<source_id>/<name>``.
+
+    Raises:
+        NotFound: ``reference`` is not a staged input.
+    """
+    return settings.cache_dir / INPUTS / _match(reference)["source_id"] / input_name(reference)
+
+
+def _match(reference: str) -> re.Match[str]:
+    match = INPUT_REFERENCE.match(reference)
+    if match is None:
+        raise NotFound(f"Not a staged input: {reference}", path=reference, stage="validate")
+    return match
+
+
+def _gone(reference: str, name: str) -> NotFound:
+    return NotFound(
+        f"The staged input {name} is not in the store (deleted, or never sent): {reference}",
+        path=reference, stage="validate", hint=RESUBMIT_HINT,
+    )  # fmt: skip
 
 
 def fetch_input(reference: str, settings: Settings) -> Path:
     """The local copy of a staged input, fetched into ``<cache>/inputs/<source_id>/<name>``
     unless it is there already; its bytes are checked against ``source_id``.
 
+    The store is asked first, also when a copy is cached: an input the maintenance deleted
+    (``inputs_retention_days``) is not found on any worker, whatever its cache holds, and the
+    copy of it is dropped.
+
     Raises:
-        NotFound: the store has no such input, or ``reference`` is not one.
+        NotFound: the store has no such input (the hint says to submit the file again), or
+            ``reference`` is not one.
         StoreUnavailable: the store could not be read (retryable).
     """
-    match = INPUT_REFERENCE.match(reference)
-    if match is None:
-        raise NotFound(f"Not a staged input: {reference}", path=reference, stage="validate")
-    source_id = match["source_id"]
-    remote = at(match["root"])
-    name = _UNSAFE.sub("_", (match["name"] or "").replace("\\", "/").rsplit("/", 1)[-1]).strip(". ")
-    target = settings.cache_dir / INPUTS / source_id / (name or source_id)
+    from pyarrow import fs as pafs
+
+    match = _match(reference)
+    source_id, remote = match["source_id"], at(match["root"])
+    target = local_copy(reference, settings)
+    key = remote.path(INPUTS, source_id)
+    try:
+        there = remote.filesystem().get_file_info(key).type == pafs.FileType.File
+    except OSError as exc:
+        raise StoreUnavailable(
+            f"Could not reach the staged input {reference}: {exc}", path=reference, stage="validate"
+        ) from exc
+    if not there:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise _gone(reference, target.name)
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")
     digest = hashlib.sha256()
     try:
-        with remote.filesystem().open_input_stream(remote.path(INPUTS, source_id)) as stream:
+        with remote.filesystem().open_input_stream(key) as stream:
             with open(partial, "wb") as out:
                 while block := stream.read(BLOCK):
                     digest.update(block)
@@ -191,10 +255,8 @@ def fetch_input(reference: str, settings: Settings) -> Path:
             )  # fmt: skip
         os.replace(partial, target)
     except OSError as exc:
-        if is_missing(exc):
-            raise NotFound(
-                f"The staged input is not in the store: {reference}", path=reference, stage="validate"
-            ) from exc
+        if is_missing(exc):  # deleted between the look and the read
+            raise _gone(reference, target.name) from exc
         raise StoreUnavailable(
             f"Could not fetch {reference}: {exc}", path=reference, stage="validate"
         ) from exc

@@ -10,6 +10,11 @@ and ingests that copy. Paths under ``shared_roots`` (a mount every worker sees) 
 are passed on as they are; without a store, or in embedded mode (the worker is on this
 machine), nothing is staged.
 
+Staged inputs do not stay forever: :func:`expire` (run by the maintenance flow) deletes those
+that no job has named for ``inputs_retention_days`` and that no waiting or running job names.
+A job that names one afterwards (a retry) fails it as ``not_found``, with a hint to submit the
+file again.
+
     >>> staged = stage(["~/talks"], settings)  # doctest: +SKIP
     >>> staged.sent, staged.bytes_sent, round(staged.seconds, 1)  # doctest: +SKIP
     (3, 48213340, 1.9)
@@ -17,8 +22,11 @@ machine), nothing is staged.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable
@@ -28,6 +36,7 @@ from pathlib import Path
 from pipelines import objstore
 from pipelines.config import Settings
 from pipelines.errors import StoreUnavailable
+from pipelines.records import FINISHED_STATUSES
 
 log = logging.getLogger("inlet.staging")
 
@@ -123,3 +132,109 @@ def _send(remote: objstore.Remote, path: Path, result: Staged) -> str:
             f"Could not send {path} to {remote.url(INPUTS)}: {exc}", path=str(path)
         ) from exc
     return f"{remote.url(INPUTS, source_id)}#{safe_name(path.name)}"
+
+
+# --- deleting inputs no job needs any more --------------------------------------------------
+_SOURCE_ID = re.compile("[0-9a-f]{64}")
+GRACE_S = 3600.0
+"""An input staged or named by a job this recently is never deleted: a job being submitted
+names its inputs only after they are staged."""
+
+
+@dataclass
+class Expired:
+    """What :func:`expire` did to ``<store>/inputs``."""
+
+    removed: int = 0
+    bytes_removed: int = 0
+    kept: int = 0
+    """Inputs left in the store."""
+    needed: int = 0
+    """Of those kept, the ones a job that has not ended names (whatever their age)."""
+
+    def report(self) -> dict[str, int]:
+        return {
+            "removed": self.removed,
+            "bytes": self.bytes_removed,
+            "kept": self.kept,
+            "needed": self.needed,
+        }
+
+
+def expire(settings: Settings, *, at: dt.datetime | None = None) -> Expired:
+    """Delete the staged inputs that are no longer needed: none of the jobs that have not ended
+    (queued or running) names them, and none was staged or named by any job in the last
+    ``inputs_retention_days`` (nor in the last hour, :data:`GRACE_S`). This machine's copies
+    of them go too; objects not named by a source id (not put there by :func:`stage`) stay.
+    Without a store there is nothing to do.
+
+    >>> expire(settings).report()  # doctest: +SKIP
+    {'removed': 12, 'bytes': 48213340, 'kept': 3, 'needed': 1}
+    """
+    from pyarrow import fs as pafs
+
+    result = Expired()
+    remote = objstore.remote(settings)
+    if remote is None:
+        return result
+    moment = at or dt.datetime.now(dt.UTC)
+    cutoff = moment - max(dt.timedelta(days=settings.inputs_retention_days), dt.timedelta(seconds=GRACE_S))
+    filesystem = remote.filesystem()
+    selector = pafs.FileSelector(remote.path(INPUTS), allow_not_found=True)
+    try:
+        listed = filesystem.get_file_info(selector)
+        stored = [i for i in listed if i.type == pafs.FileType.File and _SOURCE_ID.fullmatch(i.base_name)]
+    except OSError as exc:
+        raise StoreUnavailable(f"Could not list {remote.url(INPUTS)}: {exc}") from exc
+    if not stored:
+        return result
+    unfinished, last_named = _uses(settings)
+    for info in stored:
+        source_id = info.base_name
+        if source_id in unfinished:
+            result.kept += 1
+            result.needed += 1
+            continue
+        staged_at = _utc(info.mtime or moment)
+        last = max(staged_at, last_named.get(source_id, staged_at))
+        if last >= cutoff:
+            result.kept += 1
+            continue
+        try:
+            filesystem.delete_file(info.path)
+        except OSError as exc:
+            if not objstore.is_missing(exc):  # gone already: another maintenance run took it
+                raise StoreUnavailable(f"Could not delete {info.path}: {exc}") from exc
+        shutil.rmtree(settings.cache_dir / INPUTS / source_id, ignore_errors=True)
+        result.removed += 1
+        result.bytes_removed += int(info.size or 0)
+    log.info(
+        "deleted %d staged inputs (%d bytes) from %s; %d kept, %d of them for jobs not ended",
+        result.removed, result.bytes_removed, remote.url(INPUTS), result.kept, result.needed,
+    )  # fmt: skip
+    return result
+
+
+def _uses(settings: Settings) -> tuple[set[str], dict[str, dt.datetime]]:
+    """The staged inputs that jobs name: those of jobs that have not ended, and when each was
+    last named by any job (its latest row)."""
+    from pipelines import analytics
+
+    rows = analytics.query(
+        settings, 'SELECT status, paths, "at" FROM job_state WHERE paths LIKE ?', [f"%/{INPUTS}/%"]
+    )
+    unfinished: set[str] = set()
+    last_named: dict[str, dt.datetime] = {}
+    for status, paths, at in rows.iter_rows():
+        named = {m["source_id"] for p in json.loads(paths) if (m := objstore.INPUT_REFERENCE.match(str(p)))}
+        if status not in FINISHED_STATUSES:
+            unfinished |= named
+        at = _utc(at)
+        for source_id in named:
+            if source_id not in last_named or last_named[source_id] < at:
+                last_named[source_id] = at
+    return unfinished, last_named
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

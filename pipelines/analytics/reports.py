@@ -8,11 +8,13 @@ health and search figures. Every function reads through ``read.query`` (fresh Du
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from pipelines import progress
+from pipelines import objstore, progress
 from pipelines.config import Settings
 from pipelines.records import FINISHED_SOURCE_STATUSES, FINISHED_STATUSES
 
@@ -343,9 +345,13 @@ def failed_paths(
     settings: Settings, job_id: str | None = None, since: dt.datetime | None = None
 ) -> dict[str, list[str]]:
     """Paths of the sources that failed (in ``job_id``, or in any job since ``since``), by
-    collection, leaving out those ingested by a later job."""
+    collection, leaving out those ingested by a later job.
+
+    A staged input is given as the reference its job named (``s3://…/inputs/<source_id>#<name>``),
+    which a worker on any machine can read, not as the path of the copy that failed in one
+    worker's cache; a later job that ingested the same bytes, from any copy, counts."""
     where: list[str] = []
-    params: list[Any] = []
+    params: list[Any] = [objstore.STAGED_ID]
     if job_id:
         where.append("e.job_id = ?")
         params.append(job_id)
@@ -353,15 +359,42 @@ def failed_paths(
         where.append('e."at" >= ?')
         params.append(since)
     sql = f"""
-        SELECT e.collection, e.path FROM errors e
-        WHERE {" AND ".join(where) or "TRUE"} AND e.path IS NOT NULL
-          AND NOT EXISTS (
+        WITH failed AS (
+            SELECT e.collection, e.job_id, e.path, e."at",
+                   coalesce(e.source_id, nullif(regexp_extract(e.path, ?, 1), '')) AS source_id
+            FROM errors e WHERE {" AND ".join(where) or "TRUE"} AND e.path IS NOT NULL
+        )
+        SELECT f.collection, f.job_id, f.path, max(f.source_id) AS source_id FROM failed f
+        WHERE NOT EXISTS (
             SELECT 1 FROM events v
-            WHERE v.collection = e.collection AND (v.source_id = e.source_id OR v.path = e.path)
-              AND v.stage = 'index' AND v.event = 'end' AND v."at" > e."at")
-        GROUP BY e.collection, e.path ORDER BY e.collection, e.path
+            WHERE v.collection = f.collection AND (v.source_id = f.source_id OR v.path = f.path)
+              AND v.stage = 'index' AND v.event = 'end' AND v."at" > f."at")
+        GROUP BY f.collection, f.job_id, f.path
     """
-    by_collection: dict[str, list[str]] = {}
-    for row in query(settings, sql, params).iter_rows(named=True):
-        by_collection.setdefault(row["collection"], []).append(row["path"])
-    return by_collection
+    rows = query(settings, sql, params).rows(named=True)
+    staged = _staged_references(settings, {r["job_id"] for r in rows if objstore.staged_id(r["path"])})
+    by_collection: dict[str, set[str]] = {}
+    for row in rows:
+        path = row["path"]
+        named = staged.get(row["job_id"], {}).get(row["source_id"] or "", [])
+        if named and path not in named:  # the reference of the same name, else the first
+            own = [r for r in named if objstore.input_name(r) == Path(path).name]
+            path = (own or named)[0]
+        by_collection.setdefault(row["collection"], set()).add(path)
+    return {collection: sorted(paths) for collection, paths in sorted(by_collection.items())}
+
+
+def _staged_references(settings: Settings, job_ids: set[str]) -> dict[str, dict[str, list[str]]]:
+    """The staged inputs each of ``job_ids`` named: job id -> source id -> references."""
+    if not job_ids:
+        return {}
+    found: dict[str, dict[str, list[str]]] = {}
+    rows = query(
+        settings, "SELECT job_id, paths FROM job_state WHERE list_contains(?, job_id)", [sorted(job_ids)]
+    )
+    for job, paths in rows.iter_rows():
+        for path in json.loads(paths or "[]"):
+            source_id = objstore.staged_id(str(path))
+            if source_id and objstore.INPUT_REFERENCE.match(str(path)):
+                found.setdefault(job, {}).setdefault(source_id, []).append(str(path))
+    return found
