@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import pytest
 
 from tests.pipelines import test_objstore
 
@@ -114,34 +111,3 @@ def test_without_a_store_nothing_is_expired(tmp_path: Path) -> None:
     assert staging.expire(get_settings(home=tmp_path)).report() == {
         "removed": 0, "bytes": 0, "kept": 0, "needed": 0,
     }  # fmt: skip
-
-
-@pytest.mark.slow  # two local workers (one per home), each with its Prefect server, and the embedding model
-def test_inlet_retry_from_another_home_resubmits_a_staged_file_by_its_reference(
-    store: str, tmp_path: Path
-) -> None:
-    import inlet
-    from pipelines import staging
-    from pipelines.config import get_settings
-    from tests.conftest import stop_local_workers
-
-    original = tmp_path / "alice" / "Tide tables.txt"
-    original.parent.mkdir()
-    original.write_text("The tide tables are printed each spring for the fishing fleet.\n")
-    reference = staging.stage([original], get_settings(), force=True).paths[0]
-
-    home_a = tmp_path / "home-a"
-    first = inlet.ingest([reference], collection="c", home=home_a, max_bytes_text=16, progress=False)
-    assert isinstance(first, dict) and first["status"] == "failed"
-    assert [(s["file"], s["error"]["class"]) for s in first["sources"]] == [("Tide tables.txt", "too_large")]
-    stop_local_workers(str(home_a))  # machine A goes away, with its cache
-    shutil.rmtree(home_a)
-
-    home_b = tmp_path / "home-b"
-    [job_id] = inlet.retry(first["job_id"], home=home_b)
-    summary = inlet.wait(job_id, home=home_b, progress=False, timeout=600)
-    assert summary["status"] == "completed", summary
-    assert [s["file"] for s in summary["sources"]] == ["Tide tables.txt"]
-    assert inlet.retry(first["job_id"], home=home_b) == []  # nothing left to retry
-    hits = inlet.search("fishing fleet", collection="c", home=home_b, limit=1)
-    assert hits["file"][0] == "Tide tables.txt"
