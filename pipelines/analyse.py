@@ -37,9 +37,9 @@ import numpy as np
 
 from pipelines.config import Settings
 from pipelines.formats import storable
-from pipelines.records import Extraction, Segment, is_media
+from pipelines.records import Extraction, Segment, Source, is_media
 
-ANALYSER_VERSION = "1"
+ANALYSER_VERSION = "2"
 """Changes whenever the same text and settings could be analysed differently."""
 MIN_WORDS, MAX_WORDS = 4, 80
 """A summary sentence has this many words, at least and at most."""
@@ -215,6 +215,18 @@ def keywords(text: str, language: str | None, top: int) -> list[str]:
     return chosen
 
 
+def name_keywords(source: Source) -> list[str]:
+    """The words of a source's title (or file name, without its extension), as one keyword
+    phrase: what a file whose content has no words is about.
+
+    >>> name_keywords(Source("/v/harbour-cam_2.mp4", "ab", "video", 10, "harbour-cam_2.mp4"))
+    ['harbour cam 2']
+    """
+    name = source.title or Path(source.file).stem
+    words = " ".join(re.sub(r"[_\-.]+", " ", name).split())
+    return [words] if _LETTER.search(words) else []
+
+
 # --- categories ---------------------------------------------------------------------------
 def parse_label(text: str) -> tuple[str, str]:
     """``"name: description"`` as ``(name, description)``; the description may be empty.
@@ -340,6 +352,11 @@ def analyse_text(
     if cached is not None:
         cached.seconds = time.perf_counter() - started
         return cached
+    if extraction.described:  # inlet's words, not the file's: only its name says what it is about
+        analysis = Analysis(keywords=name_keywords(extraction.source), summary=[])
+        save_cached(extraction, analysis, settings)
+        analysis.seconds = time.perf_counter() - started
+        return analysis
     text = "\n\n".join(s.text for s in extraction.segments)
     words = keywords(text, extraction.language, settings.analyse_keywords)
     if sentences is None:

@@ -88,6 +88,10 @@ class Extraction:
     """Peak resident memory (MB) of the process that extracted it: the bounded child's during
     this parse, or the worker's high-water mark when it was read in the worker; ``None`` when it
     came from the cache."""
+    described: bool = False
+    """The text is inlet's own description of the file (a video with nothing spoken), not words
+    found in it: it is searchable, but its keywords come from the file's name and it has no
+    summary."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +106,7 @@ class Extraction:
             cached=data.get("cached", False),
             warnings=list(data.get("warnings", [])),
             peak_mb=data.get("peak_mb"),
+            described=bool(data.get("described", False)),
         )
 
 

@@ -222,7 +222,7 @@ def without_speech(source: Source, reason: NoAudioTrack | NoSpeech, seconds: flo
     note = f"{reason.code}: {reason.message}; indexed by its name, picture and length only"
     log.warning("%s: %s", source.file, note)
     segment = Segment(text=describe(source, reason), start=0.0, end=source.duration_s or 0.0)
-    return Extraction(source=source, segments=[segment], seconds=seconds, warnings=[note])
+    return Extraction(source=source, segments=[segment], seconds=seconds, warnings=[note], described=True)
 
 
 def describe(source: Source, reason: NoAudioTrack | NoSpeech | None = None) -> str:

@@ -254,6 +254,9 @@ def test_a_video_without_sound_is_found_by_its_name_and_shown_with_its_still_and
     assert shown["video"]["duration_s"] == pytest.approx(SILENT_S, abs=0.3)
     assert [w.split(":")[0] for w in shown["warnings"]] == ["no_audio_track"]
     assert SILENT not in inlet.errors(home=home)["file"].to_list()  # a warning, not a failure
+    analysed = inlet.sources("media", home=home).filter(file=SILENT).row(0, named=True)
+    assert analysed["keywords"] == ["harbour cam north"]  # its name, not "fps mp4 file" of inlet's words
+    assert not analysed["summary"]
     cli = str(Path(sys.executable).parent / "inlet")
     printed = subprocess.run([cli, "show", SILENT], capture_output=True, text=True, timeout=300,
                              env={**os.environ, "INLET_HOME": str(home)})  # fmt: skip
