@@ -207,3 +207,24 @@ def test_a_chunks_table_without_the_ocr_column_is_still_searched() -> None:
     lancedb.connect(str(settings.lancedb_dir)).create_table("chunks", pa.Table.from_pylist([row], schema=old))
     hits = search(Store(settings), "old chunk", np.array([1, 0, 0, 0], dtype=np.float32), mode="vector")
     assert hits["citation"].to_list() == ["old.pdf, p. 2"]
+
+
+def test_the_sources_table_keeps_an_index_of_its_keys_and_lookups_stay_right(embedder) -> None:  # noqa: ANN001
+    settings = get_settings()
+    store = Store(settings)
+    texts = {f"{i:064x}": [f"Report {i} on harbour tides and the fishing fleet."] for i in range(1, 6)}
+    for source_id, pages in texts.items():
+        index_sources(
+            [_extraction(source_id, pages, path=f"/x/{source_id[-1]}.txt")], collection="c", settings=settings
+        )
+    store.optimize_sources()
+    indexes = {i.name: str(i.index_type) for i in store.sources_table().list_indices()}
+    assert indexes.get("source_key_idx") == "BTree", indexes
+    # rows written after the index was built are found too (scanned until the next optimise)
+    index_sources([_extraction("f" * 64, ["A late note on the tides."], path="/x/late.txt")], collection="c",
+                  settings=settings)  # fmt: skip
+    wanted = [("c", "f" * 64), ("c", f"{3:064x}"), ("other", f"{3:064x}")]
+    assert set(store.analysis_of(wanted)) == {("c", "f" * 64), ("c", f"{3:064x}")}
+    store.optimize_sources()  # a second time: the index is kept, not built again
+    assert {i.name for i in store.sources_table().list_indices()} == {"source_key_idx"}
+    assert set(store.analysis_of(wanted)) == {("c", "f" * 64), ("c", f"{3:064x}")}
