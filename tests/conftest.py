@@ -7,6 +7,7 @@ so the ONNX export happens once.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -108,6 +109,20 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"The shared test data is missing: expected {SHARED}")
     return SHARED
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """An S3 server on a free loopback port (moto, ``tests.s3_server``) for the tests of a
+    module; they are skipped where moto's server is not installed or does not start."""
+    from tests.s3_server import serving_s3
+
+    with contextlib.ExitStack() as running:
+        try:
+            url = running.enter_context(serving_s3())
+        except (FileNotFoundError, RuntimeError) as exc:
+            pytest.skip(str(exc))
+        yield url
 
 
 @pytest.fixture(scope="session")
