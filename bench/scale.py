@@ -9,6 +9,14 @@ figure is the job's own: ``submitted_at`` to ``finished_at`` as inlet recorded t
 start-up and model loading (done before the job is submitted) are not in it. The workers are
 started, and online, before the job.
 
+``--store`` runs the set-up of several machines that share nothing on disk: an S3 server on
+loopback (moto, as the tests start it: ``tests/s3_server.py``), a new bucket for each worker
+count (``INLET_STORE``), each worker on a home of its own and the job submitted from a third
+home. The submitter first stages the job's local files to the store
+(``pipelines.staging.stage``), and the bench prints what that cost: files, files sent, bytes
+and seconds, and the seconds of staging the same files again (all already there: each is hashed
+and looked up, none sent). The job's figure starts after its staging.
+
 On a machine of 2 shared cores two workers compete for the same cores: the ratio says what
 splitting a job costs (part runs, index refreshes, two processes' models) more than what a
 second machine would give. Run it on two hosts for the speed-up.
@@ -23,6 +31,7 @@ Run from the project folder:
 
     .venv/bin/python bench/scale.py                      # 1 and 2 workers, 120 files: ~5 min
     .venv/bin/python bench/scale.py --docs 60 --part-size 10
+    .venv/bin/python bench/scale.py --store --docs 40 --part-size 10
     .venv/bin/python bench/scale.py --skip-workers --dask
 
 Everything lives in a temporary folder removed at exit.
@@ -31,6 +40,7 @@ Everything lives in a temporary folder removed at exit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -116,15 +126,26 @@ def online(env: dict[str, str], names: set[str]) -> bool:
     return all(any(w.startswith(f"inlet-{n}-") for w in live) for n in names) and limit >= len(names)
 
 
-def one_job(env: dict[str, str], root: Path, docs: Path, workers: int, part_size: int) -> dict[str, Any]:
-    """Start ``workers`` workers on a fresh home, submit the job, wait; its figures."""
+def one_job(
+    env: dict[str, str], root: Path, docs: Path, workers: int, part_size: int, s3: str | None = None
+) -> dict[str, Any]:
+    """Start ``workers`` workers on a fresh home, submit the job, wait; its figures. With ``s3``
+    (an S3 server's URL): a new bucket, a home for each worker and one for the submitter."""
+    names = {f"w{i + 1}" for i in range(workers)}
     home = root / f"home-{workers}"
     run_env = {**env, "INLET_HOME": str(home), "PREFECT_API_URL": env["PREFECT_API_URL"]}
-    names = {f"w{i + 1}" for i in range(workers)}
+    homes = dict.fromkeys(names, home)
+    if s3 is not None:
+        from tests.s3_server import aws_env, new_store
+
+        run_env |= {"INLET_STORE": new_store(s3, f"scale-{workers}"), **aws_env(s3)}
+        run_env.pop("PREFECT_HOME")  # each machine's Prefect files in its own home
+        homes = {name: root / f"home-{workers}-{name}" for name in names}
     started = []
     for name in sorted(names):
         log = open(root / f"worker-{workers}-{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        started.append(subprocess.Popen([str(BIN / "inlet"), "worker", "--name", name], env=run_env, cwd=REPO,
+        worker_env = {**run_env, "INLET_HOME": str(homes[name])}
+        started.append(subprocess.Popen([str(BIN / "inlet"), "worker", "--name", name], env=worker_env, cwd=REPO,
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
     try:
         deadline = time.monotonic() + 300
@@ -133,29 +154,40 @@ def one_job(env: dict[str, str], root: Path, docs: Path, workers: int, part_size
                 raise RuntimeError(f"workers {names} did not come online; see {root}")
             time.sleep(0.5)
         time.sleep(3)  # the models load in the background of a new worker: let them finish
+        # staging is timed apart, before the job (without a store it passes the paths on)
         script = (
-            "import sys, inlet\n"
-            "job = inlet.submit([sys.argv[1]], 'scale', part_size=int(sys.argv[2]))\n"
-            "summary = inlet.wait(job, progress=False)\n"
-            "print(summary['job_id'], summary['status'])\n"
+            "import json, sys, inlet\n"
+            "from pipelines.config import get_settings\n"
+            "from pipelines.staging import stage\n"
+            "settings = get_settings(part_size=int(sys.argv[2]))\n"
+            "staged = stage([sys.argv[1]], settings)\n"
+            "job = inlet.submit(staged.paths, 'scale', settings=settings)\n"
+            "summary = inlet.wait(job, progress=False, settings=settings)\n"
+            "again = stage([sys.argv[1]], settings)\n"
+            "print(json.dumps({'job_id': job, 'status': summary['status'], 'files': staged.files,\n"
+            "    'sent': staged.sent, 'bytes_sent': staged.bytes_sent, 'stage_s': staged.seconds,\n"
+            "    'again_sent': again.sent, 'again_s': again.seconds}))\n"
         )
         done = subprocess.run([sys.executable, "-c", script, str(docs), str(part_size)], env=run_env, cwd=REPO,
                               capture_output=True, text=True, timeout=3600, check=True)  # fmt: skip
-        job_id, status = done.stdout.split()[-2:]
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         for process in started:
             stop(process)
+    os.environ.update({k: v for k, v in run_env.items() if k.startswith(("AWS_", "INLET_STORE"))})
     os.environ["INLET_HOME"] = str(home)
     from pipelines import analytics
     from pipelines.config import get_settings
 
-    settings = get_settings(home=home)
+    settings = get_settings(home=home, store=run_env.get("INLET_STORE"))
+    job_id = answer["job_id"]
     row = analytics.jobs(settings, job_id=job_id).row(0, named=True)
     seconds = (row["finished_at"] - row["submitted_at"]).total_seconds()
     files = analytics.job_sources(settings, job_id)
     per_worker = files.group_by("worker").len().sort("worker").rows()
-    return {"workers": workers, "status": status, "files": row["sources"], "seconds": seconds,
-            "files_per_min": 60 * row["sources"] / seconds, "per_worker": per_worker}  # fmt: skip
+    staging = {k: answer[k] for k in ("files", "sent", "bytes_sent", "stage_s", "again_sent", "again_s")}
+    return {"workers": workers, "status": answer["status"], "files": row["sources"], "seconds": seconds,
+            "files_per_min": 60 * row["sources"] / seconds, "per_worker": per_worker, "staging": staging}  # fmt: skip
 
 
 def dask_figures(batches: int, batch_chunks: int) -> dict[str, float]:
@@ -206,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=120, help="SciFact abstracts in the job")
     parser.add_argument("--part-size", type=int, default=20, help="files per part of the job")
+    parser.add_argument("--store", action="store_true",
+                        help="an S3 store (moto on loopback), a home per worker, inputs staged")  # fmt: skip
     parser.add_argument("--skip-workers", action="store_true", help="only --dask")
     parser.add_argument("--dask", action="store_true", help="also time Prefect's Dask task runner")
     parser.add_argument("--dask-batches", type=int, default=8)
@@ -218,15 +252,30 @@ def main(argv: list[str] | None = None) -> int:
             server, env = start_server(root)
             try:
                 write_docs(root / "docs", args.docs)
-                rows = [one_job(env, root, root / "docs", n, args.part_size) for n in (1, 2)]
+                with contextlib.ExitStack() as running:
+                    s3 = None
+                    if args.store:
+                        from tests.s3_server import serving_s3
+
+                        s3 = running.enter_context(serving_s3())
+                    rows = [one_job(env, root, root / "docs", n, args.part_size, s3) for n in (1, 2)]
             finally:
                 stop(server)
-            print(f"one job of {args.docs} text files, parts of {args.part_size}, {os.cpu_count()} cores")
+            where = "an S3 store (moto), a home per worker" if args.store else "one shared home"
+            print(
+                f"one job of {args.docs} text files, parts of {args.part_size}, {where}, {os.cpu_count()} cores"
+            )
             print(f"{'workers':>8} {'status':>10} {'seconds':>8} {'files/min':>10}  files per worker")
             for r in rows:
                 print(f"{r['workers']:>8} {r['status']:>10} {r['seconds']:>8.1f} {r['files_per_min']:>10.1f}  "
                       f"{', '.join(f'{w}: {n}' for w, n in r['per_worker'])}")  # fmt: skip
             print(f"ratio two/one: {rows[1]['files_per_min'] / rows[0]['files_per_min']:.2f}")
+            for r in rows if args.store else []:
+                st = r["staging"]
+                print(f"staging for {r['workers']} worker(s): {st['files']} files, {st['sent']} sent, "
+                      f"{st['bytes_sent'] / 1e6:.2f} MB in {st['stage_s']:.2f} s "
+                      f"({st['bytes_sent'] / 1e6 / max(st['stage_s'], 1e-9):.2f} MB/s); again: "
+                      f"{st['again_sent']} sent in {st['again_s']:.2f} s")  # fmt: skip
         if args.dask:
             os.environ["INLET_HOME"] = str(root / "dask-home")
             figures = dask_figures(args.dask_batches, args.dask_batch_chunks)

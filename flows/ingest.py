@@ -47,7 +47,7 @@ from flows.tasks import (
 )
 from pipelines import analytics, objstore
 from pipelines.config import Settings, get_settings
-from pipelines.errors import InletError, ModelMismatch, WriteConflict, classify
+from pipelines.errors import InletError, InputError, ModelMismatch, WriteConflict, classify
 from pipelines.formats import storable
 from pipelines.index import IndexResult
 from pipelines.queue import check_priority, new_job_id
@@ -92,7 +92,10 @@ def ingest_flow(
     ``job_run_id``: set on the later parts of a job split over workers (``flows.parts``): which
     part this run is, and the flow run of the job, which sums the parts up; a part's summary is
     its own files'."""
-    settings = settings or get_settings()
+    own = get_settings()
+    settings = settings or own
+    if own.active_mode == "server":  # the submitter's settings: its home is a folder of its machine
+        settings = settings.on_machine(own)
     own_run = str(flow_run.get_id() or "") or None
     job = JobRun(
         job_id or new_job_id(),
@@ -100,7 +103,7 @@ def ingest_flow(
         settings,
         check_priority(priority),
         flow_run_id=job_run_id or own_run,
-        worker=get_settings().worker_name,  # this process's name, not the submitter's
+        worker=own.worker_name,  # this process's name, not the submitter's
         part=part if job_run_id else 0,
         part_run_id=own_run if job_run_id else None,
     )
@@ -139,16 +142,16 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[st
     created = create_progress_artifact(0.0, description=f"inlet job {job.job_id}: stage-weighted progress")
     # A sync flow gets the sync implementation's UUID; the coroutine in the union is for async callers.
     artifact = created if isinstance(created, UUID) else None
-    files, refused = discover(paths, within=within)
     parts: list[str] = []
-    if not job.part and len(files) > settings.part_size and spreads(own_deployment()):
-        # a part may run on another machine: a staged input goes by its reference, not by the
-        # copy that discover fetched into this process's cache
-        staged = {objstore.local_copy(p, get_settings()): p for p in paths if is_reference(p)}
-        rest = [staged.get(f, str(f)) for f in files[settings.part_size :]]
-        parts = start_parts(job, rest, within, own_deployment())
-        files = files[: settings.part_size]
-        job.record_job("running", n_sources=len(files) + len(rest) + len(refused))
+    refused: list[InputError] = []
+    if not job.part and spreads(own_deployment()):
+        paths, refused = _listed(paths, within)
+        if len(paths) > settings.part_size:
+            parts = start_parts(job, paths[settings.part_size :], within, own_deployment())
+            job.record_job("running", n_sources=len(paths) + len(refused))
+            paths = paths[: settings.part_size]
+    files, more = discover(paths, within=within)  # fetches this run's staged inputs
+    refused += more
     for error in refused:  # missing paths, links out of a folder, FIFOs and devices, inputs not staged
         where = error.path or ""
         job.fail(job.add(SourceOutcome(path=where, file=objstore.input_name(where))), error)
@@ -233,6 +236,15 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[st
         store.optimize_sources()
     _report(job, artifact)
     return parts
+
+
+def _listed(paths: list[str], within: str | None) -> tuple[list[str], list[InputError]]:
+    """Every file of ``paths`` once, named so that a worker on any machine can run it: folders
+    walked, a staged input kept as its reference (whichever worker runs its part fetches its own
+    copy); and what was refused."""
+    found, refused = discover([p for p in paths if not is_reference(p)], within=within)
+    staged = [p for p in paths if is_reference(p)]
+    return list(dict.fromkeys([*map(str, found), *staged])), refused
 
 
 def _refresh(store: Store, settings: Settings) -> None:

@@ -4,7 +4,8 @@ On a team's server (server mode) a job with more files than ``part_size`` is spl
 job was submitted as (the *job run*) keeps the first ``part_size`` files and starts, for each
 further ``part_size`` files, a run of the same ``ingest`` deployment on the job's queue, with the
 job's id, the part's number and the job run's id as parameters (``part``, ``job_run_id``) and the
-tag ``inlet-job-<job id>``. Whichever worker is free takes a part. The job run, its own files
+tag ``inlet-job-<job id>``. A file staged to the store is given to its part as its reference, so
+the worker that runs the part fetches its own copy. Whichever worker is free takes a part. The job run, its own files
 done, takes the parts that no worker has taken yet (it claims them as a worker would and runs
 them in its own process, so one worker alone still finishes the job), waits for the parts running
 elsewhere, and adds their summaries (``JobRun.absorb``) to write the job's end: a job's status,

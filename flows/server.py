@@ -38,7 +38,7 @@ def ensure_work_pool(
     with get_client(sync_client=True) as client:
         try:
             pool = client.read_work_pool(name)
-            # a team's server: each worker raised the limit to the workers online; keep that
+            # a team's server: each worker raised the limit for the workers online; keep that
             lower = settings.active_mode == "embedded"
             if pool.concurrency_limit != limit and (lower or (pool.concurrency_limit or 0) < limit):
                 client.update_work_pool(name, WorkPoolUpdate(concurrency_limit=limit))

@@ -20,7 +20,9 @@ DESIGN decision 7).
   event). Each worker sends a heartbeat every ``HEARTBEAT_S``, also while it runs a flow, and
   names itself on the runs it claims; an idle worker puts back on their queues the runs of a
   worker silent for ``DEAD_AFTER_S`` (killed, or its machine gone), so another one finishes
-  them. A large job is split into parts that any free worker takes (``flows.parts``).
+  them. A large job is split into parts that any free worker takes (``flows.parts``). A job's
+  settings are its submitter's, but the worker runs it with its own home, model folder and
+  name (``pipelines.config.MACHINE_FIELDS``).
 
 Either way a watchdog thread (``flows.watchdog``) watches the run under way: a job without
 progress for ``stuck_job_after_s`` is put back on its queue and the worker restarts itself
@@ -469,17 +471,25 @@ def heartbeat(pool: str, name: str, first: threading.Event) -> threading.Thread:
     return thread
 
 
+RUNS_PER_WORKER = 2
+"""Runs of the pool one worker holds at once: the one it executes and, when that is the run of a
+split job, the part it runs inside it (``flows.parts``). The pool counts both against its limit."""
+
+
 def widen_pool(client: SyncPrefectClient, pool: str, settings: Settings) -> int | None:
-    """Raise the pool's flow-run limit to the number of workers online, so that each can run a
-    job at once (each runs one at a time); never lower it. The new limit, or None."""
+    """Raise the pool's flow-run limit to ``RUNS_PER_WORKER`` times the number of workers online,
+    so that each can run a job at once (each runs one at a time, a split job's run with a part
+    inside it); never lower it. The new limit, or None."""
     from prefect.client.schemas.actions import WorkPoolUpdate
 
-    want = max(settings.pool_concurrency, len(live_workers(client, pool)))
+    want = max(settings.pool_concurrency, RUNS_PER_WORKER * len(live_workers(client, pool)))
     limit = client.read_work_pool(pool).concurrency_limit
     if limit is None or limit >= want:
         return None
     client.update_work_pool(pool, WorkPoolUpdate(concurrency_limit=want))
-    log.info("the pool %s now runs up to %d flow runs at once (one per worker online)", pool, want)
+    log.info(
+        "the pool %s now runs up to %d flow runs at once (%d per worker online)", pool, want, RUNS_PER_WORKER
+    )
     return want
 
 

@@ -332,8 +332,9 @@ class Settings(BaseSettings):
 
     pool_concurrency: int = Field(1, ge=1)
     """Flow runs the work pool runs at once (queue priorities only order runs under a limit). On a
-    team's server each ``inlet worker`` raises the pool's limit to at least the number of workers
-    online (each runs one flow run at a time); nothing lowers it there."""
+    team's server each ``inlet worker`` raises the pool's limit to at least twice the number of
+    workers online (each runs one flow run at a time, and the run of a split job holds a part it
+    runs inside itself too); nothing lowers it there."""
 
     worker_name: str = Field(default_factory=socket.gethostname)
     """This machine's worker name (``inlet worker --name``; default: the host name). The analytics
@@ -514,6 +515,12 @@ class Settings(BaseSettings):
         raw = json.dumps([self.ocr, self.ocr_language, self.ocr_dpi, self.ocr_min_chars, self.max_ocr_pages])
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
+    def on_machine(self, own: Settings) -> Settings:
+        """These settings with the fields of :data:`MACHINE_FIELDS` taken from ``own``: a job's
+        settings, as a worker on a team's server runs it (they come from whoever submitted the
+        job, on whatever machine; its home and model folders are paths there)."""
+        return self.model_copy(update={name: getattr(own, name) for name in MACHINE_FIELDS})
+
     def transcription_key(self) -> str:
         """Short hash of what decides a transcript (models, decoding options, and the version of
         the rule that tells the language of each stretch of speech)."""
@@ -521,6 +528,12 @@ class Settings(BaseSettings):
                           self.whisper_window_s, self.whisper_batch_size, self.whisper_batch_min_s,
                           self.whisper_multilingual_model, SPEECH_LANGUAGE_RULE])  # fmt: skip
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+MACHINE_FIELDS = ("home", "models_dir", "worker_name")
+"""The settings that describe the machine a process runs on, not the work: a job carries its
+submitter's settings, and a worker on a team's server keeps its own of these
+(:meth:`Settings.on_machine`)."""
 
 
 def settings_table() -> str:

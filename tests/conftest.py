@@ -8,6 +8,7 @@ so the ONNX export happens once.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -111,6 +112,33 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"The shared test data is missing: expected {SHARED}")
     return SHARED
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """An S3 server on a free loopback port (moto, ``tests.s3_server``) for the tests of a
+    module; they are skipped where moto's server is not installed or does not start."""
+    from tests.s3_server import serving_s3
+
+    with contextlib.ExitStack() as running:
+        try:
+            url = running.enter_context(serving_s3())
+        except (FileNotFoundError, RuntimeError) as exc:
+            pytest.skip(str(exc))
+        yield url
+
+
+@pytest.fixture
+def store(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new empty bucket on the S3 server (``s3_endpoint``); the AWS variables point at it and
+    ``INLET_STORE`` names it (with a prefix). Returns the store's address."""
+    from tests.s3_server import aws_env, new_store
+
+    for name, value in aws_env(s3_endpoint).items():
+        monkeypatch.setenv(name, value)
+    uri = new_store(s3_endpoint)
+    monkeypatch.setenv("INLET_STORE", uri)
+    return uri
 
 
 @pytest.fixture(scope="session")

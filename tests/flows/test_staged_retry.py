@@ -1,6 +1,6 @@
 """Retrying a staged file that failed: from a home that shares nothing but the store, and after
 the maintenance deleted its input (the Prefect harness, moto S3 on loopback with the fixtures of
-``tests/pipelines/test_objstore.py``, real LanceDB and DuckDB, the embedding model)."""
+``tests/conftest.py``, real LanceDB and DuckDB, the embedding model)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,9 @@ from pipelines.config import get_settings
 from pipelines.search import search
 from pipelines.sources import hash_file
 from pipelines.store import Store
-from tests.pipelines import test_objstore
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
-s3_endpoint = test_objstore.s3_endpoint  # the moto server, for this module
-store = test_objstore.store  # a fresh bucket per test, named by INLET_STORE
 
 NAME = "Harbour notes.md"
 

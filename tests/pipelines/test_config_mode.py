@@ -3,6 +3,8 @@ the submitter and the dashboard all ask it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipelines.config import get_settings
@@ -41,3 +43,17 @@ def test_nothing_else_decides_the_mode() -> None:
         or 'getenv("PREFECT_API_URL"' in path.read_text()
     )
     assert readers == ["pipelines/config.py"]
+
+
+def test_a_job_run_on_another_machine_keeps_that_machines_folders_and_name(tmp_path: Path) -> None:
+    """A job carries its submitter's settings; a worker of a team runs it with its own home,
+    model folder and name, and every other setting as submitted."""
+    base = tmp_path
+    submitted = get_settings(home=base / "laptop", models_dir=base / "laptop-models", worker_name="laptop",
+                             part_size=7, whisper_language="en")  # fmt: skip
+    worker = get_settings(home=base / "worker", models_dir=base / "worker-models", worker_name="w1")
+    run = submitted.on_machine(worker)
+    assert (run.home, run.models_dir, run.worker_name) == (base / "worker", base / "worker-models", "w1")
+    assert (run.part_size, run.whisper_language) == (7, "en")
+    assert run.cache_dir == base / "worker" / "cache"
+    assert submitted.home == base / "laptop"  # the job's own settings are left as they are

@@ -9,88 +9,13 @@ import multiprocessing as mp
 import multiprocessing.synchronize
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import traceback
-import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-MOTO = Path(sys.executable).with_name("moto_server")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on a free loopback port, for the tests of this module."""
-    if not MOTO.exists():
-        pytest.skip(f"moto's server is not installed ({MOTO}); pip install 'moto[server]'")
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(MOTO), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=2).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.skip(f"moto's S3 server did not start on {url}")
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
-
-
-@pytest.fixture
-def store(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A new empty bucket on the S3 server; the AWS variables point at it and ``INLET_STORE``
-    names it (with a prefix). Returns the store's address."""
-    from pyarrow import fs
-
-    for name, value in {
-        "AWS_ENDPOINT_URL": s3_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    bucket = f"inlet-{uuid.uuid4().hex[:10]}"
-    host = s3_endpoint.removeprefix("http://")
-    creator = fs.S3FileSystem(
-        endpoint_override=host, scheme="http", access_key="testing", secret_key="testing",
-        region="us-east-1", allow_bucket_creation=True,
-    )  # fmt: skip
-    creator.create_dir(bucket)
-    uri = f"s3://{bucket}/team-kb"
-    monkeypatch.setenv("INLET_STORE", uri)
-    return uri
-
-
-def _keys(uri: str, under: str) -> list[str]:
-    """The object keys under ``<uri>/<under>``, relative to it."""
-    from pyarrow import fs
-
-    from pipelines import objstore
-
-    remote = objstore.at(uri)
-    root = remote.path(under)
-    selector = fs.FileSelector(root, recursive=True, allow_not_found=True)
-    infos = remote.filesystem().get_file_info(selector)
-    return sorted(i.path.removeprefix(root + "/") for i in infos if i.type == fs.FileType.File)
+from tests.s3_server import object_keys
 
 
 def _local_files(home: Path) -> list[str]:
@@ -160,8 +85,8 @@ def test_ingest_into_the_store_is_searchable_from_a_home_that_shares_nothing_els
     # the home keeps no LanceDB table and no analytics file: they are in the bucket
     local = _local_files(home_a)
     assert not [f for f in local if f.startswith(("lancedb", "analytics")) or f.endswith(".parquet")], local
-    assert any(k.startswith("chunks.lance/") for k in _keys(store, "lancedb"))
-    assert any(k.startswith("events/") for k in _keys(store, "analytics"))
+    assert any(k.startswith("chunks.lance/") for k in object_keys(store, "lancedb"))
+    assert any(k.startswith("events/") for k in object_keys(store, "analytics"))
 
     # a second home with the same store, and nothing else shared, sees all of it
     home_b = tmp_path / "home-b"
@@ -258,7 +183,7 @@ def test_three_writer_processes_lose_no_row_and_no_event_while_readers_and_compa
     cached = Store(get_settings()).db.open_table("vector_cache").to_arrow().column("key").to_pylist()
     assert sorted(cached) == ["text-0", "text-1"]
     assert table.uses_v2_manifest_paths()
-    assert any(k.startswith("concurrent.lance/") for k in _keys(store, "lancedb"))
+    assert any(k.startswith("concurrent.lance/") for k in object_keys(store, "lancedb"))
 
     # analytics: every event once, counts never went back, compaction ran meanwhile
     assert compactions >= 1
@@ -292,7 +217,7 @@ def test_retention_on_the_store_removes_old_rows_only(store: str) -> None:
     left = analytics.query(settings, "SELECT job_id, event FROM events ORDER BY job_id")
     assert left.rows() == [("mixed", "start"), ("new", "end")]
     assert len(analytics.live_files(settings, "events")) == 2
-    assert not any(k.endswith(".replaces") for k in _keys(store, "analytics"))
+    assert not any(k.endswith(".replaces") for k in object_keys(store, "analytics"))
 
 
 # --- staging ------------------------------------------------------------------------------
@@ -313,7 +238,7 @@ def test_a_file_is_staged_once_and_a_worker_reads_its_copy(store: str, tmp_path:
     size = (folder / "notes.md").stat().st_size + (folder / "slides.txt").stat().st_size
     assert (first.files, first.sent, first.bytes_sent) == (3, 2, size)  # the copy is not sent
     ids = {hash_file(folder / n) for n in ("notes.md", "slides.txt")}
-    assert _keys(store, "inputs") == sorted(ids)
+    assert object_keys(store, "inputs") == sorted(ids)
     assert all(staging.is_reference(p) for p in first.paths)
     assert first.paths[0].startswith(f"{store}/inputs/") and first.seconds > 0
 

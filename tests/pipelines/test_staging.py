@@ -1,6 +1,6 @@
 """Staged inputs after their jobs: which ones the maintenance deletes from ``<store>/inputs``,
 and what a worker says of one that is gone (a real S3 server on loopback, moto, with the
-fixtures of ``test_objstore``; the jobs are real rows of the analytics in the bucket)."""
+fixtures of ``tests/conftest.py``; the jobs are real rows of the analytics in the bucket)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tests.pipelines import test_objstore
-
 if TYPE_CHECKING:
     from pipelines.config import Settings
-
-s3_endpoint = test_objstore.s3_endpoint  # the moto server, for this module
-store = test_objstore.store  # a fresh bucket per test, named by INLET_STORE
 
 
 def _staged(uri: str) -> list[str]:
