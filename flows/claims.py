@@ -1,5 +1,5 @@
 """Which worker runs which flow run: a worker claims a scheduled run (Pending, with its own id
-written on it), and the runs of a worker that died (no heartbeat for ``DEAD_AFTER_S``) are put
+written on it), and the runs of a worker that died (no heartbeat for :func:`dead_after_s`) are put
 back on their queues for another worker. The worker's loop (:mod:`flows.worker`) and a split
 job's run waiting for its parts (:mod:`flows.parts`) both use it.
 """
@@ -20,10 +20,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("inlet.worker")
 
-HEARTBEAT_S = 10.0
-"""How often the worker tells the server it is alive (the UI shows it online)."""
-DEAD_AFTER_S = 3 * HEARTBEAT_S
-"""A worker silent this long is taken for dead: the runs it claimed run again elsewhere."""
+PENDING_AT_MOST_S = 30.0
+"""A run pending longer than this was claimed by a worker that never started it: it runs again
+(a worker starts a run it claimed within a second or two, seconds on a loaded machine)."""
+
+
+def heartbeat_s() -> float:
+    """How often a worker tells the server it is alive (the UI shows it online):
+    ``Settings.worker_heartbeat_s``."""
+    return get_settings().worker_heartbeat_s
+
+
+def dead_after_s() -> float:
+    """A worker silent this long is taken for dead: the runs it claimed run again elsewhere."""
+    return 3 * heartbeat_s()
 
 
 def worker_id(settings: Settings) -> str:
@@ -49,15 +59,14 @@ def claim(client: SyncPrefectClient, run: FlowRun) -> bool:
 
 
 def live_workers(client: SyncPrefectClient, pool: str) -> set[str]:
-    """The workers of ``pool`` that sent a heartbeat within ``DEAD_AFTER_S``."""
+    """The workers of ``pool`` that sent a heartbeat within :func:`dead_after_s`."""
     from prefect.types._datetime import now
 
-    moment = now("UTC")
+    moment, dead_after = now("UTC"), dead_after_s()
     return {
         w.name
         for w in client.read_workers_for_work_pool(pool)
-        if w.last_heartbeat_time is not None
-        and (moment - w.last_heartbeat_time).total_seconds() < DEAD_AFTER_S
+        if w.last_heartbeat_time is not None and (moment - w.last_heartbeat_time).total_seconds() < dead_after
     }
 
 
@@ -67,8 +76,7 @@ def requeue_orphans(
     """Put back on their queues the pending or running ``runs`` (default: all of the pool's)
     that no worker runs any more, so another worker runs them again (``cancel``: end them
     Cancelled instead); their ids. Orphans are the runs claimed by an inlet worker that is dead,
-    and runs pending for ``DEAD_AFTER_S`` whoever set them so (a worker starts a run it claimed
-    within a second or two)."""
+    and runs pending for :data:`PENDING_AT_MOST_S` whoever set them so."""
     from prefect.client.schemas.objects import StateType
     from prefect.states import Cancelled, Scheduled
     from prefect.types._datetime import now
@@ -82,7 +90,7 @@ def requeue_orphans(
         return (
             state is not None
             and state.type == StateType.PENDING
-            and (moment - state.timestamp).total_seconds() > DEAD_AFTER_S
+            and (moment - state.timestamp).total_seconds() > PENDING_AT_MOST_S
         )
 
     claimed = [
@@ -109,7 +117,7 @@ def requeue_orphans(
             )
         else:
             log.warning("flow run %s was left by worker %s (silent for %.0f s): it runs again",
-                        run.id, dead, DEAD_AFTER_S)  # fmt: skip
+                        run.id, dead, dead_after_s())  # fmt: skip
             client.set_flow_run_state(
                 run.id, Scheduled(message=f"its worker {dead} died; it runs again"), force=True
             )

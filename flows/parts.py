@@ -14,11 +14,11 @@ progress and summary cover all of its parts, and it ends once, when its last par
 - **Cancel**: a part also watches the job run, so ``inlet cancel`` or the Prefect UI's Cancel on
   the job run stops every part within a second; parts not started are set Cancelled.
 - **A worker that died** (SIGKILL, power cut) leaves its run Running. Every ``inlet worker``
-  sends a heartbeat every ``HEARTBEAT_S`` (also while it runs a flow) and names itself on the
+  sends a heartbeat every ``Settings.worker_heartbeat_s`` (also while it runs a flow) and names itself on the
   runs it claims (the run's ``infrastructure_pid``); a run whose worker has sent none for
-  ``DEAD_AFTER_S`` is put back on its queue by any idle worker or by the job run waiting for it,
+  three heartbeats is put back on its queue by any idle worker or by the job run waiting for it,
   and runs again from what was written (DESIGN decision 1: no duplicate chunks); so is a run
-  left Pending that long (claimed, never started).
+  left Pending over ``flows.claims.PENDING_AT_MOST_S`` (claimed, never started).
 """
 
 from __future__ import annotations

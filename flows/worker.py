@@ -17,9 +17,9 @@ DESIGN decision 7).
   missed while no worker was up wait as late runs and run when it next starts.
 - **server mode** (``PREFECT_API_URL``): ``inlet worker --name NAME`` on each machine, in the
   foreground (the name defaults to the host name; the analytics record it with every stage
-  event). Each worker sends a heartbeat every ``HEARTBEAT_S``, also while it runs a flow, and
+  event). Each worker sends a heartbeat every ``Settings.worker_heartbeat_s``, also while it runs a flow, and
   names itself on the runs it claims; an idle worker puts back on their queues the runs of a
-  worker silent for ``DEAD_AFTER_S`` (killed, or its machine gone), so another one finishes
+  worker silent for three heartbeats (killed, or its machine gone), so another one finishes
   them. A large job is split into parts that any free worker takes (``flows.parts``). A job's
   settings are its submitter's, but the worker runs it with its own home, model folder and
   name (``pipelines.config.MACHINE_FIELDS``).
@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from flows.claims import HEARTBEAT_S, claim, live_workers, requeue_orphans, worker_id
+from flows.claims import claim, heartbeat_s, live_workers, requeue_orphans, worker_id
 from flows.query_socket import QuerySocket, last_answered
 from flows.worker_lock import WorkerLock, worker_pid
 from pipelines.config import Settings, get_settings
@@ -409,7 +409,7 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
                 log.warning("flow run %s was left by a worker that died; it runs again", run_id)
             server.publish()
         else:
-            beating.wait(HEARTBEAT_S)
+            beating.wait(heartbeat_s())
             widen_pool(client, pool, settings)
         idle_since = time.monotonic()
         stamp, stamped, looked = code_stamp(), time.monotonic(), 0.0
@@ -453,18 +453,19 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
 
 
 def heartbeat(pool: str, name: str, first: threading.Event) -> threading.Thread:
-    """Tell the server every ``HEARTBEAT_S`` that this worker lives, from a thread of its own, so
+    """Tell the server every ``Settings.worker_heartbeat_s`` that this worker lives, from a thread of its own, so
     that it goes on while the worker runs a long flow; ``first`` is set after the first one."""
 
     def beat() -> None:
         from prefect.client.orchestration import get_client
 
+        every = heartbeat_s()
         with get_client(sync_client=True) as client:
             while True:
                 with contextlib.suppress(Exception):  # a missed beat is sent again in a moment
-                    client.send_worker_heartbeat(pool, name, heartbeat_interval_seconds=HEARTBEAT_S)
+                    client.send_worker_heartbeat(pool, name, heartbeat_interval_seconds=every)
                     first.set()
-                time.sleep(HEARTBEAT_S)
+                time.sleep(every)
 
     thread = threading.Thread(target=beat, name="inlet-worker-heartbeat", daemon=True)
     thread.start()

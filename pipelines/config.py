@@ -340,6 +340,11 @@ class Settings(BaseSettings):
     """This machine's worker name (``inlet worker --name``; default: the host name). The analytics
     record it with every stage event, so ``inlet jobs JOB`` says which worker processed each file."""
 
+    worker_heartbeat_s: float = Field(10.0, gt=0)
+    """Seconds between a worker's heartbeats to a team's Prefect server. A worker silent three
+    times as long is taken for dead (killed, or its machine gone), and the runs it held run again
+    on another worker. Give every worker of a pool the same value."""
+
     part_size: int = Field(100, ge=1)
     """On a team's Prefect server, a job with more files than this is split into parts of this many
     files, each a run of the ``ingest`` deployment on the job's queue, so that every free worker

@@ -112,7 +112,8 @@ def workers(
         logs[name] = open(root / f"worker-{name}.log", "wb")  # noqa: SIM115 - closed below
         started[name] = subprocess.Popen(
             [str(BIN / "inlet"), "worker", "--name", name],
-            env={**machine, **team_store, "INLET_HOME": str(homes[name])}, cwd=REPO,
+            env={**machine, **team_store, "INLET_HOME": str(homes[name]), "INLET_WORKER_HEARTBEAT_S": "3"},
+            cwd=REPO,
             stdout=logs[name], stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
@@ -255,19 +256,32 @@ def test_a_job_from_a_third_home_is_spread_over_both_workers_and_searchable_ther
         assert hits.height == 1, f"{name} is not searchable from the third home"
 
 
+SPOKEN = (  # real recordings of 5 to 11 s: a part with one is seconds of transcription
+    "audio/fw_jfk.flac", "audio/lhotse_2412-153948-0000.flac", "audio/lhotse_2412-153948-0001.flac",
+    "audio/lhotse_LJ002-0020.wav", "audio/lhotse_LJ002-0035.wav", "audio/lhotse_libri-1088-134315-0000.wav",
+    "audio/pywhispercpp_jfk.wav", "audio/lhotse_common_voice_en_651325.mp3",
+)  # fmt: skip
+
+
 def test_a_cancel_through_the_prefect_api_stops_both_workers_parts(
     team: Settings, workers: dict[str, Any], tmp_path: Path, shared: Path
 ) -> None:
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelling
 
-    corpus(tmp_path / "many", shared, 24, skip=40)
-    job_id = inlet.submit([tmp_path / "many"], "stopped", settings=team, part_size=4)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    titles = iter(corpus(tmp_path / "texts", shared, len(SPOKEN), skip=40))
+    for i, relative in enumerate(SPOKEN):  # parts of two files (by name): a recording and an abstract
+        shutil.copy(shared / relative, folder / f"p{i:02d}-a{Path(relative).suffix}")
+        shutil.copy(tmp_path / "texts" / next(titles), folder / f"p{i:02d}-b.txt")
+    job_id = inlet.submit([folder], "stopped", settings=team, part_size=2)
     deadline = time.monotonic() + 240
-    while True:  # cancel once each worker runs a part of the job (the job's run is a's or b's)
+    while True:  # cancel once each worker runs a part of the job and parts are still waiting
         runs = part_runs(team, job_id)
-        held = {name: run for run in runs if (name := holder(run))}
-        if set(held) == set(NAMES):
+        held = {name for run in runs if (name := holder(run))}
+        waiting = [r for r in runs if r.state is not None and r.state.type.value == "SCHEDULED"]
+        if held == set(NAMES) and waiting:
             break
         assert result(team, job_id) is None, "the job ended before both workers ran a part at once"
         assert time.monotonic() < deadline, (
@@ -283,9 +297,9 @@ def test_a_cancel_through_the_prefect_api_stops_both_workers_parts(
 
     assert summary["status"] == "cancelled"
     statuses = [s["status"] for s in summary["sources"]]
-    assert len(statuses) == 24 and "cancelled" in statuses, statuses
+    assert len(statuses) == 2 * len(SPOKEN) and "cancelled" in statuses, statuses
     ended = {str(r.id): r.state.type.value if r.state else "NONE" for r in part_runs(team, job_id)}
-    assert len(ended) == 5 and set(ended.values()) <= {"COMPLETED", "CANCELLED"}, ended
+    assert len(ended) == len(SPOKEN) - 1 and set(ended.values()) <= {"COMPLETED", "CANCELLED"}, ended
     assert "CANCELLED" in set(ended.values()), ended
     assert took < 60, f"the cancel took {took:.0f} s"
     finished = analytics.jobs(team, job_id=job_id)["finished_at"][0]
@@ -326,7 +340,9 @@ def test_the_part_of_a_killed_worker_is_finished_by_the_other(
     assert left.state is not None and left.state.type.value == "RUNNING", "the part ended before the kill"
     assert result(team, job_id) is None, "the job ended before the kill"
 
-    summary = wait_for(team, job_id, workers, timeout_s=240)  # a worker is dead after 30 s of silence
+    summary = wait_for(
+        team, job_id, workers, timeout_s=240
+    )  # a worker is dead after three heartbeats (9 s) of silence
     assert summary["status"] == "completed", summary
     assert sorted(s["file"] for s in summary["sources"]) == sorted(titles)  # each file once
     assert {s["status"] for s in summary["sources"]} <= {"ingested", "unchanged"}, summary["sources"]
