@@ -21,8 +21,8 @@ DESIGN decision 7).
   names itself on the runs it claims; an idle worker puts back on their queues the runs of a
   worker silent for three heartbeats (killed, or its machine gone), so another one finishes
   them. A large job is split into parts that any free worker takes (``flows.parts``). A job's
-  settings are its submitter's, but the worker runs it with its own home, model folder and
-  name (``pipelines.config.MACHINE_FIELDS``).
+  settings are its submitter's, but the worker runs it with its own home, model folder, name,
+  devices, threads and concurrency limits (``pipelines.config.MACHINE_FIELDS``).
 
 Either way a watchdog thread (``flows.watchdog``) watches the run under way: a job without
 progress for ``stuck_job_after_s`` is put back on its queue and the worker restarts itself

@@ -535,9 +535,13 @@ class Settings(BaseSettings):
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
-MACHINE_FIELDS = ("home", "models_dir", "worker_name")
-"""The settings that describe the machine a process runs on, not the work: a job carries its
-submitter's settings, and a worker on a team's server keeps its own of these
+MACHINE_FIELDS = (
+    "home", "models_dir", "worker_name", "embed_device", "whisper_device", "whisper_cpu_threads",
+    "task_workers", "max_transcriptions", "max_embeddings",
+)  # fmt: skip
+"""The settings that describe the machine a process runs on, not the work (its folders, name,
+devices, threads and how much it runs at once): a job carries its submitter's settings, and a
+worker on a team's server keeps its own of these
 (:meth:`Settings.on_machine`)."""
 
 

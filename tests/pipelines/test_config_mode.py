@@ -51,9 +51,11 @@ def test_a_job_run_on_another_machine_keeps_that_machines_folders_and_name(tmp_p
     base = tmp_path
     submitted = get_settings(home=base / "laptop", models_dir=base / "laptop-models", worker_name="laptop",
                              part_size=7, whisper_language="en")  # fmt: skip
-    worker = get_settings(home=base / "worker", models_dir=base / "worker-models", worker_name="w1")
+    worker = get_settings(home=base / "worker", models_dir=base / "worker-models", worker_name="w1",
+                          whisper_cpu_threads=16, max_embeddings=3)  # fmt: skip
     run = submitted.on_machine(worker)
     assert (run.home, run.models_dir, run.worker_name) == (base / "worker", base / "worker-models", "w1")
+    assert (run.whisper_cpu_threads, run.max_embeddings) == (16, 3)  # the worker's cores, not the laptop's
     assert (run.part_size, run.whisper_language) == (7, "en")
     assert run.cache_dir == base / "worker" / "cache"
     assert submitted.home == base / "laptop"  # the job's own settings are left as they are
