@@ -637,21 +637,25 @@ class Store:
         if table is None or not categories:
             return 0
         ensure_analysis_columns(table)
-        schema = pa.schema(
-            [table.schema.field(n) for n in ("source_key", "ingested_at", "category", "category_score")]
+        given = {source_key(collection, c["source_id"]): c for c in categories}
+        # whole rows, read back and changed: a merge of only some columns into a table with an
+        # index on its key makes Lance panic (lancedb 0.40)
+        current = (
+            table.search()
+            .where(f"`source_key` IN ({', '.join(map(sql_literal, sorted(given)))})")
+            .limit(None)
+            .to_arrow()
         )
-        rows = pa.Table.from_pylist(
-            [
-                {"source_key": source_key(collection, c["source_id"]), "ingested_at": c["ingested_at"],
-                 "category": c["category"], "category_score": c["category_score"]}
-                for c in categories
-            ],
-            schema=schema,
-        )  # fmt: skip
-        table.merge_insert("source_key").when_matched_update_all(
-            where="target.ingested_at = source.ingested_at"
-        ).execute(rows)
-        return int(rows.num_rows)
+        rows = [
+            row | {"category": c["category"], "category_score": c["category_score"]}
+            for row in current.to_pylist()
+            if (c := given[row["source_key"]])["ingested_at"] == row["ingested_at"]
+        ]
+        if rows:
+            table.merge_insert("source_key").when_matched_update_all(
+                where="target.ingested_at = source.ingested_at"
+            ).execute(pa.Table.from_pylist(rows, schema=current.schema))
+        return len(categories)
 
     def analysed_sources(
         self,
