@@ -25,6 +25,22 @@ PENDING_AT_MOST_S = 30.0
 (a worker starts a run it claimed within a second or two, seconds on a loaded machine)."""
 
 
+_serving = False
+
+
+def serve_as_worker() -> None:
+    """Mark this process as an ``inlet worker``: the runs it executes were submitted by anyone,
+    from anywhere, so they run with this machine's own settings (:func:`is_worker`)."""
+    global _serving
+    _serving = True
+
+
+def is_worker() -> bool:
+    """True in a process that serves a pool (see :func:`serve_as_worker`); a process that calls a
+    flow itself, with its own settings, is not one."""
+    return _serving
+
+
 def heartbeat_s() -> float:
     """How often a worker tells the server it is alive (the UI shows it online):
     ``Settings.worker_heartbeat_s``."""

@@ -33,6 +33,7 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.claims import is_worker
 from flows.job import CANCEL_CHECK_S, JobRun, SourceOutcome, source_values
 from flows.parts import gather, own_deployment, spreads, start_parts
 from flows.tasks import (
@@ -94,7 +95,8 @@ def ingest_flow(
     its own files'."""
     own = get_settings()
     settings = settings or own
-    if own.active_mode == "server":  # the submitter's settings: its home is a folder of its machine
+    if own.active_mode == "server" and is_worker():
+        # a worker of a team's server runs the submitter's settings: its home is a folder there
         settings = settings.on_machine(own)
     own_run = str(flow_run.get_id() or "") or None
     job = JobRun(

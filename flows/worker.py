@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from flows.claims import claim, heartbeat_s, live_workers, requeue_orphans, worker_id
+from flows.claims import claim, heartbeat_s, live_workers, requeue_orphans, serve_as_worker, worker_id
 from flows.query_socket import QuerySocket, last_answered
 from flows.worker_lock import WorkerLock, worker_pid
 from pipelines.config import Settings, get_settings
@@ -400,6 +400,7 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
     # this process runs one flow run at a time: it counts the transcription and embedding slots
     # of its runs itself, so that the limits hold per worker, not across a team's workers
     count_slots_in_process(settings)
+    serve_as_worker()  # the runs it executes keep this machine's home, models and limits
     ran = 0
     recycle = False
     log.info("worker %s (%s) serves the pool %s", settings.worker_name, worker_id(settings), pool)
