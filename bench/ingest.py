@@ -49,7 +49,7 @@ Run from the project folder:
     .venv/bin/python bench/ingest.py --both          # pipeline figure for torch too; ~12 min
     .venv/bin/python bench/ingest.py --docs 200 --json   # quick; last line is one JSON object
 
-Options: ``--docs N``, ``--backend onnx|onnx-int8|torch`` (the pipeline backend; default: inlet's
+Options: ``--docs N``, ``--backend openvino-int8|openvino|onnx-int8|onnx|torch`` (the pipeline backend; default: inlet's
 setting), ``--both`` (pipeline figure for every backend, each with a fresh home),
 ``--analyse-cost`` (the default backend's ingest again with the analyse stage off, then on, each in
 a fresh home: the wall time with it on, the two "on" runs averaged, against the time with it off;
@@ -87,7 +87,8 @@ DEFAULT_DOCS = 1300  # about 3,000 chunks at ~2.3 chunks per abstract
 BATCH_SIZE = 16  # inlet's default embed_batch_size
 TORCH_THREADS = 2
 TARGET_RATIO = 0.90
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
+MADE_BY_PIPELINE = ("onnx-int8", "openvino-int8")  # their graphs are made by the first ingest
 
 WARMUP_TEXTS = {
     "warm-1.txt": "Warm-up file\n\nThe quick brown fox jumps over the lazy dog near the river bank.",
@@ -340,6 +341,13 @@ def load_raw_model(backend: str, homes: list[Path]) -> tuple[Any, str]:
 
     kwargs: dict[str, Any] = {"device": "cpu", "backend": "torch" if backend == "torch" else "onnx",
                               "local_files_only": True}  # fmt: skip
+    if backend.startswith("openvino"):
+        graph = onnx_graph(backend)
+        for home in homes:
+            for folder in sorted(get_settings(home=home).models_dir.glob("*-onnx")):
+                if (folder / graph).exists():
+                    return RawOpenVINO(folder / graph, folder), f"{folder / graph} (OpenVINO, inlet's export)"
+        raise SystemExit(f"no export for {backend} to compare with: run the {backend} pipeline first")
     if backend != "torch":
         graph = onnx_graph(backend)
         for home in homes:
@@ -352,6 +360,39 @@ def load_raw_model(backend: str, homes: list[Path]) -> tuple[Any, str]:
     path = Path(get_model_path())
     note = f"{path}" + (" (exported to ONNX in memory)" if backend == "onnx" else "")
     return SentenceTransformer(str(path), **kwargs), note
+
+
+class RawOpenVINO:
+    """OpenVINO as a user would call it on the same graph: its tokenizer, the compiled model,
+    mean pooling and normalisation in numpy, texts sorted by length and run 16 at a time."""
+
+    def __init__(self, graph: Path, folder: Path) -> None:
+        import openvino as ov
+        from tokenizers import Tokenizer
+
+        self.model = ov.Core().compile_model(str(graph), "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+        self.request = self.model.create_infer_request()
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=256)
+        self.tokenizer.enable_padding()
+
+    def encode_document(self, texts: list[str], batch_size: int = BATCH_SIZE, **_: Any) -> Any:
+        import numpy as np
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            encoded = self.tokenizer.encode_batch([texts[i] for i in rows])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            names = {i.get_any_name() for i in self.model.inputs}
+            tokens = self.request.infer({k: v for k, v in feeds.items() if k in names})[self.model.outputs[0]]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (tokens * weights).sum(axis=1) / weights.sum(axis=1)
+            out[rows] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+        return out
 
 
 def run_raw(backend: str, texts: list[str], homes: list[Path]) -> dict[str, Any]:
@@ -540,8 +581,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  WARNING: the {backend} pipeline wrote different chunk texts")
     homes = [Path(r["home"]) for r in pipelines.values()]
     raw: dict[str, dict[str, Any]] = {}
-    # the int8 graph is made by the first onnx-int8 ingest: compared only when a pipeline ran it
-    raw_backends = [b for b in BACKENDS if b != "onnx-int8" or b in pipelines]
+    # the int8 graphs are made by the first ingest: compared only when a pipeline ran it; the
+    # full-precision OpenVINO run only beside an OpenVINO pipeline
+    raw_backends = [
+        b for b in BACKENDS
+        if b in pipelines or (b not in MADE_BY_PIPELINE and (b != "openvino" or "openvino-int8" in pipelines))
+    ]  # fmt: skip
     for backend in raw_backends:
         print(f"\n  raw {backend}: encode_document of the {len(texts)} chunk texts ...", flush=True)
         raw[backend] = run_raw(backend, texts, homes)
@@ -605,9 +650,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     for backend, c in cos_pipeline.items():
         print(f"  cosine pipeline-stored vs raw {backend}: min {c['min']:.6f}, mean {c['mean']:.6f}")
-    if "onnx-int8" in raw:
-        c = cosine_rows(raw["onnx-int8"]["vectors"], raw["onnx"]["vectors"])
-        print(f"  cosine onnx-int8 vs onnx (fp32): min {c['min']:.6f}, mean {c['mean']:.6f}")
+    for backend in raw:
+        if backend not in ("torch", "onnx"):
+            c = cosine_rows(raw[backend]["vectors"], raw["onnx"]["vectors"])
+            print(f"  cosine {backend} vs onnx (fp32): min {c['min']:.6f}, mean {c['mean']:.6f}")
     analyse_figures: dict[str, Any] = {}
     if analyse_runs:
         ons, off = [pipelines[default_backend], analyse_runs[1]], analyse_runs[0]

@@ -356,7 +356,8 @@ def _light_query_encoder(folder: Path, graph: str, name: str) -> QueryEncoder | 
 def load_query_encoder(settings: Settings) -> QueryEncoder | Embedder:
     """What embeds search queries in this process, loaded once: with an ``onnx`` backend on the
     CPU and the model already exported (by the first ingest), the light :class:`QueryEncoder`
-    over the same graph; otherwise the full embedder. Both give the same vectors."""
+    over the same graph (over the full-precision graph for ``openvino-int8``); otherwise
+    the full embedder. Both give the same vectors."""
     return _load_query_encoder(
         settings.embed_model, settings.embed_backend, settings.embed_device, settings.embed_batch_size,
         str(settings.models_dir),
@@ -369,9 +370,11 @@ def _load_query_encoder(
 ) -> QueryEncoder | Embedder:
     if is_multilingual(name):
         return _load_multilingual()
-    if backend in ("onnx", "onnx-int8") and device == "cpu":
+    if backend in ("onnx", "onnx-int8", *OPENVINO_BACKENDS) and device == "cpu":
         exported = Path(models_dir) / _onnx_folder_name(name)
-        graph = onnx_graph(backend)
+        # OpenVINO's int8 documents are met by the full-precision query: a query is a few dozen
+        # tokens, and onnxruntime starts in a third of the time OpenVINO takes to compile
+        graph = FP32_GRAPH if backend in OPENVINO_BACKENDS else onnx_graph(backend)
         if (exported / graph).exists():
             started = time.perf_counter()
             light = _light_query_encoder(exported, graph, vectors_name(name, backend))
@@ -396,6 +399,11 @@ def _load(name: str, backend: str, device: str, batch_size: int, models_dir: str
         "backend": "onnx" if onnx else backend,
     }
     started = time.perf_counter()
+    if backend in OPENVINO_BACKENDS:
+        served = _load_openvino(name, backend, device, batch_size, models_dir)
+        if served is not None:
+            return served
+        backend, onnx, kwargs["backend"] = "onnx-int8", True, "onnx"
     try:
         if onnx:
             exported = Path(models_dir) / _onnx_folder_name(name)
@@ -424,10 +432,49 @@ def _load(name: str, backend: str, device: str, batch_size: int, models_dir: str
     return Embedder(name=vectors_name(name, backend), backend=backend, model=model, batch_size=batch_size)
 
 
+OPENVINO_BACKENDS = ("openvino-int8",)
+
+
+def _load_openvino(name: str, backend: str, device: str, batch_size: int, models_dir: str) -> Embedder | None:
+    """``name`` run by OpenVINO (:mod:`pipelines.embed_openvino`) from the int8 copy of its ONNX
+    export, both made first when missing (the only time torch is imported); ``None`` for a model
+    OpenVINO is not given here (another device than the CPU, prompts, another pooling): it runs
+    on ``onnx-int8``."""
+    from pipelines import embed_openvino
+
+    if device != "cpu":
+        log.warning("the %s backend runs on the CPU only: %s runs on onnx-int8 on %s", backend, name, device)
+        return None
+    exported = Path(models_dir) / _onnx_folder_name(name)
+    if not (exported / FP32_GRAPH).exists():
+        _load(name, "onnx", device, batch_size, models_dir)  # exports it once
+    if not embed_openvino.servable(exported):
+        log.warning("%s has prompts or another pooling than the mean: it runs on onnx-int8", name)
+        return None
+    graph = onnx_graph(backend)
+    started = time.perf_counter()
+    try:
+        if not (exported / graph).exists():
+            with _quantise_lock, embed_openvino.one_process_at_a_time(exported):
+                if not (exported / graph).exists():  # made meanwhile by another process
+                    embed_openvino.quantize(exported, FP32_GRAPH)
+        loaded = embed_openvino.load(exported, graph, vectors_name(name, backend), backend, batch_size)
+    except (OSError, RuntimeError) as exc:
+        raise models.load_failure(exc, name=name, where=str(exported), what="embedding") from exc
+    log.info("loaded %s (%s) in %.1f s", name, backend, time.perf_counter() - started)
+    models.note_loaded("embedding", canonical_model(name))
+    return loaded
+
+
+_quantise_lock = threading.Lock()
+
+
 def vectors_name(model: str, backend: str) -> str:
     """What the vectors of ``model`` under ``backend`` are called in the vector cache and the
     sources table: the model's name, marked ``(int8)`` when quantised (its vectors differ a
     little from the full-precision ones, so the two are never mixed in the cache)."""
+    if backend == "openvino-int8":
+        return f"{model} (int8 openvino)"
     return f"{model} (int8)" if backend == "onnx-int8" else model
 
 
@@ -449,7 +496,12 @@ FP32_GRAPH = "onnx/model.onnx"
 
 
 def onnx_graph(backend: str) -> str:
-    """The ONNX file a backend runs, relative to the export's folder."""
+    """The graph a backend runs, relative to the export's folder: an ONNX file, or the
+    OpenVINO int8 copy."""
+    if backend == "openvino-int8":
+        from pipelines.embed_openvino import INT8_GRAPH
+
+        return INT8_GRAPH
     return f"onnx/model_qint8_{quantization_target()}.onnx" if backend == "onnx-int8" else FP32_GRAPH
 
 

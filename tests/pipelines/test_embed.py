@@ -1,5 +1,6 @@
-"""The light query encoder (onnxruntime and the tokenizer, no torch) gives the full model's
-vectors, and is used only where it can."""
+"""The embedding backends: the light query encoder (onnxruntime and the tokenizer, no torch)
+gives the full model's vectors and is used only where it can; the int8 backends quantise once and
+keep their vectors apart; OpenVINO serves only the models it reproduces."""
 
 from __future__ import annotations
 
@@ -20,13 +21,14 @@ QUERIES = [
 ]
 
 
-def test_the_light_encoder_gives_the_full_model_s_vectors(embedder) -> None:  # noqa: ANN001
-    settings = get_settings()
-    embed.load_embedder(settings)  # the first ingest exports the ONNX model; here, this does
+def test_the_light_encoder_gives_the_full_model_s_vectors() -> None:
+    settings = get_settings(embed_backend="onnx")
+    full = embed.load_embedder(settings)  # the first ingest exports the ONNX model; here, this does
     light = embed.load_query_encoder(settings)
     assert isinstance(light, embed.QueryEncoder)
+    assert isinstance(embed.load_query_encoder(get_settings()), embed.QueryEncoder)  # the default's too
     for query in QUERIES:
-        a, b = light.encode_query(query), embedder.encode_query(query)
+        a, b = light.encode_query(query), full.encode_query(query)
         assert a.dtype == np.float32 and a.shape == b.shape == (384,)
         assert float(a @ b) > 0.99999 and float(np.abs(a - b).max()) < 1e-5, query
         assert float(np.linalg.norm(a)) == pytest.approx(1.0, abs=1e-6)
@@ -38,11 +40,10 @@ def test_without_an_onnx_export_the_full_model_embeds_the_queries() -> None:
 
 
 def test_the_int8_backend_quantises_once_and_keeps_its_vectors_apart() -> None:
-    """``onnx-int8`` (the default): the export quantised for this CPU, made once beside the
-    full-precision export; its vectors stay close to the full-precision ones but are cached
-    under their own name, and searches embed queries with the same int8 graph."""
+    """``onnx-int8``: the export quantised for this CPU, made once beside the full-precision
+    export; its vectors stay close to the full-precision ones but are cached under their own
+    name, and searches embed queries with the same int8 graph."""
     settings = get_settings(embed_backend="onnx-int8")
-    assert get_settings().embed_backend == "onnx-int8"
     int8 = embed.load_embedder(settings)
     fp32 = embed.load_embedder(get_settings(embed_backend="onnx"))
     graph = embed.onnx_graph("onnx-int8")
@@ -59,3 +60,86 @@ def test_the_int8_backend_quantises_once_and_keeps_its_vectors_apart() -> None:
     assert isinstance(light, embed.QueryEncoder) and light.name == int8.name
     for query in QUERIES:
         assert float(light.encode_query(query) @ int8.encode_query(query)) > 0.99999
+
+
+DOCUMENTS = [q for q in QUERIES if q] + [
+    "The mitochondria is the powerhouse of the cell.",
+    "Flask is a lightweight WSGI web application framework.",
+    "Es war einmal ein König, der hatte drei Töchter.",
+]
+
+
+def test_the_openvino_encoder_gives_sentence_transformers_vectors() -> None:
+    """OpenVINO's encoder, run on the full-precision export, gives sentence-transformers'
+    vectors (so on the int8 copy it differs only by the quantisation), and hands on the token
+    vectors they pool."""
+    from pipelines import embed_openvino
+
+    ort = embed.load_embedder(get_settings(embed_backend="onnx"))
+    folder = next(get_settings().models_dir.glob("*-onnx"))
+    ov = embed_openvino.load(folder, embed.FP32_GRAPH, ort.name, "openvino", 16)
+    assert (ov.dim, ov.max_seq_length) == (ort.dim, ort.max_seq_length) == (384, 256)
+    a, b = ov.encode_documents(DOCUMENTS), ort.encode_documents(DOCUMENTS)
+    assert a.shape == b.shape == (len(DOCUMENTS), 384)
+    assert float((a * b).sum(axis=1).min()) > 0.99999
+    heard: list[tuple[str, np.ndarray]] = []
+    c = ov.encode_documents_with_tokens(DOCUMENTS, lambda text, rows: heard.append((text, rows)))
+    assert np.abs(c - a).max() < 1e-6 and sorted(t for t, _ in heard) == sorted(DOCUMENTS)
+    for text, rows in heard:  # one row per input token, special tokens included, cut at 256
+        assert rows.shape == (min(len(ort.tokenizer(text)["input_ids"]), 256), 384)
+        mean = rows.mean(axis=0)
+        assert float(mean @ a[DOCUMENTS.index(text)]) / float(np.linalg.norm(mean)) > 0.99999
+    assert ov.encode_documents([]).shape == (0, 384)
+    text = ["Ask not what your country can do for you " * 40]  # what the chunker counts: no limit
+    mine = ov.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    theirs = ort.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    assert len(mine["input_ids"][0]) == 360
+    assert (mine["input_ids"], mine["offset_mapping"]) == (theirs["input_ids"], theirs["offset_mapping"])
+
+
+def test_openvino_int8_quantises_once_and_keeps_its_vectors_apart() -> None:
+    """``openvino-int8``: the export quantised by NNCF once, beside it; its vectors are close to
+    the full-precision ones, cached under their own name, and queries are embedded by the light
+    encoder over the full-precision graph (no OpenVINO to start in a search)."""
+    settings = get_settings(embed_backend="openvino-int8")
+    assert get_settings().embed_backend == "openvino-int8"  # the default
+    int8 = embed.load_embedder(settings)
+    fp32 = embed.load_embedder(get_settings(embed_backend="onnx"))
+    folder = next(settings.models_dir.glob("*-onnx"))
+    graph = folder / embed.onnx_graph("openvino-int8")
+    assert graph.exists() and graph.with_suffix(".bin").exists()
+    made = graph.stat().st_mtime_ns
+    assert int8.name == "all-MiniLM-L6-v2 (int8 openvino)"
+    assert len({int8.name, fp32.name, embed.vectors_name("all-MiniLM-L6-v2", "onnx-int8")}) == 3
+    a, b = int8.encode_documents(DOCUMENTS), fp32.encode_documents(DOCUMENTS)
+    cosines = (a * b).sum(axis=1)
+    assert cosines.min() > 0.95 and cosines.mean() > 0.98, cosines
+    light = embed.load_query_encoder(settings)
+    assert isinstance(light, embed.QueryEncoder)
+    for query in QUERIES:
+        assert float(light.encode_query(query) @ fp32.encode_query(query)) > 0.99999
+    embed._load.cache_clear()  # a new process loads the kept copy
+    assert embed.load_embedder(settings).encode_documents(DOCUMENTS[:2]).shape == (2, 384)
+    assert graph.stat().st_mtime_ns == made
+
+
+def test_a_model_openvino_cannot_reproduce_runs_on_onnx_int8(tmp_path) -> None:  # noqa: ANN001
+    """A model with prompts (e5-like) is not run by the OpenVINO encoder, which does not add
+    them: under an ``openvino`` backend it runs on ``onnx-int8``, prompts and all."""
+    import json
+    import shutil
+
+    fp32 = embed.load_embedder(get_settings(embed_backend="onnx"))
+    source = next(get_settings().models_dir.glob("*-onnx"))
+    model = tmp_path / "prompted-model"
+    shutil.copytree(source, model, ignore=shutil.ignore_patterns("openvino", "model_qint8*"))
+    config = json.loads((model / "config_sentence_transformers.json").read_text())
+    config["prompts"] = {"query": "query: ", "document": "passage: "}
+    (model / "config_sentence_transformers.json").write_text(json.dumps(config))
+    served = embed.load_embedder(get_settings(embed_backend="openvino-int8", embed_model=str(model)))
+    assert type(served) is embed.Embedder and served.backend == "onnx-int8"
+    assert served.name.endswith("(int8)")
+    vector = served.encode_documents(["Flask is a framework."])[0]
+    prompted = fp32.encode_documents(["passage: Flask is a framework."])[0]
+    plain = fp32.encode_documents(["Flask is a framework."])[0]
+    assert float(vector @ prompted) > float(vector @ plain)
