@@ -416,10 +416,7 @@ def _load(name: str, backend: str, device: str, batch_size: int, models_dir: str
                         str(exported), model_kwargs={"file_name": FP32_GRAPH}, **kwargs
                     )
                 else:
-                    log.info("exporting %s to ONNX once, into %s", name, exported)
-                    with _quiet_export():
-                        model = SentenceTransformer(where, **kwargs)  # exports to ONNX in memory
-                    _save_export(model, exported)
+                    model = _export(name, where, exported, kwargs)
                 if graph != FP32_GRAPH:
                     _quantize(model, exported, graph)
                     model = SentenceTransformer(str(exported), model_kwargs={"file_name": graph}, **kwargs)
@@ -430,6 +427,18 @@ def _load(name: str, backend: str, device: str, batch_size: int, models_dir: str
     log.info("loaded %s (%s) in %.1f s", name, backend, time.perf_counter() - started)
     models.note_loaded("embedding", canonical_model(name))
     return Embedder(name=vectors_name(name, backend), backend=backend, model=model, batch_size=batch_size)
+
+
+def _export(name: str, where: str, exported: Path, kwargs: dict[str, Any]) -> Any:
+    """Export ``name`` (from the folder ``where``) to ONNX into ``exported``, once; the exported
+    model, loaded."""
+    from sentence_transformers import SentenceTransformer
+
+    log.info("exporting %s to ONNX once, into %s", name, exported)
+    with _quiet_export():
+        model = SentenceTransformer(where, **kwargs)  # exports to ONNX in memory
+    _save_export(model, exported)
+    return model
 
 
 OPENVINO_BACKENDS = ("openvino-int8",)
@@ -447,7 +456,11 @@ def _load_openvino(name: str, backend: str, device: str, batch_size: int, models
         return None
     exported = Path(models_dir) / _onnx_folder_name(name)
     if not (exported / FP32_GRAPH).exists():
-        _load(name, "onnx", device, batch_size, models_dir)  # exports it once
+        where = resolve_embed_model(name)
+        try:
+            _export(name, where, exported, {"device": "cpu", "local_files_only": True, "backend": "onnx"})
+        except (OSError, ValueError) as exc:
+            raise models.load_failure(exc, name=name, where=where, what="embedding") from exc
     if not embed_openvino.servable(exported):
         log.warning("%s has prompts or another pooling than the mean: it runs on onnx-int8", name)
         return None
