@@ -10,6 +10,7 @@ nothing fetched), and written beside the export, whole or not at all.
 Only a model this module reproduces exactly is served here: a sentence-transformers model whose
 modules are a transformer, mean pooling and (optionally) normalisation, with no prompts
 (:func:`servable`); :func:`pipelines.embed.load_embedder` takes another model to the ONNX backend.
+:mod:`pipelines.embed` loads this backend; this module knows nothing of the others.
 No torch is imported: the tokenizer is the model's ``tokenizer.json`` run by ``tokenizers``.
 """
 
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.embed import Embedder, WordPieces
+from pipelines.embedder import Embedder, WordPieces
 
 log = logging.getLogger("inlet.embed")
 
@@ -193,7 +194,7 @@ def _normalise(rows: np.ndarray) -> np.ndarray:
 
 @dataclass
 class OpenVINOEmbedder(Embedder):
-    """An export run by OpenVINO, with the interface of :class:`pipelines.embed.Embedder`
+    """An export run by OpenVINO, with the interface of :class:`pipelines.embedder.Embedder`
     (``model`` is the compiled model). Texts are sorted by length and run ``batch_size`` at a
     time, padded to the longest of their batch, as sentence-transformers does."""
 

@@ -22,7 +22,8 @@ from pipelines import analyse
 from pipelines.breaker import Breaker, breaker
 from pipelines.chunk import chunk_segments, token_budget
 from pipelines.config import Settings
-from pipelines.embed import Embedder, canonical_model, embed_texts, load_embedder
+from pipelines.embed import canonical_model, embed_texts, load_embedder
+from pipelines.embedder import Embedder
 from pipelines.errors import InletError, classify
 from pipelines.memory import peak_mb
 from pipelines.records import Chunk, Extraction

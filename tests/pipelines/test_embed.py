@@ -9,6 +9,7 @@ import pytest
 
 from pipelines import embed
 from pipelines.config import get_settings
+from pipelines.embedder import Embedder
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +37,7 @@ def test_the_light_encoder_gives_the_full_model_s_vectors() -> None:
 
 def test_without_an_onnx_export_the_full_model_embeds_the_queries() -> None:
     settings = get_settings(embed_backend="torch")
-    assert isinstance(embed.load_query_encoder(settings), embed.Embedder)
+    assert isinstance(embed.load_query_encoder(settings), Embedder)
 
 
 def test_the_int8_backend_quantises_once_and_keeps_its_vectors_apart() -> None:
@@ -137,7 +138,7 @@ def test_a_model_openvino_cannot_reproduce_runs_on_onnx_int8(tmp_path) -> None: 
     config["prompts"] = {"query": "query: ", "document": "passage: "}
     (model / "config_sentence_transformers.json").write_text(json.dumps(config))
     served = embed.load_embedder(get_settings(embed_backend="openvino-int8", embed_model=str(model)))
-    assert type(served) is embed.Embedder and served.backend == "onnx-int8"
+    assert type(served) is Embedder and served.backend == "onnx-int8"
     assert served.name.endswith("(int8)")
     vector = served.encode_documents(["Flask is a framework."])[0]
     prompted = fp32.encode_documents(["passage: Flask is a framework."])[0]

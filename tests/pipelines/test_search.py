@@ -266,12 +266,12 @@ def test_the_store_knows_nothing_of_search() -> None:
 
 
 def test_the_facade_and_the_engine_give_the_same_hits(corpus: tuple[Settings, dict[str, str]]) -> None:
-    from pipelines.embed import load_embedder
+    from pipelines.embed import load_query_encoder
 
     settings, _ = corpus
     store = Store(settings)
     query = "cerebral white matter in newborns"
-    vector = load_embedder(settings).encode_query(query)
+    vector = load_query_encoder(settings).encode_query(query)  # what every search embeds with
     for mode in MODES:
         direct = search(store, query, vector if needs_query_vector(mode) else None, mode=mode, limit=5,
                         collection="sci")  # fmt: skip
