@@ -207,6 +207,7 @@ def build(settings: Any, n_rows: int, n_embedded: int, seed: int = 0) -> dict[st
         flush(collection)
     write_s = time.perf_counter() - started
     report = refresh(store)
+    store.optimize_sources()  # as after every job: the sources table's index of its key
     return {"rows": written, "distinct_pieces": len(flat), "embedded": len(base), "embed_s": embed_s,
             "write_s": write_s, "index_s": report["seconds"], "ann": report["ann"]}  # fmt: skip
 
@@ -345,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{home} holds {existing} chunks, not {args.rows}; use another --keep folder")
         if not existing:
             build_info = build(settings, args.rows, args.embedded)
+        else:
+            Store(settings).optimize_sources()  # a table kept from before that index: build it
         modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
         queries = load_queries(args.queries)
         figures = measure(settings, queries, modes)
