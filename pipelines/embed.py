@@ -251,8 +251,9 @@ def _light_query_encoder(folder: Path, graph: str, name: str) -> QueryEncoder | 
 def load_query_encoder(settings: Settings) -> QueryEncoder | Embedder:
     """What embeds search queries in this process, loaded once: with an ``onnx`` backend on the
     CPU and the model already exported (by the first ingest), the light :class:`QueryEncoder`
-    over the same graph (over the full-precision graph for ``openvino-int8``); otherwise
-    the full embedder. Both give the same vectors."""
+    over the same graph; with ``openvino-int8`` and its int8 copy made, that copy compiled for
+    one thread (no torch either); otherwise the full embedder. All give the vectors of the
+    backend's documents."""
     return _load_query_encoder(
         settings.embed_model, settings.embed_backend, settings.embed_device, settings.embed_batch_size,
         str(settings.models_dir),
@@ -265,11 +266,24 @@ def _load_query_encoder(
 ) -> QueryEncoder | Embedder:
     if is_multilingual(name):
         return _load_multilingual()
-    if backend in ("onnx", "onnx-int8", *OPENVINO_BACKENDS) and device == "cpu":
+    if backend in OPENVINO_BACKENDS and device == "cpu":
         exported = Path(models_dir) / _onnx_folder_name(name)
-        # OpenVINO's int8 documents are met by the full-precision query: a query is a few dozen
-        # tokens, and onnxruntime starts in a third of the time OpenVINO takes to compile
-        graph = FP32_GRAPH if backend in OPENVINO_BACKENDS else onnx_graph(backend)
+        graph = onnx_graph(backend)
+        if (exported / graph).exists() and _openvino_serves(exported):
+            from pipelines import embed_openvino
+
+            started = time.perf_counter()
+            # one thread: a query is a few dozen tokens (3.7 ms here), and the other core runs
+            # the search itself meanwhile; the compiled graph comes from OpenVINO's cache
+            light_ov = embed_openvino.load(
+                exported, graph, vectors_name(name, backend), backend, 1, threads=1
+            )
+            log.info("loaded the query encoder of %s in %.2f s", name, time.perf_counter() - started)
+            models.note_loaded("embedding", canonical_model(name))
+            return light_ov
+    if backend in ("onnx", "onnx-int8") and device == "cpu":
+        exported = Path(models_dir) / _onnx_folder_name(name)
+        graph = onnx_graph(backend)
         if (exported / graph).exists():
             started = time.perf_counter()
             light = _light_query_encoder(exported, graph, vectors_name(name, backend))
@@ -356,7 +370,7 @@ def _load_openvino(name: str, backend: str, device: str, batch_size: int, models
             _export(name, where, exported, {"device": "cpu", "local_files_only": True, "backend": "onnx"})
         except (OSError, ValueError) as exc:
             raise models.load_failure(exc, name=name, where=where, what="embedding") from exc
-    if not embed_openvino.servable(exported):
+    if not _openvino_serves(exported):
         log.warning("%s has prompts or another pooling than the mean: it runs on onnx-int8", name)
         return None
     graph = onnx_graph(backend)
@@ -375,6 +389,12 @@ def _load_openvino(name: str, backend: str, device: str, batch_size: int, models
 
 
 _quantise_lock = threading.Lock()
+
+
+def _openvino_serves(exported: Path) -> bool:
+    from pipelines import embed_openvino
+
+    return embed_openvino.servable(exported)
 
 
 def vectors_name(model: str, backend: str) -> str:

@@ -260,9 +260,12 @@ class OpenVINOEmbedder(Embedder):
         return np.asarray(self.encode_documents([text])[0], dtype=np.float32)
 
 
-def load(folder: Path, graph: str, name: str, backend: str, batch_size: int) -> OpenVINOEmbedder:
+def load(
+    folder: Path, graph: str, name: str, backend: str, batch_size: int, threads: int | None = None
+) -> OpenVINOEmbedder:
     """The export in ``folder`` (``graph``: :data:`INT8_GRAPH`, or an ONNX file) compiled for this
-    CPU. Compiled graphs are cached under ``folder/openvino/cache``, so later processes start faster."""
+    CPU, on ``threads`` threads (default: one per core). Compiled graphs are cached under
+    ``folder/openvino/cache``, so later processes start faster."""
     import openvino as ov
 
     core = ov.Core()
@@ -270,6 +273,8 @@ def load(folder: Path, graph: str, name: str, backend: str, batch_size: int) -> 
     # f32 where the graph is not int8: OpenVINO would run it in bfloat16 on a CPU that has it
     # (vectors 0.99996 cosine to full precision's, and another CPU would give others)
     config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = str(threads)
     compiled = core.compile_model(str(folder / graph), "CPU", config)
     width = compiled.outputs[0].get_partial_shape()[-1]
     return OpenVINOEmbedder(
