@@ -37,7 +37,7 @@ import numpy as np
 from pipelines import models
 from pipelines.config import Settings
 from pipelines.deadline import check as check_deadline
-from pipelines.embedder import Embedder, WordPieces
+from pipelines.embedder import Embedder, WordPieces, max_tokens, pools_by_mean_without_prompts
 from pipelines.errors import ModelMissing
 
 models.offline()
@@ -216,25 +216,14 @@ class QueryEncoder:
 def _light_query_encoder(folder: Path, graph: str, name: str) -> QueryEncoder | None:
     """A :class:`QueryEncoder` over an exported model folder, or ``None`` when the folder is not
     an export this encoder reproduces exactly (mean pooling, then normalisation, no prompt)."""
-    import json
-
-    try:
-        modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())]
-        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
-        prompts = json.loads((folder / "config_sentence_transformers.json").read_text()).get("prompts", {})
-        limit = int(json.loads((folder / "tokenizer_config.json").read_text()).get("model_max_length", 512))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if modules != ["Transformer", "Pooling", "Normalize"] or pooling.get("pooling_mode") != "mean":
-        return None
-    if prompts.get("query"):
+    if not pools_by_mean_without_prompts(folder):
         return None
     import onnxruntime
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=min(limit, 512))
+    tokenizer.enable_truncation(max_length=max_tokens(folder))
     # A query is a few dozen tokens: one thread that does not spin answers it as fast as two, and
     # leaves the other core to the search itself and to whatever else runs (a worker, a server).
     options = onnxruntime.SessionOptions()
@@ -269,7 +258,7 @@ def _load_query_encoder(
     if backend in OPENVINO_BACKENDS and device == "cpu":
         exported = Path(models_dir) / _onnx_folder_name(name)
         graph = onnx_graph(backend)
-        if (exported / graph).exists() and _openvino_serves(exported):
+        if (exported / graph).exists() and pools_by_mean_without_prompts(exported):
             from pipelines import embed_openvino
 
             started = time.perf_counter()
@@ -370,7 +359,7 @@ def _load_openvino(name: str, backend: str, device: str, batch_size: int, models
             _export(name, where, exported, {"device": "cpu", "local_files_only": True, "backend": "onnx"})
         except (OSError, ValueError) as exc:
             raise models.load_failure(exc, name=name, where=where, what="embedding") from exc
-    if not _openvino_serves(exported):
+    if not pools_by_mean_without_prompts(exported):
         log.warning("%s has prompts or another pooling than the mean: it runs on onnx-int8", name)
         return None
     graph = onnx_graph(backend)
@@ -389,12 +378,6 @@ def _load_openvino(name: str, backend: str, device: str, batch_size: int, models
 
 
 _quantise_lock = threading.Lock()
-
-
-def _openvino_serves(exported: Path) -> bool:
-    from pipelines import embed_openvino
-
-    return embed_openvino.servable(exported)
 
 
 def vectors_name(model: str, backend: str) -> str:

@@ -9,7 +9,8 @@ nothing fetched), and written beside the export, whole or not at all.
 
 Only a model this module reproduces exactly is served here: a sentence-transformers model whose
 modules are a transformer, mean pooling and (optionally) normalisation, with no prompts
-(:func:`servable`); :func:`pipelines.embed.load_embedder` takes another model to the ONNX backend.
+(:func:`pipelines.embedder.pools_by_mean_without_prompts`); :func:`pipelines.embed.load_embedder`
+takes another model to the ONNX backend.
 :mod:`pipelines.embed` loads this backend; this module knows nothing of the others.
 No torch is imported: the tokenizer is the model's ``tokenizer.json`` run by ``tokenizers``.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
-import json
 import logging
 import os
 import random
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.embedder import Embedder, WordPieces
+from pipelines.embedder import Embedder, WordPieces, max_tokens
 
 log = logging.getLogger("inlet.embed")
 
@@ -73,31 +73,6 @@ def calibration_texts(count: int = CALIBRATION_TEXTS) -> list[str]:
                     texts.append(doc)
     random.Random(1).shuffle(texts)
     return texts[:count]
-
-
-def servable(folder: Path) -> bool:
-    """Whether the export in ``folder`` is a model this module gives the same vectors as
-    sentence-transformers for: transformer, mean pooling, normalisation or not, no prompts."""
-    try:
-        modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())]
-        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
-        prompts = json.loads((folder / "config_sentence_transformers.json").read_text()).get("prompts", {})
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
-    if modules not in (["Transformer", "Pooling", "Normalize"], ["Transformer", "Pooling"]):
-        return False
-    return pooling.get("pooling_mode_mean_tokens", pooling.get("pooling_mode") == "mean") is True and not any(
-        prompts.values()
-    )
-
-
-def max_seq_length(folder: Path) -> int:
-    """The tokens the model reads (sentence-transformers' ``max_seq_length``)."""
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        return int(json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"])
-    with contextlib.suppress(OSError, ValueError, TypeError):
-        return min(int(json.loads((folder / "tokenizer_config.json").read_text())["model_max_length"]), 512)
-    return 512
 
 
 @contextlib.contextmanager
@@ -168,7 +143,7 @@ def _tokenizer(folder: Path) -> Any:
 
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=max_seq_length(folder))
+    tokenizer.enable_truncation(max_length=max_tokens(folder))
     return tokenizer
 
 
@@ -203,6 +178,7 @@ class OpenVINOEmbedder(Embedder):
     encoder: Any = None
     seq_length: int = 256
     width: int = 0
+    inputs: frozenset[str] = frozenset()
     _requests: threading.local = field(default_factory=threading.local)
 
     @property
@@ -225,8 +201,7 @@ class OpenVINOEmbedder(Embedder):
         request = getattr(self._requests, "request", None)
         if request is None:  # an infer request serves one thread at a time
             request = self._requests.request = self.model.create_infer_request()
-        names = self._requests.__dict__.setdefault("names", {i.get_any_name() for i in self.model.inputs})
-        result = request.infer({k: v for k, v in _inputs(ids, mask).items() if k in names})
+        result = request.infer({k: v for k, v in _inputs(ids, mask).items() if k in self.inputs})
         return np.asarray(result[self.model.outputs[0]], dtype=np.float32)
 
     def _passes(self, texts: list[str]) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
@@ -279,6 +254,6 @@ def load(
     width = compiled.outputs[0].get_partial_shape()[-1]
     return OpenVINOEmbedder(
         name=name, backend=backend, model=compiled, batch_size=batch_size, folder=folder,
-        counter=WordPieces(folder), encoder=_tokenizer(folder), seq_length=max_seq_length(folder),
-        width=int(width.get_length()),
+        counter=WordPieces(folder), encoder=_tokenizer(folder), seq_length=max_tokens(folder),
+        width=int(width.get_length()), inputs=frozenset(i.get_any_name() for i in compiled.inputs),
     )  # fmt: skip

@@ -7,6 +7,8 @@ follows), and :class:`WordPieces`, a tokenizer that counts as a Hugging Face one
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,3 +121,28 @@ class WordPieces:
         if return_offsets_mapping:
             out["offset_mapping"] = [e.offsets for e in encoded]
         return {k: v[0] for k, v in out.items()} if one else out
+
+
+def pools_by_mean_without_prompts(folder: Path) -> bool:
+    """Whether the sentence-transformers model saved in ``folder`` gives the mean of its token
+    vectors, normalised, with no prompt added: what the encoders that run an export directly
+    (without sentence-transformers) reproduce exactly."""
+    try:
+        modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())]
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+        prompts = json.loads((folder / "config_sentence_transformers.json").read_text()).get("prompts", {})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    if modules not in (["Transformer", "Pooling", "Normalize"], ["Transformer", "Pooling"]):
+        return False
+    mean = pooling.get("pooling_mode_mean_tokens", pooling.get("pooling_mode") == "mean")
+    return mean is True and not any(prompts.values())
+
+
+def max_tokens(folder: Path) -> int:
+    """The tokens the model saved in ``folder`` reads (sentence-transformers' ``max_seq_length``)."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        return int(json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"])
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        return min(int(json.loads((folder / "tokenizer_config.json").read_text())["model_max_length"]), 512)
+    return 512
