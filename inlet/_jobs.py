@@ -131,7 +131,10 @@ def _check_model(settings: Settings, collection: str) -> None:
 
 
 RESULT_POLL_S = 0.2
-"""How often :func:`wait` looks for the job's end (one query of the job's rows)."""
+"""How often :func:`wait` looks for the job's end: whether the jobs table got a file since it
+last looked (a listing), and only then a query of the job's rows."""
+RESULT_QUERY_AT_LEAST_S = 5.0
+""":func:`wait` queries the job's rows at least this often, whatever the listing says."""
 
 
 def wait(
@@ -155,16 +158,26 @@ def wait(
 
     checked = time.monotonic()
     shown_at, show_every = 0.0, 1.0
+    mark: object = False
+    asked = 0.0
     try:
-        while (result := job_result(s, job_id)) is None:
+        while True:
+            # a query of the jobs table costs tens of milliseconds of CPU, taken from the job on
+            # a small machine: ask only once the table got a new file (or a while has passed)
+            seen = analytics.change_mark(s, "jobs")
+            if seen is None or seen != mark or time.monotonic() - asked >= RESULT_QUERY_AT_LEAST_S:
+                mark, asked = seen, time.monotonic()
+                if (result := job_result(s, job_id)) is not None:
+                    break
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} is still running after {timeout} s")
             if bar is not None and time.monotonic() - shown_at >= show_every:
                 # reading the job's progress is a query over its events: ask less often
-                # when it gets costly, so that following a job never slows the job down
+                # when it gets costly (at most 2 % of a core), so that following a job never
+                # slows the job down
                 shown_at = time.monotonic()
                 _update(bar, s, job_id)
-                show_every = max(1.0, 20 * (time.monotonic() - shown_at))
+                show_every = max(1.0, 50 * (time.monotonic() - shown_at))
             if time.monotonic() - checked > 5:  # a local worker that died is replaced
                 revive(job_id, s)
                 checked = time.monotonic()

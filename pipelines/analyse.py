@@ -384,12 +384,15 @@ class SentencePool:
         self.seconds = 0.0
         """Time spent pooling (part of the analyse stage, though it runs while embedding)."""
 
-    def __call__(self, text: str, tokens: np.ndarray) -> None:
+    def __call__(
+        self, text: str, tokens: np.ndarray, offsets: Sequence[tuple[int, int]] | None = None, /
+    ) -> None:
         started = time.perf_counter()
-        if hasattr(self.tokenizer, "encode_batch"):
-            offsets = self.tokenizer.encode(text).offsets
-        else:
-            offsets = self.tokenizer(text, return_offsets_mapping=True, verbose=False)["offset_mapping"]
+        if offsets is None:  # the embedder had none at hand: tokenise the text again
+            if hasattr(self.tokenizer, "encode_batch"):
+                offsets = self.tokenizer.encode(text).offsets
+            else:
+                offsets = self.tokenizer(text, return_offsets_mapping=True, verbose=False)["offset_mapping"]
         for sentence, vector in sentence_vectors(text, tokens, offsets, self.wanted).items():
             self.vectors.setdefault(sentence, vector)
         self.seconds += time.perf_counter() - started

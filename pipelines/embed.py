@@ -37,7 +37,7 @@ import numpy as np
 from pipelines import models
 from pipelines.config import Settings
 from pipelines.deadline import check as check_deadline
-from pipelines.embedder import Embedder, WordPieces, max_tokens, pools_by_mean_without_prompts
+from pipelines.embedder import Embedder, TokenSink, WordPieces, max_tokens, pools_by_mean_without_prompts
 from pipelines.errors import ModelMissing
 
 models.offline()
@@ -159,9 +159,7 @@ class MultilingualEmbedder(Embedder):
             rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12), dtype=np.float32
         )
 
-    def encode_documents_with_tokens(
-        self, texts: list[str], on_tokens: Callable[[str, np.ndarray], None]
-    ) -> np.ndarray:
+    def encode_documents_with_tokens(self, texts: list[str], on_tokens: TokenSink) -> np.ndarray:
         """As :meth:`encode_documents`; this model has no token vectors to hand on."""
         return self.encode_documents(texts)
 
@@ -501,7 +499,7 @@ def embed_texts(
     embedder: Embedder,
     cache: Any | None,
     on_slice: Callable[[int, int], None] | None = None,
-    on_tokens: Callable[[str, np.ndarray], None] | None = None,
+    on_tokens: TokenSink | None = None,
 ) -> EmbedResult:
     """Vectors for ``texts`` in order; cached ones are reused, new ones computed and cached.
 

@@ -27,14 +27,14 @@ import shutil
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pipelines.embedder import Embedder, WordPieces, max_tokens
+from pipelines.embedder import Embedder, Offsets, TokenSink, WordPieces, max_tokens
 
 log = logging.getLogger("inlet.embed")
 
@@ -101,7 +101,7 @@ def quantize(folder: Path, fp32_graph: str) -> None:
     tokenizer = _tokenizer(folder)
 
     def feeds(text: str) -> dict[str, np.ndarray]:
-        ids, mask = _batch(tokenizer, [text])
+        ids, mask, _ = _batch(tokenizer, [text])
         return {k: v for k, v in _inputs(ids, mask).items() if k in names}
 
     tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".quantise-"))
@@ -147,8 +147,9 @@ def _tokenizer(folder: Path) -> Any:
     return tokenizer
 
 
-def _batch(tokenizer: Any, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids and attention mask of ``texts``, padded with zeros to the longest."""
+def _batch(tokenizer: Any, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[Offsets]]:
+    """Token ids and attention mask of ``texts``, padded with zeros to the longest, and each
+    text's token offsets."""
     encoded = tokenizer.encode_batch(texts)
     width = max(len(e.ids) for e in encoded)
     ids = np.zeros((len(texts), width), dtype=np.int64)
@@ -156,7 +157,7 @@ def _batch(tokenizer: Any, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     for row, e in enumerate(encoded):
         ids[row, : len(e.ids)] = e.ids
         mask[row, : len(e.ids)] = 1
-    return ids, mask
+    return ids, mask, [e.offsets for e in encoded]
 
 
 def _inputs(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
@@ -179,6 +180,8 @@ class OpenVINOEmbedder(Embedder):
     seq_length: int = 256
     width: int = 0
     inputs: frozenset[str] = frozenset()
+    streams: int = 1
+    """Passes run at once (OpenVINO's streams): one per core for documents, one for a query."""
     _requests: threading.local = field(default_factory=threading.local)
 
     @property
@@ -201,33 +204,63 @@ class OpenVINOEmbedder(Embedder):
         request = getattr(self._requests, "request", None)
         if request is None:  # an infer request serves one thread at a time
             request = self._requests.request = self.model.create_infer_request()
-        result = request.infer({k: v for k, v in _inputs(ids, mask).items() if k in self.inputs})
+        result = request.infer(self._feed(ids, mask))
         return np.asarray(result[self.model.outputs[0]], dtype=np.float32)
 
-    def _passes(self, texts: list[str]) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
-        """(positions in ``texts``, token vectors, mask) per forward pass, shortest texts first."""
+    def _feed(self, ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        return {k: v for k, v in _inputs(ids, mask).items() if k in self.inputs}
+
+    def _passes(self, texts: list[str]) -> Iterator[tuple[list[int], np.ndarray, np.ndarray, list[Offsets]]]:
+        """(positions in ``texts``, token vectors, mask, token offsets) per forward pass, shortest texts first.
+        With several streams, passes run ``streams`` at a time, each stream on its own core, and
+        the caller pools a finished pass while the next ones run."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            ids, mask = _batch(self.encoder, [texts[i] for i in rows])
-            yield rows, self._run(ids, mask), mask
+        batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+        if self.streams <= 1:
+            for rows in batches:
+                ids, mask, offsets = _batch(self.encoder, [texts[i] for i in rows])
+                yield rows, self._run(ids, mask), mask, offsets
+            return
+        import openvino as ov
+
+        queue = getattr(self._requests, "queue", None)
+        if queue is None:  # a queue of requests serves one thread at a time
+            queue = self._requests.queue = ov.AsyncInferQueue(self.model, self.streams)
+        finished: dict[int, np.ndarray] = {}
+        queue.set_callback(
+            lambda request, n: finished.__setitem__(n, request.get_output_tensor(0).data.copy())
+        )
+        masks: dict[int, tuple[np.ndarray, list[Offsets]]] = {}
+        given = 0
+        try:
+            for n, rows in enumerate(batches):
+                ids, mask, offsets = _batch(self.encoder, [texts[i] for i in rows])
+                masks[n] = mask, offsets
+                queue.start_async(self._feed(ids, mask), n)  # waits for a free request
+                while given in finished:  # in order, as soon as they are done
+                    yield batches[given], finished.pop(given), *masks.pop(given)
+                    given += 1
+            queue.wait_all()
+            while given < len(batches):
+                yield batches[given], finished.pop(given), *masks.pop(given)
+                given += 1
+        finally:
+            queue.wait_all()  # a caller that stops early (an error, a deadline) leaves none running
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         """Normalised float32 vectors, one row per text."""
         return self.encode_documents_with_tokens(texts, None)
 
-    def encode_documents_with_tokens(
-        self, texts: list[str], on_tokens: Callable[[str, np.ndarray], None] | None
-    ) -> np.ndarray:
+    def encode_documents_with_tokens(self, texts: list[str], on_tokens: TokenSink | None) -> np.ndarray:
         """As :meth:`encode_documents`, handing each text's token vectors (special tokens
-        included) to ``on_tokens(text, rows)`` when given."""
+        included) and their offsets to ``on_tokens(text, rows, offsets)`` when given."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for rows, tokens, mask in self._passes(texts):
+        for rows, tokens, mask, offsets in self._passes(texts):
             weights = mask[..., None].astype(np.float32)
             out[rows] = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             if on_tokens is not None:
                 for row, position in enumerate(rows):
-                    on_tokens(texts[position], tokens[row, : int(mask[row].sum())])
+                    on_tokens(texts[position], tokens[row, : int(mask[row].sum())], offsets[row])
         return _normalise(out)
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -239,7 +272,9 @@ def load(
     folder: Path, graph: str, name: str, backend: str, batch_size: int, threads: int | None = None
 ) -> OpenVINOEmbedder:
     """The export in ``folder`` (``graph``: :data:`INT8_GRAPH`, or an ONNX file) compiled for this
-    CPU, on ``threads`` threads (default: one per core). Compiled graphs are cached under
+    CPU. Without ``threads``, for throughput: as many streams as OpenVINO finds best here (one
+    per core on a small machine), each running its own pass; with ``threads``, for the latency of
+    one query: one pass at a time on that many threads. Compiled graphs are cached under
     ``folder/openvino/cache``, so later processes start faster."""
     import openvino as ov
 
@@ -247,13 +282,18 @@ def load(
     core.set_property({"CACHE_DIR": str(folder / "openvino" / "cache")})
     # f32 where the graph is not int8: OpenVINO would run it in bfloat16 on a CPU that has it
     # (vectors 0.99996 cosine to full precision's, and another CPU would give others)
-    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+    config = {
+        "PERFORMANCE_HINT": "THROUGHPUT" if threads is None else "LATENCY",
+        "INFERENCE_PRECISION_HINT": "f32",
+    }
     if threads:
         config["INFERENCE_NUM_THREADS"] = str(threads)
     compiled = core.compile_model(str(folder / graph), "CPU", config)
     width = compiled.outputs[0].get_partial_shape()[-1]
+    streams = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")) if threads is None else 1
     return OpenVINOEmbedder(
         name=name, backend=backend, model=compiled, batch_size=batch_size, folder=folder,
         counter=WordPieces(folder), encoder=_tokenizer(folder), seq_length=max_tokens(folder),
         width=int(width.get_length()), inputs=frozenset(i.get_any_name() for i in compiled.inputs),
+        streams=streams,
     )  # fmt: skip

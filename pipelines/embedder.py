@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+
+Offsets = Sequence[tuple[int, int]]
+"""Each token's character span in its text (``(0, 0)`` for a special token)."""
+
+
+class TokenSink(Protocol):
+    """Hears the token vectors of each text an embedder runs (one row per input token, special
+    tokens included), with their character spans when the embedder has them at hand (else
+    ``None``: the listener tokenises the text itself)."""
+
+    def __call__(self, text: str, tokens: np.ndarray, offsets: Offsets | None = None, /) -> None: ...
 
 
 @dataclass
@@ -61,9 +72,7 @@ class Embedder:
             modules[:2] == ["Transformer", "Pooling"] and getattr(self.model[1], "pooling_mode", "") == "mean"
         )
 
-    def encode_documents_with_tokens(
-        self, texts: list[str], on_tokens: Callable[[str, np.ndarray], None]
-    ) -> np.ndarray:
+    def encode_documents_with_tokens(self, texts: list[str], on_tokens: TokenSink) -> np.ndarray:
         """As :meth:`encode_documents` (for a model that :attr:`pools_by_mean`), from the same
         forward passes, and hand each text's token vectors (one row per input token, special
         tokens included) to ``on_tokens(text, rows)`` as they come, a few batches at a time, so

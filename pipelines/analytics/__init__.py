@@ -24,6 +24,7 @@ from .export import FORMATS, to_markdown
 from .export import write as export_frame
 from .files import (
     apply_retention,
+    change_mark,
     compact,
     flush,
     live_files,
@@ -43,6 +44,7 @@ __all__ = [
     "SCHEMAS",
     "SCHEMA_VERSION",
     "apply_retention",
+    "change_mark",
     "compact",
     "connect",
     "errors",

@@ -115,6 +115,21 @@ def test_compaction_folds_small_files_and_readers_see_each_row_once(settings: Se
         assert held and "skipped" in analytics.compact(settings)
 
 
+def test_the_change_mark_moves_with_every_file_written_and_only_then(settings: Settings) -> None:
+    # what a process following a job looks at before it queries the jobs table again
+    assert analytics.change_mark(settings, "jobs") == ()
+    marks = []
+    for i in range(3):  # back to back, within one clock tick
+        analytics.record(settings, "jobs", [{"job_id": f"j{i}", "status": "running"}])
+        marks.append(analytics.change_mark(settings, "jobs"))
+    assert len(set(marks)) == 3
+    assert analytics.change_mark(settings, "jobs") == marks[-1]  # nothing written: no change
+    analytics.record(settings, "events", [{"job_id": "j0", "stage": "extract", "event": "end"}])
+    assert analytics.change_mark(settings, "jobs") == marks[-1]  # another table's file
+    analytics.compact(settings)
+    assert analytics.change_mark(settings, "jobs") != marks[-1]
+
+
 def test_a_crash_between_publish_and_delete_is_read_right_and_swept(settings: Settings) -> None:
     paths = [
         analytics.record(settings, "errors", [{"job_id": "j", "class": "empty", "message": str(i)}])

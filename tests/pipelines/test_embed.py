@@ -85,11 +85,17 @@ def test_the_openvino_encoder_gives_sentence_transformers_vectors() -> None:
     a, b = ov.encode_documents(DOCUMENTS), ort.encode_documents(DOCUMENTS)
     assert a.shape == b.shape == (len(DOCUMENTS), 384)
     assert float((a * b).sum(axis=1).min()) > 0.99999
-    heard: list[tuple[str, np.ndarray]] = []
-    c = ov.encode_documents_with_tokens(DOCUMENTS, lambda text, rows: heard.append((text, rows)))
-    assert np.abs(c - a).max() < 1e-6 and sorted(t for t, _ in heard) == sorted(DOCUMENTS)
-    for text, rows in heard:  # one row per input token, special tokens included, cut at 256
-        assert rows.shape == (min(len(ort.tokenizer(text)["input_ids"]), 256), 384)
+    heard: list[tuple[str, np.ndarray, list[tuple[int, int]]]] = []
+    c = ov.encode_documents_with_tokens(
+        DOCUMENTS, lambda text, rows, offsets=None: heard.append((text, rows, list(offsets or [])))
+    )
+    assert np.abs(c - a).max() < 1e-6 and sorted(t for t, _, _ in heard) == sorted(DOCUMENTS)
+    for text, rows, offsets in heard:  # one row per input token, special tokens included, cut at 256
+        tokens = ort.tokenizer(text, return_offsets_mapping=True)
+        assert rows.shape == (min(len(tokens["input_ids"]), 256), 384)
+        # each row's character span; a text cut at 256 ends with its [SEP], which spans nothing
+        assert offsets[:-1] == [tuple(o) for o in tokens["offset_mapping"][: len(rows) - 1]]
+        assert offsets[-1] == (0, 0)
         mean = rows.mean(axis=0)
         assert float(mean @ a[DOCUMENTS.index(text)]) / float(np.linalg.norm(mean)) > 0.99999
     assert ov.encode_documents([]).shape == (0, 384)
