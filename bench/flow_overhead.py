@@ -43,6 +43,8 @@ row. The first job starts the local worker (and whatever it starts); the others 
 Per job: the submit call, **submit -> start** (the job's ``started_at`` minus its
 ``submitted_at``, both written by inlet) and **submit -> done** (the submitter's wall clock from
 calling ``submit`` to ``wait`` returning). The first job is shown apart; the others as medians.
+Then the warm worker is left idle for 20 s: the share of one core it and its local Prefect
+server use meanwhile is what keeping a worker warm costs the machine.
 
 Each row also gives CPU seconds of this process and its children (Prefect's server) and the
 CPU that other processes took meanwhile (% of the machine): on a shared machine that column says
@@ -370,6 +372,7 @@ def measure_jobs(tmp: Path, n_jobs: int) -> dict[str, Any]:
             rows.append({"submit_s": submitted - began, "to_start_s": to_start, "to_done_s": done - began,
                          "status": summary["status"]})  # fmt: skip
             print(f"    job {i}: {summary['status']}, submit->done {done - began:.2f} s", flush=True)
+        idle = idle_cpu(settings, IDLE_WINDOW_S)
     finally:
         from flows.worker import stop_worker
 
@@ -382,7 +385,46 @@ def measure_jobs(tmp: Path, n_jobs: int) -> dict[str, Any]:
 
     return {"first": rows[0], "jobs": len(warm), "submit_s": med("submit_s"),
             "to_start_s": med("to_start_s"), "to_done_s": med("to_done_s"),
-            "statuses": sorted({r["status"] for r in rows})}  # fmt: skip
+            "statuses": sorted({r["status"] for r in rows}), "idle_cpu_share": idle}  # fmt: skip
+
+
+IDLE_WINDOW_S = 20.0
+"""How long part (c) watches the warm worker and its server doing nothing."""
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(settings: Any, seconds: float) -> float | None:
+    """The share of one core that the home's local worker and its descendants (the local Prefect
+    server) use over ``seconds`` with no job: what keeping a worker warm costs the machine."""
+    from flows.worker_lock import worker_pid
+
+    pid = worker_pid(settings)
+    if pid is None:
+        return None
+    before = _tree_cpu(pid)
+    time.sleep(seconds)
+    return (_tree_cpu(pid) - before) / seconds
+
+
+def _tree_cpu(root: int) -> float:
+    """CPU seconds of ``root`` and its live descendants."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _TICK
+    tree, grew = {root}, True
+    while grew:
+        new = {p for p, parent in parents.items() if parent in tree and p not in tree}
+        grew = bool(new)
+        tree |= new
+    return sum(cpu.get(p, 0.0) for p in tree)
 
 
 def _cpu_row(label: str, run: dict[str, Any], note: str = "") -> str:
@@ -473,6 +515,9 @@ def report(
         warm_label = f"warm worker, median of {jobs['jobs']}"
         print(f"  {warm_label:<40}{jobs['submit_s']:>9.2f}"
               f"{jobs['to_start_s'] or float('nan'):>11.2f}{jobs['to_done_s']:>10.2f}")  # fmt: skip
+        if jobs.get("idle_cpu_share") is not None:
+            print(f"  the warm worker and its server, idle for {IDLE_WINDOW_S:.0f} s: "
+                  f"{100 * jobs['idle_cpu_share']:.1f} % of one core")  # fmt: skip
     print(
         "  (CPU s = this process and its children, i.e. Prefect's server; others = CPU other "
         "processes took meanwhile, % of the machine)"

@@ -30,7 +30,7 @@ import httpx
 
 from flows.cancel import cancel_flow_run
 from flows.worker import ensure_worker
-from flows.worker_lock import WorkerLock
+from flows.worker_lock import WorkerLock, wake
 from pipelines import analytics
 from pipelines.config import Settings
 from pipelines.queue import JobRequest, check_priority
@@ -68,6 +68,8 @@ def submit(request: JobRequest, settings: Settings) -> str:
             flow_run_id = create_deployment_run(request, settings)
     _record(settings, request, "queued", submitted_at=submitted, paths=json.dumps(request.paths),
             flow_run_id=flow_run_id)  # fmt: skip
+    if settings.active_mode == "embedded":
+        wake(settings)  # the local worker asks its server for runs at once
     return request.job_id
 
 

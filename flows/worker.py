@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from flows.claims import claim, heartbeat_s, live_workers, requeue_orphans, serve_as_worker, worker_id
 from flows.query_socket import QuerySocket, last_answered
-from flows.worker_lock import WorkerLock, worker_pid
+from flows.worker_lock import WorkerLock, wake_mark, worker_pid
 from pipelines.config import Settings, get_settings
 from pipelines.queue import PRIORITIES
 
@@ -63,7 +63,11 @@ log = logging.getLogger("inlet.worker")
 
 POLL_S = 0.25
 """How often an idle worker asks the server for scheduled runs (one cheap API call); a job
-waits half of it on average before it starts."""
+waits half of it on average before it starts. A local worker asks this often only when woken
+(:func:`flows.worker_lock.wake`); else every :data:`LOCAL_ASK_S`."""
+LOCAL_ASK_S = 5.0
+"""How often an idle local worker asks its server for runs nobody woke it for (a schedule's,
+or one started from the Prefect UI)."""
 ORPHANS_EVERY_S = 5.0
 """How often an idle worker looks for the runs of dead workers (one API read)."""
 STAMP_EVERY_S = 2.0
@@ -414,6 +418,7 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
             widen_pool(client, pool, settings)
         idle_since = time.monotonic()
         stamp, stamped, looked = code_stamp(), time.monotonic(), 0.0
+        woken, asked = wake_mark(settings), 0.0
         while True:
             if server is None and time.monotonic() - looked > ORPHANS_EVERY_S:
                 with contextlib.suppress(Exception):  # an API hiccup: look again next time
@@ -424,8 +429,13 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
                     log.info("inlet's code changed since this worker started; stepping down")
                     break
                 stamped = time.monotonic()
-            runs = scheduled_runs(client, pool)
-            run = next((r for r in runs if claim(client, r)), None)
+            run = None
+            mark = wake_mark(settings) if server is not None else woken
+            # a local worker asks its server when woken, or every LOCAL_ASK_S; one of a team's always
+            if server is None or mark != woken or time.monotonic() - asked >= LOCAL_ASK_S:
+                woken, asked = mark, time.monotonic()  # read before asking: a later wake is seen
+                runs = scheduled_runs(client, pool)
+                run = next((r for r in runs if claim(client, r)), None)
             if run is None:
                 if time.monotonic() - max(idle_since, last_answered()) > idle_s:  # searches count
                     break

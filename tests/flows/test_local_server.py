@@ -141,6 +141,26 @@ def test_jobs_from_a_notebook_the_cli_and_the_dashboard_run_as_flow_runs_in_one_
     assert link == f"{now['prefect_ui_url']}/runs/flow-run/{job_row(settings, notebook)['flow_run_id']}"
 
 
+def test_an_idle_worker_starts_a_submitted_job_at_once_though_it_rarely_asks_its_server(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # an idle local worker asks its server for runs every LOCAL_ASK_S only (each question costs
+    # the server CPU); a submit wakes it, so a job does not wait for its next question
+    from flows.worker import LOCAL_ASK_S
+
+    inlet.wait(inlet.submit([note(tmp_path, "w.txt", "The tide came in.")], "doors", settings=settings),
+               progress=False, timeout=600, settings=settings)  # fmt: skip
+    waits = []
+    for i in range(4):
+        time.sleep(1.5)  # idle again, at another point of its LOCAL_ASK_S cycle
+        job_id = inlet.submit([note(tmp_path, f"w{i}.txt", f"Boat {i} left the quay.")], "doors",
+                              settings=settings)  # fmt: skip
+        inlet.wait(job_id, progress=False, timeout=600, settings=settings)
+        row = inlet.jobs(job_id=job_id, settings=settings).row(0, named=True)
+        waits.append((row["started_at"] - row["submitted_at"]).total_seconds())
+    assert LOCAL_ASK_S >= 5 and max(waits) < 3.0, waits
+
+
 def test_begin_immediate_finds_its_hook_in_this_prefect() -> None:
     # in a child process: the hook changes the process's Prefect server code
     check = (
