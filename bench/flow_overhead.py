@@ -390,7 +390,6 @@ def measure_jobs(tmp: Path, n_jobs: int) -> dict[str, Any]:
 
 IDLE_WINDOW_S = 20.0
 """How long part (c) watches the warm worker and its server doing nothing."""
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def idle_cpu(settings: Any, seconds: float) -> float | None:
@@ -401,30 +400,9 @@ def idle_cpu(settings: Any, seconds: float) -> float | None:
     pid = worker_pid(settings)
     if pid is None:
         return None
-    before = _tree_cpu(pid)
+    before = BENCH_INGEST.tree_cpu(pid)
     time.sleep(seconds)
-    return (_tree_cpu(pid) - before) / seconds
-
-
-def _tree_cpu(root: int) -> float:
-    """CPU seconds of ``root`` and its live descendants."""
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _TICK
-    tree, grew = {root}, True
-    while grew:
-        new = {p for p, parent in parents.items() if parent in tree and p not in tree}
-        grew = bool(new)
-        tree |= new
-    return sum(cpu.get(p, 0.0) for p in tree)
+    return (BENCH_INGEST.tree_cpu(pid) - before) / seconds
 
 
 def _cpu_row(label: str, run: dict[str, Any], note: str = "") -> str:

@@ -117,8 +117,9 @@ def write_corpus(folder: Path, n_docs: int) -> int:
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _children_cpu() -> float:
-    """CPU seconds of this process's live descendants (Prefect's ephemeral server)."""
+def tree_cpu(root: int, *, include_root: bool = True) -> float:
+    """CPU seconds of process ``root`` and its live descendants (without ``root`` itself when
+    ``include_root`` is false)."""
     parents: dict[int, int] = {}
     cpu: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
@@ -131,13 +132,18 @@ def _children_cpu() -> float:
         fields = stat.rsplit(")", 1)[1].split()
         parents[int(entry.name)] = int(fields[1])
         cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _TICK
-    mine = {os.getpid()}
+    tree = {root}
     changed = True
     while changed:
-        new = {pid for pid, ppid in parents.items() if ppid in mine and pid not in mine}
+        new = {pid for pid, ppid in parents.items() if ppid in tree and pid not in tree}
         changed = bool(new)
-        mine |= new
-    return sum(cpu[pid] for pid in mine if pid != os.getpid() and pid in cpu)
+        tree |= new
+    return sum(cpu[pid] for pid in tree if (include_root or pid != root) and pid in cpu)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's live descendants (Prefect's ephemeral server)."""
+    return tree_cpu(os.getpid(), include_root=False)
 
 
 def _machine_busy() -> tuple[float, float]:
