@@ -25,7 +25,9 @@ It prints figures; it is not a test. In ONE run, for ONE text corpus, it measure
 
 Each measurement also reports CPU seconds of this process and of its children (Prefect's
 server), and the CPU that *other* processes took meanwhile (from ``/proc/stat``): on a shared
-machine that column says whether a figure can be trusted.
+machine that column says whether a figure can be trusted. The local worker of a pipeline's home
+(and its Prefect server) is stopped once its figure is taken, so no idle worker runs beside
+the figures measured after it.
 
 A text file the engine rejects is listed (as FAILED) and left out; the figures count the
 chunks actually written.
@@ -308,6 +310,9 @@ def run_pipeline(docs: Path, warm: Path, home: Path, backend: str, analyse: bool
         "FROM events WHERE job_id = ? GROUP BY stage ORDER BY stage",
         [summary["job_id"]],
     )
+    from flows.worker import stop_worker
+
+    stop_worker(settings)  # an idle worker and its server must not run beside the next figures
     chunks = int(summary["chunks_written"])
     index_results = probe.index_results
     return {
