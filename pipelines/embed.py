@@ -505,9 +505,9 @@ def embed_texts(
 
     ``cache`` is a :class:`pipelines.store.VectorCache` (or ``None`` for no cache).
     ``on_slice(done, todo)`` is called after each slice sent to the model, with the count of
-    texts computed so far and the count to compute. ``on_tokens(text, rows)``, when given, hears
-    the token vectors of each text sent to the model (:meth:`Embedder.encode_documents_with_tokens`;
-    the analyse stage pools them into sentence vectors).
+    texts computed so far and the count to compute. ``on_tokens``, when given, hears the token
+    vectors of each text sent to the model, with their offsets when the embedder has them
+    (:class:`pipelines.embedder.TokenSink`; the analyse stage pools them into sentence vectors).
     """
     started = time.perf_counter()
     keys = [text_key(embedder.name, t) for t in texts]

@@ -200,6 +200,11 @@ atexit.register(flush)
 
 
 # --- the live set -------------------------------------------------------------------------
+def _published(name: str) -> bool:
+    """Whether a file name in a day folder is a published file (not one being written aside)."""
+    return name.endswith(".parquet") and not name.startswith(".")
+
+
 def live_files(settings: Settings, table: str) -> list[Path]:
     """The files a reader should read now: every file but those a published replacement names
     (rows this process deferred with :func:`record_soon` are written first). On an object store
@@ -215,7 +220,7 @@ def live_files(settings: Settings, table: str) -> list[Path]:
     live: list[Path] = []
     for day in sorted(p for p in root.iterdir() if p.is_dir()):
         try:
-            names = {p.name for p in day.iterdir() if p.suffix == ".parquet" and not p.name.startswith(".")}
+            names = {p.name for p in day.iterdir() if _published(p.name)}
         except FileNotFoundError:
             continue
         replaced: set[str] = set()
@@ -242,9 +247,7 @@ def change_mark(settings: Settings, table: str) -> tuple[Any, ...] | None:
     mark: list[Any] = [len(days)]
     for day in days[-2:]:  # a file stamped just before midnight may land after the next day's first
         try:
-            names = [
-                e.name for e in os.scandir(root / day) if e.name.endswith(".parquet") and e.name[0] != "."
-            ]
+            names = [e.name for e in os.scandir(root / day) if _published(e.name)]
         except FileNotFoundError:
             names = []
         mark += [day, len(names), max(names, default="")]
@@ -280,7 +283,7 @@ def _remote_manifest(remote: objstore.Remote, key: str) -> set[str]:
 def _remote_live(remote: objstore.Remote, table: str) -> list[Path]:
     live: list[Path] = []
     for day, objects in sorted(_remote_listing(remote, table).items()):
-        names = {n for n in objects if n.endswith(".parquet") and not n.startswith(".")}
+        names = {n for n in objects if _published(n)}
         replaced: set[str] = set()
         for name in names:
             # a manifest the listing lacks is read as none: the files it named were deleted
