@@ -51,8 +51,8 @@ Run from the project folder:
     .venv/bin/python bench/ingest.py --both          # pipeline figure for torch too; ~12 min
     .venv/bin/python bench/ingest.py --docs 200 --json   # quick; last line is one JSON object
 
-Options: ``--docs N``, ``--backend openvino-int8|openvino|onnx-int8|onnx|torch`` (the pipeline backend; default: inlet's
-setting), ``--both`` (pipeline figure for every backend, each with a fresh home), ``--also B``
+Options: ``--docs N``, ``--backend openvino-int8|openvino|onnx-int8|onnx|torch`` (the pipeline backend; default: what
+inlet's setting runs here, ``auto`` resolved), ``--both`` (pipeline figure for every backend, each with a fresh home), ``--also B``
 (the pipeline figure of backend ``B`` too),
 ``--analyse-cost`` (the default backend's ingest again with the analyse stage off, then on, each in
 a fresh home: the wall time with it on, the two "on" runs averaged, against the time with it off;
@@ -90,8 +90,8 @@ DEFAULT_DOCS = 1300  # about 3,000 chunks at ~2.3 chunks per abstract
 BATCH_SIZE = 16  # inlet's default embed_batch_size
 TORCH_THREADS = 2
 TARGET_RATIO = 0.90
-BACKENDS = ("torch", "onnx", "onnx-int8", "openvino-int8")
-MADE_BY_PIPELINE = ("onnx-int8", "openvino-int8")  # their graphs are made by the first ingest
+BACKENDS = ("torch", "onnx", "onnx-int8", "openvino-int8", "openvino")
+MADE_BY_PIPELINE = ("onnx-int8", "openvino-int8", "openvino")  # their graphs are made by the first ingest
 
 WARMUP_TEXTS = {
     "warm-1.txt": "Warm-up file\n\nThe quick brown fox jumps over the lazy dog near the river bank.",
@@ -537,8 +537,9 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(TORCH_THREADS)
     from pipelines.config import get_settings
+    from pipelines.embed import resolve_backend
 
-    default_backend = args.backend or get_settings().embed_backend
+    default_backend = resolve_backend(args.backend or get_settings().embed_backend)
     pipeline_backends = [default_backend] + [
         b for b in BACKENDS if b != default_backend and (args.both or b in (args.also or []))
     ]

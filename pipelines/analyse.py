@@ -293,9 +293,11 @@ def summary_rows(summary: list[Sentence], file: str, kind: str) -> list[dict[str
 def analysis_key(extraction: Extraction, settings: Settings) -> str:
     """The cache key of a source's keywords and summary."""
     from pipelines.cache import extraction_key
+    from pipelines.embed import resolve_backend
 
     raw = json.dumps([
-        extraction_key(extraction.source, settings), settings.chunking_key(), settings.embed_backend,
+        extraction_key(extraction.source, settings), settings.chunking_key(),
+        resolve_backend(settings.embed_backend),
         settings.analyse_keywords, settings.analyse_summary_sentences, ANALYSER_VERSION,
     ])  # fmt: skip
     return f"{extraction.source.source_id}-{hashlib.sha256(raw.encode()).hexdigest()[:12]}"

@@ -72,16 +72,20 @@ class Settings(BaseSettings):
     the ingest (``model_mismatch``). ``None``: the collection's own model (``embed_model`` for a
     new one)."""
 
-    embed_backend: Literal["openvino-int8", "onnx-int8", "onnx", "torch"] = "openvino-int8"
-    """``openvino-int8`` (the model's ONNX export quantised to int8 by NNCF, activations too,
-    calibrated on docstrings of Python's standard library, and run by OpenVINO; made once into
-    ``models_dir``: the fastest, 1.4x ``onnx-int8`` here, with SciFact nDCG@10 equal to full
-    precision), ``onnx-int8`` (the export quantised dynamically by onnxruntime for this CPU),
-    ``onnx`` (the full-precision export) or ``torch``. ``onnx`` and ``torch`` give the same
-    vectors; each int8 backend's are within about 0.01 cosine of them and cached under their own
-    name. ``openvino-int8`` runs on the CPU, and only models it reproduces exactly (mean pooling,
-    no prompts); others run on ``onnx-int8``. ``bench/ingest.py --both`` measures their speed,
-    ``bench/search_eval.py`` their quality."""
+    embed_backend: Literal["auto", "openvino-int8", "openvino", "onnx-int8", "onnx", "torch"] = "auto"
+    """``auto`` (default: the fastest for this CPU, :func:`pipelines.embed.auto_backend`:
+    ``openvino-int8`` where the CPU has an int8 dot-product instruction, VNNI, AMX or Arm's,
+    else ``openvino``), ``openvino-int8`` (the model's ONNX export quantised to int8 by NNCF,
+    activations too, calibrated on docstrings of Python's standard library, and run by OpenVINO;
+    made once into ``models_dir``: on a CPU with VNNI 1.4x ``onnx-int8``, with SciFact nDCG@10
+    equal to full precision; on one without, slower than ``openvino``), ``openvino`` (the
+    full-precision export run by OpenVINO), ``onnx-int8`` (the export quantised dynamically by
+    onnxruntime for this CPU), ``onnx`` (the full-precision export) or ``torch``. ``openvino``,
+    ``onnx`` and ``torch`` give the same vectors; each int8 backend's are within about 0.01
+    cosine of them and cached under their own name. The ``openvino`` backends run on the CPU, and
+    only models they reproduce exactly (mean pooling, no prompts); others run on ``onnx-int8``
+    or ``onnx``. ``bench/ingest.py --both`` measures their speed, ``bench/search_eval.py``
+    their quality."""
 
     models_dir: Path | None = None
     """Where exported models (the ONNX copy of the embedder and its int8 quantisation, made from

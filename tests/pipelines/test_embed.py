@@ -111,7 +111,6 @@ def test_openvino_int8_quantises_once_and_keeps_its_vectors_apart() -> None:
     the full-precision ones, cached under their own name, and searches embed their queries with
     the same int8 copy compiled for one thread."""
     settings = get_settings(embed_backend="openvino-int8")
-    assert get_settings().embed_backend == "openvino-int8"  # the default
     int8 = embed.load_embedder(settings)
     fp32 = embed.load_embedder(get_settings(embed_backend="onnx"))
     folder = next(settings.models_dir.glob("*-onnx"))
@@ -133,6 +132,44 @@ def test_openvino_int8_quantises_once_and_keeps_its_vectors_apart() -> None:
     embed._load.cache_clear()  # a new process loads the kept copy
     assert embed.load_embedder(settings).encode_documents(DOCUMENTS[:2]).shape == (2, 384)
     assert graph.stat().st_mtime_ns == made
+
+
+def test_auto_runs_int8_only_on_a_cpu_with_an_int8_dot_product() -> None:
+    """The default backend, ``auto``: OpenVINO's int8 copy where the CPU multiplies int8 in one
+    instruction, its full-precision graph elsewhere (where int8 is slower); the choice made here
+    is the one the embedder and the query encoder run."""
+    assert get_settings().embed_backend == "auto"
+    zen3 = frozenset("fpu sse4_2 avx avx2 fma".split())  # an AMD EPYC 7003: AVX2, no VNNI
+    assert embed.auto_backend(zen3, "x86_64") == "openvino"
+    for vnni in (
+        "avx512_vnni",
+        "avx_vnni",
+        "amx_int8",
+    ):  # Cascade Lake and later, Alder Lake, Sapphire Rapids
+        assert embed.auto_backend(zen3 | {vnni}, "x86_64") == "openvino-int8"
+    assert embed.auto_backend(frozenset("fp asimd asimddp".split()), "aarch64") == "openvino-int8"
+    assert embed.auto_backend(frozenset("fp asimd".split()), "aarch64") == "openvino"
+    assert embed.auto_backend(frozenset(), "arm64") == "openvino-int8"  # a Mac lists no flags
+    here = embed.auto_backend()
+    assert embed.resolve_backend("auto") == here and embed.resolve_backend("onnx") == "onnx"
+    assert embed.load_embedder(get_settings()).backend == here
+
+
+def test_openvino_full_precision_gives_the_model_s_own_vectors() -> None:
+    """``openvino``: the full-precision export run by OpenVINO, no quantisation made; its vectors
+    are the model's (so they share the name and the cache with ``onnx`` and ``torch``), and a
+    search embeds its query with the same graph on one thread."""
+    settings = get_settings(embed_backend="openvino")
+    ov = embed.load_embedder(settings)
+    fp32 = embed.load_embedder(get_settings(embed_backend="onnx"))
+    assert ov.backend == "openvino" and ov.name == fp32.name == "all-MiniLM-L6-v2"
+    a, b = ov.encode_documents(DOCUMENTS), fp32.encode_documents(DOCUMENTS)
+    assert float((a * b).sum(axis=1).min()) > 0.99999
+    embed._load_query_encoder.cache_clear()
+    light = embed.load_query_encoder(settings)
+    assert type(light) is type(ov) and light is not ov
+    for query in QUERIES:
+        assert float(light.encode_query(query) @ fp32.encode_query(query)) > 0.99999
 
 
 def test_a_model_openvino_cannot_reproduce_runs_on_onnx_int8(tmp_path) -> None:  # noqa: ANN001
