@@ -307,9 +307,10 @@ def text_hits(
 
 
 ROW_ID = "_rowid"
-_CANDIDATE = ["chunk_id", ROW_ID]
+_CANDIDATE = ["chunk_id", "source_id", "collection", ROW_ID]
 """What a hybrid search reads of each of its candidates: the fused list is cut to ``limit``
-before the text and the rest of a hit are read, for those hits only."""
+before the text and the rest of a hit are read, for those hits only; their sources' category
+and keywords are read meanwhile."""
 
 
 def _candidate_schema(columns: list[str]) -> dict[str, Any]:
@@ -418,6 +419,7 @@ def search(
     ann = names.get(VECTOR_INDEX, False)
     ocr = _has_ocr_column(key, table, version)
     columns = [*_STORED, OCR_COLUMN] if ocr else _STORED
+    analysis: Future[Analysis] | None = None
     if mode == "vector":
         frame = vector_hits(table, _wait(vector), where_, limit, ann, columns=columns)
     elif mode == "text":
@@ -425,18 +427,21 @@ def search(
     else:
         depth = max(limit, HYBRID_DEPTH)
         words = text_query(parsed, typos, plain=plain)
-        keywords = _submit(lambda: text_hits(table, words, where_, depth, columns=_CANDIDATE))
+        by_words = _submit(lambda: text_hits(table, words, where_, depth, columns=_CANDIDATE))
         meanings = vector_hits(table, _wait(vector), where_, depth, ann, columns=_CANDIDATE)
-        frame = _fetch(table, reciprocal_rank_fusion([meanings, keywords.result()], limit=limit), columns)
+        fused = reciprocal_rank_fusion([meanings, by_words.result()], limit=limit)
+        analysis = _submit(_analysis_of, store, fused)  # read while the hits are read
+        frame = _fetch(table, fused, columns)
     if frame.height == 0:
         return _empty_hits()
-    analysis = _submit(_analysis_of, store, frame)  # read while the snippets are made
+    if analysis is None:
+        analysis = _submit(_analysis_of, store, frame)  # read while the snippets are made
     marked, fuzzy = parsed.marked_text or query, typos
     snippets = [snippet(t, marked, fuzzy=fuzzy) for t in frame["text"].to_list()]
     cited = [
         citation(hit) for hit in frame.select(_CITED + ([OCR_COLUMN] if ocr else [])).iter_rows(named=True)
     ]
-    category, keywords = analysis.result()
+    category, keywords = _analysis_columns(frame, analysis.result())
     frame = frame.with_columns(
         pl.Series("snippet", snippets, dtype=pl.Utf8), pl.Series("citation", cited, dtype=pl.Utf8),
         category, keywords,
@@ -530,11 +535,22 @@ def analysed_predicate(
     )
 
 
-def _analysis_of(store: Store, frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+Analysis = dict[tuple[str, str], tuple[str | None, list[str]]]
+
+
+def _analysis_of(store: Store, frame: pl.DataFrame) -> Analysis:
+    """``(category, keywords)`` of the sources of ``frame``'s hits, by (collection, source id)."""
+    if frame.height == 0:
+        return {}
+    return store.analysis_of(
+        sorted(set(zip(frame["collection"].to_list(), frame["source_id"].to_list(), strict=True)))
+    )
+
+
+def _analysis_columns(frame: pl.DataFrame, found: Analysis) -> tuple[pl.Series, pl.Series]:
     """The ``category`` and ``keywords`` columns of ``frame``'s hits: those of each hit's source
-    (in its collection)."""
+    (in its collection), from ``found`` (:func:`_analysis_of`)."""
     pairs = list(zip(frame["collection"].to_list(), frame["source_id"].to_list(), strict=True))
-    found = store.analysis_of(sorted(set(pairs)))
     return (
         pl.Series("category", [found.get(p, (None, None))[0] for p in pairs], dtype=pl.Utf8),
         pl.Series("keywords", [found.get(p, (None, None))[1] for p in pairs], dtype=pl.List(pl.Utf8)),
