@@ -410,25 +410,35 @@ INT8_DOT_PRODUCT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asim
 AMX, Arm's dot product): with one, an int8 model runs faster than full precision."""
 
 
-def auto_backend(flags: frozenset[str] | None = None, machine: str | None = None) -> str:
-    """The backend ``embed_backend="auto"`` means on this CPU (or on one with ``flags``):
-    ``openvino-int8`` where the CPU has an int8 dot-product instruction
-    (:data:`INT8_DOT_PRODUCT_FLAGS`; every 64-bit Arm Mac has one), else ``openvino`` (full
-    precision). Without one, int8 only costs: on an AMD EPYC (Zen 3, AVX2) OpenVINO embedded
-    19.5 chunks/s in int8 and 22.7-24.5 in full precision, and a query took 17.3 ms against
-    13.3 ms.
+def has_int8_dot_product(flags: frozenset[str] | None = None, machine: str | None = None) -> bool:
+    """Whether this CPU (or one with ``flags`` on ``machine``) has an int8 dot-product
+    instruction (:data:`INT8_DOT_PRODUCT_FLAGS`); a Mac lists no flags, and every 64-bit Arm
+    Mac has one.
 
-    >>> auto_backend(frozenset({"avx2", "avx512_vnni"})), auto_backend(frozenset({"avx2"}))
-    ('openvino-int8', 'openvino')
+    >>> has_int8_dot_product(frozenset({"avx2", "avx512_vnni"})), has_int8_dot_product(frozenset({"avx2"}))
+    (True, False)
     """
     import platform
 
     machine = (machine or platform.machine()).lower()
     if flags is None:
         flags = cpu_flags()
-    if machine == "arm64" and not flags:  # a Mac: no /proc/cpuinfo, and every Apple CPU has it
-        return "openvino-int8"
-    return "openvino-int8" if flags & INT8_DOT_PRODUCT_FLAGS else "openvino"
+    if machine == "arm64" and not flags:
+        return True
+    return bool(flags & INT8_DOT_PRODUCT_FLAGS)
+
+
+def auto_backend(flags: frozenset[str] | None = None, machine: str | None = None) -> str:
+    """The backend ``embed_backend="auto"`` means on this CPU (or on one with ``flags``):
+    ``openvino-int8`` where the CPU has an int8 dot-product instruction
+    (:func:`has_int8_dot_product`), else ``openvino`` (full precision). Without one, int8 only costs: on an AMD EPYC (Zen 3, AVX2) OpenVINO embedded
+    19.5 chunks/s in int8 and 22.7-24.5 in full precision, and a query took 17.3 ms against
+    13.3 ms.
+
+    >>> auto_backend(frozenset({"avx2", "avx512_vnni"})), auto_backend(frozenset({"avx2"}))
+    ('openvino-int8', 'openvino')
+    """
+    return "openvino-int8" if has_int8_dot_product(flags, machine) else "openvino"
 
 
 def resolve_backend(backend: str) -> str:

@@ -540,8 +540,6 @@ Analysis = dict[tuple[str, str], tuple[str | None, list[str]]]
 
 def _analysis_of(store: Store, frame: pl.DataFrame) -> Analysis:
     """``(category, keywords)`` of the sources of ``frame``'s hits, by (collection, source id)."""
-    if frame.height == 0:
-        return {}
     return store.analysis_of(
         sorted(set(zip(frame["collection"].to_list(), frame["source_id"].to_list(), strict=True)))
     )

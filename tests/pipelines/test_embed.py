@@ -141,11 +141,8 @@ def test_auto_runs_int8_only_on_a_cpu_with_an_int8_dot_product() -> None:
     assert get_settings().embed_backend == "auto"
     zen3 = frozenset("fpu sse4_2 avx avx2 fma".split())  # an AMD EPYC 7003: AVX2, no VNNI
     assert embed.auto_backend(zen3, "x86_64") == "openvino"
-    for vnni in (
-        "avx512_vnni",
-        "avx_vnni",
-        "amx_int8",
-    ):  # Cascade Lake and later, Alder Lake, Sapphire Rapids
+    # Cascade Lake and later, Alder Lake, Sapphire Rapids
+    for vnni in ("avx512_vnni", "avx_vnni", "amx_int8"):
         assert embed.auto_backend(zen3 | {vnni}, "x86_64") == "openvino-int8"
     assert embed.auto_backend(frozenset("fp asimd asimddp".split()), "aarch64") == "openvino-int8"
     assert embed.auto_backend(frozenset("fp asimd".split()), "aarch64") == "openvino"

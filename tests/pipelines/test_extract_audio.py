@@ -336,7 +336,7 @@ def test_without_the_multilingual_model_every_recording_is_english(shared: Path)
 
 
 @pytest.mark.xfail(
-    not (embed.cpu_flags() & embed.INT8_DOT_PRODUCT_FLAGS),
+    not embed.has_int8_dot_product(),
     reason="known defect: on a CPU without an int8 dot product (an AVX2-only AMD EPYC, 2026-11-30) "
     "the int8 multilingual model transcribes nothing after 31 s of this clip; in float32 it "
     "transcribes the German half",
