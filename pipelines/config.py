@@ -112,8 +112,12 @@ class Settings(BaseSettings):
     whisper_device: str = "cpu"
     """Device for faster-whisper: ``cpu`` or ``cuda``."""
 
-    whisper_compute_type: str = "int8"
-    """CTranslate2 compute type (``int8`` on CPU, ``float16`` on GPU)."""
+    whisper_compute_type: str = "auto"
+    """CTranslate2 compute type: ``auto`` runs ``int8`` on a CPU with an int8 dot-product
+    instruction (VNNI, AMX, Arm's) and ``float32`` on other CPUs, where int8 lost speech (forced
+    to German, ``base`` in int8 dropped the second half of a recording) and English WER rose from
+    1.7 % to 2.6 %, for 1.3x the speed; on a GPU it lets CTranslate2 choose. Any CTranslate2 type
+    (``int8``, ``float32``, ``float16``, ...) is used as given."""
 
     whisper_cpu_threads: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
     """CPU threads for transcription (default: all cores)."""

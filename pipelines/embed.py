@@ -36,6 +36,7 @@ import numpy as np
 
 from pipelines import models
 from pipelines.config import Settings
+from pipelines.cpu import has_int8_dot_product, quantization_target
 from pipelines.deadline import check as check_deadline
 from pipelines.embedder import Embedder, TokenSink, WordPieces, max_tokens, pools_by_mean_without_prompts
 from pipelines.errors import ModelMissing
@@ -396,44 +397,12 @@ def vectors_name(model: str, backend: str) -> str:
 
 
 @functools.cache
-def cpu_flags() -> frozenset[str]:
-    """The instruction-set flags of this CPU as Linux lists them (``/proc/cpuinfo``: ``flags``
-    on x86, ``Features`` on Arm); empty where there is no such file."""
-    try:
-        return frozenset(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return frozenset()
-
-
-INT8_DOT_PRODUCT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
-"""CPU flags of an instruction that multiplies and adds int8 values in one step (x86 VNNI and
-AMX, Arm's dot product): with one, an int8 model runs faster than full precision."""
-
-
-def has_int8_dot_product(flags: frozenset[str] | None = None, machine: str | None = None) -> bool:
-    """Whether this CPU (or one with ``flags`` on ``machine``) has an int8 dot-product
-    instruction (:data:`INT8_DOT_PRODUCT_FLAGS`); a Mac lists no flags, and every 64-bit Arm
-    Mac has one.
-
-    >>> has_int8_dot_product(frozenset({"avx2", "avx512_vnni"})), has_int8_dot_product(frozenset({"avx2"}))
-    (True, False)
-    """
-    import platform
-
-    machine = (machine or platform.machine()).lower()
-    if flags is None:
-        flags = cpu_flags()
-    if machine == "arm64" and not flags:
-        return True
-    return bool(flags & INT8_DOT_PRODUCT_FLAGS)
-
-
 def auto_backend(flags: frozenset[str] | None = None, machine: str | None = None) -> str:
     """The backend ``embed_backend="auto"`` means on this CPU (or on one with ``flags``):
     ``openvino-int8`` where the CPU has an int8 dot-product instruction
-    (:func:`has_int8_dot_product`), else ``openvino`` (full precision). Without one, int8 only costs: on an AMD EPYC (Zen 3, AVX2) OpenVINO embedded
-    19.5 chunks/s in int8 and 22.7-24.5 in full precision, and a query took 17.3 ms against
-    13.3 ms.
+    (:func:`pipelines.cpu.has_int8_dot_product`), else ``openvino`` (full precision). Without
+    one, int8 only costs: on an AMD EPYC (Zen 3, AVX2) OpenVINO embedded 19.5 chunks/s in int8
+    and 22.7-24.5 in full precision, and a query took 17.3 ms against 13.3 ms.
 
     >>> auto_backend(frozenset({"avx2", "avx512_vnni"})), auto_backend(frozenset({"avx2"}))
     ('openvino-int8', 'openvino')
@@ -445,17 +414,6 @@ def resolve_backend(backend: str) -> str:
     """The backend that runs for the ``embed_backend`` setting: :func:`auto_backend` for
     ``auto``, else the setting itself."""
     return auto_backend() if backend == "auto" else backend
-
-
-def quantization_target() -> str:
-    """The dynamic int8 quantisation that fits this CPU: ``avx512_vnni`` where the CPU has VNNI
-    instructions, ``avx512``, ``avx2``, or ``arm64``."""
-    import platform
-
-    if platform.machine().lower() in ("arm64", "aarch64"):
-        return "arm64"
-    flags = cpu_flags()
-    return "avx512_vnni" if "avx512_vnni" in flags else "avx512" if "avx512f" in flags else "avx2"
 
 
 FP32_GRAPH = "onnx/model.onnx"

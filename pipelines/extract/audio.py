@@ -35,6 +35,7 @@ import numpy as np
 
 from pipelines import models
 from pipelines.config import Settings, user_cache
+from pipelines.cpu import has_int8_dot_product
 from pipelines.deadline import check as check_deadline
 from pipelines.errors import NoSpeech, UndecodableAudio
 from pipelines.records import Extraction, Segment, Source
@@ -111,6 +112,23 @@ def load_whisper(
     return model
 
 
+def compute_type(settings: Settings, flags: frozenset[str] | None = None, machine: str | None = None) -> str:
+    """The CTranslate2 compute type that runs for ``whisper_compute_type``: for ``auto``, ``int8``
+    on a CPU with an int8 dot-product instruction (:func:`pipelines.cpu.has_int8_dot_product`),
+    ``float32`` on other CPUs, CTranslate2's own ``auto`` on a GPU; else the setting itself.
+    ``flags`` and ``machine`` describe another CPU than this one.
+
+    >>> from pipelines.config import get_settings
+    >>> compute_type(get_settings(), frozenset({"avx2"}), "x86_64")
+    'float32'
+    """
+    if settings.whisper_compute_type != "auto":
+        return settings.whisper_compute_type
+    if settings.whisper_device != "cpu":
+        return "auto"
+    return "int8" if has_int8_dot_product(flags, machine) else "float32"
+
+
 def whisper_for(settings: Settings, name: str | None = None) -> Any:
     """The model ``name`` (default: ``whisper_model``) loaded with the settings' device, compute
     type and threads, through the transcriber's circuit breaker (``pipelines.breaker``)."""
@@ -120,7 +138,7 @@ def whisper_for(settings: Settings, name: str | None = None) -> Any:
         return load_whisper(
             name or settings.whisper_model,
             settings.whisper_device,
-            settings.whisper_compute_type,
+            compute_type(settings),
             settings.whisper_cpu_threads,
             str(settings.models_dir),
         )
@@ -314,7 +332,9 @@ def _batched(
     "the next window" - which the batched pipeline never decodes: measured here, that lost up
     to one word in ten on dense speech. So the tail after a clip's last segment, when VAD hears
     speech in it, is decoded again in a further batched pass, as the sequential decoder would
-    seek to it.
+    seek to it; that pass starts at the last segment's start and its output replaces that segment
+    (a segment's end is coarse: a pass from there heard "for your country" again as "you are
+    country").
     """
     from faster_whisper import BatchedInferencePipeline
 
@@ -323,6 +343,7 @@ def _batched(
     found: list[Any] = []
     info = None
     pending = [(start, end) for start, end, _ in _clips(speech)]
+    redone: list[Any | None] = [None] * len(pending)  # per tail: the segment it decodes again
     for _ in range(_PASSES):
         if not pending:
             break
@@ -337,19 +358,26 @@ def _batched(
         info = info or info_now
         language = language or info_now.language
         starts = [a / SAMPLE_RATE for a, _ in pending]
-        last_end: dict[int, float] = {}
+        last: dict[int, Any] = {}
         for piece in pieces:  # lazy: one batch of clips at a time
             check_deadline()
-            found.append(piece)
             clip = bisect.bisect_right(starts, piece.seek / model.frames_per_second + 0.02) - 1
-            last_end[clip] = max(last_end.get(clip, 0.0), piece.end)
-        tails = []
+            if redone[clip] is not None:  # the tail's decoding replaces its clip's last segment
+                found.remove(redone[clip])
+                redone[clip] = None
+            found.append(piece)
+            if clip not in last or piece.end >= last[clip].end:
+                last[clip] = piece
+        tails, redone = [], []
         for clip, (_, end) in enumerate(pending):
-            if clip not in last_end or end / SAMPLE_RATE - last_end[clip] < _TAIL_S:
+            if clip not in last or end / SAMPLE_RATE - last[clip].end < _TAIL_S:
                 continue
-            tail = int(last_end[clip] * SAMPLE_RATE)
+            tail = int(last[clip].end * SAMPLE_RATE)
             if any(r["end"] > tail + _TAIL_S * SAMPLE_RATE / 4 and r["start"] < end for r in speech):
-                tails.append((tail, end))
+                # from the start of the clip's last segment: segment ends are coarse, so a tail
+                # from its end alone can hear that segment's last words again
+                tails.append((int(last[clip].start * SAMPLE_RATE), end))
+                redone.append(last[clip])
         pending = tails
     found.sort(key=lambda piece: piece.start)
     return found, info

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from whisper_normalizer.english import EnglishTextNormalizer
 
-from pipelines import embed
 from pipelines.config import Settings, get_settings
 from pipelines.deadline import Interrupted, deadline, stop_when
 from pipelines.errors import NoAudioTrack, NoSpeech, StageTimeout, UndecodableAudio
@@ -335,14 +334,28 @@ def test_without_the_multilingual_model_every_recording_is_english(shared: Path)
     assert {s.language for s in german.segments} == {"de"} and german.language == "de"
 
 
-@pytest.mark.xfail(
-    not embed.has_int8_dot_product(),
-    reason="known defect: on a CPU without an int8 dot product (an AVX2-only AMD EPYC, 2026-11-30) "
-    "the int8 multilingual model transcribes nothing after 31 s of this clip; in float32 it "
-    "transcribes the German half",
-    strict=False,
-)
+def test_auto_compute_type_runs_int8_only_on_a_cpu_with_an_int8_dot_product() -> None:
+    """``whisper_compute_type="auto"`` (the default): int8 where the CPU multiplies int8 in one
+    instruction, float32 on other CPUs (where int8 loses speech: the next test), CTranslate2's
+    choice on a GPU; a type set by hand is used as given, and the loaded model runs the one
+    chosen here."""
+    settings = get_settings()
+    assert settings.whisper_compute_type == "auto"
+    zen3 = frozenset("fpu sse4_2 avx avx2 fma".split())  # an AMD EPYC 7003: AVX2, no VNNI
+    assert audio.compute_type(settings, zen3, "x86_64") == "float32"
+    for vnni in ("avx512_vnni", "avx_vnni", "amx_int8"):
+        assert audio.compute_type(settings, zen3 | {vnni}, "x86_64") == "int8"
+    assert audio.compute_type(get_settings(whisper_compute_type="int8"), zen3, "x86_64") == "int8"
+    assert audio.compute_type(get_settings(whisper_device="cuda"), zen3, "x86_64") == "auto"
+    assert audio.whisper_for(settings).model.compute_type == audio.compute_type(settings)
+
+
 def test_a_language_forced_on_a_recording_transcribes_all_of_it(shared: Path) -> None:
     forced = get_settings(whisper_language="de")  # every stretch by the multilingual model, in German
     german = transcribe(inspect(shared / "audio/fw_multilingual.mp3", forced), forced)
-    assert "dokumentationsdateien" in " ".join(s.text for s in german.segments if s.start >= 30).lower()
+    second_half = " ".join(s.text for s in german.segments if s.start >= 30).lower()
+    # the German MIT licence: whatever the model's spelling slips, its key words are there
+    heard = {
+        w for w in ("software", "genehmigung", "rechte", "bedingungen", "übertragen") if w in second_half
+    }
+    assert len(heard) >= 4, second_half
