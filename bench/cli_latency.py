@@ -12,7 +12,10 @@ It prints figures; it is not a test. One run:
    ``inlet jobs`` and ``inlet status`` are run both ways too (the worker answers them from its
    loaded analytics reader); the status shows no worker when its socket is hidden, so only
    the jobs' outputs are compared;
-4. runs ``inlet --help`` and ``inlet --version`` ``--runs`` times each.
+4. runs ``inlet ingest NOTE.txt --json`` the same two ways, each run a new one-line text file:
+   the worker submits the job and follows it for the command, or (socket aside) the command
+   submits it through Prefect's client and follows it in the analytics store by itself;
+5. runs ``inlet --help`` and ``inlet --version`` ``--runs`` times each.
 
 Each figure is the median wall time of a whole process (start, imports, answer, exit), with
 the fastest and slowest run, and the median CPU time of that process (on a loaded machine the
@@ -44,7 +47,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from flows.worker import ensure_worker, stop_worker  # noqa: E402
+from flows.local_worker import ensure_worker, stop_worker  # noqa: E402
 from pipelines.config import Settings, get_settings  # noqa: E402
 
 SAMPLES = REPO / "samples" / "corpus"
@@ -125,20 +128,33 @@ def main() -> int:
         both_ways = [("inlet search --mode " + mode, ["search", args.query, "--mode", mode, "--json"])
                      for mode in ("hybrid", "text")]  # fmt: skip
         both_ways += [("inlet jobs", ["jobs", "--json"]), ("inlet status", ["status", "--json"])]
+        notes = Path(tempfile.mkdtemp(prefix="inlet-cli-notes-"))
+        both_ways += [("inlet ingest (one small file)", ["ingest", str(notes / "note.txt"), "--json"])]
         for name, command in both_ways:
             through: list[float] = []
             alone: list[float] = []
             through_cpu: list[float] = []
             alone_cpu: list[float] = []
-            for _ in range(args.runs):
+            for i in range(args.runs):
+                if command[0] == "ingest":  # a new file each run, so that each is ingested
+                    for way in ("a", "b"):
+                        (notes / f"note{i}{way}.txt").write_text(
+                            f"Note {i}{way}: the heron waits at the weir.\n"
+                        )
+                    command[1] = str(notes / f"note{i}a.txt")
                 took, answered = run(command, home)
                 through.append(took)
                 through_cpu.append(CPU[-1])
+                if command[0] == "ingest":
+                    command[1] = str(notes / f"note{i}b.txt")
                 with socket_hidden(settings):
                     took, searched = run(command, home)
                 alone.append(took)
                 alone_cpu.append(CPU[-1])
-                if json.loads(answered) != json.loads(searched) and command[0] != "status":
+                if command[0] == "ingest":
+                    if not json.loads(answered)["status"] == json.loads(searched)["status"] == "completed":
+                        raise AssertionError(f"an ingest did not complete: {answered} / {searched}")
+                elif json.loads(answered) != json.loads(searched) and command[0] != "status":
                     raise AssertionError(f"the two ways printed different answers for {name}")
             ratio = statistics.median(alone) / statistics.median(through)
             print(f"{name:<34} {figure(through, through_cpu):>36} "

@@ -374,7 +374,7 @@ def measure_jobs(tmp: Path, n_jobs: int) -> dict[str, Any]:
             print(f"    job {i}: {summary['status']}, submit->done {done - began:.2f} s", flush=True)
         idle = idle_cpu(settings, IDLE_WINDOW_S)
     finally:
-        from flows.worker import stop_worker
+        from flows.local_worker import stop_worker
 
         stop_worker(settings)
     warm = rows[1:]

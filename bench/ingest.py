@@ -310,7 +310,7 @@ def run_pipeline(docs: Path, warm: Path, home: Path, backend: str, analyse: bool
         "FROM events WHERE job_id = ? GROUP BY stage ORDER BY stage",
         [summary["job_id"]],
     )
-    from flows.worker import stop_worker
+    from flows.local_worker import stop_worker
 
     stop_worker(settings)  # an idle worker and its server must not run beside the next figures
     chunks = int(summary["chunks_written"])

@@ -64,7 +64,7 @@ def peak_mb(pid: int) -> float:
 
 def measure(folder: Path, home: Path) -> dict[str, Any]:
     import inlet
-    from flows.worker import stop_worker
+    from flows.local_worker import stop_worker
     from pipelines import analytics
     from pipelines.config import get_settings
 

@@ -201,7 +201,7 @@ def run_inlet(folder: Path, files: list[str], work: Path) -> dict[str, object]:
     failed = [s["file"] for s in summary["sources"] if s["status"] == "failed"]
     from tokenizers import Tokenizer
 
-    from flows.worker import worker_pid
+    from flows.worker_lock import worker_pid
     from pipelines.config import get_settings
     from pipelines.embed import resolve_embed_model
     from pipelines.store import Store

@@ -30,7 +30,7 @@ VARIANTS = {"inlet (immediate)": "immediate", "prefect as shipped (deferred)": "
 def one(jobs: int) -> dict[str, float]:
     """Run in a child process per variant: the burst against a fresh home."""
     import inlet
-    from flows.worker import stop_worker
+    from flows.local_worker import stop_worker
     from pipelines.config import get_settings
 
     settings = get_settings()

@@ -26,15 +26,15 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
-
 from flows.cancel import cancel_flow_run
-from flows.worker import ensure_worker
+from flows.local_worker import ensure_worker
 from flows.worker_lock import WorkerLock, wake
-from pipelines import analytics
 from pipelines.config import Settings
 from pipelines.queue import JobRequest, check_priority
 from pipelines.records import FINISHED_STATUSES
+
+# the analytics store (DuckDB, polars) and httpx are imported where used: a submit or a wait
+# that the local worker answers (``flows.query_socket``) needs neither in the asking process
 
 DEPLOYMENT = "ingest/ingest"
 """The deployment that runs submitted jobs (``flow name/deployment name``)."""
@@ -44,6 +44,8 @@ SERVER_WAIT_S = 240.0
 
 
 def _record(settings: Settings, request: JobRequest, status: str, **values: Any) -> None:
+    from pipelines import analytics
+
     analytics.record(settings, "jobs", [{
         "job_id": request.job_id, "collection": request.collection, "priority": request.priority,
         "status": status, **values,
@@ -51,10 +53,31 @@ def _record(settings: Settings, request: JobRequest, status: str, **values: Any)
 
 
 def submit(request: JobRequest, settings: Settings) -> str:
-    """Create the job's flow run on the queue of its priority; its job id."""
+    """Create the job's flow run on the queue of its priority; its job id.
+
+    In embedded mode the home's local worker, when one runs, submits it (over its socket,
+    ``flows.query_socket``): it has Prefect's client loaded, which this process would take
+    1.5-3 s to import. Otherwise, or when it does not answer, this process submits it.
+    """
+    check_priority(request.priority)
+    request.settings = request.settings or settings.model_dump(mode="json")
+    if settings.active_mode == "embedded":
+        from flows.query_socket import submit_in_worker
+
+        if submit_in_worker(settings, request) is not None:
+            return request.job_id
+        if job_row(settings, request.job_id) is not None:  # it took the job, its answer got lost
+            return request.job_id
+    return submit_here(request, settings)
+
+
+def submit_here(request: JobRequest, settings: Settings) -> str:
+    """:func:`submit` in this process: the flow run through Prefect's client; the job id."""
     check_priority(request.priority)
     request.settings = request.settings or settings.model_dump(mode="json")
     submitted = dt.datetime.fromisoformat(request.submitted_at)
+    import httpx
+
     try:
         with api(settings):
             flow_run_id = create_deployment_run(request, settings)
@@ -162,6 +185,8 @@ def revive(job_id: str, settings: Settings) -> int | None:
 def keep_serving(settings: Settings) -> int | None:
     """In embedded mode, start a local worker when jobs wait or run and none serves the home
     (the last one died or stepped down); the pid of the one started."""
+    from pipelines import analytics
+
     if settings.active_mode != "embedded":
         return None
     if WorkerLock(settings).held():
@@ -195,6 +220,8 @@ def cancel(job_id: str, settings: Settings) -> str:
 
 
 def _cancelled(settings: Settings, job_id: str, collection: str, priority: str, flow_run_id: str) -> None:
+    from pipelines import analytics
+
     analytics.record(settings, "jobs", [{
         "job_id": job_id, "collection": collection, "priority": priority, "status": "cancelled",
         "finished_at": analytics.now(), "n_sources": 0, "flow_run_id": flow_run_id,
@@ -207,6 +234,8 @@ def _cancelled(settings: Settings, job_id: str, collection: str, priority: str, 
 
 def job_row(settings: Settings, job_id: str) -> dict[str, Any] | None:
     """The job's current row (``job_state``), or None for a job the store does not know."""
+    from pipelines import analytics
+
     rows = analytics.query(settings, "SELECT * FROM job_state WHERE job_id = ?", [job_id])
     return rows.row(0, named=True) if rows.height else None
 
@@ -228,6 +257,8 @@ def retry(settings: Settings, job_id: str | None = None, since: dt.datetime | No
           priority: str = "normal") -> list[str]:  # fmt: skip
     """Submit the failed sources again (of ``job_id``, or of every job since ``since``): one
     new job per collection; their ids (none when nothing failed)."""
+    from pipelines import analytics
+
     if not job_id and not since:
         raise ValueError("retry needs a job id or a time (since=...)")
     jobs = []

@@ -14,17 +14,17 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from inlet._settings import resolve
-from pipelines import analytics
 from pipelines.config import Settings
 from pipelines.moments import Moment
 from pipelines.moments import since as since_moment
 from pipelines.queue import JobRequest
 from pipelines.staging import is_reference, stage
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class JobSummary(dict):
@@ -38,6 +38,8 @@ class JobSummary(dict):
 
     def to_polars(self) -> pl.DataFrame:
         """One row per source: path, kind, status, chunks and the error class if any."""
+        import polars as pl
+
         rows = [
             {
                 "file": s["file"], "kind": s["kind"], "status": s["status"], "chunks": s["chunks"],
@@ -130,13 +132,6 @@ def _check_model(settings: Settings, collection: str) -> None:
     Store(settings).collection_settings(collection, settings)
 
 
-RESULT_POLL_S = 0.2
-"""How often :func:`wait` looks for the job's end: whether the jobs table got a file since it
-last looked (a listing), and only then a query of the job's rows."""
-RESULT_QUERY_AT_LEAST_S = 5.0
-""":func:`wait` queries the job's rows at least this often, whatever the listing says."""
-
-
 def wait(
     job_id: str,
     *,
@@ -147,41 +142,31 @@ def wait(
 ) -> JobSummary:
     """Follow a job to its end (a progress bar with its stage-weighted progress); its summary.
 
+    In embedded mode the home's local worker follows it and sends its progress over its socket
+    (``flows.query_socket.follow_in_worker``); without one, or when it stops, this process
+    follows it (``flows.follow``) and starts a new worker if the last one died.
+
     Raises:
         TimeoutError: when ``timeout`` seconds pass first (the job goes on).
     """
+    from flows.follow import follow
+    from flows.query_socket import NoAnswer, follow_in_worker
+
     s = resolve(settings, overrides)
     bar = _bar(job_id) if progress else None
     deadline = None if timeout is None else time.monotonic() + timeout
-    from flows.submit import result as job_result
-    from flows.submit import revive
-
-    checked = time.monotonic()
-    shown_at, show_every = 0.0, 1.0
-    mark: object = False
-    asked = 0.0
+    result: dict[str, Any] | None = None
     try:
-        while True:
-            # a query of the jobs table costs tens of milliseconds of CPU, taken from the job on
-            # a small machine: ask only once the table got a new file (or a while has passed)
-            seen = analytics.change_mark(s, "jobs")
-            if seen is None or seen != mark or time.monotonic() - asked >= RESULT_QUERY_AT_LEAST_S:
-                mark, asked = seen, time.monotonic()
-                if (result := job_result(s, job_id)) is not None:
-                    break
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} is still running after {timeout} s")
-            if bar is not None and time.monotonic() - shown_at >= show_every:
-                # reading the job's progress is a query over its events: ask less often
-                # when it gets costly (at most 2 % of a core), so that following a job never
-                # slows the job down
-                shown_at = time.monotonic()
-                _update(bar, s, job_id)
-                show_every = max(1.0, 50 * (time.monotonic() - shown_at))
-            if time.monotonic() - checked > 5:  # a local worker that died is replaced
-                revive(job_id, s)
-                checked = time.monotonic()
-            time.sleep(RESULT_POLL_S)
+        try:
+            for event in follow_in_worker(s, job_id, progress=progress, timeout_s=timeout):
+                result = _shown(event, bar)
+        except NoAnswer:
+            result = None
+        if result is None:
+            for event in follow(s, job_id, progress=progress, deadline=deadline):
+                result = _shown(event, bar)
+        if result is None:  # follow ends with the result or raises
+            raise RuntimeError(f"job {job_id} was followed to no end")
         if bar is not None:
             bar.n = 100
             bar.set_postfix_str(result.get("status", ""))
@@ -189,6 +174,18 @@ def wait(
         if bar is not None:
             bar.close()
     return JobSummary(result)
+
+
+def _shown(event: dict[str, Any], bar: Any) -> dict[str, Any] | None:
+    """Show a progress event on ``bar``; the job's summary when the event is the last one."""
+    if "result" in event:
+        return dict(event["result"])
+    now = event.get("progress")
+    if bar is not None and now:
+        bar.n = now["percent"]
+        eta = now.get("eta_s")
+        bar.set_postfix_str(f"{now['status']}" + (f", ~{eta:.0f} s left" if eta else ""))
+    return None
 
 
 def _bar(job_id: str) -> Any:
@@ -230,16 +227,6 @@ class _LineBar:
     def close(self) -> None:
         if self._shown is None or self._shown != (self.postfix.split(",")[0], self.n):
             self._print()
-
-
-def _update(bar: Any, settings: Settings, job_id: str) -> None:
-    rows = analytics.jobs(settings, job_id=job_id, limit=1)
-    if not rows.height:
-        return
-    row = rows.row(0, named=True)
-    bar.n = round(100 * (row["progress"] or 0.0), 1)
-    eta = row["eta_s"]
-    bar.set_postfix_str(f"{row['status']}" + (f", ~{eta:.0f} s left" if eta else ""))
 
 
 def ingest(

@@ -1,6 +1,7 @@
 """``inlet`` at the terminal answers fast: ``--help`` loads no store, and ``inlet search`` is
 answered by the home's warm local worker over its socket, with the same output as a search in
-the command's own process, and falls back to that when no worker answers."""
+the command's own process, and falls back to that when no worker answers; ``inlet ingest``
+hands its job to the worker, which follows it for the command, the same way."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.worker import stop_worker, worker_pid
+from flows.local_worker import stop_worker
+from flows.worker_lock import worker_pid
 from pipelines import analytics
 from pipelines.config import Settings, get_settings
 from tests.conftest import SAMPLES
@@ -157,6 +159,36 @@ def test_the_worker_answers_inlet_jobs_and_status_with_the_same_output_as_in_pro
 
 
 @pytest.mark.slow
+def test_the_worker_takes_and_follows_inlet_ingest_and_without_it_the_command_does_it_itself(
+    settings: Settings, tmp_path: Path
+) -> None:
+    pid = worker_pid(settings)
+    notes = []
+    for i, text in enumerate(["The heron waited at the weir for the silver eels.",
+                              "A lighthouse keeper logs every passing tanker by hand."]):  # fmt: skip
+        notes.append(tmp_path / f"note{i}.txt")
+        notes[-1].write_text(text + "\n")
+    through = inlet("ingest", str(notes[0]), "-c", "notes", home=settings.home, importtime=True)
+    assert not imported(through.stderr) & HEAVY  # no Prefect client, no analytics reader here
+    assert "1 ingested" in through.stdout and "completed" in through.stdout
+    assert "ingested  note0.txt (text, 1 chunk)" in through.stdout
+    aside = socket_aside(settings)
+    try:
+        alone = inlet("ingest", str(notes[1]), "-c", "notes", "--json", home=settings.home, importtime=True)
+    finally:
+        os.replace(aside, settings.query_socket_file)
+    assert {"prefect", "duckdb"} <= imported(alone.stderr)  # submitted and followed it by itself
+    assert json.loads(alone.stdout)["status"] == "completed"
+    assert worker_pid(settings) == pid  # the same warm worker ran both jobs
+    jobs = analytics.query(settings, "SELECT * FROM job_state WHERE collection = 'notes'").to_dicts()
+    assert len(jobs) == 2 and {j["status"] for j in jobs} == {"completed"}  # each job once
+    hits = json.loads(
+        inlet("search", "heron at the weir", "-c", "notes", "--json", home=settings.home).stdout
+    )
+    assert hits["results"][0]["file"] == "note0.txt"
+
+
+@pytest.mark.slow
 def test_a_bad_request_gets_an_error_reply_and_the_worker_keeps_answering(settings: Settings) -> None:
     pid = worker_pid(settings)
     for request in (
@@ -164,6 +196,9 @@ def test_a_bad_request_gets_an_error_reply_and_the_worker_keeps_answering(settin
         b'{"search": {"query": 3}}\n',
         b'{"search": {"query": "x", "rm": 1}}\n',
         json.dumps({"search": {"query": "x", "mode": "nope"}, "settings": {}}).encode() + b"\n",
+        b'{"submit": {"paths": "/etc", "rm": 1}, "settings": {}}\n',
+        b'{"submit": {"paths": ["/etc"], "collection": "x"}}\n',
+        b'{"follow": {"job": 1}}\n',
         b'{"search": {"query": "x"}, "settings": {}}',
     ):  # the last one never ends its line
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
@@ -201,8 +236,8 @@ def test_with_no_worker_and_its_dead_socket_left_behind_inlet_search_searches_by
 def test_a_worker_that_answers_searches_is_in_use_and_stops_only_once_they_stop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from flows.local_worker import ensure_worker
     from flows.query_socket import search_in_worker
-    from flows.worker import ensure_worker
 
     monkeypatch.setenv("INLET_WORKER_IDLE_S", "6")
     settings = get_settings(home=str(tmp_path / "home"))

@@ -62,7 +62,7 @@ def test_two_rounds_in_one_kernel_load_the_models_once(kernel: Kernel, tmp_path:
     assert kernel.run("import asyncio\nasyncio.get_event_loop().is_running()") is True
     kernel.run(
         "import inlet\n"
-        "from flows.worker import worker_pid\n"
+        "from flows.worker_lock import worker_pid\n"
         "from pipelines.config import get_settings\n"
         "import sys\n"
         "from pipelines.embed import _load_query_encoder\n"

@@ -23,8 +23,9 @@ from uuid import UUID
 import pytest
 
 import inlet
+from flows.local_worker import stop_worker
 from flows.submit import api, job_row
-from flows.worker import stop_worker, worker_pid
+from flows.worker_lock import worker_pid
 from pipelines import analytics
 from pipelines.config import Settings, get_settings
 from pipelines.store import Store

@@ -20,8 +20,8 @@ from uuid import UUID
 import pytest
 
 import inlet
+from flows.local_worker import stop_worker
 from flows.submit import api, job_row
-from flows.worker import stop_worker
 from pipelines import analytics
 from pipelines.config import get_settings
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def test_the_worker_log_is_rotated_when_large(tmp_path: Path) -> None:
-    from flows.worker import rotate_log
+    from flows.local_worker import rotate_log
 
     log = tmp_path / "worker.log"
     rotate_log(log, max_bytes=10)  # no log yet: nothing to do
