@@ -45,6 +45,15 @@ Run from the project folder:
 
     .venv/bin/python bench/transcribe.py --languages --minutes 5   # cost of telling languages
 
+``--compute-types int8 float32`` (with ``--rounds R``): what CTranslate2's compute type costs
+and buys through inlet, alternately in one process (each type's models loaded once and warmed
+up first): the pooled WER of the ``wer`` clips and their audio seconds per wall second, and
+``fw_multilingual.mp3`` forced to German (``whisper_language="de"``: every stretch by the
+multilingual model), where the end of the last segment shows whether the German half after
+31 s was transcribed. ``auto``, the default, is printed as what it resolves to here.
+
+    .venv/bin/python bench/transcribe.py --compute-types int8 float32 --rounds 2   # ~6 min
+
 ``--languages`` (with ``--rounds R``, default 3): what telling the language of each stretch of
 speech costs English speech: the default settings against ``whisper_multilingual_model=""``
 (``tiny.en`` alone, as before), alternately in one process on the same English recording, with
@@ -238,6 +247,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--languages", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--compute-types", nargs="+", metavar="TYPE")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -251,6 +261,8 @@ def main() -> int:
     print(f"1-min load average at start: {load_start:.2f} ({os.cpu_count()} cores)", flush=True)
     if args.languages:
         return languages(args.minutes[0], args.rounds, args.json)
+    if args.compute_types:
+        return compute_types(args.compute_types, args.rounds)
     results: dict[str, Any] = {"batch_size": batch_size}
 
     if not args.skip_clips:
@@ -324,6 +336,42 @@ def main() -> int:
     results.update(load_avg=[load_start, load_end], run_seconds=run_s)
     if args.json:
         print(json.dumps(results))
+    return 0
+
+
+def compute_types(types: list[str], rounds: int) -> int:
+    """WER, speed and the forced-German end per CTranslate2 compute type (see the docstring)."""
+    from pipelines.config import get_settings
+    from pipelines.cpu import has_int8_dot_product
+    from pipelines.extract.audio import compute_type, multilingual_for, transcribe, whisper_for
+    from pipelines.sources import inspect
+
+    here = compute_type(get_settings())
+    print(f"int8 dot product on this CPU: {has_int8_dot_product()}; 'auto' runs {here}", flush=True)
+    clips = wer_clips()
+    for kind in types:  # load and warm up every type's models before any measurement
+        settings = get_settings(whisper_compute_type=kind)
+        whisper_for(settings), multilingual_for(settings)
+        transcribe(inspect(AUDIO / WARMUP_CLIP, settings), settings)
+    for round_ in range(rounds):
+        for kind in types:
+            settings = get_settings(whisper_compute_type=kind)
+            started, audio_s, hyps = time.perf_counter(), 0.0, []
+            for name in clips:
+                result = transcribe(inspect(AUDIO / name, settings), settings)
+                hyps.append(" ".join(s.text for s in result.segments))
+                audio_s += result.source.duration_s or 0.0
+            took = time.perf_counter() - started
+            german = get_settings(whisper_compute_type=kind, whisper_language="de")
+            done = transcribe(inspect(AUDIO / "fw_multilingual.mp3", german), german)
+            forced = done.segments
+            last = max((s.end or 0.0 for s in forced), default=0.0)
+            print(
+                f"round {round_ + 1} {kind:<8} clips WER {100 * wer(list(clips.values()), hyps):5.2f} % "
+                f"at {audio_s / took:4.2f} s of audio per s; forced German: {len(forced)} segments, "
+                f"the last ending at {last:.1f} s of {done.source.duration_s or 0:.1f} s",
+                flush=True,
+            )
     return 0
 
 
