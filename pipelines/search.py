@@ -42,12 +42,13 @@ from pipelines.formats import clock
 from pipelines.highlight import STOP_WORDS, snippet
 from pipelines.moments import Moment
 from pipelines.search_modes import DEFAULT_MODE, MODES, QUERY_VECTOR_MODES, check_mode, needs_query_vector
-from pipelines.store import CHUNKS, OCR_COLUMN, Store, sql_literal, where
+from pipelines.store import CHUNKS, OCR_COLUMN, Store, run, sql_literal, where
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from lancedb.index import FTS
-    from lancedb.query import FullTextQuery, LanceVectorQueryBuilder, Occur
-    from lancedb.table import Table
+    from lancedb.query import FullTextQuery, Occur
+    from lancedb.table import AsyncTable, Table
 
 HYBRID_DEPTH = 50
 """Candidates a hybrid search takes from each half before fusing them. On SciFact (20 hits a
@@ -255,7 +256,7 @@ def _has_ocr_column(key: str, table: Table, version: int) -> bool:
 
 
 def vector_hits(
-    table: Table,
+    table: AsyncTable,
     vector: np.ndarray | None,
     where_: str | None,
     limit: int,
@@ -264,29 +265,28 @@ def vector_hits(
     columns: list[str] | None = None,
 ) -> pl.DataFrame:
     """Nearest chunks by cosine; ``ann``: the type of the vector index (or False: exact).
-    ``columns``: what to read of each hit (default: everything a hit shows) besides ``score``."""
+    ``columns``: what to read of each hit (default: everything a hit shows) besides ``score``.
+    ``table`` is the chunks table's reader (:meth:`Store.reader`), as for :func:`text_hits`."""
     if vector is None:
         raise ValueError("vector search needs a query vector")
-    # a vector query gets a vector query builder (the base class lacks the vector options)
-    builder = cast(
-        "LanceVectorQueryBuilder",
-        table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector"),
-    ).distance_type("cosine")
+    query = (
+        table.query()
+        .nearest_to(np.asarray(vector, dtype=np.float32))
+        .column("vector")
+        .distance_type("cosine")
+    )
     if ann == "IvfPq":  # an index trained before IVF-HNSW-SQ: its codes need re-ranking
-        builder = builder.nprobes(32).refine_factor(4)
+        query = query.nprobes(32).refine_factor(4)
     elif ann:  # the candidates ranked again by their full vectors, not the 8-bit ones
-        builder = builder.refine_factor(1)
+        query = query.refine_factor(1)
     if where_:
-        builder = builder.where(where_, prefilter=True)
-    if columns is not None and ROW_ID in columns:
-        builder = builder.with_row_id(True)
-    wanted = [c for c in columns or _STORED if c != ROW_ID]
-    frame = builder.select([*wanted, "_distance"]).limit(limit).to_polars()
+        query = query.where(where_)  # before the nearest are taken (a reader's default)
+    frame = _read(query.limit(limit), columns, "_distance")
     return frame.with_columns((1 - pl.col("_distance")).cast(pl.Float64).alias("score")).drop("_distance")
 
 
 def text_hits(
-    table: Table,
+    table: AsyncTable,
     query: FullTextQuery | None,
     where_: str | None,
     limit: int,
@@ -296,14 +296,23 @@ def text_hits(
     """Best chunks by the full-text index; ``columns`` as in :func:`vector_hits`."""
     if query is None:
         return _empty_hits() if columns is None else pl.DataFrame(schema=_candidate_schema(columns))
-    builder = table.search(query, query_type="fts")
+    found = table.query().nearest_to_text(query)
     if where_:
-        builder = builder.where(where_, prefilter=True)
-    if columns is not None and ROW_ID in columns:
-        builder = builder.with_row_id(True)
-    wanted = [c for c in columns or _STORED if c != ROW_ID]
-    frame = builder.select([*wanted, "_score"]).limit(limit).to_polars()
+        found = found.where(where_)
+    frame = _read(found.limit(limit), columns, "_score")
     return frame.with_columns(pl.col("_score").cast(pl.Float64).alias("score")).drop("_score")
+
+
+def _read(query: Any, columns: list[str] | None, score: str) -> pl.DataFrame:
+    """``columns`` (default: those a hit shows) and the ``score`` column of a reader's query."""
+    if columns is not None and ROW_ID in columns:
+        query = query.with_row_id()
+    wanted = [c for c in columns or _STORED if c != ROW_ID]
+    return _frame(run(query.select([*wanted, score]).to_arrow()))
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    return cast(pl.DataFrame, pl.from_arrow(table))
 
 
 ROW_ID = "_rowid"
@@ -317,18 +326,19 @@ def _candidate_schema(columns: list[str]) -> dict[str, Any]:
     return {c: pl.UInt64 if c == ROW_ID else pl.Utf8 for c in columns} | {"score": pl.Float64}
 
 
-def _fetch(table: Table, fused: pl.DataFrame, columns: list[str] | None = None) -> pl.DataFrame:
+def _fetch(table: AsyncTable, fused: pl.DataFrame, columns: list[str] | None = None) -> pl.DataFrame:
     """The stored ``columns`` (default: those of :data:`HIT_COLUMNS`) of the fused candidates,
-    in their order, with their scores. Read by row id; should the table have changed in between
-    (a compaction moves rows), by chunk id."""
+    in their order, with their scores, from the chunks table's reader. Read by row id; should
+    the table have changed in between (a compaction moves rows), by chunk id."""
     if fused.height == 0:
         return _empty_hits()
     columns = columns or _STORED
     ids = fused["chunk_id"].to_list()
-    rows = table.take_row_ids(fused[ROW_ID].to_list()).select(columns).to_polars()
+    rows = _frame(run(table.take_row_ids(fused[ROW_ID].to_list()).select(columns).to_arrow()))
     if sorted(rows["chunk_id"].to_list()) != sorted(ids):
         listed = ", ".join(sql_literal(i) for i in ids)
-        rows = table.search().where(f"chunk_id IN ({listed})").select(columns).limit(len(ids)).to_polars()
+        query = table.query().where(f"chunk_id IN ({listed})").select(columns).limit(len(ids))
+        rows = _frame(run(query.to_arrow()))
     return fused.select("chunk_id", "score").join(rows, on="chunk_id", how="inner", maintain_order="left")
 
 
@@ -400,6 +410,9 @@ def search(
     table = store.chunks(chunks_table)
     if table is None:
         return _empty_hits()
+    reader = store.reader(chunks_table)
+    if reader is None:
+        return _empty_hits()
     where_ = predicate(**filters)
     if analysed is not None:
         where_ = f"({where_}) AND ({analysed})" if where_ else analysed
@@ -421,17 +434,17 @@ def search(
     columns = [*_STORED, OCR_COLUMN] if ocr else _STORED
     analysis: Future[Analysis] | None = None
     if mode == "vector":
-        frame = vector_hits(table, _wait(vector), where_, limit, ann, columns=columns)
+        frame = vector_hits(reader, _wait(vector), where_, limit, ann, columns=columns)
     elif mode == "text":
-        frame = text_hits(table, text_query(parsed, typos, plain=plain), where_, limit, columns=columns)
+        frame = text_hits(reader, text_query(parsed, typos, plain=plain), where_, limit, columns=columns)
     else:
         depth = max(limit, HYBRID_DEPTH)
         words = text_query(parsed, typos, plain=plain)
-        by_words = _submit(lambda: text_hits(table, words, where_, depth, columns=_CANDIDATE))
-        meanings = vector_hits(table, _wait(vector), where_, depth, ann, columns=_CANDIDATE)
+        by_words = _submit(lambda: text_hits(reader, words, where_, depth, columns=_CANDIDATE))
+        meanings = vector_hits(reader, _wait(vector), where_, depth, ann, columns=_CANDIDATE)
         fused = reciprocal_rank_fusion([meanings, by_words.result()], limit=limit)
         analysis = _submit(_analysis_of, store, fused)  # read while the hits are read
-        frame = _fetch(table, fused, columns)
+        frame = _fetch(reader, fused, columns)
     if frame.height == 0:
         return _empty_hits()
     if analysis is None:

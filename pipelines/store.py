@@ -23,9 +23,9 @@ import functools
 import logging
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import polars as pl
@@ -38,8 +38,10 @@ from pipelines.formats import storable
 from pipelines.records import Chunk, Extraction
 
 if TYPE_CHECKING:
-    from lancedb.db import DBConnection
-    from lancedb.table import Table
+    from lancedb.db import AsyncConnection, DBConnection
+    from lancedb.table import AsyncTable, Table
+
+T = TypeVar("T")
 
 log = logging.getLogger("inlet.store")
 
@@ -290,6 +292,25 @@ def _connect(uri: str, options: tuple[tuple[str, str], ...] = ()) -> DBConnectio
     return lancedb.connect(uri, read_consistency_interval=dt.timedelta(0), storage_options=dict(options))
 
 
+@functools.lru_cache(maxsize=8)
+def _connect_async(uri: str, options: tuple[tuple[str, str], ...] = ()) -> AsyncConnection:
+    import lancedb
+
+    return run(
+        lancedb.connect_async(
+            uri, read_consistency_interval=dt.timedelta(0), storage_options=dict(options) or None
+        )
+    )
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a LanceDB coroutine on LanceDB's own event-loop thread, where its synchronous API runs
+    its queries too; any thread may call it."""
+    from lancedb.background_loop import LOOP
+
+    return cast("T", LOOP.run(coroutine))  # type: ignore[no-untyped-call]
+
+
 def location(settings: Settings) -> tuple[str, dict[str, str]]:
     """Where the LanceDB tables are and the ``storage_options`` to reach them: the bucket of
     ``settings.store`` (``<store>/lancedb``), else the folder ``settings.lancedb_dir``."""
@@ -308,10 +329,11 @@ class Store:
         self.settings = settings
         self.uri, options = location(settings)
         self.shared = bool(options)  # in a bucket that workers on several machines write
+        self._options = tuple(sorted(options.items()))
         try:
             if not options:
                 settings.lancedb_dir.mkdir(parents=True, exist_ok=True)
-            self.db = _connect(self.uri, tuple(sorted(options.items())))
+            self.db = _connect(self.uri, self._options)
         except OSError as exc:
             raise StoreUnavailable(f"Cannot open the store at {self.uri}: {exc}") from exc
 
@@ -332,6 +354,15 @@ class Store:
             return self.db.create_table(name, schema=schema)
         except ValueError:  # created meanwhile by another process
             return self.db.open_table(name)
+
+    def reader(self, name: str) -> AsyncTable | None:
+        """An asynchronous handle on table ``name`` (``None`` before it is written), for the
+        reads a search makes: a query through it, run with :func:`run`, skips the schema reads
+        the synchronous API makes before each query (5 ms of a 20 ms vector query here)."""
+        try:
+            return run(_connect_async(self.uri, self._options).open_table(name))
+        except (ValueError, FileNotFoundError):
+            return None
 
     def chunks(self, name: str = CHUNKS) -> Table | None:
         """A chunks table (by default ``chunks``, that of collections made before others and of
@@ -687,17 +718,21 @@ class Store:
         self, pairs: list[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[str | None, list[str]]]:
         """``(category, keywords)`` of each ``(collection, source_id)`` given."""
-        table = self.sources_table()
-        if table is None or not pairs or "category" not in table.schema.names:
+        table = self.reader(SOURCES) if pairs else None
+        if table is None:
             return {}
         keys = sorted({source_key(c, s) for c, s in pairs})
-        rows = (
-            table.search()
+        query = (
+            table.query()
             .where(f"`source_key` IN ({', '.join(map(sql_literal, keys))})")
             .select(["collection", "source_id", "category", "keywords"])
-            .limit(None)
-            .to_list()
         )
+        try:
+            rows = run(query.to_arrow()).to_pylist()
+        except Exception:
+            if "category" not in run(table.schema()).names:
+                return {}  # a sources table made before the analysis columns, not analysed since
+            raise
         return {(r["collection"], r["source_id"]): (r["category"], list(r["keywords"] or [])) for r in rows}
 
     def optimize_sources(self) -> None:

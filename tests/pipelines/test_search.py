@@ -307,7 +307,9 @@ def test_hybrid_fuses_both_lists_and_reads_whole_hits_even_after_rows_moved(
         assert hit["text"] and hit["text"] in docs[hit["file"]] and hit["citation"] == hit["file"]
 
     table = store.chunks()
-    before = search_module.vector_hits(table, vector, None, 5, False, columns=["chunk_id", "_rowid"])
+    before = search_module.vector_hits(
+        store.reader("chunks"), vector, None, 5, False, columns=["chunk_id", "_rowid"]
+    )
     first = table.search().where(f"chunk_id = '{before['chunk_id'][0]}'").select(["file"]).to_polars()
     moved = first["file"][0]  # delete the best hit's source and compact: the others' rows move
     table.delete(f"file = '{moved}'")
@@ -322,7 +324,7 @@ def test_hybrid_fuses_both_lists_and_reads_whole_hits_even_after_rows_moved(
     others = others.filter(~pl.col("chunk_id").is_in(kept["chunk_id"].to_list()))
     wrong = kept.with_columns(others["_rowid"].head(kept.height))  # row ids that point elsewhere
     for candidates in (kept, wrong):
-        rows = search_module._fetch(store.chunks(), candidates)
+        rows = search_module._fetch(store.reader("chunks"), candidates)
         assert rows["chunk_id"].to_list() == kept["chunk_id"].to_list()
         assert rows["score"].to_list() == kept["score"].to_list()
         for row in rows.iter_rows(named=True):
