@@ -23,7 +23,7 @@ from typing import Any
 
 from pipelines.config import Settings
 
-RESULT_POLL_S = 0.2
+RESULT_POLL_S = 0.05
 """How often the job's end is looked for: whether the jobs table got a file since the last
 look (a folder listing), and only then a query of the job's rows."""
 RESULT_QUERY_AT_LEAST_S = 5.0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 
 from pipelines.config import Settings
 
@@ -79,6 +80,11 @@ def _wake_path(settings: Settings) -> str:
     return str(settings.prefect_home / "worker.wake")
 
 
+WOKEN_HERE = threading.Event()
+"""Set by :func:`wake` in the worker's own process (a job it took over its socket): its loop
+waits on it between looks, so such a job starts at once, not at the next look."""
+
+
 def wake(settings: Settings) -> None:
     """Tell the home's local worker that a run waits (call it after the run was created)."""
     try:
@@ -89,6 +95,7 @@ def wake(settings: Settings) -> None:
         os.write(fd, b".")
     finally:
         os.close(fd)
+        WOKEN_HERE.set()  # after the write: the loop it wakes sees the new mark
 
 
 def wake_mark(settings: Settings) -> tuple[int, int]:
