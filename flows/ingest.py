@@ -215,7 +215,11 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[st
                 job.note(job.outcome(source.source_id), extract_stage(source.kind), "end")
                 ready.append(one)
                 size += sum(len(s.text) for s in one.segments) // 1000 + 1
-            elif not isinstance(one, Cancelled):
+            elif isinstance(one, Cancelled):
+                # the task saw the cancel before this loop looked: the job is cancelled all the
+                # same (else its unfinished sources would stay pending and the job "complete")
+                job.cancelled = True
+            else:
                 stage = extract_stage(source.kind)
                 outcome = job.outcome(source.source_id)
                 job.fail(outcome, classify(one, path=source.path, source_id=source.source_id, stage=stage))
@@ -297,6 +301,7 @@ def _index(job: JobRun, extractions: list[Extraction], ids_by_path: dict[str, se
     result = state.result(raise_on_failure=False)
     outcomes = [job.outcome(e.source.source_id) for e in extractions]
     if isinstance(result, Cancelled):  # stopped mid-batch: nothing of it was written
+        job.cancelled = True
         return
     if not isinstance(result, IndexResult):
         error = classify(result, stage="index")
