@@ -282,23 +282,28 @@ def with_primary_key(name: str, schema: pa.Schema) -> pa.Schema:
 
 
 # --- connection ---------------------------------------------------------------------------
+FRESH_READS = dt.timedelta(0)
+"""Read consistency of both connections: every read checks for other processes' commits (a
+cheap manifest check)."""
+
+
 @functools.lru_cache(maxsize=8)
 def _connect(uri: str, options: tuple[tuple[str, str], ...] = ()) -> DBConnection:
     import lancedb
 
-    # Interval 0: every read checks for other processes' commits (a cheap manifest check).
     if not options:
-        return lancedb.connect(uri, read_consistency_interval=dt.timedelta(0))
-    return lancedb.connect(uri, read_consistency_interval=dt.timedelta(0), storage_options=dict(options))
+        return lancedb.connect(uri, read_consistency_interval=FRESH_READS)
+    return lancedb.connect(uri, read_consistency_interval=FRESH_READS, storage_options=dict(options))
 
 
 @functools.lru_cache(maxsize=8)
 def _connect_async(uri: str, options: tuple[tuple[str, str], ...] = ()) -> AsyncConnection:
+    """The asynchronous twin of :func:`_connect`, for :meth:`Store.reader`."""
     import lancedb
 
     return run(
         lancedb.connect_async(
-            uri, read_consistency_interval=dt.timedelta(0), storage_options=dict(options) or None
+            uri, read_consistency_interval=FRESH_READS, storage_options=dict(options) or None
         )
     )
 
