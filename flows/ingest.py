@@ -7,8 +7,8 @@ across sources: ``index_batch_chunks`` at a time, at least every ``index_every_s
 full-text index.
 
 Every stage start and end, retry and failure is written to the analytics store as it happens,
-and the job's stage-weighted progress to a Prefect progress artifact; a table artifact sums the
-job up at its end. A failed source never stops the others. A cancelled job (``inlet cancel``)
+and the job's stage-weighted progress to a Prefect progress artifact (at most once a second,
+and at its end); a table artifact sums the job up at its end. A failed source never stops the others. A cancelled job (``inlet cancel``)
 stops within about a second, also in the middle of a transcription or an embedding batch: what
 was indexed stays, the rest is marked cancelled, and since each batch of sources is written in
 one commit nothing is left half-written.
@@ -141,9 +141,7 @@ def _run_part(job: JobRun, paths: list[str], within: str | None) -> None:
 def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[str]:
     """Ingest this run's files; the ids of the part runs started for the rest of a large job."""
     settings = job.settings
-    created = create_progress_artifact(0.0, description=f"inlet job {job.job_id}: stage-weighted progress")
-    # A sync flow gets the sync implementation's UUID; the coroutine in the union is for async callers.
-    artifact = created if isinstance(created, UUID) else None
+    artifact = ProgressArtifact(job)
     parts: list[str] = []
     refused: list[InputError] = []
     if not job.part and spreads(own_deployment()):
@@ -187,7 +185,7 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[st
     job.events(events)
     if not parts and not job.part:  # a split job counted all of its files when it split
         job.record_job("running", n_sources=len(job.outcomes))
-    _report(job, artifact)
+    artifact.report()
 
     # Extract: expensive files one task each, small files in batches; index as text gets ready.
     # Tasks get the job's plain context, never the JobRun: they may run in another process.
@@ -229,7 +227,7 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[st
         if ready and due and not job.cancel_requested():
             _index(job, ready, ids_by_path)
             ready, size, last_write = [], 0, time.monotonic()
-        _report(job, artifact)
+        artifact.report()
     if ready and not job.cancel_requested():
         _index(job, ready, ids_by_path)
     if job.cancelled:
@@ -240,7 +238,7 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[st
     if any(o.status == "ingested" for o in job.outcomes) or needs_refresh(store):
         _refresh(store, job.settings)  # also finishes the refresh of a job killed before it
         store.optimize_sources()
-    _report(job, artifact)
+    artifact.report(final=True)
     return parts
 
 
@@ -317,9 +315,37 @@ def _index(job: JobRun, extractions: list[Extraction], ids_by_path: dict[str, se
             job.note(outcome, "index", "end")
 
 
-def _report(job: JobRun, artifact: UUID | None) -> None:
-    if artifact is not None:
-        update_progress_artifact(artifact, round(job.progress() * 100, 1))
+REPORT_EVERY_S = 1.0
+"""How often at most a job's progress artifact is sent to Prefect (its last value always is)."""
+
+
+class ProgressArtifact:
+    """A job's stage-weighted progress (0-100) as a Prefect progress artifact of its flow run,
+    sent at most every :data:`REPORT_EVERY_S` and made by the first send: each send is a call
+    to the Prefect server, and a job of a few small files is done within a second, so it makes
+    one call instead of four."""
+
+    def __init__(self, job: JobRun) -> None:
+        self.job = job
+        self.id: UUID | None = None
+        self.sent: float | None = None
+        self.sent_at = time.monotonic()
+
+    def report(self, *, final: bool = False) -> None:
+        """Send the job's progress if it changed and :data:`REPORT_EVERY_S` went by since the
+        last send (the job's start, at first), or at once when ``final``."""
+        now = time.monotonic()
+        value = round(self.job.progress() * 100, 1)
+        if value == self.sent or (not final and now - self.sent_at < REPORT_EVERY_S):
+            return
+        if self.sent is None:
+            description = f"inlet job {self.job.job_id}: stage-weighted progress"
+            created = create_progress_artifact(value, description=description)
+            # a sync flow gets the sync implementation's UUID; the coroutine is for async callers
+            self.id = created if isinstance(created, UUID) else None
+        elif self.id is not None:
+            update_progress_artifact(self.id, value)
+        self.sent, self.sent_at = value, now
 
 
 def _finish(job: JobRun) -> dict[str, Any]:

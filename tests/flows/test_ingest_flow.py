@@ -1,5 +1,6 @@
 """The ingest flow end to end, under a real Prefect server (the test harness)."""
 
+import json
 import shutil
 import time
 import zipfile
@@ -145,3 +146,79 @@ def test_a_stage_past_its_time_limit_is_a_timeout_error(shared: Path, tmp_path: 
     assert summary["status"] == "failed" and error["class"] == "timeout", summary
     assert "INLET_TIMEOUT_" in error["hint"]
     assert time.monotonic() - started < 30
+
+
+def _artifacts(flow_run_id: str) -> list:  # noqa: ANN401 - Prefect's Artifact records
+    """The artifacts of a flow run on the Prefect server of this test's home (the local worker's,
+    still up after a job) or on the test harness's."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    from flows.submit import api
+
+    with api(get_settings(), start=False), get_client(sync_client=True) as client:
+        only = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        return client.read_artifacts(artifact_filter=only)
+
+
+def test_the_flow_run_shows_the_job_done_and_a_row_per_file_in_prefect(tmp_path: Path, shared: Path) -> None:
+    shutil.copy(shared / "pdfs/pypdf/crazyones.txt", tmp_path / "notes.txt")
+    (tmp_path / "empty.pdf").write_bytes(b"")
+    summary = inlet.ingest([tmp_path], collection="c")
+    artifacts = _artifacts(summary["flow_run_id"])
+    assert [a.data for a in artifacts if a.type == "progress"] == [100.0]
+    (table,) = [a for a in artifacts if a.type == "table"]
+    assert table.key == f"job-{summary['job_id']}" and "partially_failed" in table.description
+    rows = {row["file"]: row for row in json.loads(table.data)}
+    assert rows["empty.pdf"]["status"] == "failed" and rows["empty.pdf"]["error"] == "empty"
+    assert rows["notes.txt"]["status"] == "ingested" and int(rows["notes.txt"]["chunks"]) >= 1
+
+
+class _Job:  # what ProgressArtifact asks of a job
+    job_id = "j-progress"
+
+    def __init__(self) -> None:
+        self.done = 0.0
+
+    def progress(self) -> float:
+        return self.done
+
+
+@pytest.mark.parametrize("every_s", [60.0, 0.0])
+def test_the_progress_artifact_is_sent_at_most_every_report_interval_and_always_at_the_end(
+    every_s: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect import flow
+    from prefect.runtime import flow_run
+
+    from flows import ingest
+
+    monkeypatch.setattr(ingest, "REPORT_EVERY_S", every_s)
+    calls: list[str] = []
+    for name in ("create_progress_artifact", "update_progress_artifact"):
+        real = getattr(ingest, name)
+        monkeypatch.setattr(
+            ingest, name, lambda *a, _real=real, _name=name, **k: (calls.append(_name), _real(*a, **k))[1]
+        )
+
+    @flow
+    def reporting() -> str:
+        job = _Job()
+        artifact = ingest.ProgressArtifact(job)  # type: ignore[arg-type]
+        for done in (0.25, 0.5, 0.75):
+            job.done = done
+            artifact.report()
+        job.done = 1.0
+        artifact.report(final=True)
+        artifact.report(final=True)  # nothing changed: nothing sent
+        return str(flow_run.get_id())
+
+    artifacts = _artifacts(reporting())
+    assert [a.data for a in artifacts if a.type == "progress"] == [100.0]
+    # a quick job makes one call; with no interval every change is sent, the same artifact updated
+    expected = (
+        ["create_progress_artifact"]
+        if every_s
+        else ["create_progress_artifact"] + ["update_progress_artifact"] * 3
+    )
+    assert calls == expected
