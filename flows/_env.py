@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 
-from pipelines.config import get_settings
+from pipelines import environment
 from pipelines.models import offline
 
 
 def configure_prefect() -> None:
     """Give Prefect its home under inlet's home, quiet its telemetry, keep models offline."""
-    settings = get_settings()
-    if "PREFECT_HOME" not in os.environ:
-        settings.prefect_home.mkdir(parents=True, exist_ok=True)
-        os.environ["PREFECT_HOME"] = str(settings.prefect_home)
+    if "PREFECT_HOME" not in os.environ:  # the home's, as the settings read it (no pydantic here)
+        prefect_home = environment.prefect_home(environment.home(os.environ))
+        prefect_home.mkdir(parents=True, exist_ok=True)
+        os.environ["PREFECT_HOME"] = str(prefect_home)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     # inlet's own loggers reach the Prefect UI as run logs.

@@ -33,7 +33,8 @@ import urllib.request
 from importlib.metadata import version
 from pathlib import Path
 
-from pipelines.config import Settings, user_cache
+from pipelines.config import Settings
+from pipelines.environment import user_cache
 
 HEALTH_TIMEOUT_S = 180.0
 """How long a start may take (a new database on a loaded machine) before it is an error."""

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flows.query_socket import ANSWER_TIMEOUT_S, MAX_REQUEST_BYTES, REPORTS, SEARCH_FIELDS
-from pipelines.config import Settings
+from pipelines.config import Settings, settings_for
 from pipelines.queue import JobRequest
 
 log = logging.getLogger("inlet.worker")
@@ -147,7 +147,7 @@ def answer(request: Any) -> list[dict[str, Any]]:
         raise ValueError(f"a search has a query (text) and no other fields than {sorted(SEARCH_FIELDS)}")
     from pipelines.searches import ask
 
-    hits = ask(_settings(request.get("settings")), **search)
+    hits = ask(_settings(request), **search)
     return hits.to_dicts()
 
 
@@ -165,7 +165,7 @@ def report(request: Any) -> Any:
     name, args = asked["name"], asked.get("args", {})
     if set(args) - REPORTS[name]:
         raise ValueError(f"{name} takes no other arguments than {sorted(REPORTS[name])}")
-    settings = _settings(request.get("settings"))
+    settings = _settings(request)
     if name == "status":
         from flows.status import status
 
@@ -184,7 +184,10 @@ def submit(request: Any) -> str:
         raise ValueError(f"a submit request is {{'submit': {{{', '.join(sorted(fields))}}}}}")
     from flows.submit import submit_here
 
-    return submit_here(JobRequest(**job), _settings(request.get("settings")))
+    settings = _settings(request)
+    if job.get("collection") is None:  # a command that named none: the asker's default
+        job = {**job, "collection": settings.collection}
+    return submit_here(JobRequest(**job), settings)
 
 
 def follow(request: Any) -> Iterator[dict[str, Any]]:
@@ -196,21 +199,32 @@ def follow(request: Any) -> Iterator[dict[str, Any]]:
 
     timeout_s = asked.get("timeout_s")
     deadline = None if timeout_s is None else time.monotonic() + float(timeout_s)
-    settings = _settings(request.get("settings"))
+    settings = _settings(request)
     return follow_job(settings, asked["job_id"], progress=bool(asked.get("progress", True)),
                       deadline=deadline, revive=False)  # fmt: skip
 
 
-def _settings(raw: Any) -> Settings:
+def _settings(request: dict[str, Any]) -> Settings:
     """The asker's settings (the worker's own may differ: its environment is the first
-    submitter's), made once per distinct value."""
-    if not isinstance(raw, dict):
-        raise ValueError("a request carries the asker's settings")
-    key = json.dumps(raw, sort_keys=True)
+    submitter's): those it sent, or made from the environment a command sent
+    (``flows.query_socket.Asker``); made once per distinct value."""
+    raw, asker = request.get("settings"), request.get("asker")
+    if not isinstance(raw, dict) and not (
+        isinstance(asker, dict)
+        and isinstance(asker.get("environment"), dict)
+        and isinstance(asker.get("cwd"), str)
+    ):
+        raise ValueError('a request carries the asker\'s "settings" or its "asker": {"environment", "cwd"}')
+    key = json.dumps([raw, asker], sort_keys=True)
     with _settings_lock:
         found = _settings_cache.get(key)
         if found is None:
             if len(_settings_cache) > 16:
                 _settings_cache.clear()
-            found = _settings_cache[key] = Settings(**raw)
+            if isinstance(raw, dict):
+                found = Settings(**raw)
+            else:
+                assert isinstance(asker, dict)  # checked above
+                found = settings_for(asker["environment"], asker["cwd"])
+            _settings_cache[key] = found
     return found

@@ -16,7 +16,8 @@ import polars as pl
 from inlet._settings import resolve
 from pipelines import analytics
 from pipelines.breaker import states as breaker_states
-from pipelines.config import Settings, user_cache
+from pipelines.config import Settings
+from pipelines.environment import user_cache
 from pipelines.errors import InletError
 from pipelines.objstore import remote
 from pipelines.store import Store

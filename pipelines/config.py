@@ -13,11 +13,21 @@ import hashlib
 import json
 import os
 import socket
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from pipelines import environment
 
 MB = 1024 * 1024
 SPEECH_LANGUAGE_RULE = 1
@@ -25,16 +35,53 @@ SPEECH_LANGUAGE_RULE = 1
 (``pipelines.extract.audio``), so cached transcripts are made again."""
 
 
+_given: ContextVar[Mapping[str, str] | None] = ContextVar("inlet_settings_environment", default=None)
+"""Another process's environment, while :func:`settings_for` makes that process's settings."""
+
+
+def _environ() -> Mapping[str, str]:
+    """The environment settings are read from: this process's, or the one :func:`settings_for`
+    was given."""
+    given = _given.get()
+    return os.environ if given is None else given
+
+
 def _default_home() -> Path:
-    return Path.home() / ".inlet"
+    return environment.default_home(_environ())
+
+
+class _GivenEnvironment(EnvSettingsSource):
+    """The ``INLET_*`` variables of another process's environment (:func:`settings_for`), read
+    as pydantic-settings reads this process's (its cloud sources extend it the same way)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self.given = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self.given, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
 
 
 class Settings(BaseSettings):
     """inlet's settings. Environment variable = ``INLET_`` + field name in upper case."""
 
     model_config = SettingsConfigDict(
-        env_prefix="INLET_", extra="forbid", validate_default=True, use_attribute_docstrings=True
+        env_prefix=environment.PREFIX, extra="forbid", validate_default=True, use_attribute_docstrings=True
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        given = _given.get()
+        if given is None:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        return init_settings, _GivenEnvironment(settings_cls, given)
 
     home: Path = Field(default_factory=_default_home)
     """Folder that holds every store: LanceDB, analytics events, caches, exported models,
@@ -419,13 +466,15 @@ class Settings(BaseSettings):
                 f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_tokens "
                 f"({self.chunk_tokens}), e.g. INLET_CHUNK_TOKENS=200 INLET_CHUNK_OVERLAP=32"
             )
-        self.home = self.home.expanduser()
+        self.home = environment.expand(self.home, _environ())
         if self.store is not None and self.store.strip():
             parse_store(self.store)  # a clear error now rather than at the first write
             self.store = self.store.strip().rstrip("/")
         else:
             self.store = None
-        self.models_dir = (self.models_dir or user_cache() / "models").expanduser()
+        self.models_dir = environment.expand(
+            self.models_dir or environment.user_cache(_environ()) / "models", _environ()
+        )
         return self
 
     # --- derived locations --------------------------------------------------------------
@@ -449,7 +498,7 @@ class Settings(BaseSettings):
 
     @property
     def prefect_home(self) -> Path:
-        return self.home / "prefect"
+        return environment.prefect_home(self.home)
 
     # --- where jobs run -------------------------------------------------------------------
     @property
@@ -461,12 +510,12 @@ class Settings(BaseSettings):
     def query_socket_file(self) -> Path:
         """The Unix socket on which the local worker of embedded mode answers the ``inlet``
         command's searches (``flows.query_socket``)."""
-        return self.prefect_home / "query.sock"
+        return environment.query_socket(self.home)
 
     @property
     def configured_api_url(self) -> str | None:
         """The Prefect server configured for this process (``PREFECT_API_URL``), or ``None``."""
-        return os.environ.get("PREFECT_API_URL", "").strip().rstrip("/") or None
+        return environment.api_url(os.environ)
 
     @property
     def prefect_api_url(self) -> str | None:
@@ -501,9 +550,7 @@ class Settings(BaseSettings):
         """Where jobs run now: the ``mode`` setting, ``auto`` meaning ``server`` when a Prefect
         server is configured (``PREFECT_API_URL``), else ``embedded`` (a local worker with its
         own local Prefect server, started on demand)."""
-        if self.mode != "auto":
-            return self.mode
-        return "server" if self.configured_api_url else "embedded"
+        return "server" if environment.active_mode(os.environ, self.mode) == "server" else "embedded"
 
     def max_bytes(self, kind: str) -> int:
         """The size limit for a kind of source (one of ``pipelines.records.KINDS``)."""
@@ -586,16 +633,7 @@ def parse_store(uri: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
-def user_cache() -> Path:
-    """This user's cache folder for inlet (``$XDG_CACHE_HOME/inlet``, else ``~/.cache/inlet``):
-    what can be made again from installed packages, shared by every home."""
-    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-    return Path(base).expanduser() / "inlet"
-
-
 _made: dict[tuple[tuple[tuple[str, str], ...], str], Settings] = {}
-_ENVIRONMENT = ("HOME", "XDG_CACHE_HOME")
-"""Variables besides ``INLET_*`` that settings read (the default home, the models folder)."""
 
 
 def get_settings(**overrides: Any) -> Settings:
@@ -605,10 +643,7 @@ def get_settings(**overrides: Any) -> Settings:
     2 ms, a tenth of a search); each call gets its own copy, so changing one changes no other.
     """
     given = {k: v for k, v in overrides.items() if v is not None}
-    environment = tuple(
-        sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("INLET_") or k in _ENVIRONMENT)
-    )
-    key = (environment, repr(sorted(given.items())))
+    key = (tuple(environment.snapshot().items()), repr(sorted(given.items())))
     made = _made.get(key)
     if made is None:
         made = Settings(**given)
@@ -616,3 +651,24 @@ def get_settings(**overrides: Any) -> Settings:
             _made.clear()
         _made[key] = made
     return made.model_copy(deep=True)
+
+
+def settings_for(environ: Mapping[str, str], cwd: str | os.PathLike[str]) -> Settings:
+    """The settings a process with the environment ``environ`` (what
+    :func:`pipelines.environment.snapshot` keeps of it) and the working folder ``cwd`` reads:
+    how the local worker makes the settings of a command that asked it over its socket
+    (``flows.query_socket.Asker``), which then needs no pydantic of its own. Its mode is
+    resolved by that environment and relative paths by ``cwd``, as that process would.
+
+    Raises:
+        pydantic.ValidationError: a variable of ``environ`` is not a valid setting.
+    """
+    token = _given.set(dict(environ))
+    try:
+        made = Settings(mode=environment.active_mode(environ))
+    finally:
+        _given.reset(token)
+    paths = {
+        name: Path(cwd, value) for name, value in made if isinstance(value, Path) and not value.is_absolute()
+    }
+    return made.model_copy(update=paths)

@@ -23,8 +23,20 @@ from pipelines import analytics
 from pipelines.config import Settings, get_settings
 from tests.conftest import SAMPLES
 
-HEAVY = {"lancedb", "polars", "prefect", "torch", "pyarrow", "duckdb", "onnxruntime", "sentence_transformers"}
-"""What a search loads in a process that searches by itself, and ``--help`` never needs."""
+HEAVY = {
+    "lancedb",
+    "polars",
+    "prefect",
+    "torch",
+    "pyarrow",
+    "duckdb",
+    "onnxruntime",
+    "sentence_transformers",
+    "pydantic",
+}
+"""What a search loads in a process that searches by itself, and ``--help`` or a command the
+worker answers never needs (pydantic: the settings, made by the worker from the command's
+environment)."""
 QUERY = "ask not what your country can do for you"
 
 

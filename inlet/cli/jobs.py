@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -51,6 +52,11 @@ def ingest(
       inlet ingest ~/recordings --priority low --no-wait
       inlet ingest ~/briefe --collection letters --model usem3
     """
+    if not pdf_passwords and model is None and wait is not False:
+        summary = _through_worker(list(paths), collection, priority, progress=not as_json)
+        if summary is not None:
+            _print_end(summary, as_json)
+            return
     import inlet
     from pipelines.config import get_settings
 
@@ -71,14 +77,63 @@ def ingest(
     try:
         summary = inlet.wait(job_id, progress=not as_json, settings=settings)
     except KeyboardInterrupt:
-        click.echo(f"\njob {job_id} goes on in the background; stop it with: inlet cancel {job_id}", err=True)
-        sys.exit(130)
+        _goes_on(job_id)
+    _print_end(summary, as_json)
+
+
+def _goes_on(job_id: str) -> NoReturn:
+    click.echo(f"\njob {job_id} goes on in the background; stop it with: inlet cancel {job_id}", err=True)
+    sys.exit(130)
+
+
+def _print_end(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(summary)
     else:
         print_summary(summary)
     if summary["status"] != "completed":
         sys.exit(EXIT_FAILED_SOURCES)
+
+
+def _through_worker(
+    paths: list[str], collection: str | None, priority: str, *, progress: bool
+) -> dict[str, Any] | None:
+    """The summary of a job the home's local worker submitted and followed for this command,
+    made from this process's environment (``flows.query_socket.Asker``): the command then loads
+    neither Prefect nor inlet's settings (pydantic, 0.3-0.4 s). ``None`` when the job needs this
+    process (a bucket to send the files to first, server mode) or no worker took it; should
+    the worker stop while it runs, this process follows the job on by itself."""
+    from flows.query_socket import Asker, NoAnswer, follow_in_worker, submit_in_worker
+    from inlet._progress import progress_bar, shown
+    from pipelines.queue import JobRequest, check_priority
+
+    asker = Asker.here()
+    if not asker.embedded or asker.environment.get("INLET_STORE", "").strip():
+        return None
+    check_priority(priority)
+    local = [str(Path(p).expanduser().resolve()) for p in paths]
+    # no collection named: the worker gives the job the default of the settings it makes
+    request = JobRequest(paths=local, collection=collection, priority=priority)  # type: ignore[arg-type]
+    if submit_in_worker(asker, request) is None:
+        return None  # the command submits it by itself
+    bar = progress_bar(request.job_id) if progress else None
+    result = None
+    try:
+        for event in follow_in_worker(asker, request.job_id, progress=progress):
+            result = shown(event, bar)
+    except NoAnswer:
+        import inlet
+
+        return dict(inlet.wait(request.job_id, progress=progress))
+    except KeyboardInterrupt:
+        _goes_on(request.job_id)
+    finally:
+        if bar is not None:
+            if result is not None:
+                bar.n = 100
+                bar.set_postfix_str(result.get("status", ""))
+            bar.close()
+    return result
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -193,10 +248,9 @@ def worker(idle_s: float | None, name: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Where jobs run: the mode, the Prefect API and UI addresses, the worker, queue depths."""
-    from flows.query_socket import report_in_worker
-    from pipelines.config import get_settings
+    from flows.query_socket import Asker, report_in_worker
 
-    now = report_in_worker(get_settings(), "status")  # the local worker has the analytics loaded
+    now = report_in_worker(Asker.here(), "status")  # the local worker has the analytics loaded
     if now is None:
         import inlet
 

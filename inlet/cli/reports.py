@@ -98,10 +98,9 @@ def _no_files(job_id: str) -> None:
 def _report(name: str, **args: Any) -> list[dict[str, Any]]:
     """``inlet.jobs`` / ``inlet.job_sources`` as rows: the local worker's answer (it has the
     analytics reader loaded), or read in this process when no worker answers."""
-    from flows.query_socket import report_in_worker
-    from pipelines.config import get_settings
+    from flows.query_socket import Asker, report_in_worker
 
-    rows = report_in_worker(get_settings(), name, **args)
+    rows = report_in_worker(Asker.here(), name, **args)
     if rows is None:
         import inlet
 

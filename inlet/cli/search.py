@@ -101,10 +101,9 @@ def search(
 def hits(**params: Any) -> list[dict[str, Any]]:
     """The hits of ``inlet.search(**params)`` as rows: the local worker's answer, or searched in
     this process when no worker answers (then the store and the model are loaded here)."""
-    from flows.query_socket import search_in_worker
-    from pipelines.config import get_settings
+    from flows.query_socket import Asker, search_in_worker
 
-    rows = search_in_worker(get_settings(), **params)
+    rows = search_in_worker(Asker.here(), **params)
     if rows is None:
         import inlet
 

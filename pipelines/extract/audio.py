@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 
 from pipelines import models
-from pipelines.config import Settings, user_cache
+from pipelines.config import Settings
 from pipelines.cpu import has_int8_dot_product
 from pipelines.deadline import check as check_deadline
+from pipelines.environment import user_cache
 from pipelines.errors import NoSpeech, UndecodableAudio
 from pipelines.records import Extraction, Segment, Source
 from pipelines.sources import check_sound, probe_media

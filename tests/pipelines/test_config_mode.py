@@ -31,7 +31,8 @@ def test_active_mode(mode: str, api_url: str | None, active: str, monkeypatch: p
 
 
 def test_nothing_else_decides_the_mode() -> None:
-    """Only the settings read ``PREFECT_API_URL``: every other module asks ``Settings``."""
+    """Only ``pipelines.environment`` reads ``PREFECT_API_URL``: the settings ask it, and every
+    other module asks the settings (or, in a command the worker answers, that module)."""
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
@@ -42,7 +43,7 @@ def test_nothing_else_decides_the_mode() -> None:
         if 'environ.get("PREFECT_API_URL"' in path.read_text()
         or 'getenv("PREFECT_API_URL"' in path.read_text()
     )
-    assert readers == ["pipelines/config.py"]
+    assert readers == ["pipelines/environment.py"]
 
 
 def test_a_job_run_on_another_machine_keeps_that_machines_folders_and_name(tmp_path: Path) -> None:
