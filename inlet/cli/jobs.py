@@ -101,14 +101,15 @@ def _through_worker(
     """The summary of a job the home's local worker submitted and followed for this command,
     made from this process's environment (``flows.query_socket.Asker``): the command then loads
     neither Prefect nor inlet's settings (pydantic, 0.3-0.4 s). ``None`` when the job needs this
-    process (a bucket to send the files to first, server mode) or no worker took it; should
-    the worker stop while it runs, this process follows the job on by itself."""
+    process (a bucket to send the files to first, an input staged there, server mode) or no
+    worker took it; should the worker stop while it runs, this process follows the job on."""
     from flows.query_socket import Asker, NoAnswer, follow_in_worker, submit_in_worker
     from inlet._progress import progress_bar, shown
     from pipelines.queue import JobRequest, check_priority
 
     asker = Asker.here()
-    if not asker.embedded or asker.environment.get("INLET_STORE", "").strip():
+    staged = asker.environment.get("INLET_STORE", "").strip() or any("://" in p for p in paths)
+    if not asker.embedded or staged:
         return None
     check_priority(priority)
     local = [str(Path(p).expanduser().resolve()) for p in paths]
