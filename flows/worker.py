@@ -70,7 +70,8 @@ LOCAL_ASK_S = 5.0
 """How often an idle local worker asks its server for runs nobody woke it for (a schedule's,
 or one started from the Prefect UI)."""
 ORPHANS_EVERY_S = 5.0
-"""How often an idle worker looks for the runs of dead workers (one API read)."""
+"""How often an idle worker of a team looks for the runs of dead workers, and for workers that
+came online, to widen the pool for them (three API reads)."""
 STAMP_EVERY_S = 2.0
 CODE = Path(__file__).resolve().parents[1]
 
@@ -345,6 +346,10 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
             if server is None and time.monotonic() - looked > ORPHANS_EVERY_S:
                 with contextlib.suppress(Exception):  # an API hiccup: look again next time
                     requeue_orphans(client, pool)
+                    # also when a worker came online after this one's start, or this one's first
+                    # heartbeat reached the server late (a loaded machine): then no worker's start
+                    # had counted them all
+                    widen_pool(client, pool, settings)
                 looked = time.monotonic()
             if time.monotonic() - stamped > STAMP_EVERY_S:
                 if code_stamp() != stamp:
