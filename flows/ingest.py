@@ -8,10 +8,10 @@ full-text index.
 
 Every stage start and end, retry and failure is written to the analytics store as it happens,
 and the job's stage-weighted progress to a Prefect progress artifact (at most once a second,
-and at its end); a table artifact sums the job up at its end. A failed source never stops the others. A cancelled job (``inlet cancel``)
-stops within about a second, also in the middle of a transcription or an embedding batch: what
-was indexed stays, the rest is marked cancelled, and since each batch of sources is written in
-one commit nothing is left half-written.
+and at its end); a table artifact sums the job up at its end. A failed source never stops the
+others. A cancelled job (``inlet cancel``) stops within about a second, also in the middle of a
+transcription or an embedding batch: what was indexed stays, the rest is marked cancelled,
+and since each batch of sources is written in one commit nothing is left half-written.
 
 On a team's Prefect server a job with more than ``part_size`` files is spread over the workers
 in parts, each a run of this flow (``flows.parts``); its first run sums them up.

@@ -13,15 +13,14 @@ import os
 import sys
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inlet._progress import progress_bar, shown
+from inlet._progress import close_bar, progress_bar, shown
 from inlet._settings import resolve
 from pipelines.config import Settings
 from pipelines.moments import Moment
 from pipelines.moments import since as since_moment
-from pipelines.queue import JobRequest
+from pipelines.queue import JobRequest, local_path
 from pipelines.staging import is_reference, stage
 
 if TYPE_CHECKING:
@@ -75,7 +74,7 @@ PathsLike = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 def _paths(paths: PathsLike) -> list[str]:
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
-    return [str(p) if is_reference(p) else str(Path(p).expanduser().resolve()) for p in paths]
+    return [str(p) if is_reference(p) else local_path(p) for p in paths]
 
 
 def submit(
@@ -168,12 +167,8 @@ def wait(
                 result = shown(event, bar)
         if result is None:  # follow ends with the result or raises
             raise RuntimeError(f"job {job_id} was followed to no end")
-        if bar is not None:
-            bar.n = 100
-            bar.set_postfix_str(result.get("status", ""))
     finally:
-        if bar is not None:
-            bar.close()
+        close_bar(bar, result)
     return JobSummary(result)
 
 

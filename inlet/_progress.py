@@ -31,6 +31,16 @@ def progress_bar(job_id: str) -> Any:
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")  # fmt: skip
 
 
+def close_bar(bar: Any, result: dict[str, Any] | None) -> None:
+    """Close ``bar`` (if any), at 100 % with the job's status when it got the job's summary."""
+    if bar is None:
+        return
+    if result is not None:
+        bar.n = 100
+        bar.set_postfix_str(result.get("status", ""))
+    bar.close()
+
+
 def _in_notebook() -> bool:
     shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
     return bool(shell) and "IPKernelApp" in getattr(shell, "config", {})

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 PRIORITIES = {"high": 0, "normal": 1, "low": 2}
@@ -25,6 +27,12 @@ def check_priority(priority: str) -> str:
     if priority not in PRIORITIES:
         raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
     return priority
+
+
+def local_path(path: str | os.PathLike[str]) -> str:
+    """A local file or folder as a job names it: ``~`` expanded, absolute, links resolved (a
+    worker's working folder is not the submitter's)."""
+    return str(Path(path).expanduser().resolve())
 
 
 @dataclass

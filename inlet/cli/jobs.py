@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -104,15 +103,15 @@ def _through_worker(
     process (a bucket to send the files to first, an input staged there, server mode) or no
     worker took it; should the worker stop while it runs, this process follows the job on."""
     from flows.query_socket import Asker, NoAnswer, follow_in_worker, submit_in_worker
-    from inlet._progress import progress_bar, shown
-    from pipelines.queue import JobRequest, check_priority
+    from inlet._progress import close_bar, progress_bar, shown
+    from pipelines.queue import JobRequest, check_priority, local_path
 
     asker = Asker.here()
     staged = asker.environment.get("INLET_STORE", "").strip() or any("://" in p for p in paths)
     if not asker.embedded or staged:
         return None
     check_priority(priority)
-    local = [str(Path(p).expanduser().resolve()) for p in paths]
+    local = [local_path(p) for p in paths]
     # no collection named: the worker gives the job the default of the settings it makes
     request = JobRequest(paths=local, collection=collection, priority=priority)  # type: ignore[arg-type]
     if submit_in_worker(asker, request) is None:
@@ -129,11 +128,7 @@ def _through_worker(
     except KeyboardInterrupt:
         _goes_on(request.job_id)
     finally:
-        if bar is not None:
-            if result is not None:
-                bar.n = 100
-                bar.set_postfix_str(result.get("status", ""))
-            bar.close()
+        close_bar(bar, result)
     return result
 
 
