@@ -201,6 +201,32 @@ def test_the_worker_takes_and_follows_inlet_ingest_and_without_it_the_command_do
 
 
 @pytest.mark.slow
+def test_when_the_workers_answer_to_a_submit_is_lost_the_command_follows_that_job_and_submits_no_other(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    import flows.query_socket
+    from inlet.cli import main
+
+    real = flows.query_socket.submit_in_worker
+
+    def answer_lost(asker, request):  # noqa: ANN001, ANN202 - the worker takes the job, its answer never comes
+        assert real(asker, request) == request.job_id
+        return None
+
+    monkeypatch.setattr(flows.query_socket, "submit_in_worker", answer_lost)
+    note = tmp_path / "kept.txt"
+    note.write_text("The ferryman kept a ledger of every crossing in red ink.\n")
+    done = CliRunner().invoke(main, ["ingest", str(note), "-c", "lost", "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "completed" and summary["sources"][0]["file"] == "kept.txt"
+    jobs = analytics.query(settings, "SELECT job_id FROM job_state WHERE collection = 'lost'")["job_id"]
+    assert jobs.to_list() == [summary["job_id"]]  # one job, not the same files submitted again
+
+
+@pytest.mark.slow
 def test_a_bad_request_gets_an_error_reply_and_the_worker_keeps_answering(settings: Settings) -> None:
     pid = worker_pid(settings)
     for request in (
