@@ -379,6 +379,7 @@ def _serve(settings: Settings, idle_s: float | None, server: Any) -> tuple[int, 
             log.info("flow run %s ended %s", run.id, final)
             ran += 1
             idle_since = time.monotonic()
+            asked = 0.0  # runs submitted meanwhile are due now: ask at once, not at the next LOCAL_ASK_S
             reason = recycle_reason(settings, ran)
             if reason:
                 log.info("recycling: %s; a fresh worker process takes over", reason)
