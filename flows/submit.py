@@ -64,9 +64,7 @@ def submit(request: JobRequest, settings: Settings) -> str:
     if settings.active_mode == "embedded":
         from flows.query_socket import submit_in_worker
 
-        if submit_in_worker(settings, request) is not None:
-            return request.job_id
-        if job_row(settings, request.job_id) is not None:  # it took the job, its answer got lost
+        if submit_in_worker(settings, request) is not None or taken_by_worker(settings, request.job_id):
             return request.job_id
     return submit_here(request, settings)
 
@@ -230,6 +228,12 @@ def _cancelled(settings: Settings, job_id: str, collection: str, priority: str, 
             "chunks_written": 0, "embedded": 0, "seconds": 0.0, "flow_run_id": flow_run_id, "sources": [],
         }),
     }])  # fmt: skip
+
+
+def taken_by_worker(settings: Settings, job_id: str) -> bool:
+    """True when the job is known though the worker asked to submit it never answered: it took
+    the job and stopped before its answer. The submitter follows that job, not a second one."""
+    return job_row(settings, job_id) is not None
 
 
 def job_row(settings: Settings, job_id: str) -> dict[str, Any] | None:

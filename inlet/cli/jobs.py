@@ -114,8 +114,12 @@ def _through_worker(
     local = [local_path(p) for p in paths]
     # no collection named: the worker gives the job the default of the settings it makes
     request = JobRequest(paths=local, collection=collection, priority=priority)  # type: ignore[arg-type]
-    if submit_in_worker(asker, request) is None and not _taken(request.job_id):
-        return None  # the command submits it by itself
+    if submit_in_worker(asker, request) is None:
+        from flows.submit import taken_by_worker
+        from pipelines.config import get_settings
+
+        if not taken_by_worker(get_settings(), request.job_id):
+            return None  # the command submits it by itself
     bar = progress_bar(request.job_id) if progress else None
     result = None
     try:
@@ -130,15 +134,6 @@ def _through_worker(
     finally:
         close_bar(bar, result)
     return result
-
-
-def _taken(job_id: str) -> bool:
-    """True when the worker submitted the job but its answer got lost (it stopped meanwhile):
-    the command follows that job rather than submitting it a second time."""
-    from flows.submit import job_row
-    from pipelines.config import get_settings
-
-    return job_row(get_settings(), job_id) is not None
 
 
 def print_summary(summary: dict[str, Any]) -> None:
