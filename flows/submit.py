@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -158,6 +159,8 @@ def local_server(settings: Settings, timeout_s: float = SERVER_WAIT_S) -> str:
     """The address of this home's local Prefect server, starting a local worker (which starts
     the server) when none serves the home."""
     deadline = time.monotonic() + timeout_s
+    if settings.local_api_url() is None:
+        _import_client()
     while (url := settings.local_api_url()) is None:
         ensure_worker(settings)  # none, or one stepping down: the next one publishes again
         if time.monotonic() > deadline:
@@ -167,6 +170,19 @@ def local_server(settings: Settings, timeout_s: float = SERVER_WAIT_S) -> str:
             )
         time.sleep(0.1)
     return url
+
+
+def _import_client() -> None:
+    """Import what a submit needs of Prefect (1.5-3 s in a new process) in the background while
+    the local worker starts its server, on the core the server's start leaves free, instead of
+    after it."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # the submit imports it again and raises there
+            import prefect.client.schemas.objects  # noqa: F401 - imported to have it loaded
+            import prefect.deployments  # noqa: F401
+
+    threading.Thread(target=load, name="inlet-import-prefect", daemon=True).start()
 
 
 def revive(job_id: str, settings: Settings) -> int | None:
