@@ -84,6 +84,10 @@ class QuerySocket:
 def _warm() -> None:
     """Import what a search needs while nobody waits for it (the worker is starting)."""
     try:
+        # lancedb: the store's driver, imported when the store first connects; 3 s here, most of
+        # it its namespace client's models, which a worker's first job or search would wait for
+        import lancedb  # noqa: F401
+
         import pipelines.searches  # noqa: F401
     except Exception:  # noqa: BLE001 - the first search imports it again and says why
         log.debug("warming the search failed", exc_info=True)
