@@ -159,8 +159,7 @@ def local_server(settings: Settings, timeout_s: float = SERVER_WAIT_S) -> str:
     """The address of this home's local Prefect server, starting a local worker (which starts
     the server) when none serves the home."""
     deadline = time.monotonic() + timeout_s
-    if settings.local_api_url() is None:
-        _import_client()
+    importing = _import_client() if settings.local_api_url() is None else None
     while (url := settings.local_api_url()) is None:
         ensure_worker(settings)  # none, or one stepping down: the next one publishes again
         if time.monotonic() > deadline:
@@ -169,20 +168,25 @@ def local_server(settings: Settings, timeout_s: float = SERVER_WAIT_S) -> str:
                 f"the local worker's Prefect server did not start in {timeout_s:.0f} s; see {log}"
             )
         time.sleep(0.1)
+    if importing is not None:
+        importing.join()  # the caller imports the rest of Prefect's client once this is done
     return url
 
 
-def _import_client() -> None:
+def _import_client() -> threading.Thread:
     """Import what a submit needs of Prefect (1.5-3 s in a new process) in the background while
     the local worker starts its server, on the core the server's start leaves free, instead of
-    after it."""
+    after it. Joined before this thread imports Prefect itself: two threads importing the same
+    modules with cycles among them can fail one import as a deadlock."""
 
     def load() -> None:
         with contextlib.suppress(Exception):  # the submit imports it again and raises there
             import prefect.client.schemas.objects  # noqa: F401 - imported to have it loaded
             import prefect.deployments  # noqa: F401
 
-    threading.Thread(target=load, name="inlet-import-prefect", daemon=True).start()
+    thread = threading.Thread(target=load, name="inlet-import-prefect", daemon=True)
+    thread.start()
+    return thread
 
 
 def revive(job_id: str, settings: Settings) -> int | None:

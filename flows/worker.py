@@ -199,14 +199,16 @@ def serve(settings: Settings, idle_s: float | None = None) -> int:
     _warm_models(settings)
     try:
         if settings.active_mode == "embedded":
-            _import_flows()
+            importing = _import_flows()
             from flows.local_server import LocalServer
 
             queries = QuerySocket(settings)  # answers searches while the server starts, too
             queries.start()
             server = LocalServer(settings)
             started = time.monotonic()
-            _point_prefect_at(server.start())
+            url = server.start()
+            importing.join()  # before this thread imports Prefect or points it at the server
+            _point_prefect_at(url)
             log.info("local Prefect server at %s (UI %s), up in %.1f s",
                      server.url, server.url[: -len("/api")], time.monotonic() - started)  # fmt: skip
         ran, waiting = _serve(settings, idle_s, server)
@@ -245,8 +247,9 @@ def _warm_models(settings: Settings) -> threading.Thread:
 
 def _import_flows() -> threading.Thread:
     """Import the flows and Prefect's flow machinery in the background while the local server
-    starts: the server's start keeps one core busy, this import takes another 2-3 s of the
-    other, and the pool and the deployments are made only once both are done."""
+    starts: the server's start keeps one core busy, this import takes 2-3 s of the other. Joined
+    once the server answers, before the worker's own thread imports any of it (two threads
+    importing the same modules with cycles among them can fail one import as a deadlock)."""
 
     def load() -> None:
         try:
