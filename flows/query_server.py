@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from flows.import_ahead import import_ahead
 from flows.query_socket import ANSWER_TIMEOUT_S, MAX_REQUEST_BYTES, REPORTS, SEARCH_FIELDS
 from pipelines.config import Settings, settings_for
 from pipelines.queue import JobRequest
@@ -66,7 +67,9 @@ class QuerySocket:
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="inlet-queries", daemon=True)
         self._thread.start()
-        threading.Thread(target=_warm, name="inlet-queries-warm", daemon=True).start()
+        # what a search needs, while nobody waits for it; lancedb, the store's driver, takes 3 s
+        # (most of it its namespace client's models), which a first job or search would wait for
+        import_ahead("lancedb", "pipelines.searches", name="inlet-queries-warm")
         log.info("answering searches on %s", self.path)
         return True
 
@@ -79,18 +82,6 @@ class QuerySocket:
         self._server = None
         with contextlib.suppress(OSError):
             self.path.unlink()
-
-
-def _warm() -> None:
-    """Import what a search needs while nobody waits for it (the worker is starting)."""
-    try:
-        # lancedb: the store's driver, imported when the store first connects; 3 s here, most of
-        # it its namespace client's models, which a worker's first job or search would wait for
-        import lancedb  # noqa: F401
-
-        import pipelines.searches  # noqa: F401
-    except Exception:  # noqa: BLE001 - the first search imports it again and says why
-        log.debug("warming the search failed", exc_info=True)
 
 
 class _Server(socketserver.ThreadingUnixStreamServer):

@@ -22,12 +22,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from flows.cancel import cancel_flow_run
+from flows.import_ahead import import_ahead
 from flows.local_worker import ensure_worker
 from flows.worker_lock import WorkerLock, wake
 from pipelines.config import Settings
@@ -159,7 +159,11 @@ def local_server(settings: Settings, timeout_s: float = SERVER_WAIT_S) -> str:
     """The address of this home's local Prefect server, starting a local worker (which starts
     the server) when none serves the home."""
     deadline = time.monotonic() + timeout_s
-    importing = _import_client() if settings.local_api_url() is None else None
+    importing = None
+    if settings.local_api_url() is None:  # what a submit needs of Prefect, while the server starts
+        importing = import_ahead(
+            "prefect.client.schemas.objects", "prefect.deployments", name="inlet-import-prefect"
+        )
     while (url := settings.local_api_url()) is None:
         ensure_worker(settings)  # none, or one stepping down: the next one publishes again
         if time.monotonic() > deadline:
@@ -171,22 +175,6 @@ def local_server(settings: Settings, timeout_s: float = SERVER_WAIT_S) -> str:
     if importing is not None:
         importing.join()  # the caller imports the rest of Prefect's client once this is done
     return url
-
-
-def _import_client() -> threading.Thread:
-    """Import what a submit needs of Prefect (1.5-3 s in a new process) in the background while
-    the local worker starts its server, on the core the server's start leaves free, instead of
-    after it. Joined before this thread imports Prefect itself: two threads importing the same
-    modules with cycles among them can fail one import as a deadlock."""
-
-    def load() -> None:
-        with contextlib.suppress(Exception):  # the submit imports it again and raises there
-            import prefect.client.schemas.objects  # noqa: F401 - imported to have it loaded
-            import prefect.deployments  # noqa: F401
-
-    thread = threading.Thread(target=load, name="inlet-import-prefect", daemon=True)
-    thread.start()
-    return thread
 
 
 def revive(job_id: str, settings: Settings) -> int | None:

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from flows.claims import claim, heartbeat_s, live_workers, requeue_orphans, serve_as_worker, worker_id
+from flows.import_ahead import import_ahead
 from flows.local_worker import ensure_worker
 from flows.query_server import QuerySocket, last_answered
 from flows.worker_lock import WOKEN_HERE, WorkerLock, wake_mark
@@ -199,7 +200,10 @@ def serve(settings: Settings, idle_s: float | None = None) -> int:
     _warm_models(settings)
     try:
         if settings.active_mode == "embedded":
-            importing = _import_flows()
+            # the flows and Prefect's flow machinery, 2-3 s, on the core the server's start leaves
+            importing = import_ahead(
+                "flows.deployments", "flows.server", "flows.tasks", name="inlet-import-flows"
+            )
             from flows.local_server import LocalServer
 
             queries = QuerySocket(settings)  # answers searches while the server starts, too
@@ -241,25 +245,6 @@ def _warm_models(settings: Settings) -> threading.Thread:
             log.warning("the embedding model could not be loaded ahead of the first job", exc_info=True)
 
     thread = threading.Thread(target=load, name="inlet-warm-models", daemon=True)
-    thread.start()
-    return thread
-
-
-def _import_flows() -> threading.Thread:
-    """Import the flows and Prefect's flow machinery in the background while the local server
-    starts: the server's start keeps one core busy, this import takes 2-3 s of the other. Joined
-    once the server answers, before the worker's own thread imports any of it (two threads
-    importing the same modules with cycles among them can fail one import as a deadlock)."""
-
-    def load() -> None:
-        try:
-            import flows.deployments  # noqa: F401 - imported for its side effect: loaded modules
-            import flows.server  # noqa: F401
-            import flows.tasks  # noqa: F401
-        except Exception:  # noqa: BLE001 - the main thread imports them again and raises there
-            log.debug("importing the flows ahead of the server failed", exc_info=True)
-
-    thread = threading.Thread(target=load, name="inlet-import-flows", daemon=True)
     thread.start()
     return thread
 
