@@ -13,6 +13,7 @@ modules are a transformer, mean pooling and (optionally) normalisation, with no 
 takes another model to the ONNX backend.
 :mod:`pipelines.embed` loads this backend; this module knows nothing of the others.
 No torch is imported: the tokenizer is the model's ``tokenizer.json`` run by ``tokenizers``.
+OpenVINO and NNCF are imported without their usage telemetry (:func:`without_telemetry`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import logging
 import os
 import random
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
@@ -52,6 +54,45 @@ _CALIBRATION_MODULES = (
     "tempfile", "textwrap", "threading", "typing", "unittest", "urllib.request",
     "xml.etree.ElementTree", "zipfile",
 )  # fmt: skip
+
+
+TELEMETRY_MODULE = "openvino_telemetry"
+TELEMETRY_CONSENT = Path("~/intel/openvino_telemetry")
+"""Where OpenVINO's ``opt_in_out`` script records a user's choice (``1``: send, ``0``: do not)."""
+
+
+@contextlib.contextmanager
+def without_telemetry() -> Iterator[None]:
+    """Within the block, OpenVINO and NNCF are imported with their telemetry stubs.
+
+    ``import openvino`` (2026.4) sends a usage event to an analytics service unless the user
+    opted out with OpenVINO's ``opt_in_out`` script, and writes a client id under ``~/intel``.
+    On Linux the event goes from a child forked from the importing process: inlet's worker,
+    whose LanceDB runtime warns that a fork may deadlock. inlet runs offline and local (its
+    Prefect analytics are off too), so the telemetry package cannot be imported here and both
+    libraries use their own stubs. A user who opted in with ``opt_in_out``, or whose process
+    imported the package already, is left alone.
+    """
+    opted_in = False
+    with contextlib.suppress(OSError):
+        opted_in = TELEMETRY_CONSENT.expanduser().read_text().strip() == "1"
+    if opted_in or TELEMETRY_MODULE in sys.modules:
+        yield
+        return
+    sys.modules[TELEMETRY_MODULE] = None  # type: ignore[assignment]  # importing it fails: the stubs are used
+    try:
+        yield
+    finally:
+        if TELEMETRY_MODULE in sys.modules and sys.modules[TELEMETRY_MODULE] is None:
+            del sys.modules[TELEMETRY_MODULE]
+
+
+def _openvino() -> Any:
+    """The ``openvino`` module, imported without its telemetry."""
+    with without_telemetry():
+        import openvino
+
+    return openvino
 
 
 def calibration_texts(count: int = CALIBRATION_TEXTS) -> list[str]:
@@ -91,8 +132,9 @@ def one_process_at_a_time(folder: Path) -> Iterator[None]:
 
 def quantize(folder: Path, fp32_graph: str) -> None:
     """Write the int8 copy (:data:`INT8_GRAPH`) of the ONNX export in ``folder`` (once)."""
-    import nncf
-    import openvino as ov
+    with without_telemetry():
+        import nncf
+    ov = _openvino()
 
     log.info("quantising %s to int8 with OpenVINO (once), into %s", folder.name, folder)
     core = ov.Core()
@@ -221,8 +263,7 @@ class OpenVINOEmbedder(Embedder):
                 ids, mask, offsets = _batch(self.encoder, [texts[i] for i in rows])
                 yield rows, self._run(ids, mask), mask, offsets
             return
-        import openvino as ov
-
+        ov = _openvino()
         queue = getattr(self._requests, "queue", None)
         if queue is None:  # a queue of requests serves one thread at a time
             queue = self._requests.queue = ov.AsyncInferQueue(self.model, self.streams)
@@ -276,8 +317,7 @@ def load(
     per core on a small machine), each running its own pass; with ``threads``, for the latency of
     one query: one pass at a time on that many threads. Compiled graphs are cached under
     ``folder/openvino/cache``, so later processes start faster."""
-    import openvino as ov
-
+    ov = _openvino()
     core = ov.Core()
     core.set_property({"CACHE_DIR": str(folder / "openvino" / "cache")})
     # f32 where the graph is not int8: OpenVINO would run it in bfloat16 on a CPU that has it

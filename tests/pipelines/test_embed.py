@@ -189,3 +189,41 @@ def test_a_model_openvino_cannot_reproduce_runs_on_onnx_int8(tmp_path) -> None: 
     prompted = fp32.encode_documents(["passage: Flask is a framework."])[0]
     plain = fp32.encode_documents(["Flask is a framework."])[0]
     assert float(vector @ prompted) > float(vector @ plain)
+
+
+def test_openvino_sends_no_telemetry(tmp_path) -> None:
+    """Loading and running inlet's OpenVINO encoders, in a new process whose user has never
+    used OpenVINO, forks no child (OpenVINO's telemetry sends its event from one) and leaves
+    nothing under ``~/intel`` (where it keeps its client id)."""
+    import os
+    import subprocess
+    import sys
+
+    models = get_settings().models_dir
+    embed.load_embedder(get_settings(embed_backend="onnx"))  # the export both encoders run
+    script = """
+import os
+forks = []
+os.register_at_fork(before=lambda: forks.append(1))
+from pipelines import embed
+from pipelines.config import get_settings
+settings = get_settings(embed_backend="openvino")
+documents = embed.load_embedder(settings)
+query = embed.load_query_encoder(settings)
+assert type(documents).__name__ == type(query).__name__ == "OpenVINOEmbedder"
+vectors = documents.encode_documents(["The mitochondria is the powerhouse of the cell."] * 40)
+print(len(forks), vectors.shape[0], round(float(query.encode_query("cells") @ vectors[0]), 2))
+"""
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "INLET_MODELS_DIR": str(models),
+        "INLET_HOME": str(tmp_path / "home"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    forks, rows, _ = done.stdout.split()
+    assert (forks, rows) == ("0", "40")
+    assert not (tmp_path / "intel").exists()
