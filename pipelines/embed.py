@@ -254,10 +254,38 @@ def load_query_encoder(settings: Settings) -> QueryEncoder | Embedder:
     for one thread (no torch either); otherwise the full embedder. ``auto`` is resolved first
     (:func:`resolve_backend`). All give the vectors of the
     backend's documents."""
-    return _load_query_encoder(
+    return _load_query_encoder(*_encoder_key(settings))
+
+
+def _encoder_key(settings: Settings) -> tuple[str, str, str, int, str]:
+    """What decides which query encoder a process holds for ``settings``."""
+    return (
         settings.embed_model, resolve_backend(settings.embed_backend), settings.embed_device,
         settings.embed_batch_size, str(settings.models_dir),
     )  # fmt: skip
+
+
+QUERY_VECTORS_KEPT = 1024
+"""Distinct search queries whose vectors a process keeps (1.5 kB each for a 384-dimension model)."""
+
+
+def query_vector(settings: Settings, text: str) -> np.ndarray:
+    """The normalised vector of the search query ``text`` (:func:`load_query_encoder`'s),
+    read-only. The vectors of the latest :data:`QUERY_VECTORS_KEPT` distinct queries are kept,
+    by model, backend and text: the same query asked again (the dashboard searches again on
+    each change of a filter or a page, an app pages through hits, a notebook compares modes)
+    skips its embedding, the largest step of a vector search after LanceDB's query."""
+    return _query_vector(*_encoder_key(settings), text)
+
+
+@functools.lru_cache(maxsize=QUERY_VECTORS_KEPT)
+def _query_vector(
+    name: str, backend: str, device: str, batch_size: int, models_dir: str, text: str
+) -> np.ndarray:
+    encoder = _load_query_encoder(name, backend, device, batch_size, models_dir)
+    vector = np.array(encoder.encode_query(text), dtype=np.float32)  # its own copy: shared from now on
+    vector.setflags(write=False)
+    return vector
 
 
 @functools.lru_cache(maxsize=4)

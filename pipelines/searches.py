@@ -1,8 +1,9 @@
 """One search as a person asks it: from the settings to the hits, recorded in the analytics.
 
-:func:`ask` opens the store, embeds the query (on a search thread, beside the rest of the
-search) when the mode needs it, searches (:mod:`pipelines.search` holds every rule of search)
-and records the search in the analytics ``searches`` table. ``inlet.search`` runs it in the
+:func:`ask` opens the store, embeds the query when the mode needs it (on a search thread,
+beside the rest of the search; a query asked again reuses its vector:
+:func:`pipelines.embed.query_vector`), searches (:mod:`pipelines.search` holds every rule of
+search) and records the search in the analytics ``searches`` table. ``inlet.search`` runs it in the
 caller's process; the local worker runs it for the ``inlet`` command
 (``flows.query_socket``), so a search is the same, and recorded once, either way.
 """
@@ -51,13 +52,13 @@ def ask(
         """The query's vector under ``model`` (each collection is searched with its own)."""
         if not query.strip():
             return None
-        from pipelines.embed import canonical_model, load_query_encoder
+        from pipelines.embed import canonical_model, query_vector
 
         same = model == canonical_model(settings.embed_model)
         with_model = settings if same else settings.model_copy(update={"embed_model": model})
 
         def vector() -> np.ndarray:  # embedded on a search thread, beside the rest of the search
-            return load_query_encoder(with_model).encode_query(query)
+            return query_vector(with_model, query)
 
         return vector
 

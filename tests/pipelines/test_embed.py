@@ -227,3 +227,19 @@ print(len(forks), vectors.shape[0], round(float(query.encode_query("cells") @ ve
     forks, rows, _ = done.stdout.split()
     assert (forks, rows) == ("0", "40")
     assert not (tmp_path / "intel").exists()
+
+
+def test_a_query_asked_again_reuses_its_vector() -> None:
+    """The same query asked again is not embedded again: its kept vector comes back (read-only,
+    so no caller can change it for the next), and it is the encoder's vector; another query or
+    another backend gets its own."""
+    settings = get_settings()
+    text = "whales and the songs they sing"
+    first = embed.query_vector(settings, text)
+    assert embed.query_vector(settings, text) is first and not first.flags.writeable
+    assert float(first @ embed.load_query_encoder(settings).encode_query(text)) > 0.99999
+    other = embed.query_vector(settings, "the price of tea in 1850")
+    assert other is not first and float(other @ first) < 0.9
+    embed.load_embedder(get_settings(embed_backend="onnx"))  # the export onnxruntime runs
+    by_onnx = embed.query_vector(get_settings(embed_backend="onnx"), text)
+    assert by_onnx is not first and float(by_onnx @ first) > 0.99999
