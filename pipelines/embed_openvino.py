@@ -88,7 +88,9 @@ def without_telemetry() -> Iterator[None]:
 
 
 def _openvino() -> Any:
-    """The ``openvino`` module, imported without its telemetry."""
+    """The ``openvino`` module, imported without its telemetry (once: each document pass asks)."""
+    if "openvino" in sys.modules:
+        return sys.modules["openvino"]
     with without_telemetry():
         import openvino
 
