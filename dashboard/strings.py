@@ -42,7 +42,10 @@ KIND_LABELS = {
     "text": "Text",
     "html": "Web page",
     "docx": "Word",
+    "pptx": "PowerPoint",
+    "xlsx": "Excel",
     "epub": "E-book",
+    "image": "Image",
     "audio": "Audio",
     "video": "Video",
 }
@@ -51,6 +54,8 @@ KIND_ICONS = {
     "text": ":material/article:",
     "html": ":material/web:",
     "docx": ":material/description:",
+    "pptx": ":material/slideshow:",
+    "xlsx": ":material/table_chart:",
     "epub": ":material/menu_book:",
     "image": ":material/image:",
     "audio": ":material/graphic_eq:",
@@ -184,16 +189,17 @@ UPLOAD_INTRO = (
 )
 UPLOAD_LABEL = "Files to add"
 UPLOAD_HELP = (
-    "PDF, text or Markdown, web pages (HTML, XHTML), Word (DOCX), EPUB e-books, "
+    "PDF, text or Markdown, web pages (HTML, XHTML), Word (DOCX), PowerPoint (PPTX), Excel (XLSX), EPUB e-books, "
     "images and scans read by OCR (PNG, JPEG, TIFF, WebP, BMP, GIF), audio (WAV, MP3, M4A, FLAC, OGG) "
     "and video (MP4, MKV, MOV, WebM). Speech is transcribed in the language spoken, stretch by stretch "
     "(English by the fast English model); video hits show a still of their second. "
     "The kind comes from the content, not the name."
 )
 UPLOAD_LIMITS = (
-    "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, EPUB {epub}, image {image}, audio {audio}, "
-    "video {video}; recordings up to {seconds}, PDFs up to {pages} pages, up to {ocr_pages} pages "
-    "read by OCR per file, images up to {pixels} megapixels, video pictures up to {video_pixels} megapixels."
+    "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, PowerPoint {pptx}, Excel {xlsx}, EPUB {epub}, "
+    "image {image}, audio {audio}, video {video}; recordings up to {seconds}, PDFs up to {pages} pages, up to "
+    "{ocr_pages} pages read by OCR per file, workbooks up to {cells} cells with a value, images up to {pixels} "
+    "megapixels, video pictures up to {video_pixels} megapixels."
 )
 VIDEO_FACTS_HEAD = "Video"
 VIDEO_SOUND = "{codec} sound"

@@ -225,11 +225,22 @@ class Settings(BaseSettings):
     max_bytes_docx: int = 100 * MB
     """Largest Word document (DOCX) accepted, in bytes."""
 
+    max_bytes_pptx: int = 200 * MB
+    """Largest PowerPoint presentation (PPTX) accepted, in bytes (pictures make them large;
+    only the text is read)."""
+
+    max_bytes_xlsx: int = 100 * MB
+    """Largest Excel workbook (XLSX, XLSM) accepted, in bytes."""
+
+    max_sheet_cells: int = Field(1_000_000, ge=1)
+    """Most cells with a value a workbook may hold (all its sheets together), counted as it is
+    read: a sheet of millions of numbers would occupy the embedder for hours."""
+
     max_bytes_epub: int = 100 * MB
     """Largest EPUB e-book accepted, in bytes."""
 
     max_unpacked_bytes: int = 1000 * MB
-    """Most bytes a DOCX or EPUB may unpack to (its members' declared sizes, added up, checked
+    """Most bytes a DOCX, PPTX, XLSX or EPUB may unpack to (its members' declared sizes, added up, checked
     before anything is unpacked): a small archive that claims gigabytes is refused."""
 
     max_bytes_image: int = 50 * MB
@@ -559,6 +570,8 @@ class Settings(BaseSettings):
             "text": self.max_bytes_text,
             "html": self.max_bytes_html,
             "docx": self.max_bytes_docx,
+            "pptx": self.max_bytes_pptx,
+            "xlsx": self.max_bytes_xlsx,
             "epub": self.max_bytes_epub,
             "image": self.max_bytes_image,
             "audio": self.max_bytes_audio,

@@ -162,21 +162,22 @@ class UnsupportedFormat(InputError):
     """Raised when the content is not of a kind inlet reads."""
 
     code = "unsupported_format"
-    hint = "inlet reads PDF, text/Markdown, web pages (HTML, XHTML), Word documents (DOCX), EPUB e-books, images (PNG, JPEG, TIFF, WebP, BMP, GIF), audio (WAV, MP3, M4A, FLAC, OGG) and video (MP4, MKV, MOV, WebM); convert the file to one of these."
+    hint = "inlet reads PDF, text/Markdown, web pages (HTML, XHTML), Word documents (DOCX), PowerPoint presentations (PPTX), Excel workbooks (XLSX), EPUB e-books, images (PNG, JPEG, TIFF, WebP, BMP, GIF), audio (WAV, MP3, M4A, FLAC, OGG) and video (MP4, MKV, MOV, WebM); convert the file to one of these."
 
 
 class TooLarge(InputError):
     """Raised when a file is over the byte limit for its kind."""
 
     code = "too_large"
-    hint = "Split the file, or raise the limit for its kind (INLET_MAX_BYTES_PDF, _TEXT, _HTML, _DOCX, _EPUB, _IMAGE, _AUDIO, _VIDEO)."
+    hint = "Split the file, or raise the limit for its kind (INLET_MAX_BYTES_PDF, _TEXT, _HTML, _DOCX, _PPTX, _XLSX, _EPUB, _IMAGE, _AUDIO, _VIDEO)."
 
 
 class TooLong(InputError):
-    """Raised when a PDF has too many pages or a recording too many seconds."""
+    """Raised when a PDF has too many pages, a recording too many seconds or a workbook too many
+    cells."""
 
     code = "too_long"
-    hint = "Split the file, or raise INLET_MAX_PDF_PAGES / INLET_MAX_AUDIO_SECONDS."
+    hint = "Split the file, or raise INLET_MAX_PDF_PAGES / INLET_MAX_AUDIO_SECONDS / INLET_MAX_SHEET_CELLS."
 
 
 class EmptyInput(InputError):
@@ -201,7 +202,7 @@ class DamagedPdf(InputError):
 
 
 class DamagedDocument(InputError):
-    """Raised when a Word document, an EPUB or an image cannot be read at all."""
+    """Raised when an Office document, an EPUB or an image cannot be read at all."""
 
     code = "damaged_document"
     hint = "Open the file in the program that made it and save or export it again, then ingest the new copy."

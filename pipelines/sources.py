@@ -252,16 +252,26 @@ def image_format(head: bytes) -> str | None:
 
 
 _ZIP_MAGIC = b"PK\x03\x04"
-_DOCX_MAIN = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+_OFFICE_MAINS: tuple[tuple[bytes, Literal["docx", "pptx", "xlsx"]], ...] = (
+    (b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml", "docx"),
+    (b"application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml", "pptx"),
+    (b"application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml", "pptx"),
+    (b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml", "xlsx"),
+    (b"application/vnd.ms-excel.sheet.macroEnabled.main+xml", "xlsx"),
+)
+"""The main part an Office document declares in its ``[Content_Types].xml``, and its kind (the
+macro-enabled PPTM and XLSM are read as PPTX and XLSX: macros are never run)."""
+ZipKind = Literal["docx", "pptx", "xlsx", "epub"]
 _EPUB_MIME = b"application/epub+zip"
 
 
-def probe_zip(path: Path, settings: Settings) -> Literal["docx", "epub"]:
-    """Tell a Word document from an EPUB by the archive's members, and check what it would
-    unpack to before anything is unpacked.
+def probe_zip(path: Path, settings: Settings) -> ZipKind:
+    """Tell a Word document, a PowerPoint presentation, an Excel workbook and an EPUB apart by
+    the archive's members, and check what it would unpack to before anything is unpacked.
 
-    A DOCX declares its main part in ``[Content_Types].xml``; an EPUB names its type in the
-    ``mimetype`` member (or has ``META-INF/container.xml``). Any other archive is unsupported.
+    An Office document declares its main part in ``[Content_Types].xml``
+    (:data:`_OFFICE_MAINS`); an EPUB names its type in the ``mimetype`` member (or has
+    ``META-INF/container.xml``). Any other archive is unsupported.
     """
     import zipfile
 
@@ -276,11 +286,11 @@ def probe_zip(path: Path, settings: Settings) -> Literal["docx", "epub"]:
                     f"{settings.max_unpacked_bytes / 1e6:.1f} MB limit",
                     path=str(path), hint="Raise INLET_MAX_UNPACKED_BYTES if the document is genuine.",
                 )  # fmt: skip
-            kind: Literal["docx", "epub"] | None = None
+            kind: ZipKind | None = None
             if "[Content_Types].xml" in names:
                 with archive.open("[Content_Types].xml") as fh:
-                    if _DOCX_MAIN in fh.read(1 << 20):
-                        kind = "docx"
+                    types = fh.read(1 << 20)
+                kind = next((k for main, k in _OFFICE_MAINS if main in types), None)
             if kind is None and "mimetype" in names:
                 with archive.open("mimetype") as fh:
                     if fh.read(64).strip() == _EPUB_MIME:
@@ -291,7 +301,7 @@ def probe_zip(path: Path, settings: Settings) -> Literal["docx", "epub"]:
         raise DamagedDocument(f"The ZIP archive cannot be read: {exc}", path=str(path)) from exc
     if kind is None:
         raise UnsupportedFormat(
-            "Unsupported file type (a ZIP archive that is neither a Word document nor an EPUB)",
+            "Unsupported file type (a ZIP archive that is not a Word, PowerPoint or Excel document nor an EPUB)",
             path=str(path),
         )
     return kind

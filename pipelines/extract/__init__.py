@@ -2,11 +2,12 @@
 
 ``pdf`` → :func:`pipelines.extract.pdf.extract_pdf`; ``text`` → :func:`.text.extract_text`;
 ``html`` → :func:`.html.extract_html`; ``docx`` → :func:`.docx.extract_docx`;
+``pptx`` → :func:`.pptx.extract_pptx`; ``xlsx`` → :func:`.xlsx.extract_xlsx`;
 ``epub`` → :func:`.epub.extract_epub`; ``image`` → :func:`.ocr.extract_image`;
 ``audio`` → :func:`.audio.transcribe`; ``video`` → :func:`.audio.transcribe` too, and a video with no sound track or no speech
 is described in one passage instead (:func:`.video.without_speech`).
 
-PDFs, web pages, DOCX, EPUB and images are parsed in a child process with a memory and a time
+PDFs, web pages, Office documents, EPUB and images are parsed in a child process with a memory and a time
 limit (:func:`isolated`, settings ``extract_memory_mb`` and ``timeout_extract_s``), so that a
 bomb ends as a classified error and the worker goes on; text files are read in the worker
 (decoding them is bounded by their size limit), and the sound of media is decoded block by block
@@ -91,6 +92,18 @@ def _docx(source: Source, settings: Settings) -> Extraction:
     return _bounded(extract_docx, source, settings, what="DOCX document")
 
 
+def _pptx(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.pptx import extract_pptx
+
+    return _bounded(extract_pptx, source, settings, what="PowerPoint presentation")
+
+
+def _xlsx(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.xlsx import extract_xlsx
+
+    return _bounded(extract_xlsx, source, settings, what="Excel workbook")
+
+
 def _epub(source: Source, settings: Settings) -> Extraction:
     from pipelines.extract.epub import extract_epub
 
@@ -128,6 +141,8 @@ EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
     "text": _text,
     "html": _html,
     "docx": _docx,
+    "pptx": _pptx,
+    "xlsx": _xlsx,
     "epub": _epub,
     "image": _image,
     "audio": _media,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from pipelines.config import Settings
@@ -36,17 +37,27 @@ def _heading_level(paragraph: Paragraph) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _table_text(table: Table) -> str:
+def table_lines(rows: Iterable[Iterable[str]]) -> str:
+    """A table as text: a row per line, its non-empty cells joined by `` | `` (a merged cell,
+    which repeats across its span, once).
+
+    >>> table_lines([["Site", "Depth"], ["Kelpwater basin", "3.4 m"], ["", ""]])
+    'Site | Depth\\nKelpwater basin | 3.4 m'
+    """
     lines: list[str] = []
-    for row in table.rows:
+    for row in rows:
         cells: list[str] = []
-        for cell in row.cells:
-            text = " ".join(cell.text.split())
-            if text and (not cells or cells[-1] != text):  # a merged cell repeats across its span
+        for cell in row:
+            text = " ".join(cell.split())
+            if text and (not cells or cells[-1] != text):
                 cells.append(text)
         if cells:
             lines.append(" | ".join(cells))
     return "\n".join(lines)
+
+
+def _table_text(table: Table) -> str:
+    return table_lines([cell.text for cell in row.cells] for row in table.rows)
 
 
 def extract_docx(source: Source, settings: Settings) -> Extraction:

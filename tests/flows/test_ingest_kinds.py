@@ -11,6 +11,7 @@ import inlet
 from dashboard import helpers
 from tests.pipelines.test_extract_documents import make_docx, make_epub
 from tests.pipelines.test_extract_html import PAGE
+from tests.pipelines.test_extract_office import SLIDE_NOTE, make_pptx, make_xlsx
 from tests.pipelines.test_ocr import LINES, SECOND, page_image, scanned_pdf
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -22,6 +23,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "tides-page.txt").write_text(PAGE, encoding="utf-8")  # a web page under a text name
     make_docx(folder / "survey.docx")
     make_epub(folder / "keeper.epub")
+    make_pptx(folder / "board.pptx")
+    make_xlsx(folder / "gauges.xlsx")
     page_image(LINES).convert("RGB").save(folder / "harbour-photo.jpg", "JPEG", quality=90)
     scanned_pdf(folder / "scanned-log.pdf", [LINES, SECOND])
     return folder
@@ -66,6 +69,22 @@ def test_a_docx_table_cell_is_searchable(ingested: tuple[dict, Path]) -> None:
     assert inlet.show("survey.docx", home=home)["language"] == "en"
     assert inlet.search("Kelpwater basin depth", mode="text", language="en", home=home).height >= 1
     assert inlet.search("Kelpwater basin depth", mode="text", language="de", home=home).height == 0
+
+
+def test_a_slide_and_a_sheet_are_cited_by_their_number(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    hits = inlet.search("Brindlemoor buoy drifted", mode="text", kind="pptx", limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "board.pptx" and top["kind"] == "pptx"
+    assert top["page_start"] <= 3 <= top["page_end"] and "slide" in top["citation"]
+    assert SLIDE_NOTE in inlet.show("board.pptx", home=home)["segments"][-1]["text"]  # the speaker notes
+    hits = inlet.search("Kelpwater basin gauge height", mode="text", kind="xlsx", limit=3, home=home)
+    top = hits.row(0, named=True)
+    assert top["file"] == "gauges.xlsx" and top["page_start"] == 1
+    assert top["citation"].startswith("gauges.xlsx, sheet")
+    assert "Kelpwater basin | 3 | 2026-03-15 06:45:00 | FALSE" in top["text"]
+    shown = inlet.show("gauges.xlsx", home=home)
+    assert shown["kind"] == "xlsx" and shown["title"] == "Tide gauge readings" and shown["pages"] == 3
 
 
 def test_an_epub_hit_is_cited_by_its_chapter(ingested: tuple[dict, Path]) -> None:
@@ -122,6 +141,10 @@ def test_the_cli_filters_by_the_new_kinds_and_shows_ocr(ingested: tuple[dict, Pa
     assert "[p. 2, OCR " in shown.stdout and "cargo of salt" in shown.stdout
     book = run("show", "keeper.epub")
     assert book.returncode == 0 and "[ch. 2] " in book.stdout, book.stdout  # chapters, as cited
+    deck = run("show", "board.pptx")
+    assert deck.returncode == 0 and "[slide 3] Buoy | State" in deck.stdout, deck.stdout
+    found = run("search", "Brindlemoor", "--kind", "pptx", "--kind", "xlsx", "--mode", "text", "--json")
+    assert {hit["kind"] for hit in json.loads(found.stdout)["results"]} == {"pptx"}
     wrong = run("search", "harbour", "--kind", "spreadsheet")
     assert wrong.returncode != 0 and "epub" in wrong.stderr  # the choices are listed
 
