@@ -45,6 +45,7 @@ KIND_LABELS = {
     "pptx": "PowerPoint",
     "xlsx": "Excel",
     "epub": "E-book",
+    "email": "E-mail",
     "image": "Image",
     "audio": "Audio",
     "video": "Video",
@@ -57,6 +58,7 @@ KIND_ICONS = {
     "pptx": ":material/slideshow:",
     "xlsx": ":material/table_chart:",
     "epub": ":material/menu_book:",
+    "email": ":material/mail:",
     "image": ":material/image:",
     "audio": ":material/graphic_eq:",
     "video": ":material/movie:",
@@ -189,14 +191,14 @@ UPLOAD_INTRO = (
 )
 UPLOAD_LABEL = "Files to add"
 UPLOAD_HELP = (
-    "PDF, text or Markdown, web pages (HTML, XHTML), Word (DOCX), PowerPoint (PPTX), Excel (XLSX), EPUB e-books, "
+    "PDF, text or Markdown, web pages (HTML, XHTML), Word (DOCX), PowerPoint (PPTX), Excel (XLSX), EPUB e-books, e-mail (EML), "
     "images and scans read by OCR (PNG, JPEG, TIFF, WebP, BMP, GIF), audio (WAV, MP3, M4A, FLAC, OGG) "
     "and video (MP4, MKV, MOV, WebM). Speech is transcribed in the language spoken, stretch by stretch "
     "(English by the fast English model); video hits show a still of their second. "
     "The kind comes from the content, not the name."
 )
 UPLOAD_LIMITS = (
-    "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, PowerPoint {pptx}, Excel {xlsx}, EPUB {epub}, "
+    "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, PowerPoint {pptx}, Excel {xlsx}, EPUB {epub}, e-mail {email}, "
     "image {image}, audio {audio}, video {video}; recordings up to {seconds}, PDFs up to {pages} pages, up to "
     "{ocr_pages} pages read by OCR per file, workbooks up to {cells} cells with a value, images up to {pixels} "
     "megapixels, video pictures up to {video_pixels} megapixels."

@@ -239,6 +239,9 @@ class Settings(BaseSettings):
     max_bytes_epub: int = 100 * MB
     """Largest EPUB e-book accepted, in bytes."""
 
+    max_bytes_email: int = 50 * MB
+    """Largest e-mail message (``.eml``, attachments included) accepted, in bytes."""
+
     max_unpacked_bytes: int = 1000 * MB
     """Most bytes a DOCX, PPTX, XLSX or EPUB may unpack to (its members' declared sizes, added up, checked
     before anything is unpacked): a small archive that claims gigabytes is refused."""
@@ -573,6 +576,7 @@ class Settings(BaseSettings):
             "pptx": self.max_bytes_pptx,
             "xlsx": self.max_bytes_xlsx,
             "epub": self.max_bytes_epub,
+            "email": self.max_bytes_email,
             "image": self.max_bytes_image,
             "audio": self.max_bytes_audio,
             "video": self.max_bytes_video,

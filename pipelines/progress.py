@@ -31,6 +31,14 @@ WEIGHTS: dict[str, dict[str, float]] = {
     "docx": {"validate": 0.02, "extract": 0.10, "chunk": 0.05, "embed": 0.67, "analyse": 0.03, "index": 0.13},
     "pptx": {"validate": 0.02, "extract": 0.15, "chunk": 0.05, "embed": 0.62, "analyse": 0.03, "index": 0.13},
     "xlsx": {"validate": 0.02, "extract": 0.15, "chunk": 0.05, "embed": 0.62, "analyse": 0.03, "index": 0.13},
+    "email": {
+        "validate": 0.02,
+        "extract": 0.05,
+        "chunk": 0.05,
+        "embed": 0.72,
+        "analyse": 0.03,
+        "index": 0.13,
+    },
     "epub": {"validate": 0.02, "extract": 0.15, "chunk": 0.05, "embed": 0.62, "analyse": 0.03, "index": 0.13},
     "image": {
         "validate": 0.02,

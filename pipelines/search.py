@@ -574,7 +574,12 @@ def _wait(vector: Future[Any] | np.ndarray | None) -> np.ndarray | None:
 
 # --- citations ----------------------------------------------------------------------------
 _CITED = ["file", "kind", "page_start", "page_end", "time_start", "time_end"]
-_PART_WORDS = {"epub": ("ch.", "ch."), "pptx": ("slide", "slides"), "xlsx": ("sheet", "sheets")}
+_PART_WORDS = {
+    "epub": ("ch.", "ch."),
+    "pptx": ("slide", "slides"),
+    "xlsx": ("sheet", "sheets"),
+    "email": ("message", "messages"),
+}
 """What a kind's numbered parts are called in a citation, one and several (default: pages)."""
 _DASH = "\N{EN DASH}"
 

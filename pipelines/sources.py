@@ -31,6 +31,7 @@ from pipelines.errors import (
     UndecodableAudio,
     UnsupportedFormat,
 )
+from pipelines.extract.mail import looks_like_email
 from pipelines.extract.text import wide_encoding
 from pipelines.records import Kind, Source
 
@@ -178,7 +179,7 @@ def hash_file(path: Path, block: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-Family = Literal["pdf", "media", "text", "html", "zip", "image"]
+Family = Literal["pdf", "media", "text", "html", "email", "zip", "image"]
 """What the first bytes tell: a ``media`` file's kind (audio or video) needs a probe, and a
 ``zip`` archive's (a Word document or an EPUB) a look at its members."""
 
@@ -187,7 +188,8 @@ def sniff(head: bytes) -> tuple[Family | None, str]:
     """Guess a kind from the first bytes: (a :data:`Family` or ``None``, a description).
 
     Text that starts like a web page (a doctype, ``<html>``, ``<head>`` or ``<body>``, maybe
-    after an XML declaration) is ``html``, whatever the file is called."""
+    after an XML declaration) is ``html``, and text that starts with an e-mail's header block
+    (:func:`pipelines.extract.mail.looks_like_email`) is ``email``, whatever the file is called."""
     if b"%PDF-" in head[:1024]:
         return "pdf", "application/pdf"
     if head.startswith(_ZIP_MAGIC):
@@ -209,6 +211,8 @@ def sniff(head: bytes) -> tuple[Family | None, str]:
         if encoding is not None:
             if looks_like_html(head, encoding):
                 return "html", "text/html"
+            if looks_like_email(head):
+                return "email", "message/rfc822"
             return "text", "text/plain"
     wide = None if signed else wide_encoding(head)  # UTF-16 and UTF-32 text holds NUL bytes
     if wide is not None:

@@ -3,11 +3,11 @@
 ``pdf`` → :func:`pipelines.extract.pdf.extract_pdf`; ``text`` → :func:`.text.extract_text`;
 ``html`` → :func:`.html.extract_html`; ``docx`` → :func:`.docx.extract_docx`;
 ``pptx`` → :func:`.pptx.extract_pptx`; ``xlsx`` → :func:`.xlsx.extract_xlsx`;
-``epub`` → :func:`.epub.extract_epub`; ``image`` → :func:`.ocr.extract_image`;
+``epub`` → :func:`.epub.extract_epub`; ``email`` → :func:`.mail.extract_email`; ``image`` → :func:`.ocr.extract_image`;
 ``audio`` → :func:`.audio.transcribe`; ``video`` → :func:`.audio.transcribe` too, and a video with no sound track or no speech
 is described in one passage instead (:func:`.video.without_speech`).
 
-PDFs, web pages, Office documents, EPUB and images are parsed in a child process with a memory and a time
+PDFs, web pages, Office documents, EPUB, e-mail and images are parsed in a child process with a memory and a time
 limit (:func:`isolated`, settings ``extract_memory_mb`` and ``timeout_extract_s``), so that a
 bomb ends as a classified error and the worker goes on; text files are read in the worker
 (decoding them is bounded by their size limit), and the sound of media is decoded block by block
@@ -110,6 +110,12 @@ def _epub(source: Source, settings: Settings) -> Extraction:
     return _bounded(extract_epub, source, settings, what="EPUB book")
 
 
+def _email(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.mail import extract_email
+
+    return _bounded(extract_email, source, settings, what="e-mail message")
+
+
 def _image(source: Source, settings: Settings) -> Extraction:
     from pipelines.extract.ocr import extract_image
 
@@ -144,6 +150,7 @@ EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
     "pptx": _pptx,
     "xlsx": _xlsx,
     "epub": _epub,
+    "email": _email,
     "image": _image,
     "audio": _media,
     "video": _video,

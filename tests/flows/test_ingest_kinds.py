@@ -11,6 +11,7 @@ import inlet
 from dashboard import helpers
 from tests.pipelines.test_extract_documents import make_docx, make_epub
 from tests.pipelines.test_extract_html import PAGE
+from tests.pipelines.test_extract_mail import make_eml
 from tests.pipelines.test_extract_office import SLIDE_NOTE, make_pptx, make_xlsx
 from tests.pipelines.test_ocr import LINES, SECOND, page_image, scanned_pdf
 
@@ -25,6 +26,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_epub(folder / "keeper.epub")
     make_pptx(folder / "board.pptx")
     make_xlsx(folder / "gauges.xlsx")
+    make_eml(folder / "buoy-report.eml")
     page_image(LINES).convert("RGB").save(folder / "harbour-photo.jpg", "JPEG", quality=90)
     scanned_pdf(folder / "scanned-log.pdf", [LINES, SECOND])
     return folder
@@ -85,6 +87,19 @@ def test_a_slide_and_a_sheet_are_cited_by_their_number(ingested: tuple[dict, Pat
     assert "Kelpwater basin | 3 | 2026-03-15 06:45:00 | FALSE" in top["text"]
     shown = inlet.show("gauges.xlsx", home=home)
     assert shown["kind"] == "xlsx" and shown["title"] == "Tide gauge readings" and shown["pages"] == 3
+
+
+def test_an_email_is_found_by_its_body_and_its_sender(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    hits = inlet.search(
+        "buoy marks the wrong side of the channel", mode="text", kind="email", limit=3, home=home
+    )
+    top = hits.row(0, named=True)
+    assert top["file"] == "buoy-report.eml" and top["citation"] == "buoy-report.eml"
+    assert inlet.search("Marta Kowalska", mode="text", kind="email", home=home).height >= 1  # the headers
+    shown = inlet.show("buoy-report.eml", home=home)
+    assert shown["title"] == "Brindlemoor buoy off station – survey needed"
+    assert shown["warnings"] == ["1 attachment(s) not read: drift-map.pdf"]
 
 
 def test_an_epub_hit_is_cited_by_its_chapter(ingested: tuple[dict, Path]) -> None:
