@@ -117,9 +117,11 @@ def is_candidate(text: str) -> bool:
 
 def source_sentences(segments: Sequence[Segment]) -> list[Sentence]:
     """The summary candidates of a source, in document order, each within one segment (a page
-    or a stretch of speech), so each has one citation."""
+    or a stretch of speech), so each has one citation; a passage of fields has none."""
     found: list[Sentence] = []
     for segment in segments:
+        if segment.fields:  # a document's fields (an e-mail's headers) summarise nothing
+            continue
         for a, b in sentence_spans(segment.text):
             text = segment.text[a:b]
             if is_candidate(text):
@@ -359,7 +361,8 @@ def analyse_text(
         save_cached(extraction, analysis, settings)
         analysis.seconds = time.perf_counter() - started
         return analysis
-    text = "\n\n".join(s.text for s in extraction.segments)
+    content = [s for s in extraction.segments if not s.fields] or extraction.segments
+    text = "\n\n".join(s.text for s in content)
     words = keywords(text, extraction.language, settings.analyse_keywords)
     if sentences is None:
         sentences = source_sentences(extraction.segments)

@@ -69,6 +69,10 @@ class Segment:
     """Set when the text was read by OCR: Tesseract's mean word confidence, 0-100."""
     language: str | None = None
     """Set on speech: the language (ISO 639-1) this stretch was told to be in and transcribed as."""
+    fields: bool = False
+    """Set on a passage of a document's fields rather than its content (an e-mail's sender,
+    recipients, date and attachment names): searchable, but not what the source is about, so the
+    analyse stage leaves it out of keywords and summaries."""
 
 
 @dataclass

@@ -37,7 +37,7 @@ _KNOWN = frozenset(
      b"delivered-to", b"in-reply-to", b"references", b"x-mailer"}
 )  # fmt: skip
 _TELLING = frozenset({b"from", b"mime-version", b"received", b"message-id", b"return-path"})
-_SHOWN = ("From", "To", "Cc", "Date", "Subject")
+_SHOWN = ("From", "To", "Cc", "Date")
 
 
 def looks_like_email(head: bytes) -> bool:
@@ -126,10 +126,12 @@ _QUOTED_POSTMARK = re.compile(r"^>(>*From )", re.MULTILINE)
 
 
 def message_segments(message: EmailMessage, page: int | None = None) -> list[Segment]:
-    """One message's segments: a block of its headers and attachment names, then its body's
+    """One message's segments: a block of its sender, recipients, date and attachment names (a
+    passage of fields: :attr:`Segment.fields`), its subject as a ``#`` heading, then its body's
     paragraphs (each with ``page``: the message's number in a mailbox, whose ``>From `` lines,
     quoted so as not to start a message, are unquoted)."""
     lines = [f"{name}: {value}" for name in _SHOWN if (value := _header(message, name))]
+    subject = _header(message, "Subject")
     attachments = attachment_names(message)
     if attachments:
         lines.append("Attachments: " + ", ".join(attachments))
@@ -137,11 +139,11 @@ def message_segments(message: EmailMessage, page: int | None = None) -> list[Seg
     if page is not None:
         texts = [_QUOTED_POSTMARK.sub(r"\1", t) for t in texts]
     body = [p for text in texts for p in paragraphs(text)]
-    if not body and not _header(message, "Subject"):
+    if not body and not subject:
         return []
-    return [Segment(text="\n".join(lines), page=page)] * bool(lines) + [
-        Segment(text=p, page=page) for p in body
-    ]
+    heading = [Segment(text=f"# {subject}", page=page)] if subject else []
+    fields = [Segment(text="\n".join(lines), page=page, fields=True)] if lines else []
+    return fields + heading + [Segment(text=p, page=page) for p in body]
 
 
 def extract_email(source: Source, settings: Settings) -> Extraction:

@@ -100,6 +100,10 @@ def test_an_email_is_found_by_its_body_and_its_sender(ingested: tuple[dict, Path
     shown = inlet.show("buoy-report.eml", home=home)
     assert shown["title"] == "Brindlemoor buoy off station – survey needed"
     assert shown["warnings"] == ["1 attachment(s) not read: drift-map.pdf"]
+    # what it is about comes from its subject and body, not from who sent it when
+    words = {w for k in shown["keywords"] for w in k.split()}
+    assert "Brindlemoor buoy" in shown["keywords"]
+    assert not words & {"Attachments", "Tue", "Mar", "Kowalska", "Cc"}, shown["keywords"]
 
 
 def test_an_epub_hit_is_cited_by_its_chapter(ingested: tuple[dict, Path]) -> None:

@@ -74,10 +74,11 @@ def test_a_mailbox_is_read_message_by_message(tmp_path: Path) -> None:
     by_message = {s.page: [] for s in extraction.segments}
     for s in extraction.segments:
         by_message[s.page].append(s.text)
-    assert by_message[1][1:] == BODY.split("\n\n")  # the "From " line inside the body is kept
+    assert by_message[1][2:] == BODY.split("\n\n")  # the "From " line inside the body is kept
     assert by_message[2] == [
         "From: board@harbour.example\nTo: Marta Kowalska <marta@harbour.example>\n"
-        "Date: Wed, 18 Mar 2026 09:00:00 +0100\nSubject: Re: Brindlemoor buoy",
+        "Date: Wed, 18 Mar 2026 09:00:00 +0100",
+        "# Re: Brindlemoor buoy",
         "From Monday the survey boat Marram Tern will reset the buoy.",
     ]
 
@@ -92,10 +93,11 @@ def test_a_message_is_read_as_its_headers_attachment_names_and_plain_body(tmp_pa
         "To: board@harbour.example\n"
         "Cc: Jonas Eek <jonas@harbour.example>\n"
         "Date: Tue, 17 Mar 2026 08:15:00 +0100\n"
-        "Subject: Brindlemoor buoy off station – survey needed\n"
         "Attachments: drift-map.pdf"
     )
-    assert texts[1:] == [p for p in BODY.split("\n\n")]  # the plain version, decoded, once
+    assert extraction.segments[0].fields  # who and when: searchable, not what it is about
+    assert texts[1] == "# Brindlemoor buoy off station – survey needed"
+    assert texts[2:] == [p for p in BODY.split("\n\n")]  # the plain version, decoded, once
     assert not any("%PDF" in t or "<p>" in t for t in texts)  # the attachment's bytes and HTML are not
     assert extraction.warnings == ["1 attachment(s) not read: drift-map.pdf"]
     assert extraction.language == "en"
@@ -119,7 +121,7 @@ def test_an_html_only_message_in_latin1_is_reduced_to_its_text(tmp_path: Path) -
     texts = [s.text for s in extraction.segments]
     assert extraction.source.title == "Grüße aus Köln"
     assert texts[0].startswith("From: Jörg Müller <joerg@example.org>")
-    assert texts[1:] == ["Die Fähre nach Köln fährt ab Montag wieder stündlich."]
+    assert texts[1:] == ["# Grüße aus Köln", "Die Fähre nach Köln fährt ab Montag wieder stündlich."]
     assert not any("spyword" in t for t in texts)
 
 
