@@ -379,8 +379,12 @@ class RawOpenVINO:
     mean pooling and normalisation in numpy, texts sorted by length and run 16 at a time."""
 
     def __init__(self, graph: Path, folder: Path) -> None:
-        import openvino as ov
         from tokenizers import Tokenizer
+
+        from pipelines.embed_openvino import without_telemetry
+
+        with without_telemetry():  # as shipped, the import forks this process to send a usage event
+            import openvino as ov
 
         self.model = ov.Core().compile_model(str(graph), "CPU", {"PERFORMANCE_HINT": "LATENCY"})
         self.request = self.model.create_infer_request()
