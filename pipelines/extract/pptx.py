@@ -34,10 +34,10 @@ def _reading_order(shapes: Iterable[Any]) -> list[Any]:
 
 def _shape_texts(shapes: Iterable[Any]) -> Iterator[str]:
     """The text of ``shapes`` in reading order: a paragraph at a time, a table as one text."""
-    from pptx.enum.shapes import MSO_SHAPE_TYPE
+    from pptx.shapes.group import GroupShape
 
     for shape in _reading_order(shapes):
-        if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
+        if isinstance(shape, GroupShape):  # (shape_type raises for a shape it does not know)
             yield from _shape_texts(shape.shapes)
         elif getattr(shape, "has_table", False) and shape.has_table:
             rows = ([cell.text for cell in row.cells] for row in shape.table.rows)
