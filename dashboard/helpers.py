@@ -266,6 +266,8 @@ def limits_text(settings: Any) -> str:
         pdf=human_size(settings.max_bytes_pdf), text=human_size(settings.max_bytes_text),
         html=human_size(settings.max_bytes_html), docx=human_size(settings.max_bytes_docx),
         pptx=human_size(settings.max_bytes_pptx), xlsx=human_size(settings.max_bytes_xlsx),
+        odt=human_size(settings.max_bytes_odt), ods=human_size(settings.max_bytes_ods),
+        odp=human_size(settings.max_bytes_odp),
         email=human_size(settings.max_bytes_email), cells=f"{settings.max_sheet_cells:,}",
         epub=human_size(settings.max_bytes_epub), image=human_size(settings.max_bytes_image),
         ocr_pages=settings.max_ocr_pages, pixels=round(settings.max_image_pixels / 1e6),

@@ -44,6 +44,9 @@ KIND_LABELS = {
     "docx": "Word",
     "pptx": "PowerPoint",
     "xlsx": "Excel",
+    "odt": "OpenDocument text",
+    "ods": "OpenDocument spreadsheet",
+    "odp": "OpenDocument presentation",
     "epub": "E-book",
     "email": "E-mail",
     "image": "Image",
@@ -57,6 +60,9 @@ KIND_ICONS = {
     "docx": ":material/description:",
     "pptx": ":material/slideshow:",
     "xlsx": ":material/table_chart:",
+    "odt": ":material/description:",
+    "ods": ":material/table_chart:",
+    "odp": ":material/slideshow:",
     "epub": ":material/menu_book:",
     "email": ":material/mail:",
     "image": ":material/image:",
@@ -191,14 +197,14 @@ UPLOAD_INTRO = (
 )
 UPLOAD_LABEL = "Files to add"
 UPLOAD_HELP = (
-    "PDF, text or Markdown, web pages (HTML, XHTML), Word (DOCX), PowerPoint (PPTX), Excel (XLSX), EPUB e-books, e-mail (EML), "
+    "PDF, text or Markdown, web pages (HTML, XHTML), Word (DOCX), PowerPoint (PPTX), Excel (XLSX), OpenDocument (ODT, ODS, ODP), EPUB e-books, e-mail (EML), "
     "images and scans read by OCR (PNG, JPEG, TIFF, WebP, BMP, GIF), audio (WAV, MP3, M4A, FLAC, OGG) "
     "and video (MP4, MKV, MOV, WebM). Speech is transcribed in the language spoken, stretch by stretch "
     "(English by the fast English model); video hits show a still of their second. "
     "The kind comes from the content, not the name."
 )
 UPLOAD_LIMITS = (
-    "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, PowerPoint {pptx}, Excel {xlsx}, EPUB {epub}, e-mail {email}, "
+    "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, PowerPoint {pptx}, Excel {xlsx}, OpenDocument {odt} / {ods} / {odp}, EPUB {epub}, e-mail {email}, "
     "image {image}, audio {audio}, video {video}; recordings up to {seconds}, PDFs up to {pages} pages, up to "
     "{ocr_pages} pages read by OCR per file, workbooks up to {cells} cells with a value, images up to {pixels} "
     "megapixels, video pictures up to {video_pixels} megapixels."

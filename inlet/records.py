@@ -3,7 +3,7 @@ kinds of source and the job statuses, as the engine defines them.
 
 >>> from inlet.records import KINDS, is_media
 >>> KINDS, is_media("video")
-(('pdf', 'text', 'html', 'docx', 'pptx', 'xlsx', 'epub', 'email', 'image', 'audio', 'video'), True)
+(('pdf', 'text', 'html', 'docx', 'pptx', 'xlsx', 'odt', 'ods', 'odp', 'epub', 'email', 'image', 'audio', 'video'), True)
 """
 
 from pipelines.records import FINISHED_STATUSES, KINDS, MEDIA_KINDS, JobStatus, Kind, is_media

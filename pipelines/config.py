@@ -232,8 +232,17 @@ class Settings(BaseSettings):
     max_bytes_xlsx: int = 100 * MB
     """Largest Excel workbook (XLSX, XLSM) accepted, in bytes."""
 
+    max_bytes_odt: int = 100 * MB
+    """Largest OpenDocument text (ODT) accepted, in bytes."""
+
+    max_bytes_ods: int = 100 * MB
+    """Largest OpenDocument spreadsheet (ODS) accepted, in bytes."""
+
+    max_bytes_odp: int = 200 * MB
+    """Largest OpenDocument presentation (ODP) accepted, in bytes."""
+
     max_sheet_cells: int = Field(1_000_000, ge=1)
-    """Most cells with a value a workbook may hold (all its sheets together), counted as it is
+    """Most cells with a value a workbook (XLSX or ODS) may hold (all its sheets together), counted as it is
     read: a sheet of millions of numbers would occupy the embedder for hours."""
 
     max_bytes_epub: int = 100 * MB
@@ -243,7 +252,7 @@ class Settings(BaseSettings):
     """Largest e-mail message (``.eml``, attachments included) accepted, in bytes."""
 
     max_unpacked_bytes: int = 1000 * MB
-    """Most bytes a DOCX, PPTX, XLSX or EPUB may unpack to (its members' declared sizes, added up, checked
+    """Most bytes an Office or OpenDocument file or an EPUB may unpack to (its members' declared sizes, added up, checked
     before anything is unpacked): a small archive that claims gigabytes is refused."""
 
     max_bytes_image: int = 50 * MB
@@ -575,6 +584,9 @@ class Settings(BaseSettings):
             "docx": self.max_bytes_docx,
             "pptx": self.max_bytes_pptx,
             "xlsx": self.max_bytes_xlsx,
+            "odt": self.max_bytes_odt,
+            "ods": self.max_bytes_ods,
+            "odp": self.max_bytes_odp,
             "epub": self.max_bytes_epub,
             "email": self.max_bytes_email,
             "image": self.max_bytes_image,

@@ -162,14 +162,14 @@ class UnsupportedFormat(InputError):
     """Raised when the content is not of a kind inlet reads."""
 
     code = "unsupported_format"
-    hint = "inlet reads PDF, text/Markdown, web pages (HTML, XHTML), Word documents (DOCX), PowerPoint presentations (PPTX), Excel workbooks (XLSX), EPUB e-books, e-mail messages (EML), images (PNG, JPEG, TIFF, WebP, BMP, GIF), audio (WAV, MP3, M4A, FLAC, OGG) and video (MP4, MKV, MOV, WebM); convert the file to one of these."
+    hint = "inlet reads PDF, text/Markdown, web pages (HTML, XHTML), Word documents (DOCX), PowerPoint presentations (PPTX), Excel workbooks (XLSX), OpenDocument files (ODT, ODS, ODP), EPUB e-books, e-mail messages (EML), images (PNG, JPEG, TIFF, WebP, BMP, GIF), audio (WAV, MP3, M4A, FLAC, OGG) and video (MP4, MKV, MOV, WebM); convert the file to one of these."
 
 
 class TooLarge(InputError):
     """Raised when a file is over the byte limit for its kind."""
 
     code = "too_large"
-    hint = "Split the file, or raise the limit for its kind (INLET_MAX_BYTES_PDF, _TEXT, _HTML, _DOCX, _PPTX, _XLSX, _EPUB, _EMAIL, _IMAGE, _AUDIO, _VIDEO)."
+    hint = "Split the file, or raise the limit for its kind (INLET_MAX_BYTES_PDF, _TEXT, _HTML, _DOCX, _PPTX, _XLSX, _ODT, _ODS, _ODP, _EPUB, _EMAIL, _IMAGE, _AUDIO, _VIDEO)."
 
 
 class TooLong(InputError):

@@ -30,6 +30,9 @@ WEIGHTS: dict[str, dict[str, float]] = {
     "html": {"validate": 0.02, "extract": 0.10, "chunk": 0.05, "embed": 0.67, "analyse": 0.03, "index": 0.13},
     "docx": {"validate": 0.02, "extract": 0.10, "chunk": 0.05, "embed": 0.67, "analyse": 0.03, "index": 0.13},
     "pptx": {"validate": 0.02, "extract": 0.15, "chunk": 0.05, "embed": 0.62, "analyse": 0.03, "index": 0.13},
+    "odt": {"validate": 0.02, "extract": 0.10, "chunk": 0.05, "embed": 0.67, "analyse": 0.03, "index": 0.13},
+    "ods": {"validate": 0.02, "extract": 0.15, "chunk": 0.05, "embed": 0.62, "analyse": 0.03, "index": 0.13},
+    "odp": {"validate": 0.02, "extract": 0.15, "chunk": 0.05, "embed": 0.62, "analyse": 0.03, "index": 0.13},
     "xlsx": {"validate": 0.02, "extract": 0.15, "chunk": 0.05, "embed": 0.62, "analyse": 0.03, "index": 0.13},
     "email": {
         "validate": 0.02,

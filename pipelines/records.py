@@ -5,7 +5,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
-Kind = Literal["pdf", "text", "html", "docx", "pptx", "xlsx", "epub", "email", "image", "audio", "video"]
+Kind = Literal[
+    "pdf",
+    "text",
+    "html",
+    "docx",
+    "pptx",
+    "xlsx",
+    "odt",
+    "ods",
+    "odp",
+    "epub",
+    "email",
+    "image",
+    "audio",
+    "video",
+]
 """What a source is, told from its content (``pipelines.sources``)."""
 KINDS: tuple[Kind, ...] = get_args(Kind)
 MEDIA_KINDS: frozenset[str] = frozenset({"audio", "video"})

@@ -578,6 +578,8 @@ _PART_WORDS = {
     "epub": ("ch.", "ch."),
     "pptx": ("slide", "slides"),
     "xlsx": ("sheet", "sheets"),
+    "ods": ("sheet", "sheets"),
+    "odp": ("slide", "slides"),
     "email": ("message", "messages"),
 }
 """What a kind's numbered parts are called in a citation, one and several (default: pages)."""

@@ -265,17 +265,25 @@ _OFFICE_MAINS: tuple[tuple[bytes, Literal["docx", "pptx", "xlsx"]], ...] = (
 )
 """The main part an Office document declares in its ``[Content_Types].xml``, and its kind (the
 macro-enabled PPTM and XLSM are read as PPTX and XLSX: macros are never run)."""
-ZipKind = Literal["docx", "pptx", "xlsx", "epub"]
+_ODF_TYPES: tuple[tuple[bytes, Literal["odt", "ods", "odp"]], ...] = (
+    (b"application/vnd.oasis.opendocument.text", "odt"),
+    (b"application/vnd.oasis.opendocument.spreadsheet", "ods"),
+    (b"application/vnd.oasis.opendocument.presentation", "odp"),
+)
+"""The type an OpenDocument file names in its ``mimetype`` member (a template's type, such as
+``...text-template``, starts the same), and its kind."""
+ZipKind = Literal["docx", "pptx", "xlsx", "odt", "ods", "odp", "epub"]
 _EPUB_MIME = b"application/epub+zip"
 
 
 def probe_zip(path: Path, settings: Settings) -> ZipKind:
-    """Tell a Word document, a PowerPoint presentation, an Excel workbook and an EPUB apart by
-    the archive's members, and check what it would unpack to before anything is unpacked.
+    """Tell Office documents (Word, PowerPoint, Excel), OpenDocument files and EPUBs apart by the
+    archive's members, and check what it would unpack to before anything is unpacked.
 
     An Office document declares its main part in ``[Content_Types].xml``
-    (:data:`_OFFICE_MAINS`); an EPUB names its type in the ``mimetype`` member (or has
-    ``META-INF/container.xml``). Any other archive is unsupported.
+    (:data:`_OFFICE_MAINS`); an OpenDocument file (:data:`_ODF_TYPES`) and an EPUB name their
+    type in the ``mimetype`` member (an EPUB may only have ``META-INF/container.xml``). Any other
+    archive is unsupported.
     """
     import zipfile
 
@@ -297,15 +305,20 @@ def probe_zip(path: Path, settings: Settings) -> ZipKind:
                 kind = next((k for main, k in _OFFICE_MAINS if main in types), None)
             if kind is None and "mimetype" in names:
                 with archive.open("mimetype") as fh:
-                    if fh.read(64).strip() == _EPUB_MIME:
-                        kind = "epub"
+                    declared = fh.read(128).strip()
+                if declared == _EPUB_MIME:
+                    kind = "epub"
+                else:
+                    kind = next(
+                        (k for t, k in _ODF_TYPES if declared.startswith(t) and "content.xml" in names), None
+                    )
             if kind is None and "META-INF/container.xml" in names:
                 kind = "epub"
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
         raise DamagedDocument(f"The ZIP archive cannot be read: {exc}", path=str(path)) from exc
     if kind is None:
         raise UnsupportedFormat(
-            "Unsupported file type (a ZIP archive that is not a Word, PowerPoint or Excel document nor an EPUB)",
+            "Unsupported file type (a ZIP archive that is not an Office or OpenDocument file nor an EPUB)",
             path=str(path),
         )
     return kind

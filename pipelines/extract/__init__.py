@@ -3,6 +3,7 @@
 ``pdf`` → :func:`pipelines.extract.pdf.extract_pdf`; ``text`` → :func:`.text.extract_text`;
 ``html`` → :func:`.html.extract_html`; ``docx`` → :func:`.docx.extract_docx`;
 ``pptx`` → :func:`.pptx.extract_pptx`; ``xlsx`` → :func:`.xlsx.extract_xlsx`;
+``odt``, ``ods``, ``odp`` → :func:`.odf.extract_odf`;
 ``epub`` → :func:`.epub.extract_epub`; ``email`` → :func:`.mail.extract_email`; ``image`` → :func:`.ocr.extract_image`;
 ``audio`` → :func:`.audio.transcribe`; ``video`` → :func:`.audio.transcribe` too, and a video with no sound track or no speech
 is described in one passage instead (:func:`.video.without_speech`).
@@ -104,6 +105,12 @@ def _xlsx(source: Source, settings: Settings) -> Extraction:
     return _bounded(extract_xlsx, source, settings, what="Excel workbook")
 
 
+def _odf(source: Source, settings: Settings) -> Extraction:
+    from pipelines.extract.odf import extract_odf
+
+    return _bounded(extract_odf, source, settings, what="OpenDocument file")
+
+
 def _epub(source: Source, settings: Settings) -> Extraction:
     from pipelines.extract.epub import extract_epub
 
@@ -149,6 +156,9 @@ EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
     "docx": _docx,
     "pptx": _pptx,
     "xlsx": _xlsx,
+    "odt": _odf,
+    "ods": _odf,
+    "odp": _odf,
     "epub": _epub,
     "email": _email,
     "image": _image,

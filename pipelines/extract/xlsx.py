@@ -65,6 +65,43 @@ def row_line(cells: Iterable[Any]) -> str:
     return " | ".join(t for t in texts if t)
 
 
+class SheetReader:
+    """Turns a workbook's rows into segments, sheet by sheet (the sheet's name as a ``#`` line,
+    then rows gathered into segments of about a paragraph), and counts its cells with a value
+    against ``max_sheet_cells`` (``too_long`` once passed). Used for Excel and OpenDocument
+    spreadsheets alike."""
+
+    def __init__(self, source: Source, settings: Settings) -> None:
+        self.path, self.limit = source.path, settings.max_sheet_cells
+        self.cells = 0
+        self.segments: list[Segment] = []
+
+    def sheet(self, name: str, number: int, lines: Iterable[str]) -> None:
+        """Add one sheet: its name and its non-empty row lines (cells joined by `` | ``)."""
+        check_deadline()
+        self.segments.append(Segment(text="# " + " ".join(name.split()), page=number))
+        gathered: list[str] = []
+        size = 0
+        for line in lines:
+            if not line:
+                continue
+            self.cells += line.count(" | ") + 1
+            if self.cells > self.limit:
+                raise TooLong(
+                    f"The workbook holds more than {self.limit:,} cells with a value",
+                    path=self.path,
+                    hint="Index a smaller export of the data, or raise INLET_MAX_SHEET_CELLS.",
+                )
+            gathered.append(line)
+            size += len(line) + 1
+            if size >= _SEGMENT_CHARS:
+                check_deadline()
+                self.segments.append(Segment(text="\n".join(gathered), page=number))
+                gathered, size = [], 0
+        if gathered:
+            self.segments.append(Segment(text="\n".join(gathered), page=number))
+
+
 def extract_xlsx(source: Source, settings: Settings) -> Extraction:
     """Segments of a workbook, sheet by sheet; ``page`` is the sheet's number and
     ``source.pages`` the number of worksheets. ``source.title`` is the workbook's title
@@ -72,8 +109,7 @@ def extract_xlsx(source: Source, settings: Settings) -> Extraction:
     import openpyxl
 
     started = time.perf_counter()
-    segments: list[Segment] = []
-    cells = 0
+    reader = SheetReader(source, settings)
     try:  # a file object: openpyxl refuses a path whose name does not end in .xlsx
         with open(source.path, "rb") as fh, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # parts it drops: extensions, data validation
@@ -82,30 +118,8 @@ def extract_xlsx(source: Source, settings: Settings) -> Extraction:
                 title = (workbook.properties.title or "").strip()
                 sheets = workbook.worksheets
                 for number, sheet in enumerate(sheets, start=1):
-                    check_deadline()
                     sheet.reset_dimensions()  # rows as stored, not padded to a claimed size
-                    segments.append(Segment(text="# " + " ".join(sheet.title.split()), page=number))
-                    lines: list[str] = []
-                    size = 0
-                    for row in sheet.iter_rows():
-                        line = row_line(row)
-                        if not line:
-                            continue
-                        cells += line.count(" | ") + 1
-                        if cells > settings.max_sheet_cells:
-                            raise TooLong(
-                                f"The workbook holds more than {settings.max_sheet_cells:,} cells with a value",
-                                path=source.path,
-                                hint="Index a smaller export of the data, or raise INLET_MAX_SHEET_CELLS.",
-                            )
-                        lines.append(line)
-                        size += len(line) + 1
-                        if size >= _SEGMENT_CHARS:
-                            check_deadline()
-                            segments.append(Segment(text="\n".join(lines), page=number))
-                            lines, size = [], 0
-                    if lines:
-                        segments.append(Segment(text="\n".join(lines), page=number))
+                    reader.sheet(sheet.title, number, map(row_line, sheet.iter_rows()))
             finally:
                 workbook.close()
     except (MemoryError, InletError, Interrupted):
@@ -116,6 +130,7 @@ def extract_xlsx(source: Source, settings: Settings) -> Extraction:
         ) from exc
     source.title = " ".join(title.split())[:300] or None
     source.pages = len(sheets)
-    if cells == 0:
+    if reader.cells == 0:
         raise EmptyInput("The workbook's sheets hold no values", path=source.path)
+    segments = reader.segments
     return Extraction(source=source, segments=segments, seconds=time.perf_counter() - started)

@@ -12,6 +12,7 @@ from dashboard import helpers
 from tests.pipelines.test_extract_documents import make_docx, make_epub
 from tests.pipelines.test_extract_html import PAGE
 from tests.pipelines.test_extract_mail import make_eml
+from tests.pipelines.test_extract_odf import SLIDES, TEXT, make_odf
 from tests.pipelines.test_extract_office import SLIDE_NOTE, make_pptx, make_xlsx
 from tests.pipelines.test_ocr import LINES, SECOND, page_image, scanned_pdf
 
@@ -27,6 +28,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_pptx(folder / "board.pptx")
     make_xlsx(folder / "gauges.xlsx")
     make_eml(folder / "buoy-report.eml")
+    make_odf(folder / "survey-notes.odt", "odt", TEXT, "Harbour survey notes")
+    make_odf(folder / "buoys.odp", "odp", SLIDES)
     page_image(LINES).convert("RGB").save(folder / "harbour-photo.jpg", "JPEG", quality=90)
     scanned_pdf(folder / "scanned-log.pdf", [LINES, SECOND])
     return folder
@@ -87,6 +90,18 @@ def test_a_slide_and_a_sheet_are_cited_by_their_number(ingested: tuple[dict, Pat
     assert "Kelpwater basin | 3 | 2026-03-15 06:45:00 | FALSE" in top["text"]
     shown = inlet.show("gauges.xlsx", home=home)
     assert shown["kind"] == "xlsx" and shown["title"] == "Tide gauge readings" and shown["pages"] == 3
+
+
+def test_opendocument_text_and_slides_are_found_and_cited(ingested: tuple[dict, Path]) -> None:
+    _, home = ingested
+    top = inlet.search("Kelpwater basin depth", mode="text", kind="odt", limit=3, home=home).row(
+        0, named=True
+    )
+    assert top["file"] == "survey-notes.odt" and top["citation"] == "survey-notes.odt"
+    top = inlet.search("Say the drift slowly", mode="text", kind="odp", limit=3, home=home).row(0, named=True)
+    assert top["file"] == "buoys.odp" and top["page_start"] == 1  # one chunk holds both slides here
+    assert top["citation"] == "buoys.odp, slides 1–2"
+    assert inlet.show("survey-notes.odt", home=home)["title"] == "Harbour survey notes"
 
 
 def test_an_email_is_found_by_its_body_and_its_sender(ingested: tuple[dict, Path]) -> None:

@@ -135,6 +135,7 @@ def test_pages_documents_and_images_are_accepted_by_content(inlet_home: Path, tm
     from tests.pipelines.test_extract_documents import make_docx, make_epub
     from tests.pipelines.test_extract_html import PAGE
     from tests.pipelines.test_extract_mail import make_eml
+    from tests.pipelines.test_extract_odf import SHEETS, make_odf
     from tests.pipelines.test_extract_office import make_pptx, make_xlsx
     from tests.pipelines.test_ocr import LINES, SECOND, page_image
 
@@ -148,6 +149,7 @@ def test_pages_documents_and_images_are_accepted_by_content(inlet_home: Path, tm
         ("slides", make_pptx(tmp_path / "d.pptx").read_bytes()),
         ("figures.xlsm", make_xlsx(tmp_path / "f.xlsx").read_bytes()),
         ("message.txt", make_eml(tmp_path / "m.eml").read_bytes()),
+        ("sheet.zip", make_odf(tmp_path / "s.ods", "ods", SHEETS).read_bytes()),
     )
     assert not batch.rejected
     assert [(a.name, a.kind, a.pages) for a in batch.accepted] == [
@@ -158,6 +160,7 @@ def test_pages_documents_and_images_are_accepted_by_content(inlet_home: Path, tm
         ("slides", "pptx", None),
         ("figures.xlsm", "xlsx", None),
         ("message.txt", "email", None),
+        ("sheet.zip", "ods", None),
     ]
 
 
