@@ -1,6 +1,6 @@
 """Hostile files: a generator of the files a team meets in the wild, and a campaign that ingests them.
 
-``write(folder)`` makes every kind in ``KINDS`` (94: lying or bombed PDFs, empty and
+``write(folder)`` makes every kind in ``KINDS`` (104: lying or bombed PDFs, empty and
 one-byte files of every kind, cut or lying media, odd text encodings, HTML bombs, image bombs,
 odd names, links out of the folder, FIFOs, sockets and devices) into ``folder``; nothing is
 checked in. Some kinds are cut from the real files in ``../shared/data`` beside the checkout.
@@ -419,6 +419,69 @@ _PDF = _expect("ingested", "damaged_pdf", "too_long", "no_text_layer", "empty", 
 _MEDIA_BAD = _expect(
     "undecodable_audio", "unsupported_format", "empty", "no_audio_track", "no_speech", "too_long"
 )
+
+
+def _office_variant(part: str, edit: Callable[[bytes], bytes]) -> Make:
+    """A real workbook (one cell, "hello", saved by openpyxl) with one part rewritten."""
+
+    def make(path: Path, ctx: Context) -> None:
+        import io
+
+        import openpyxl
+
+        saved = io.BytesIO()
+        book = openpyxl.Workbook()
+        book.active["A1"] = "hello"
+        book.save(saved)
+        with zipfile.ZipFile(saved) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+            for name in src.namelist():
+                data = src.read(name)
+                out.writestr(name, edit(data) if name == part else data)
+
+    return make
+
+
+_LAUGHS = (
+    '<!DOCTYPE x [<!ENTITY l0 "lol">'
+    + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    + "]>"
+)
+
+
+def _laughing_sheet(data: bytes) -> bytes:
+    """The sheet's cell made an entity that would expand to a billion "lol"s (openpyxl writes
+    the sheet without an XML declaration, so the doctype can go first)."""
+    return _LAUGHS.encode() + data.replace(b"<t>hello</t>", b"<t>&l9;</t>")
+
+
+def _odf(kind: str, content: str) -> Make:
+    types = {"odt": "text", "ods": "spreadsheet"}
+
+    def make(path: Path, ctx: Context) -> None:
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(zipfile.ZipInfo("mimetype"), f"application/vnd.oasis.opendocument.{types[kind]}")
+            z.writestr("content.xml", content)
+
+    return make
+
+
+_ODF_ROOT = (
+    '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"><office:body>{}</office:body>'
+    "</office:document-content>"
+)
+_MILLION_EMPTY_ROWS = _ODF_ROOT.format(
+    "<office:spreadsheet><table:table table:name='Log'><table:table-row><table:table-cell><text:p>"
+    "The tide gauge was read at dawn.</text:p></table:table-cell></table:table-row>"
+    "<table:table-row table:number-rows-repeated='1048575'><table:table-cell "
+    "table:number-columns-repeated='16384'/></table:table-row></table:table></office:spreadsheet>"
+)
+_LAUGHING_ODT = _LAUGHS + _ODF_ROOT.format(
+    "<office:text><text:p>Tides &l9; and moons.</text:p></office:text>"
+)
+_OFFICE_BAD = _expect("ingested", "damaged_document", "empty", "unsupported_format")
+
 _NAME = _expect("ingested")
 _TEXT_OR_REFUSED = _expect("ingested", "unsupported_format", "empty")
 
@@ -434,7 +497,7 @@ KINDS: list[Hostile] = [
     Hostile("pdf-nested-dicts.pdf", _nested_dicts, expect=_PDF),
     Hostile("pdf-cyclic-page-tree.pdf", _cyclic_pages, expect=_PDF),
     Hostile("pdf-cyclic-xobject.pdf", _cyclic_xobject, expect=_PDF),
-    Hostile("pdf-zlib-bomb-1gb.pdf", _zlib_bomb(1 << 30), cheap=False, expect=_PDF),
+    Hostile("pdf-zlib-bomb-1gb.pdf", _zlib_bomb(1 << 30), cheap=False, expect=_PDF | _expect("out_of_memory")),
     Hostile("pdf-zlib-bomb-16mb.pdf", _zlib_bomb(16 << 20), expect=_PDF),
     Hostile("pdf-broken-xref.pdf", _broken_xref, expect=_PDF),
     Hostile("pdf-xref-prev-loop.pdf", _xref_prev_loop, expect=_PDF),
@@ -448,7 +511,7 @@ KINDS: list[Hostile] = [
     # nothing, or next to nothing, of every kind
     *(
         Hostile(f"zero-byte.{ext}", _bytes(b""), expect=_expect("empty"))
-        for ext in ("pdf", "txt", "md", "html", "mp3", "mp4", "wav", "flac", "png", "docx")
+        for ext in ("pdf", "txt", "md", "html", "mp3", "mp4", "wav", "flac", "png", "docx", "pptx", "xlsx", "odt", "eml")
     ),
     *(
         Hostile(f"one-byte.{ext}", _bytes(byte), expect=_expect("ingested", "unsupported_format", "empty", "damaged_pdf"))
@@ -498,6 +561,16 @@ KINDS: list[Hostile] = [
             expect=_expect("unsupported_format", "damaged_document", "no_text_layer", "too_large", "out_of_memory")),
     Hostile("jpeg-truncated.jpg", _bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 20), expect=_expect("unsupported_format", "damaged_document", "no_text_layer", "empty")),
     Hostile("docx-zip-bomb.docx", _zip_bomb("word/document.xml", 1 << 30), cheap=False),
+    # spreadsheets, slides and mail that lie or explode
+    Hostile("xlsx-billion-laughs.xlsx", _office_variant("xl/worksheets/sheet1.xml", _laughing_sheet), expect=_OFFICE_BAD),
+    Hostile("xlsx-claims-whole-grid.xlsx", _office_variant(
+        "xl/worksheets/sheet1.xml", lambda d: d.replace(b'<dimension ref="A1:A1"/>', b'<dimension ref="A1:XFD1048576"/>')
+    ), expect=_expect("ingested")),
+    Hostile("ods-million-empty-rows.ods", _odf("ods", _MILLION_EMPTY_ROWS), expect=_expect("ingested")),
+    Hostile("odt-billion-laughs.odt", _odf("odt", _LAUGHING_ODT), expect=_OFFICE_BAD),
+    Hostile("pptx-that-is-an-empty-zip.pptx", _bytes(b"PK\x05\x06" + b"\x00" * 18), expect=_OFFICE_BAD),
+    Hostile("eml-headers-only.eml", _bytes(b"From: a@example.org\r\nDate: Mon, 2 Mar 2026 10:00:00 +0100\r\n\r\n"),
+            expect=_expect("empty")),
     Hostile("zip-bomb-named.txt", _zip_bomb("a.txt", 256 << 20), cheap=False, expect=_expect("unsupported_format")),
     # names that break lines, drive terminals or reorder text
     _named("name with\nnewline.txt"),

@@ -204,7 +204,7 @@ UPLOAD_HELP = (
     "The kind comes from the content, not the name."
 )
 UPLOAD_LIMITS = (
-    "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, PowerPoint {pptx}, Excel {xlsx}, OpenDocument {odt} / {ods} / {odp}, EPUB {epub}, e-mail {email}, "
+    "Limits: PDF {pdf}, text {text}, web page {html}, Word {docx}, PowerPoint {pptx}, Excel {xlsx}, OpenDocument text {odt}, spreadsheet {ods}, presentation {odp}, EPUB {epub}, e-mail {email}, "
     "image {image}, audio {audio}, video {video}; recordings up to {seconds}, PDFs up to {pages} pages, up to "
     "{ocr_pages} pages read by OCR per file, workbooks up to {cells} cells with a value, images up to {pixels} "
     "megapixels, video pictures up to {video_pixels} megapixels."

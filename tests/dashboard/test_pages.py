@@ -241,10 +241,12 @@ def test_upload_page_offers_collections_priorities_and_limits(filled: Path) -> N
     assert at.selectbox(key="upload_collection").options == ["default", "samples"]
     assert at.segmented_control(key="upload_priority").value == "normal"
     limits = [c.value for c in at.caption if c.value.startswith("Limits:")]
-    assert limits == ["Limits: PDF 209.7 MB, text 21.0 MB, web page 21.0 MB, Word 104.9 MB, EPUB 104.9 MB, "
-                      "image 52.4 MB, audio 524.3 MB, video 2.1 GB; recordings up to 4 h, PDFs up to 2000 "
-                      "pages, up to 150 pages read by OCR per file, images up to 100 megapixels, video "
-                      "pictures up to 33.2 megapixels."]  # fmt: skip
+    assert limits == ["Limits: PDF 209.7 MB, text 21.0 MB, web page 21.0 MB, Word 104.9 MB, PowerPoint 209.7 MB, "
+                      "Excel 104.9 MB, OpenDocument text 104.9 MB, spreadsheet 104.9 MB, presentation 209.7 MB, "
+                      "EPUB 104.9 MB, e-mail 52.4 MB, image 52.4 MB, audio 524.3 MB, video 2.1 GB; recordings up "
+                      "to 4 h, PDFs up to 2000 pages, up to 150 pages read by OCR per file, workbooks up to "
+                      "1,000,000 cells with a value, images up to 100 megapixels, video pictures up to 33.2 "
+                      "megapixels."]  # fmt: skip
     at.button(key="upload_submit").click().run()
     assert [w.value for w in at.warning] == [strings.UPLOAD_NOTHING]
 
