@@ -39,7 +39,8 @@ def ingest(
     pdf_passwords: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Ingest files and folders: PDF, text, audio and video.
+    """Ingest files and folders: documents (PDF, text, web pages, Word, PowerPoint, Excel,
+    OpenDocument, EPUB, e-mail), images and scans, audio and video; the kind comes from the content.
 
     The job runs in a local worker process (started on demand, it stays warm for the next
     job), or on a Prefect worker when PREFECT_API_URL points to a server. Exit status 0 when
