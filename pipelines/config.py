@@ -242,8 +242,8 @@ class Settings(BaseSettings):
     """Largest OpenDocument presentation (ODP) accepted, in bytes."""
 
     max_sheet_cells: int = Field(1_000_000, ge=1)
-    """Most cells with a value a workbook (XLSX or ODS) may hold (all its sheets together), counted as it is
-    read: a sheet of millions of numbers would occupy the embedder for hours."""
+    """Most cells with a value a workbook (XLSX or ODS) may hold, all its sheets together,
+    counted as it is read: a sheet of millions of numbers would occupy the embedder for hours."""
 
     max_bytes_epub: int = 100 * MB
     """Largest EPUB e-book accepted, in bytes."""
@@ -252,8 +252,9 @@ class Settings(BaseSettings):
     """Largest e-mail message (``.eml``, attachments included) accepted, in bytes."""
 
     max_unpacked_bytes: int = 1000 * MB
-    """Most bytes an Office or OpenDocument file or an EPUB may unpack to (its members' declared sizes, added up, checked
-    before anything is unpacked): a small archive that claims gigabytes is refused."""
+    """Most bytes an Office or OpenDocument file or an EPUB may unpack to (its members' declared
+    sizes, added up, checked before anything is unpacked): a small archive that claims
+    gigabytes is refused."""
 
     max_bytes_image: int = 50 * MB
     """Largest image (PNG, JPEG, TIFF, WebP, BMP, GIF) accepted, in bytes."""

@@ -20,6 +20,7 @@ transcribes it in windows. Each extraction carries the peak memory of the proces
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import time
 from collections.abc import Callable
 
@@ -81,52 +82,15 @@ def _text(source: Source, settings: Settings) -> Extraction:
     return extract_text(source, settings)
 
 
-def _html(source: Source, settings: Settings) -> Extraction:
-    from pipelines.extract.html import extract_html
+def _parsed_in_child(module: str, function: str, what: str) -> Callable[[Source, Settings], Extraction]:
+    """The extractor ``module.function`` (imported when first used), run under :func:`_bounded`:
+    an untrusted document of the kind ``what`` names."""
 
-    return _bounded(extract_html, source, settings, what="web page")
+    def extract_bounded(source: Source, settings: Settings) -> Extraction:
+        extractor = getattr(importlib.import_module(module), function)
+        return _bounded(extractor, source, settings, what=what)
 
-
-def _docx(source: Source, settings: Settings) -> Extraction:
-    from pipelines.extract.docx import extract_docx
-
-    return _bounded(extract_docx, source, settings, what="DOCX document")
-
-
-def _pptx(source: Source, settings: Settings) -> Extraction:
-    from pipelines.extract.pptx import extract_pptx
-
-    return _bounded(extract_pptx, source, settings, what="PowerPoint presentation")
-
-
-def _xlsx(source: Source, settings: Settings) -> Extraction:
-    from pipelines.extract.xlsx import extract_xlsx
-
-    return _bounded(extract_xlsx, source, settings, what="Excel workbook")
-
-
-def _odf(source: Source, settings: Settings) -> Extraction:
-    from pipelines.extract.odf import extract_odf
-
-    return _bounded(extract_odf, source, settings, what="OpenDocument file")
-
-
-def _epub(source: Source, settings: Settings) -> Extraction:
-    from pipelines.extract.epub import extract_epub
-
-    return _bounded(extract_epub, source, settings, what="EPUB book")
-
-
-def _email(source: Source, settings: Settings) -> Extraction:
-    from pipelines.extract.mail import extract_email
-
-    return _bounded(extract_email, source, settings, what="e-mail message")
-
-
-def _image(source: Source, settings: Settings) -> Extraction:
-    from pipelines.extract.ocr import extract_image
-
-    return _bounded(extract_image, source, settings, what="image")
+    return extract_bounded
 
 
 def _media(source: Source, settings: Settings) -> Extraction:
@@ -152,16 +116,16 @@ def _video(source: Source, settings: Settings) -> Extraction:
 EXTRACTORS: dict[str, Callable[[Source, Settings], Extraction]] = {
     "pdf": _pdf,
     "text": _text,
-    "html": _html,
-    "docx": _docx,
-    "pptx": _pptx,
-    "xlsx": _xlsx,
-    "odt": _odf,
-    "ods": _odf,
-    "odp": _odf,
-    "epub": _epub,
-    "email": _email,
-    "image": _image,
+    "html": _parsed_in_child("pipelines.extract.html", "extract_html", "web page"),
+    "docx": _parsed_in_child("pipelines.extract.docx", "extract_docx", "DOCX document"),
+    "pptx": _parsed_in_child("pipelines.extract.pptx", "extract_pptx", "PowerPoint presentation"),
+    "xlsx": _parsed_in_child("pipelines.extract.xlsx", "extract_xlsx", "Excel workbook"),
+    **dict.fromkeys(
+        ("odt", "ods", "odp"), _parsed_in_child("pipelines.extract.odf", "extract_odf", "OpenDocument file")
+    ),
+    "epub": _parsed_in_child("pipelines.extract.epub", "extract_epub", "EPUB book"),
+    "email": _parsed_in_child("pipelines.extract.mail", "extract_email", "e-mail message"),
+    "image": _parsed_in_child("pipelines.extract.ocr", "extract_image", "image"),
     "audio": _media,
     "video": _video,
 }

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pipelines.config import Settings
 from pipelines.deadline import check as check_deadline
 from pipelines.errors import DamagedDocument, EmptyInput
+from pipelines.extract.html import title_of
 from pipelines.records import Extraction, Segment, Source
 
 if TYPE_CHECKING:
@@ -75,8 +76,7 @@ def extract_docx(source: Source, settings: Settings) -> Extraction:
         raise DamagedDocument(
             f"python-docx cannot read this document: {type(exc).__name__}: {exc}", path=source.path
         ) from exc
-    title = (document.core_properties.title or "").strip()
-    source.title = " ".join(title.split())[:300] or None
+    source.title = title_of(document.core_properties.title)
     segments: list[Segment] = []
     for block in document.iter_inner_content():
         check_deadline()

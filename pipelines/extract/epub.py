@@ -13,24 +13,16 @@ from __future__ import annotations
 import posixpath
 import time
 import zipfile
-from typing import Any
 from urllib.parse import unquote
 
 from pipelines.config import Settings
 from pipelines.deadline import check as check_deadline
 from pipelines.errors import DamagedDocument, EmptyInput
-from pipelines.extract.html import TITLE_MAX, main_text, paragraphs
+from pipelines.extract.html import main_text, paragraphs, safe_xml, title_of
 from pipelines.records import Extraction, Segment, Source
 
 _CONTAINER = "META-INF/container.xml"
 _CHAPTER_TYPES = frozenset({"application/xhtml+xml", "text/html", "application/xml"})
-
-
-def _xml(data: bytes) -> Any:
-    from lxml import etree
-
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    return etree.fromstring(data, parser)
 
 
 def _local(tag: object) -> str:
@@ -39,11 +31,11 @@ def _local(tag: object) -> str:
 
 def spine(archive: zipfile.ZipFile) -> tuple[str | None, list[str]]:
     """The book's title and the archive paths of its spine documents, in reading order."""
-    root = _xml(archive.read(_CONTAINER))
+    root = safe_xml(archive.read(_CONTAINER))
     opf_path = next((unquote(e.get("full-path", "")) for e in root.iter() if _local(e.tag) == "rootfile"), "")
     if not opf_path:
         raise DamagedDocument("The EPUB's container names no package document")
-    opf = _xml(archive.read(opf_path))
+    opf = safe_xml(archive.read(opf_path))
     base = posixpath.dirname(opf_path)
     manifest: dict[str, tuple[str, str]] = {}
     title: str | None = None
@@ -56,7 +48,7 @@ def spine(archive: zipfile.ZipFile) -> tuple[str | None, list[str]]:
         elif name == "itemref" and element.get("idref"):
             order.append(element.get("idref"))
         elif name == "title" and title is None and (element.text or "").strip():
-            title = " ".join(element.text.split())[:TITLE_MAX]
+            title = title_of(element.text)
     paths = [manifest[i][0] for i in order if i in manifest and manifest[i][1] in _CHAPTER_TYPES]
     return title, paths
 

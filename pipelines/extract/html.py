@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 from pipelines.config import Settings
 from pipelines.errors import EmptyInput, UnsupportedFormat
@@ -25,6 +26,26 @@ _DECLARED_CHARSET = re.compile(
 )
 TITLE_MAX = 300
 """Longest title kept, in characters."""
+
+
+def title_of(text: str | None) -> str | None:
+    """A document's own title as inlet keeps it: its whitespace made single, at most
+    :data:`TITLE_MAX` characters; ``None`` when it has none.
+
+    >>> title_of("  Harbour   survey "), title_of("   "), title_of(None)
+    ('Harbour survey', None, None)
+    """
+    return " ".join((text or "").split())[:TITLE_MAX] or None
+
+
+def safe_xml(data: bytes) -> Any:
+    """The root element of an XML document from a file inlet did not write (an e-book's or an
+    OpenDocument file's parts), parsed by lxml without resolving entities, loading a DTD or
+    touching the network, and without lxml's allowance for huge trees."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    return etree.fromstring(data, parser)
 
 
 def declared_charset(data: bytes) -> str | None:

@@ -25,7 +25,7 @@ from email.parser import BytesParser
 from pipelines.config import Settings
 from pipelines.deadline import check as check_deadline
 from pipelines.errors import EmptyInput
-from pipelines.extract.html import TITLE_MAX, main_text, paragraphs
+from pipelines.extract.html import main_text, paragraphs, title_of
 from pipelines.records import Extraction, Segment, Source
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:[ \t]?")  # a field name (printable, no colon), a colon
@@ -41,7 +41,7 @@ _SHOWN = ("From", "To", "Cc", "Date")
 
 
 def looks_like_email(head: bytes) -> bool:
-    """Whether text bytes start like an e-mail message, or a mailbox of them: an RFC 5322 header
+    r"""Whether text bytes start like an e-mail message, or a mailbox of them: an RFC 5322 header
     block (maybe after a mailbox's ``From `` line) of at least two known fields, one of them
     ``From``, ``MIME-Version``, ``Received``, ``Message-ID`` or ``Return-Path``, then a blank line.
 
@@ -174,7 +174,7 @@ def extract_email(source: Source, settings: Settings) -> Extraction:
     if not segments:
         raise EmptyInput("The message has neither a subject nor a body", path=source.path)
     if len(messages) == 1:
-        source.title = _header(messages[0], "Subject")[:TITLE_MAX] or None
+        source.title = title_of(_header(messages[0], "Subject"))
     if mailbox_file:
         source.pages = len(messages)
     warnings = [f"{len(attachments)} attachment(s) not read: {', '.join(attachments)}"] if attachments else []

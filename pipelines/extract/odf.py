@@ -29,6 +29,7 @@ from pipelines.deadline import Interrupted
 from pipelines.deadline import check as check_deadline
 from pipelines.errors import DamagedDocument, EmptyInput, InletError
 from pipelines.extract.docx import table_lines
+from pipelines.extract.html import safe_xml, title_of
 from pipelines.extract.xlsx import SheetReader
 from pipelines.records import Extraction, Segment, Source
 
@@ -63,13 +64,6 @@ _ROW, _CELL, _SPACE, _TAB, _BREAK = (
 _SECTIONS = {_q("text:section"), _q("text:list-header"), _q("table:table-header-rows"), _q("table:table-rows"),
              _q("table:table-row-group"), _q("draw:text-box"), _q("draw:frame"), _q("draw:g"),
              _q("draw:custom-shape"), _q("presentation:notes")}  # fmt: skip
-
-
-def _xml(data: bytes) -> Any:
-    from lxml import etree
-
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    return etree.fromstring(data, parser)
 
 
 def inline_text(element: Any) -> str:
@@ -107,8 +101,7 @@ def _cell_texts(row: Any) -> list[str]:
     for cell in row:
         if cell.tag != _CELL:
             continue  # covered cells (under a merge) and anything else
-        text = " ".join(inline_text(p) for p in cell.iter(_P, _H))
-        text = " ".join(text.split())
+        text = " ".join(t for p in cell.iter(_P, _H) if (t := inline_text(p)))
         if text:
             texts.extend([text] * min(_repeat(cell, "table:number-columns-repeated"), _REPEAT_CAP))
     return texts
@@ -118,7 +111,7 @@ def _rows(table: Any) -> Iterator[list[str]]:
     """The rows of a table in order (inside header rows and row groups too), each repeated row
     with text as many times as it repeats (capped); empty runs are not expanded."""
     for row in table.iter(_ROW):
-        if row.getparent() is not None and _enclosing_table(row) is not table:
+        if _enclosing_table(row) is not table:
             continue  # a row of a table nested in a cell belongs to that cell's text
         texts = _cell_texts(row)
         if texts:
@@ -159,21 +152,19 @@ def blocks(container: Any) -> Iterator[str]:
 def _title(archive: zipfile.ZipFile) -> str | None:
     if "meta.xml" not in archive.namelist():
         return None
-    meta = _xml(archive.read("meta.xml"))
-    element = meta.find(f".//{_q('dc:title')}")
-    text = " ".join((element.text or "").split()) if element is not None else ""
-    return text[:300] or None
+    element = safe_xml(archive.read("meta.xml")).find(f".//{_q('dc:title')}")
+    return title_of(element.text if element is not None else None)
 
 
 def _body(archive: zipfile.ZipFile, part: str) -> Any:
-    root = _xml(archive.read("content.xml"))
+    root = safe_xml(archive.read("content.xml"))
     body = root.find(f"{_q('office:body')}/{_q(part)}")
     if body is None:
         raise DamagedDocument(f"The document's content.xml has no {part} body")
     return body
 
 
-def _text_segments(body: Any, source: Source) -> list[Segment]:
+def _text_segments(body: Any) -> list[Segment]:
     segments: list[Segment] = []
     for text in blocks(body):
         check_deadline()
@@ -232,7 +223,7 @@ def extract_odf(source: Source, settings: Settings) -> Extraction:
         elif source.kind == "odp":
             segments = _slide_segments(body, source)
         else:
-            segments = _text_segments(body, source)
+            segments = _text_segments(body)
     except (MemoryError, Interrupted):
         raise
     except InletError as exc:

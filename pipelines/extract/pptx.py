@@ -21,6 +21,7 @@ from pipelines.deadline import Interrupted
 from pipelines.deadline import check as check_deadline
 from pipelines.errors import DamagedDocument, EmptyInput, InletError
 from pipelines.extract.docx import table_lines
+from pipelines.extract.html import title_of
 from pipelines.records import Extraction, Segment, Source
 
 
@@ -90,7 +91,7 @@ def extract_pptx(source: Source, settings: Settings) -> Extraction:
     started = time.perf_counter()
     try:
         presentation = pptx.Presentation(source.path)
-        title = (presentation.core_properties.title or "").strip()
+        title = presentation.core_properties.title
         segments: list[Segment] = []
         slides = list(presentation.slides)
         for number, slide in enumerate(slides, start=1):
@@ -102,7 +103,7 @@ def extract_pptx(source: Source, settings: Settings) -> Extraction:
         raise DamagedDocument(
             f"python-pptx cannot read this presentation: {type(exc).__name__}: {exc}", path=source.path
         ) from exc
-    source.title = " ".join(title.split())[:300] or None
+    source.title = title_of(title)
     source.pages = len(slides)
     if not segments:
         raise EmptyInput("The presentation's slides hold no text", path=source.path)

@@ -25,6 +25,7 @@ from pipelines.config import Settings
 from pipelines.deadline import Interrupted
 from pipelines.deadline import check as check_deadline
 from pipelines.errors import DamagedDocument, EmptyInput, InletError, TooLong
+from pipelines.extract.html import title_of
 from pipelines.records import Extraction, Segment, Source
 
 _SEGMENT_CHARS = 1000
@@ -115,7 +116,7 @@ def extract_xlsx(source: Source, settings: Settings) -> Extraction:
             warnings.simplefilter("ignore", UserWarning)  # parts it drops: extensions, data validation
             workbook = openpyxl.load_workbook(fh, read_only=True, data_only=True, keep_links=False)
             try:
-                title = (workbook.properties.title or "").strip()
+                title = workbook.properties.title
                 sheets = workbook.worksheets
                 for number, sheet in enumerate(sheets, start=1):
                     sheet.reset_dimensions()  # rows as stored, not padded to a claimed size
@@ -128,7 +129,7 @@ def extract_xlsx(source: Source, settings: Settings) -> Extraction:
         raise DamagedDocument(
             f"openpyxl cannot read this workbook: {type(exc).__name__}: {exc}", path=source.path
         ) from exc
-    source.title = " ".join(title.split())[:300] or None
+    source.title = title_of(title)
     source.pages = len(sheets)
     if reader.cells == 0:
         raise EmptyInput("The workbook's sheets hold no values", path=source.path)
