@@ -66,6 +66,32 @@ def test_keywords_of_a_known_abstract_name_its_subject_and_no_stop_words(tmp_pat
     assert len({w.lower() for w in words}) == len(words)
 
 
+@pytest.mark.parametrize("language", ["en", "de", "fr", "xx"])
+def test_keywords_are_the_phrases_rapid_textrank_finds_with_the_languages_own_stop_words(
+    language: str,
+) -> None:
+    """inlet hands rapid-textrank its stop-word list instead of letting it load the list on each
+    call (analyse._extractor): the phrases and their scores must be the library's own."""
+    import rapid_textrank
+
+    texts = [f"{row['title']}\n\n{row['text']}" for row in scifact(40)]
+    texts.append(  # German prose: its stop words ("die", "und", "der") matter here
+        "Eine Honigbiene, die eine ergiebige Wiese gefunden hat, tanzt im Stock: die Richtung ihres "
+        "Tanzes zeigt den Winkel zur Sonne, seine Dauer die Entfernung. Die anderen Bienen folgen "
+        "dem Tanz und fliegen zu der Wiese, die sie nie gesehen haben."
+    )
+    config = rapid_textrank.TextRankConfig(top_n=16, language=language, max_phrase_length=3)
+    library = rapid_textrank.BaseTextRank(config=config)
+    for text in texts:
+        expected = [(p.text, p.lemma, p.score) for p in library.extract_keywords(text).phrases]
+        found = [
+            (p.text, p.lemma, p.score)
+            for p in analyse._extractor(language, 16).extract_keywords(text).phrases
+        ]
+        assert found == expected
+        assert expected  # the texts have phrases to find
+
+
 @pytest.mark.slow
 def test_summary_sentences_are_verbatim_on_their_cited_page(vicksburg: Extraction) -> None:
     settings = get_settings()
