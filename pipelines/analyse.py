@@ -235,6 +235,12 @@ def _extractor(language: str, top_n: int) -> Any:
     return rapid_textrank.BaseTextRank(config=rapid_textrank.TextRankConfig(**options))
 
 
+def source_keywords(extraction: Extraction, settings: Settings) -> list[str]:
+    """The keywords of a source's text (its passage of fields left out when it has other text)."""
+    content = [s for s in extraction.segments if not s.fields] or extraction.segments
+    return keywords("\n\n".join(s.text for s in content), extraction.language, settings.analyse_keywords)
+
+
 def name_keywords(source: Source) -> list[str]:
     """The words of a source's title (or file name, without its extension), as one keyword
     phrase: what a file whose content has no words is about.
@@ -347,7 +353,9 @@ def save_cached(extraction: Extraction, analysis: Analysis, settings: Settings) 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
-        json.dump({"keywords": analysis.keywords, "summary": [asdict(s) for s in analysis.summary]}, fh)
+        fh.write(
+            json.dumps({"keywords": analysis.keywords, "summary": [asdict(s) for s in analysis.summary]})
+        )
     os.replace(tmp, path)
 
 
@@ -365,10 +373,11 @@ def analyse_text(
     settings: Settings,
     encode: Any = None,
     sentences: list[Sentence] | None = None,
+    words: list[str] | None = None,
 ) -> Analysis:
     """Keywords and summary of one source; ``vectors`` are the sentence vectors found while its
     chunks were embedded (``encode(texts)`` embeds sentences when there are none); ``sentences``
-    its :func:`source_sentences`, when known already."""
+    its :func:`source_sentences` and ``words`` its :func:`source_keywords`, when known already."""
     started = time.perf_counter()
     cached = load_cached(extraction, settings)
     if cached is not None:
@@ -379,9 +388,8 @@ def analyse_text(
         save_cached(extraction, analysis, settings)
         analysis.seconds = time.perf_counter() - started
         return analysis
-    content = [s for s in extraction.segments if not s.fields] or extraction.segments
-    text = "\n\n".join(s.text for s in content)
-    words = keywords(text, extraction.language, settings.analyse_keywords)
+    if words is None:
+        words = source_keywords(extraction, settings)
     if sentences is None:
         sentences = source_sentences(extraction.segments)
     if sentences and not any(s.text in vectors for s in sentences) and encode is not None:

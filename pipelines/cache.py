@@ -63,8 +63,9 @@ def save(extraction: Extraction, settings: Settings) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         # A lone surrogate (a file name that is not UTF-8) becomes a JSON \u escape: read back as it was.
+        # (json.dumps, not json.dump: only the former runs the C encoder, three times as fast)
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
-            json.dump(extraction.to_dict(), fh, ensure_ascii=False)
+            fh.write(json.dumps(extraction.to_dict(), ensure_ascii=False))
         os.replace(tmp, path)
     except BaseException:  # a full disk: no half-written entry is left behind
         Path(tmp).unlink(missing_ok=True)

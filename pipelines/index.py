@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,10 @@ from pipelines.errors import InletError, classify
 from pipelines.memory import peak_mb
 from pipelines.records import Chunk, Extraction
 from pipelines.store import Store, VectorCache
+
+PREPARE_THREADS = 2
+"""Threads that chunk the sources and find their keywords before the embedder runs: the
+tokenizer and rapid-textrank let go of the GIL, so two cores share that work."""
 
 
 @dataclass
@@ -90,9 +95,9 @@ def index_sources(
     overlap = min(settings.chunk_overlap, budget // 2)
     key = settings.chunking_key()
     result = IndexResult()
-    planned: list[tuple[Extraction, list[Chunk], SourceIndexed]] = []
-    for extraction in extractions:
-        outcome = SourceIndexed(extraction.source.source_id, extraction.source.path)
+    fresh = [e for e in extractions if settings.analyse and analyse.load_cached(e, settings) is None]
+
+    def chunk(extraction: Extraction) -> tuple[list[Chunk] | Exception, float]:
         started = time.perf_counter()
         try:
             chunks = chunk_segments(
@@ -105,15 +110,27 @@ def index_sources(
                 chunking_key=key,
             )
         except Exception as exc:  # noqa: BLE001 - one source must not sink the batch
-            outcome.error = classify(
-                exc, path=extraction.source.path, source_id=extraction.source.source_id, stage="chunk"
-            )
-            result.sources.append(outcome)
-            continue
-        outcome.chunk_s = time.perf_counter() - started
-        outcome.chunks = len(chunks)
-        planned.append((extraction, chunks, outcome))
+            return exc, 0.0
+        return chunks, time.perf_counter() - started
+
+    with ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="inlet-prepare") as prepare:
+        words = {
+            e.source.source_id: prepare.submit(analyse.source_keywords, e, settings)
+            for e in fresh
+            if not e.described
+        }
+        chunked = list(prepare.map(chunk, extractions))
+    planned: list[tuple[Extraction, list[Chunk], SourceIndexed]] = []
+    for extraction, (chunks, seconds) in zip(extractions, chunked, strict=True):
+        outcome = SourceIndexed(extraction.source.source_id, extraction.source.path)
         result.sources.append(outcome)
+        if isinstance(chunks, Exception):
+            outcome.error = classify(
+                chunks, path=extraction.source.path, source_id=extraction.source.source_id, stage="chunk"
+            )
+            continue
+        outcome.chunk_s, outcome.chunks = seconds, len(chunks)
+        planned.append((extraction, chunks, outcome))
     report("chunk", [outcome for _, _, outcome in planned])
 
     texts = [c.text for _, chunks, _ in planned for c in chunks]
@@ -122,11 +139,7 @@ def index_sources(
     pool = None
     candidates: dict[str, list[analyse.Sentence]] = {}
     if settings.analyse:
-        candidates = {
-            extraction.source.source_id: analyse.source_sentences(extraction.segments)
-            for extraction, _, _ in planned
-            if analyse.load_cached(extraction, settings) is None
-        }
+        candidates = {e.source.source_id: analyse.source_sentences(e.segments) for e in fresh}
         wanted = {s.text for found in candidates.values() for s in found}
         pool = analyse.SentencePool(embedder.tokenizer, wanted) if wanted else None
     embed_progress = _EmbedProgress(planned, len(texts), report)
@@ -142,7 +155,9 @@ def index_sources(
         offset += len(chunks)
     analyses: dict[str, dict[str, Any]] = {}
     if settings.analyse:
-        analyses = _analyse(items, planned, pool, candidates, embedder, cache, store, collection, settings)
+        analyses = _analyse(
+            items, planned, pool, candidates, words, embedder, cache, store, collection, settings
+        )
         report("analyse", [outcome for _, _, outcome in planned if outcome.error is None])
         kept = [i for i, (_, _, outcome) in enumerate(planned) if outcome.error is None]
         items, planned = [items[i] for i in kept], [planned[i] for i in kept]
@@ -191,6 +206,7 @@ def _analyse(
     planned: list[tuple[Extraction, list[Chunk], SourceIndexed]],
     pool: analyse.SentencePool | None,
     candidates: dict[str, list[analyse.Sentence]],
+    words: dict[str, Future[list[str]]],
     embedder: Embedder,
     cache: VectorCache | _GuardedCache,
     store: Store,
@@ -198,7 +214,8 @@ def _analyse(
     settings: Settings,
 ) -> dict[str, dict[str, Any]]:
     """Keywords, summary and category of each source, as the sources table keeps them; a source
-    that fails gets its classified error (stage ``analyse``)."""
+    that fails gets its classified error (stage ``analyse``). ``words`` holds the keywords found
+    while the sources were chunked."""
     started = time.perf_counter()
     labels = store.labels(collection)
     names = [name for name, _ in labels]
@@ -218,6 +235,7 @@ def _analyse(
                 settings,
                 encode=embedder.encode_documents,
                 sentences=candidates.get(source.source_id),
+                words=words[source.source_id].result() if source.source_id in words else None,
             )
             result.vector = analyse.source_vector(chunk_vectors)
             if matrix is not None:
