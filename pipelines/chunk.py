@@ -77,12 +77,12 @@ def chunk_segments(
         end = min(end, run_end[begin])
         window = tokens[begin:end]
         text = _text_of(window, texts)
-        n_tokens = len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
-        while n_tokens > max_tokens and len(window) > 1:  # re-tokenising a join can add tokens
+        ids, spans = _tokens_of(tokenizer, text)
+        while len(ids) > max_tokens and len(window) > 1:  # re-tokenising a join can add tokens
             window = window[:-1]
             end -= 1
             text = _text_of(window, texts)
-            n_tokens = len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+            ids, spans = _tokens_of(tokenizer, text)
         covered = [segments[i] for i in sorted({t[0] for t in window})]
         pages = [s.page for s in covered if s.page is not None]
         starts = [s.start for s in covered if s.start is not None]
@@ -95,13 +95,14 @@ def chunk_segments(
                 source_id=source_id,
                 index=index,
                 text=text,
-                n_tokens=n_tokens,
+                n_tokens=len(ids),
                 page_start=min(pages) if pages else None,
                 page_end=max(pages) if pages else None,
                 time_start=min(starts) if starts else None,
                 time_end=max(ends) if ends else None,
                 ocr_confidence=min(read) if read else None,
                 language=covered[0].language,
+                tokens=(ids, spans),
             )
         )
         if end >= len(tokens):
@@ -153,6 +154,12 @@ def next_start(word_start: list[bool], begin: int, end: int, *, overlap: int, ma
         if word_start[start] and window_end(word_start, start, max_tokens) > end:
             return start
     return end
+
+
+def _tokens_of(tokenizer: Any, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """The token ids of ``text`` (no special tokens) and their character spans."""
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    return list(encoded["input_ids"]), list(encoded["offset_mapping"])
 
 
 def _text_of(window: list[tuple[int, int, int]], texts: list[str]) -> str:

@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,14 @@ from pipelines import models
 from pipelines.config import Settings
 from pipelines.cpu import has_int8_dot_product, quantization_target
 from pipelines.deadline import check as check_deadline
-from pipelines.embedder import Embedder, TokenSink, WordPieces, max_tokens, pools_by_mean_without_prompts
+from pipelines.embedder import (
+    Embedder,
+    Tokens,
+    TokenSink,
+    WordPieces,
+    max_tokens,
+    pools_by_mean_without_prompts,
+)
 from pipelines.errors import ModelMissing
 
 models.offline()
@@ -556,6 +563,7 @@ def embed_texts(
     cache: Any | None,
     on_slice: Callable[[int, int], None] | None = None,
     on_tokens: TokenSink | None = None,
+    tokens: Sequence[Tokens | None] | None = None,
 ) -> EmbedResult:
     """Vectors for ``texts`` in order; cached ones are reused, new ones computed and cached.
 
@@ -564,24 +572,23 @@ def embed_texts(
     texts computed so far and the count to compute. ``on_tokens``, when given, hears the token
     vectors of each text sent to the model, with their offsets when the embedder has them
     (:class:`pipelines.embedder.TokenSink`; the analyse stage pools them into sentence vectors).
+    ``tokens``, one per text when given, are the texts' tokens as the chunker counted them: an
+    embedder that runs token ids does not tokenise those texts again.
     """
     started = time.perf_counter()
     keys = [text_key(embedder.name, t) for t in texts]
     known: dict[str, np.ndarray] = cache.get(keys) if cache is not None else {}
-    todo: dict[str, str] = {}
-    for key, text in zip(keys, texts, strict=True):
+    todo: dict[str, tuple[str, Tokens | None]] = {}
+    for i, (key, text) in enumerate(zip(keys, texts, strict=True)):
         if key not in known and key not in todo:
-            todo[key] = text
+            todo[key] = text, tokens[i] if tokens is not None else None
     if todo:
         pending = list(todo.values())
         parts = []
         for start in range(0, len(pending), EMBED_SLICE):  # a time limit is checked between slices
             check_deadline()
             piece = pending[start : start + EMBED_SLICE]
-            if on_tokens is None or not embedder.pools_by_mean:
-                parts.append(embedder.encode_documents(piece))
-            else:
-                parts.append(embedder.encode_documents_with_tokens(piece, on_tokens))
+            parts.append(embedder.encode_chunks([t for t, _ in piece], [k for _, k in piece], on_tokens))
             if on_slice is not None:
                 on_slice(min(start + EMBED_SLICE, len(pending)), len(pending))
         fresh = np.concatenate(parts)

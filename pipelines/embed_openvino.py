@@ -29,14 +29,14 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pipelines.embedder import Embedder, Offsets, TokenSink, WordPieces, max_tokens
+from pipelines.embedder import Embedder, Offsets, Tokens, TokenSink, WordPieces, max_tokens
 
 log = logging.getLogger("inlet.embed")
 
@@ -191,17 +191,53 @@ def _tokenizer(folder: Path) -> Any:
     return tokenizer
 
 
-def _batch(tokenizer: Any, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[Offsets]]:
+Wrapping = tuple[list[int], list[int]]
+"""The special tokens the encoder puts before and after a text's own (``[CLS]``, ``[SEP]``)."""
+
+
+def _wrapping(encoder: Any, counter: WordPieces) -> Wrapping | None:
+    """The special tokens around a text's own when ``encoder`` tokenises it, provided a text's
+    tokens as the chunker's ``counter`` counts them, so wrapped, are exactly the encoder's;
+    else ``None`` (then every text is tokenised again)."""
+    probe = "Inlet's encoder checks, once, that the chunker's tokens are its own: naïve café 42."
+    counted = counter.backend_tokenizer.encode(probe, add_special_tokens=False).ids
+    full, bare = encoder.encode(probe).ids, encoder.encode("").ids  # the special tokens alone
+    for cut in range(len(bare) + 1):
+        if full == bare[:cut] + counted + bare[cut:]:
+            return list(bare[:cut]), list(bare[cut:])
+    return None
+
+
+def _batch(
+    tokenizer: Any,
+    texts: list[str],
+    tokens: Sequence[Tokens | None] | None = None,
+    wrap: Wrapping | None = None,
+    limit: int = 0,
+) -> tuple[np.ndarray, np.ndarray, list[Offsets]]:
     """Token ids and attention mask of ``texts``, padded with zeros to the longest, and each
-    text's token offsets."""
-    encoded = tokenizer.encode_batch(texts)
-    width = max(len(e.ids) for e in encoded)
+    text's token offsets. A text whose ``tokens`` are given (and fit in ``limit`` once wrapped
+    in the special tokens of ``wrap``) is not tokenised again."""
+    rows: list[tuple[list[int], Offsets] | None] = [None] * len(texts)
+    if tokens is not None and wrap is not None:
+        before, after = wrap
+        edges = [(0, 0)] * len(before), [(0, 0)] * len(after)
+        for i, known in enumerate(tokens):
+            if known is not None and len(known[0]) + len(before) + len(after) <= limit:
+                rows[i] = before + known[0] + after, [*edges[0], *known[1], *edges[1]]
+    missing = [i for i, row in enumerate(rows) if row is None]
+    for i, e in zip(
+        missing, tokenizer.encode_batch([texts[i] for i in missing]) if missing else [], strict=True
+    ):
+        rows[i] = e.ids, e.offsets
+    done = [row for row in rows if row is not None]
+    width = max(len(row_ids) for row_ids, _ in done)
     ids = np.zeros((len(texts), width), dtype=np.int64)
     mask = np.zeros((len(texts), width), dtype=np.int64)
-    for row, e in enumerate(encoded):
-        ids[row, : len(e.ids)] = e.ids
-        mask[row, : len(e.ids)] = 1
-    return ids, mask, [e.offsets for e in encoded]
+    for row, (row_ids, _) in enumerate(done):
+        ids[row, : len(row_ids)] = row_ids
+        mask[row, : len(row_ids)] = 1
+    return ids, mask, [offsets for _, offsets in done]
 
 
 def _inputs(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
@@ -226,6 +262,9 @@ class OpenVINOEmbedder(Embedder):
     inputs: frozenset[str] = frozenset()
     streams: int = 1
     """Passes run at once (OpenVINO's streams): one per core for documents, one for a query."""
+    wrap: Wrapping | None = None
+    """The encoder's special tokens around the chunker's (:func:`_wrapping`); ``None`` when the
+    chunker's tokens are not the encoder's, and chunks are tokenised again."""
     _requests: threading.local = field(default_factory=threading.local)
 
     @property
@@ -254,15 +293,22 @@ class OpenVINOEmbedder(Embedder):
     def _feed(self, ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
         return {k: v for k, v in _inputs(ids, mask).items() if k in self.inputs}
 
-    def _passes(self, texts: list[str]) -> Iterator[tuple[list[int], np.ndarray, np.ndarray, list[Offsets]]]:
+    def _passes(
+        self, texts: list[str], tokens: Sequence[Tokens | None] | None = None
+    ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray, list[Offsets]]]:
         """(positions in ``texts``, token vectors, mask, token offsets) per forward pass, shortest texts first.
         With several streams, passes run ``streams`` at a time, each stream on its own core, and
-        the caller pools a finished pass while the next ones run."""
+        the caller pools a finished pass while the next ones run. ``tokens``: see :func:`_batch`."""
+
+        def batch(rows: list[int]) -> tuple[np.ndarray, np.ndarray, list[Offsets]]:
+            known = None if tokens is None else [tokens[i] for i in rows]
+            return _batch(self.encoder, [texts[i] for i in rows], known, self.wrap, self.seq_length)
+
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         if self.streams <= 1:
             for rows in batches:
-                ids, mask, offsets = _batch(self.encoder, [texts[i] for i in rows])
+                ids, mask, offsets = batch(rows)
                 yield rows, self._run(ids, mask), mask, offsets
             return
         ov = _openvino()
@@ -277,7 +323,7 @@ class OpenVINOEmbedder(Embedder):
         given = 0
         try:
             for n, rows in enumerate(batches):
-                ids, mask, offsets = _batch(self.encoder, [texts[i] for i in rows])
+                ids, mask, offsets = batch(rows)
                 masks[n] = mask, offsets
                 queue.start_async(self._feed(ids, mask), n)  # waits for a free request
                 while given in finished:  # in order, as soon as they are done
@@ -297,13 +343,20 @@ class OpenVINOEmbedder(Embedder):
     def encode_documents_with_tokens(self, texts: list[str], on_tokens: TokenSink | None) -> np.ndarray:
         """As :meth:`encode_documents`, handing each text's token vectors (special tokens
         included) and their offsets to ``on_tokens(text, rows, offsets)`` when given."""
+        return self.encode_chunks(texts, [None] * len(texts), on_tokens)
+
+    def encode_chunks(
+        self, texts: list[str], tokens: Sequence[Tokens | None], on_tokens: TokenSink | None
+    ) -> np.ndarray:
+        """As :meth:`encode_documents_with_tokens`, running the chunker's token ids of each text
+        where they are given (:meth:`pipelines.embedder.Embedder.encode_chunks`)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for rows, tokens, mask, offsets in self._passes(texts):
+        for rows, vectors, mask, offsets in self._passes(texts, tokens):
             weights = mask[..., None].astype(np.float32)
-            out[rows] = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            out[rows] = (vectors * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             if on_tokens is not None:
                 for row, position in enumerate(rows):
-                    on_tokens(texts[position], tokens[row, : int(mask[row].sum())], offsets[row])
+                    on_tokens(texts[position], vectors[row, : int(mask[row].sum())], offsets[row])
         return _normalise(out)
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -333,9 +386,10 @@ def load(
     compiled = core.compile_model(str(folder / graph), "CPU", config)
     width = compiled.outputs[0].get_partial_shape()[-1]
     streams = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")) if threads is None else 1
+    counter, encoder = WordPieces(folder), _tokenizer(folder)
     return OpenVINOEmbedder(
         name=name, backend=backend, model=compiled, batch_size=batch_size, folder=folder,
-        counter=WordPieces(folder), encoder=_tokenizer(folder), seq_length=max_tokens(folder),
+        counter=counter, encoder=encoder, seq_length=max_tokens(folder),
         width=int(width.get_length()), inputs=frozenset(i.get_any_name() for i in compiled.inputs),
-        streams=streams,
+        streams=streams, wrap=_wrapping(encoder, counter),
     )  # fmt: skip

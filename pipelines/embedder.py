@@ -18,6 +18,9 @@ import numpy as np
 
 Offsets = Sequence[tuple[int, int]]
 """Each token's character span in its text (``(0, 0)`` for a special token)."""
+Tokens = tuple[list[int], list[tuple[int, int]]]
+"""A text's token ids and their character spans, without special tokens, as the chunker counted
+them (:attr:`pipelines.records.Chunk.tokens`)."""
 
 
 class TokenSink(Protocol):
@@ -94,6 +97,18 @@ class Embedder:
             pooled = np.asarray(rows, dtype=np.float32)
             parts.append(pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12))
         return np.concatenate(parts)
+
+    def encode_chunks(
+        self, texts: list[str], tokens: Sequence[Tokens | None], on_tokens: TokenSink | None
+    ) -> np.ndarray:
+        """Vectors of chunk texts whose tokens the chunker counted already (``tokens``, one per
+        text, ``None`` where not known), with their token vectors handed to ``on_tokens`` when it
+        is given and the model :attr:`pools_by_mean`. This embedder tokenises the texts itself;
+        one that runs token ids directly (:class:`pipelines.embed_openvino.OpenVINOEmbedder`)
+        runs the chunker's, so no chunk is tokenised twice."""
+        if on_tokens is None or not self.pools_by_mean:
+            return self.encode_documents(texts)
+        return self.encode_documents_with_tokens(texts, on_tokens)
 
     def encode_query(self, text: str) -> np.ndarray:
         """The normalised vector of one search query."""

@@ -143,7 +143,8 @@ def index_sources(
         wanted = {s.text for found in candidates.values() for s in found}
         pool = analyse.SentencePool(embedder.tokenizer, wanted) if wanted else None
     embed_progress = _EmbedProgress(planned, len(texts), report)
-    embedded = embed_texts(texts, embedder, cache, on_slice=embed_progress, on_tokens=pool)
+    tokens = [c.tokens for _, chunks, _ in planned for c in chunks]
+    embedded = embed_texts(texts, embedder, cache, on_slice=embed_progress, on_tokens=pool, tokens=tokens)
     embed_progress.finish()  # the sources whose texts were all cached
     result.embed_s, result.embedded = embedded.seconds, embedded.computed
 

@@ -148,3 +148,7 @@ class Chunk:
     language: str | None = None
     """The language of the segments it covers, when they carry one (speech); a chunk never
     spans two languages."""
+    tokens: tuple[list[int], list[tuple[int, int]]] | None = field(default=None, repr=False, compare=False)
+    """Its token ids and their character spans in ``text``, without special tokens, as the
+    chunker counted them: the embedder runs these instead of tokenising the text again. Not
+    stored."""

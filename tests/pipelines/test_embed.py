@@ -169,6 +169,44 @@ def test_openvino_full_precision_gives_the_model_s_own_vectors() -> None:
         assert float(light.encode_query(query) @ fp32.encode_query(query)) > 0.99999
 
 
+def test_chunks_embed_from_the_chunker_s_tokens_as_from_their_text() -> None:
+    """OpenVINO runs the token ids the chunker counted instead of tokenising each chunk again:
+    the same vectors and the same token offsets (the analyse stage pools by them), for chunks of
+    real abstracts, of text with accents and CJK, and of a window cut inside a long word."""
+    import json
+
+    from pipelines.chunk import chunk_segments
+    from pipelines.records import Segment
+    from tests.pipelines.test_analyse import SCIFACT
+
+    ov = embed.load_embedder(get_settings(embed_backend="openvino"))
+    assert ov.wrap == ([101], [102])  # [CLS] and [SEP] around the chunker's tokens
+    with SCIFACT.open(encoding="utf-8") as fh:
+        rows = [json.loads(next(fh)) for _ in range(20)]
+    sources = [[Segment(text=r["title"]), Segment(text=r["text"])] for r in rows]
+    sources += [[Segment(text=q)] for q in QUERIES if q.strip()]
+    chunks = [
+        c
+        for segments in sources
+        for c in chunk_segments(
+            segments, tokenizer=ov.tokenizer, max_tokens=64, overlap=8,
+            collection="c", source_id="s", chunking_key="k",
+        )
+    ]  # fmt: skip
+    assert len(chunks) > 40 and all(c.tokens is not None for c in chunks)
+    texts = [c.text for c in chunks]
+    heard: dict[str, list] = {"again": [], "counted": []}
+    again = ov.encode_chunks(
+        texts, [None] * len(texts), lambda t, v, o: heard["again"].append((t, v, list(o)))
+    )
+    counted = ov.encode_chunks(
+        texts, [c.tokens for c in chunks], lambda t, v, o: heard["counted"].append((t, v, list(o)))
+    )
+    assert np.array_equal(again, counted)
+    for (t1, v1, o1), (t2, v2, o2) in zip(heard["again"], heard["counted"], strict=True):
+        assert t1 == t2 and o1 == o2 and np.array_equal(v1, v2)
+
+
 def test_a_model_openvino_cannot_reproduce_runs_on_onnx_int8(tmp_path) -> None:  # noqa: ANN001
     """A model with prompts (e5-like) is not run by the OpenVINO encoder, which does not add
     them: under an ``openvino`` backend it runs on ``onnx-int8``, prompts and all."""
