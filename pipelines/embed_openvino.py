@@ -218,13 +218,14 @@ def _batch(
     """Token ids and attention mask of ``texts``, padded with zeros to the longest, and each
     text's token offsets. A text whose ``tokens`` are given (and fit in ``limit`` once wrapped
     in the special tokens of ``wrap``) is not tokenised again."""
-    rows: list[tuple[list[int], Offsets] | None] = [None] * len(texts)
+    rows: list[tuple[Any, Any] | None] = [None] * len(texts)  # ids and offsets: lists or arrays
     if tokens is not None and wrap is not None:
         before, after = wrap
-        edges = [(0, 0)] * len(before), [(0, 0)] * len(after)
+        edges = np.zeros((len(before), 2), dtype=np.int32), np.zeros((len(after), 2), dtype=np.int32)
         for i, known in enumerate(tokens):
             if known is not None and len(known[0]) + len(before) + len(after) <= limit:
-                rows[i] = before + known[0] + after, [*edges[0], *known[1], *edges[1]]
+                ids_of = np.concatenate([before, known[0], after]).astype(np.int64)
+                rows[i] = ids_of, np.concatenate([edges[0], known[1], edges[1]])
     missing = [i for i, row in enumerate(rows) if row is None]
     for i, e in zip(
         missing, tokenizer.encode_batch([texts[i] for i in missing]) if missing else [], strict=True

@@ -18,9 +18,9 @@ import numpy as np
 
 Offsets = Sequence[tuple[int, int]]
 """Each token's character span in its text (``(0, 0)`` for a special token)."""
-Tokens = tuple[list[int], list[tuple[int, int]]]
-"""A text's token ids and their character spans, without special tokens, as the chunker counted
-them (:attr:`pipelines.records.Chunk.tokens`)."""
+Tokens = tuple[np.ndarray, np.ndarray]
+"""A text's token ids and their character spans (``(n,)`` and ``(n, 2)`` integer arrays), without
+special tokens, as the chunker counted them (:attr:`pipelines.records.Chunk.tokens`)."""
 
 
 class TokenSink(Protocol):

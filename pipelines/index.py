@@ -145,6 +145,10 @@ def index_sources(
     embed_progress = _EmbedProgress(planned, len(texts), report)
     tokens = [c.tokens for _, chunks, _ in planned for c in chunks]
     embedded = embed_texts(texts, embedder, cache, on_slice=embed_progress, on_tokens=pool, tokens=tokens)
+    del tokens
+    for _, chunks, _ in planned:
+        for c in chunks:
+            c.tokens = None  # what the batch holds until its write is the text alone
     embed_progress.finish()  # the sources whose texts were all cached
     result.embed_s, result.embedded = embedded.seconds, embedded.computed
 

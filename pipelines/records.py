@@ -148,7 +148,7 @@ class Chunk:
     language: str | None = None
     """The language of the segments it covers, when they carry one (speech); a chunk never
     spans two languages."""
-    tokens: tuple[list[int], list[tuple[int, int]]] | None = field(default=None, repr=False, compare=False)
-    """Its token ids and their character spans in ``text``, without special tokens, as the
-    chunker counted them: the embedder runs these instead of tokenising the text again. Not
-    stored."""
+    tokens: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)
+    """Its token ids and their character spans in ``text`` (int32 arrays, ``(n,)`` and
+    ``(n, 2)``), without special tokens, as the chunker counted them: the embedder runs these
+    instead of tokenising the text again. Not stored; dropped once the chunk is embedded."""

@@ -197,10 +197,12 @@ def test_chunks_embed_from_the_chunker_s_tokens_as_from_their_text() -> None:
     texts = [c.text for c in chunks]
     heard: dict[str, list] = {"again": [], "counted": []}
     again = ov.encode_chunks(
-        texts, [None] * len(texts), lambda t, v, o: heard["again"].append((t, v, list(o)))
+        texts, [None] * len(texts), lambda t, v, o: heard["again"].append((t, v, np.asarray(o).tolist()))
     )
     counted = ov.encode_chunks(
-        texts, [c.tokens for c in chunks], lambda t, v, o: heard["counted"].append((t, v, list(o)))
+        texts,
+        [c.tokens for c in chunks],
+        lambda t, v, o: heard["counted"].append((t, v, np.asarray(o).tolist())),
     )
     assert np.array_equal(again, counted)
     for (t1, v1, o1), (t2, v2, o2) in zip(heard["again"], heard["counted"], strict=True):
