@@ -32,6 +32,7 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from flows.claims import is_worker
 from flows.job import CANCEL_CHECK_S, JobRun, SourceOutcome, source_values
@@ -199,7 +200,7 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[st
     batch_task = extract_batch.with_options(timeout_seconds=settings.timeout_extract_s)
     for i in range(0, len(light), settings.small_file_batch):
         batch = light[i : i + settings.small_file_batch]
-        futures[batch_task.submit(batch, context)] = batch
+        futures[batch_task.submit(quote(batch), context)] = batch
 
     ready: list[Extraction] = []
     size = 0
@@ -295,7 +296,8 @@ def _index(job: JobRun, extractions: list[Extraction], ids_by_path: dict[str, se
         for e in extractions
     }
     task = index_batch.with_options(**stage_options(job.settings, job.settings.timeout_index_s))
-    state = task(extractions, replaces, job.context, return_state=True)
+    # quoted: Prefect would visit every segment of every extraction looking for futures
+    state = task(quote(extractions), replaces, job.context, return_state=True)
     result = state.result(raise_on_failure=False)
     outcomes = [job.outcome(e.source.source_id) for e in extractions]
     if isinstance(result, Cancelled):  # stopped mid-batch: nothing of it was written
