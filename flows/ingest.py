@@ -24,7 +24,7 @@ import logging
 import queue
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from prefect import flow
@@ -60,6 +60,7 @@ from pipelines.staging import is_reference
 from pipelines.store import Store
 
 log = logging.getLogger("inlet.flows")
+T = TypeVar("T")
 
 
 def _is_expensive(source: Source, settings: Settings) -> bool:
@@ -200,7 +201,7 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[st
     batch_task = extract_batch.with_options(timeout_seconds=settings.timeout_extract_s)
     for i in range(0, len(light), settings.small_file_batch):
         batch = light[i : i + settings.small_file_batch]
-        futures[batch_task.submit(quote(batch), context)] = batch
+        futures[batch_task.submit(_quoted(batch), context)] = batch
 
     ready: list[Extraction] = []
     size = 0
@@ -241,6 +242,13 @@ def _ingest(job: JobRun, paths: list[str], within: str | None = None) -> list[st
         store.optimize_sources()
     artifact.report(final=True)
     return parts
+
+
+def _quoted(value: T) -> T:
+    """``value`` as Prefect hands it to a task untouched: without this, Prefect visits every item
+    of a task's arguments (every segment of every extraction) looking for futures to wait for.
+    Typed as the value itself, which is what the task receives."""
+    return cast(T, quote(value))
 
 
 def _listed(paths: list[str], within: str | None) -> tuple[list[str], list[InputError]]:
@@ -296,8 +304,7 @@ def _index(job: JobRun, extractions: list[Extraction], ids_by_path: dict[str, se
         for e in extractions
     }
     task = index_batch.with_options(**stage_options(job.settings, job.settings.timeout_index_s))
-    # quoted: Prefect would visit every segment of every extraction looking for futures
-    state = task(quote(extractions), replaces, job.context, return_state=True)
+    state = task(_quoted(extractions), replaces, job.context, return_state=True)
     result = state.result(raise_on_failure=False)
     outcomes = [job.outcome(e.source.source_id) for e in extractions]
     if isinstance(result, Cancelled):  # stopped mid-batch: nothing of it was written
