@@ -218,27 +218,27 @@ def _batch(
     """Token ids and attention mask of ``texts``, padded with zeros to the longest, and each
     text's token offsets. A text whose ``tokens`` are given (and fit in ``limit`` once wrapped
     in the special tokens of ``wrap``) is not tokenised again."""
-    rows: list[tuple[Any, Any] | None] = [None] * len(texts)  # ids and offsets: lists or arrays
+    rows: list[Any] = [None] * len(texts)  # (ids, offsets) of each text: lists or arrays
     if tokens is not None and wrap is not None:
         before, after = wrap
         edges = np.zeros((len(before), 2), dtype=np.int32), np.zeros((len(after), 2), dtype=np.int32)
         for i, known in enumerate(tokens):
             if known is not None and len(known[0]) + len(before) + len(after) <= limit:
-                ids_of = np.concatenate([before, known[0], after]).astype(np.int64)
-                rows[i] = ids_of, np.concatenate([edges[0], known[1], edges[1]])
+                rows[i] = (
+                    np.concatenate([before, known[0], after]),
+                    np.concatenate([edges[0], known[1], edges[1]]),
+                )
     missing = [i for i, row in enumerate(rows) if row is None]
-    for i, e in zip(
-        missing, tokenizer.encode_batch([texts[i] for i in missing]) if missing else [], strict=True
-    ):
-        rows[i] = e.ids, e.offsets
-    done = [row for row in rows if row is not None]
-    width = max(len(row_ids) for row_ids, _ in done)
+    if missing:
+        for i, e in zip(missing, tokenizer.encode_batch([texts[i] for i in missing]), strict=True):
+            rows[i] = e.ids, e.offsets
+    width = max(len(row_ids) for row_ids, _ in rows)
     ids = np.zeros((len(texts), width), dtype=np.int64)
     mask = np.zeros((len(texts), width), dtype=np.int64)
-    for row, (row_ids, _) in enumerate(done):
+    for row, (row_ids, _) in enumerate(rows):
         ids[row, : len(row_ids)] = row_ids
         mask[row, : len(row_ids)] = 1
-    return ids, mask, [offsets for _, offsets in done]
+    return ids, mask, [offsets for _, offsets in rows]
 
 
 def _inputs(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:

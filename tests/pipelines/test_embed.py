@@ -172,18 +172,14 @@ def test_openvino_full_precision_gives_the_model_s_own_vectors() -> None:
 def test_chunks_embed_from_the_chunker_s_tokens_as_from_their_text() -> None:
     """OpenVINO runs the token ids the chunker counted instead of tokenising each chunk again:
     the same vectors and the same token offsets (the analyse stage pools by them), for chunks of
-    real abstracts, of text with accents and CJK, and of a window cut inside a long word."""
-    import json
-
+    real abstracts, of text with accents and CJK, and of a long text cut into many windows."""
     from pipelines.chunk import chunk_segments
     from pipelines.records import Segment
-    from tests.pipelines.test_analyse import SCIFACT
+    from tests.pipelines.test_analyse import scifact
 
     ov = embed.load_embedder(get_settings(embed_backend="openvino"))
     assert ov.wrap == ([101], [102])  # [CLS] and [SEP] around the chunker's tokens
-    with SCIFACT.open(encoding="utf-8") as fh:
-        rows = [json.loads(next(fh)) for _ in range(20)]
-    sources = [[Segment(text=r["title"]), Segment(text=r["text"])] for r in rows]
+    sources = [[Segment(text=r["title"]), Segment(text=r["text"])] for r in scifact(20)]
     sources += [[Segment(text=q)] for q in QUERIES if q.strip()]
     chunks = [
         c
