@@ -28,6 +28,10 @@ RESULT_POLL_S = 0.05
 look (a folder listing), and only then a query of the job's rows."""
 RESULT_QUERY_AT_LEAST_S = 5.0
 """The job's rows are queried at least this often, whatever the listing says."""
+RESULT_QUERY_HERE_S = 30.0
+"""... and this often when the job runs in the following process, whose end it learns from
+memory (``flows.job.jobs_here``): only a run that died without recording its end needs the
+table read."""
 HEARTBEAT_S = 5.0
 """With no progress asked for, an ``alive`` event comes at least this often."""
 
@@ -46,6 +50,7 @@ def follow(
     job goes on). ``revive``: start a local worker when the one that ran the job died (the
     worker itself, following for a caller, passes False).
     """
+    from flows.job import jobs_here
     from flows.submit import result as job_result
     from flows.submit import revive as revive_worker
     from pipelines import analytics
@@ -60,8 +65,15 @@ def follow(
     while True:
         # a query of the jobs table costs tens of milliseconds of CPU, taken from the job on a
         # small machine: ask only once the table got a new file (or a while has passed)
-        seen = analytics.change_mark(settings, "jobs")
-        if seen is None or seen != mark or time.monotonic() - asked >= RESULT_QUERY_AT_LEAST_S:
+        if (ended := jobs_here.ended(job_id)) is not None:  # it ran in this process
+            yield {"result": ended}
+            return
+        # a job this process runs ends here (above): its table is only read now and then, in
+        # case its run died without recording its end
+        here = jobs_here.running(job_id)
+        seen = mark if here else analytics.change_mark(settings, "jobs")
+        every = RESULT_QUERY_HERE_S if here else RESULT_QUERY_AT_LEAST_S
+        if seen is None or seen != mark or time.monotonic() - asked >= every:
             mark, asked = seen, time.monotonic()
             if (result := job_result(settings, job_id)) is not None:
                 yield {"result": result}
